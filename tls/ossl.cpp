@@ -1,0 +1,277 @@
+#include "tls/ossl.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+namespace ps::tls::detail {
+namespace {
+
+constexpr off_t kMaxFileBytes = 4 * 1024 * 1024;
+
+// Without a password callback OpenSSL would prompt on the terminal for an encrypted key; a
+// daemon must fail instead.
+int no_password(char*, int, int, void*) { return -1; }
+
+// Key file contents are wiped from memory once parsed.
+struct Wiped {
+  std::string text;
+  ~Wiped() {
+    if (!text.empty()) OPENSSL_cleanse(text.data(), text.size());
+  }
+};
+
+BioPtr memory_bio(const std::string& text) {
+  return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+bool parse_certs(const std::string& text, const std::string& path, X509StackPtr* out,
+                 std::string* error) {
+  X509StackPtr certs(sk_X509_new_null());
+  BioPtr bio = memory_bio(text);
+  if (!certs || !bio) {
+    *error = "out of memory reading " + path;
+    return false;
+  }
+  ERR_clear_error();
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_password, nullptr)) {
+    if (sk_X509_push(certs.get(), cert) == 0) {
+      X509_free(cert);
+      *error = "out of memory reading " + path;
+      return false;
+    }
+  }
+  // The loop ends with "no start line" at the end of the input; anything else is a broken
+  // certificate.
+  unsigned long err = ERR_peek_last_error();
+  if (err != 0 && !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
+    *error = "bad certificate in " + path + ": " + openssl_errors();
+    return false;
+  }
+  ERR_clear_error();
+  if (sk_X509_num(certs.get()) == 0) {
+    *error = "no PEM certificate in " + path;
+    return false;
+  }
+  *out = std::move(certs);
+  return true;
+}
+
+bool read_key(const std::string& path, PKeyPtr* out, std::string* error) {
+  Wiped text;
+  if (!read_file(path, &text.text, error)) return false;
+  BioPtr bio = memory_bio(text.text);
+  if (!bio) {
+    *error = "out of memory reading " + path;
+    return false;
+  }
+  ERR_clear_error();
+  PKeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr));
+  if (!key) {
+    *error = "no usable PEM private key in " + path + " (encrypted keys are not supported): " +
+             openssl_errors("no key found");
+    return false;
+  }
+  *out = std::move(key);
+  return true;
+}
+
+int ex_index() {
+  static int index = [] {
+    return SSL_CTX_get_ex_new_index(
+        0, nullptr, nullptr, nullptr,
+        [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+          delete static_cast<std::shared_ptr<const void>*>(ptr);
+        });
+  }();
+  return index;
+}
+
+}  // namespace
+
+void free_x509_stack(STACK_OF(X509) * stack) { sk_X509_pop_free(stack, X509_free); }
+void free_name_stack(STACK_OF(X509_NAME) * stack) { sk_X509_NAME_pop_free(stack, X509_NAME_free); }
+
+std::string openssl_errors(std::string_view fallback) {
+  std::string out;
+  while (unsigned long err = ERR_get_error()) {
+    const char* reason = ERR_reason_error_string(err);
+    std::string text = reason ? reason : ("error " + std::to_string(err));
+    if (!out.empty()) out += "; ";
+    out += text;
+  }
+  return out.empty() ? std::string(fallback) : out;
+}
+
+FileStamp stamp_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  FileStamp s;
+  s.exists = true;
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.size = st.st_size;
+  s.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  return s;
+}
+
+bool FileWatch::changed() const {
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [](const Entry& e) { return stamp_file(e.path) != e.stamp; });
+}
+
+bool read_file(const std::string& path, std::string* out, std::string* error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    *error = path + " is not a regular file";
+    return false;
+  }
+  if (st.st_size > kMaxFileBytes) {
+    ::close(fd);
+    *error = path + " is too large for a certificate or key file";
+    return false;
+  }
+  out->assign(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < out->size()) {
+    ssize_t n = ::read(fd, out->data() + done, out->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      ::close(fd);
+      *error = "cannot read " + path + ": " + std::strerror(saved);
+      return false;
+    }
+    if (n == 0) break;  // shrank while reading; parse what is there
+    done += static_cast<std::size_t>(n);
+  }
+  out->resize(done);
+  ::close(fd);
+  return true;
+}
+
+bool load_certs(const std::string& path, X509StackPtr* out, std::string* error) {
+  std::string text;
+  if (!read_file(path, &text, error)) return false;
+  return parse_certs(text, path, out, error);
+}
+
+bool load_cert_and_key(const std::string& cert_file, const std::string& key_file,
+                       CertAndKey* out, std::string* error) {
+  X509StackPtr certs;
+  if (!load_certs(cert_file, &certs, error)) return false;
+  PKeyPtr key;
+  if (!read_key(key_file, &key, error)) return false;
+  X509Ptr leaf(sk_X509_shift(certs.get()));
+  ERR_clear_error();
+  if (X509_check_private_key(leaf.get(), key.get()) != 1) {
+    ERR_clear_error();
+    *error = "the private key in " + key_file + " does not match the certificate in " + cert_file;
+    return false;
+  }
+  out->cert = std::move(leaf);
+  out->chain = std::move(certs);
+  out->key = std::move(key);
+  return true;
+}
+
+bool load_ca_dir(const std::string& dir, X509StackPtr* out, FileWatch* watch, const LogFn& log,
+                 std::string* error) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    *error = "cannot open CA directory " + dir + ": " + std::strerror(errno);
+    return false;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  watch->add(dir);
+
+  X509StackPtr all(sk_X509_new_null());
+  if (!all) {
+    *error = "out of memory reading " + dir;
+    return false;
+  }
+  for (const std::string& name : names) {
+    std::string path = dir + "/" + name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    watch->add(path);
+    std::string text;
+    if (!read_file(path, &text, error)) return false;
+    if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      log_to(log, LogLevel::debug, "CA directory: skipping " + path + " (no certificate)");
+      continue;
+    }
+    X509StackPtr certs;
+    if (!parse_certs(text, path, &certs, error)) return false;
+    while (X509* cert = sk_X509_shift(certs.get())) {
+      bool duplicate = false;
+      for (int i = 0; i < sk_X509_num(all.get()); ++i) {
+        if (X509_cmp(sk_X509_value(all.get(), i), cert) == 0) duplicate = true;
+      }
+      if (duplicate || sk_X509_push(all.get(), cert) == 0) X509_free(cert);
+    }
+  }
+  if (sk_X509_num(all.get()) == 0) {
+    *error = "no CA certificate in directory " + dir;
+    return false;
+  }
+  *out = std::move(all);
+  return true;
+}
+
+StorePtr make_store(const STACK_OF(X509) * certs, std::string* error) {
+  StorePtr store(X509_STORE_new());
+  if (!store) {
+    *error = "out of memory";
+    return nullptr;
+  }
+  for (int i = 0; i < sk_X509_num(certs); ++i) {
+    if (X509_STORE_add_cert(store.get(), sk_X509_value(certs, i)) != 1) {
+      unsigned long err = ERR_peek_last_error();
+      // The same CA twice in a bundle is harmless.
+      if (ERR_GET_REASON(err) == X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+        ERR_clear_error();
+        continue;
+      }
+      *error = "cannot add a CA certificate: " + openssl_errors();
+      return nullptr;
+    }
+  }
+  return store;
+}
+
+void log_to(const LogFn& log, LogLevel level, std::string_view message) {
+  if (log) log(level, message);
+}
+
+bool keep_alive_with(SSL_CTX* ctx, std::shared_ptr<const void> owner) {
+  auto* holder = new std::shared_ptr<const void>(std::move(owner));
+  if (SSL_CTX_set_ex_data(ctx, ex_index(), holder) != 1) {
+    delete holder;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace ps::tls::detail
