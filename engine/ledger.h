@@ -1,0 +1,195 @@
+// The governance ledger: an SQLite file the platform owns (created from
+// tests/support/reference/upstream-schema.sql) that the sidecar reads facts from, writes
+// promotions into, and extends only through its own versioned migrations.
+//
+// Contracts:
+//  - open() never creates a file; a missing file, a non-SQLite file, or one without the
+//    upstream tables/columns is an error with one clear line (not_found / not_a_ledger).
+//  - Reads work on an unmigrated ledger (slower: full scans); results never depend on which
+//    indexes exist. Every read of several queries runs in one read transaction (a snapshot).
+//  - `now` is always a parameter, bound to SQL as format_isoformat_utc(now); the 30-day window
+//    is datetime(timestamp) >= datetime(now, '-30 days'), the reference engine's expression.
+//  - Data that breaks the upstream contract (tier outside 0..4, negative counters,
+//    non-integer values in integer columns, BLOBs, unparseable timestamps in the agent's
+//    actions or violations) is reported per agent, naming the agent and the value.
+//  - Writes take the write lock up front (BEGIN IMMEDIATE), wait at most busy_timeout_ms for
+//    it (unavailable after that), and never keep it across anything but their own SQL.
+//
+// Thread safety: a Ledger is used by one thread at a time (open one per thread or process).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/ledger_migrations.h"
+#include "engine/rules.h"
+#include "engine/sqlite.h"
+#include "engine/status.h"
+#include "engine/timestamp.h"
+#include "engine/value.h"
+
+namespace ps::engine {
+
+struct LedgerOptions {
+  std::string path;
+  std::int64_t busy_timeout_ms = 5000;
+  // Read commands set this: the connection refuses writes (PRAGMA query_only).
+  bool read_only = false;
+};
+
+// How far a scan over all agents has got; reported every few thousand rows.
+struct ScanProgress {
+  enum class Phase { metrics, actions, violations };
+  Phase phase = Phase::metrics;
+  std::int64_t rows = 0;    // rows read so far in this phase
+  std::int64_t agents = 0;  // agents in agent_metrics (known once the metrics phase ends)
+};
+using ProgressFn = std::function<void(const ScanProgress&)>;
+
+// An agent whose rows break the upstream contract, e.g.
+// "agent 'a7': current_tier = 7 (must be an integer 0..4)". It is left out of the evaluation.
+struct AgentProblem {
+  std::string agent_id;
+  std::string message;
+};
+
+struct AllAgentFacts {
+  // Agents with valid data, in the reference's `eligible` order (agent_id, BINARY collation).
+  std::vector<std::shared_ptr<const AgentFacts>> agents;
+  std::vector<AgentProblem> problems;  // same order
+};
+
+// Rows of the promotions table (SELECT *), newest first.
+struct PromotionHistory {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+};
+
+// ---- The promotion transaction and its seam -------------------------------------------------
+
+// The write transaction of a tier change, as seen by a TierChangeHook. Whatever the hook
+// writes through it commits or rolls back together with the tier change. Valid only during
+// the hook call; do not keep it.
+class LedgerTx {
+ public:
+  explicit LedgerTx(sqlite::Connection& conn) : conn_(conn) {}
+  Result<sqlite::Statement> prepare(std::string_view sql) { return conn_.prepare(sql); }
+  Status exec(std::string_view sql) { return conn_.exec(sql); }
+  std::int64_t changes() const { return conn_.changes(); }
+  std::int64_t last_insert_rowid() const { return conn_.last_insert_rowid(); }
+
+ private:
+  sqlite::Connection& conn_;
+};
+
+// A tier change the ledger is about to commit.
+struct TierChange {
+  enum class Kind { promotion };  // issue 4/5 add demotion
+  Kind kind = Kind::promotion;
+  std::string agent_id;
+  std::int64_t from_tier = 0;
+  std::int64_t to_tier = 0;
+  std::int64_t promotion_id = 0;  // promotions.id of the row just inserted
+  std::string timestamp;          // the promotion's timestamp (isoformat, UTC)
+  std::string approved_by;
+};
+
+// Called inside the tier change's transaction, after agent_metrics is updated and the
+// promotions row inserted, before COMMIT. This is where the outbox row for Vault belongs
+// (issue 4): writing it here makes "tier changed" and "Vault must follow" one atomic fact.
+// A non-ok Status rolls the whole transaction back and is returned by promote().
+// The hook must be short: the platform's writers wait while it runs.
+using TierChangeHook = std::function<Status(LedgerTx&, const TierChange&)>;
+
+struct PromotionRequest {
+  std::string agent_id;
+  std::string approved_by;
+  std::optional<std::string> rationale;  // absent or empty: the evaluation's recommendation
+  // The tier the approver saw. When set, the promotion happens only if the agent is still at
+  // it (otherwise aborted), so two approvals of the same step never promote twice.
+  std::optional<std::int64_t> expected_from_tier;
+  WallTime now;
+};
+
+struct PromotionRecord {
+  std::int64_t id = 0;
+  std::string timestamp;
+  std::string agent_id;
+  std::int64_t from_tier = 0;
+  std::int64_t to_tier = 0;
+  std::string approved_by;
+  std::string rationale;
+  std::string evidence_json;  // json.dumps(evaluation.evidence), as the reference stores it
+  Evaluation evaluation;      // the evaluation made inside the transaction
+};
+
+struct AppliedMigration {
+  int version = 0;
+  std::string name;
+  std::string applied_at;
+};
+
+class Ledger {
+ public:
+  // Opens an existing ledger and checks it has the upstream tables and columns.
+  static Result<std::unique_ptr<Ledger>> open(const LedgerOptions& options);
+
+  // The agent's facts at `now`; nullptr when the agent has no agent_metrics row.
+  // invalid_data when its rows break the contract.
+  Result<std::shared_ptr<const AgentFacts>> agent_facts(std::string_view agent_id, WallTime now);
+
+  // Facts for every agent in agent_metrics from one grouped pass per fact kind (metrics,
+  // actions in the window, violations in the window, unparseable timestamps), never a query
+  // per agent. Bad agents go to `problems`; they do not fail the others.
+  Result<AllAgentFacts> all_agent_facts(WallTime now, const ProgressFn& progress = {});
+
+  // The agent's current tier, or nullopt when unknown. invalid_data as agent_facts().
+  Result<std::optional<std::int64_t>> current_tier(std::string_view agent_id);
+
+  // SELECT * FROM promotions [WHERE agent_id = ?] ORDER BY timestamp DESC LIMIT ?, ties in
+  // insertion order (as the reference gets them from SQLite). A negative limit means no limit.
+  Result<PromotionHistory> promotion_history(const std::optional<std::string>& agent_id,
+                                             std::int64_t limit);
+
+  // ---- schema (see engine/ledger_migrations.h) ----
+  // Highest applied sidecar migration; 0 for an unmigrated ledger.
+  Result<int> schema_version();
+  // Applies every migration in `migrations` newer than schema_version(), each in its own
+  // BEGIN IMMEDIATE transaction together with its sidecar_schema_migrations row. Safe to run
+  // concurrently from several processes and to repeat. Returns the ones this call applied.
+  // `before_each` (optional) is told which migration is about to run (for a notice).
+  Result<std::vector<AppliedMigration>> migrate(
+      WallTime now, std::span<const Migration> migrations = ledger_migrations(),
+      const std::function<void(const Migration&)>& before_each = {});
+  Result<std::vector<AppliedMigration>> applied_migrations();
+  // failed_precondition when the ledger was migrated by a newer sidecar (write commands must
+  // not run: newer versions may maintain invariants this one does not know).
+  Status check_schema_not_newer(std::span<const Migration> migrations = ledger_migrations());
+
+  // ---- writes ----
+  // One write transaction: re-read the facts and re-evaluate, refuse unless ELIGIBLE or
+  // PENDING_REVIEW (failed_precondition, message "Agent not eligible: <recommendation>"),
+  // refuse if the tier is not request.expected_from_tier (aborted), set current_tier and
+  // updated_at only where current_tier still holds the evaluated tier, insert the promotions
+  // row, call `hook`, commit. Either all of it is committed or nothing is.
+  Result<PromotionRecord> promote(const PromotionRequest& request, const Rules& rules,
+                                  const TierChangeHook& hook = {});
+
+  const std::string& path() const { return conn_->path(); }
+
+ private:
+  explicit Ledger(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
+  Status check_upstream_schema();
+  Result<std::shared_ptr<const AgentFacts>> load_agent_facts(std::string_view agent_id,
+                                                             const std::string& now_iso);
+
+  std::unique_ptr<sqlite::Connection> conn_;
+};
+
+}  // namespace ps::engine

@@ -1,0 +1,136 @@
+#include "engine/ledger_migrations.h"
+
+#include <algorithm>
+
+#include "engine/ledger.h"
+
+namespace ps::engine {
+namespace {
+
+// Migration 1: the indexes evaluation needs. The expressions are the window expression of
+// the reference engine's queries, datetime(timestamp), so that
+//   datetime(timestamp) >= datetime(:now, '-30 days')   is a range scan,
+//   datetime(timestamp) IS NULL                          finds unparseable timestamps,
+// with the same semantics as the unindexed scan.
+//  - sidecar_actions_window covers the grouped `eligible` pass (agent_id, action, decision,
+//    success and the rowid are all in the index, so the table is not touched).
+//  - sidecar_actions_agent serves single-agent reads (evaluate, and promote inside its write
+//    transaction, which must stay short). It is deliberately not covering: an agent has few
+//    rows in the window, and a third copy of the action data would cost the platform's
+//    inserts and the disk more than it saves.
+// Caveat: SQLite refuses to index datetime('now') (not deterministic), so a row whose
+// timestamp is the literal text 'now' makes this migration fail (and, once applied, makes
+// such an insert fail). The platform writes isoformat timestamps; README documents it.
+constexpr std::string_view kEvaluationIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS sidecar_actions_window
+  ON agent_actions(datetime(timestamp), agent_id, action, decision, success);
+CREATE INDEX IF NOT EXISTS sidecar_actions_agent
+  ON agent_actions(agent_id, datetime(timestamp));
+CREATE INDEX IF NOT EXISTS sidecar_violations_window
+  ON violations(datetime(timestamp), agent_id);
+CREATE INDEX IF NOT EXISTS sidecar_violations_agent
+  ON violations(agent_id, datetime(timestamp));
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "evaluation_indexes", kEvaluationIndexes},
+};
+
+constexpr std::string_view kCreateMigrationsTable = R"sql(
+CREATE TABLE IF NOT EXISTS sidecar_schema_migrations (
+  version    INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+))sql";
+
+}  // namespace
+
+std::span<const Migration> ledger_migrations() { return kMigrations; }
+
+Result<int> Ledger::schema_version() {
+  auto stmt = conn_->prepare(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sidecar_schema_migrations'");
+  if (!stmt.ok()) return stmt.status();
+  auto has = stmt->step();
+  if (!has.ok()) return has.status();
+  if (!*has) return 0;
+  auto max = conn_->prepare("SELECT COALESCE(MAX(version), 0) FROM sidecar_schema_migrations");
+  if (!max.ok()) return max.status();
+  auto row = max->step();
+  if (!row.ok()) return row.status();
+  return static_cast<int>(max->column_int(0));
+}
+
+Result<std::vector<AppliedMigration>> Ledger::applied_migrations() {
+  auto version = schema_version();
+  if (!version.ok()) return version.status();
+  std::vector<AppliedMigration> out;
+  if (*version == 0) return out;
+  auto stmt = conn_->prepare(
+      "SELECT version, name, applied_at FROM sidecar_schema_migrations ORDER BY version");
+  if (!stmt.ok()) return stmt.status();
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({static_cast<int>(stmt->column_int(0)), std::string(stmt->column_text(1)),
+                   std::string(stmt->column_text(2))});
+  }
+  return out;
+}
+
+Status Ledger::check_schema_not_newer(std::span<const Migration> migrations) {
+  auto version = schema_version();
+  if (!version.ok()) return version.status();
+  int known = 0;
+  for (const Migration& m : migrations) known = std::max(known, m.version);
+  if (*version > known) {
+    return {Code::failed_precondition,
+            "ledger schema version " + std::to_string(*version) +
+                " is newer than this policy-sidecar supports (" + std::to_string(known) +
+                "); upgrade policy-sidecar before writing to this ledger"};
+  }
+  return Status::success();
+}
+
+Result<std::vector<AppliedMigration>> Ledger::migrate(
+    WallTime now, std::span<const Migration> migrations,
+    const std::function<void(const Migration&)>& before_each) {
+  std::vector<AppliedMigration> applied;
+  const std::string applied_at = format_isoformat_utc(now);
+  auto version = schema_version();
+  if (!version.ok()) return version.status();
+
+  std::vector<Migration> ordered(migrations.begin(), migrations.end());
+  std::sort(ordered.begin(), ordered.end(),
+            [](const Migration& a, const Migration& b) { return a.version < b.version; });
+  for (const Migration& m : ordered) {
+    if (m.version <= *version) continue;
+    if (before_each) before_each(m);
+    auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
+    if (!tx.ok()) return tx.status();
+    if (Status s = conn_->exec(kCreateMigrationsTable); !s.ok()) return s;
+    // Another process may have applied it between our read and our lock.
+    auto done = conn_->prepare("SELECT 1 FROM sidecar_schema_migrations WHERE version = ?1");
+    if (!done.ok()) return done.status();
+    done->bind(1, std::int64_t{m.version});
+    auto already = done->step();
+    if (!already.ok()) return already.status();
+    if (*already) continue;  // the transaction rolls back on scope exit
+    if (Status s = conn_->exec(m.sql); !s.ok()) {
+      return Status(s.code(), "migration " + std::to_string(m.version) + " (" +
+                                  std::string(m.name) + ") failed, nothing applied: " +
+                                  s.message());
+    }
+    auto record = conn_->prepare(
+        "INSERT INTO sidecar_schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)");
+    if (!record.ok()) return record.status();
+    record->bind(1, std::int64_t{m.version}).bind(2, m.name).bind(3, std::string_view(applied_at));
+    if (Status s = record->run(); !s.ok()) return s;
+    if (Status s = tx->commit(); !s.ok()) return s;
+    applied.push_back({m.version, std::string(m.name), applied_at});
+  }
+  return applied;
+}
+
+}  // namespace ps::engine

@@ -1,0 +1,45 @@
+// The sidecar's one configuration file (--config FILE), JSON.
+//
+//   {
+//     "ledger": { "path": "/opt/agent-governance/ledger/governance.db", "busy_timeout_ms": 5000 },
+//     "rules":  { "1": { "min_compliant_runs": 20 } }
+//   }
+//
+// Every section is optional. Unknown keys and wrong types are refused, naming the key path
+// (`config: ledger.busy_timeout_ms: must be a non-negative integer`). The rules section's
+// format and merge semantics are engine/rules_config.h's.
+//
+// Extending: later features add a section by adding a member to Config and an entry to the
+// section table in config.cpp (its parser validates the section and fills the member).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/rules.h"
+#include "engine/status.h"
+
+namespace ps::sidecar {
+
+inline constexpr std::int64_t kDefaultBusyTimeoutMs = 5000;
+
+struct LedgerConfig {
+  std::optional<std::string> path;  // --db and POLICY_SIDECAR_DB take precedence
+  std::int64_t busy_timeout_ms = kDefaultBusyTimeoutMs;
+};
+
+struct Config {
+  LedgerConfig ledger;
+  engine::Rules rules = engine::Rules::defaults();
+};
+
+// Parses a config document. Errors are invalid_argument, message starting "config: ".
+// `source` names the document in syntax errors (usually the file path).
+engine::Result<Config> parse_config(std::string_view text, std::string_view source);
+
+// Reads and parses a config file.
+engine::Result<Config> load_config_file(const std::string& path);
+
+}  // namespace ps::sidecar
