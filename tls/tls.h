@@ -37,7 +37,9 @@ namespace ps::tls {
 
 struct ClientConfig {
   std::string ca_file;      // PEM bundle of trusted CAs (VAULT_CACERT); wins over ca_dir
-  std::string ca_dir;       // c_rehash-style directory (VAULT_CAPATH)
+  std::string ca_dir;       // directory of PEM CA files (VAULT_CAPATH): as Vault's client,
+                            // every certificate in every file directly inside it, read at
+                            // (re)load; c_rehash hash links work too
   std::string cert_file;    // client certificate for mTLS (VAULT_CLIENT_CERT)
   std::string key_file;     // its key (VAULT_CLIENT_KEY); one without the other is an error
   std::string server_name;  // SNI and hostname verification (VAULT_TLS_SERVER_NAME);
@@ -69,13 +71,17 @@ class ServerTls {
   // material, logs and returns false with the reason in *error.
   virtual bool reload(std::string* error) = 0;
   virtual bool reload(const ServerConfig& config, std::string* error) = 0;
-  // True when any configured file's mtime/size/inode changed since the last (re)load.
+  // True when any configured file's mtime/size/inode changed since the last (re)load. A failed
+  // reload of the same files counts as having seen them (a watcher does not retry a broken
+  // file forever); a file edited in place twice within one mtime tick at the same size is
+  // not seen, so rotate files by rename.
   virtual bool files_changed() const = 0;
 
   // An httplib server whose every new handshake uses the material current at that moment.
   virtual std::unique_ptr<httplib::SSLServer> make_httplib_server() = 0;
   // The same for servers that drive OpenSSL themselves: a configured SSL_CTX whose
-  // handshakes pick up the current material. The ServerTls must outlive the SSL_CTX.
+  // handshakes pick up the current material (via its client-hello callback: do not replace
+  // it). The SSL_CTX keeps this ServerTls alive. nullptr on allocation failure.
   virtual SslCtxPtr make_ssl_ctx() = 0;
 };
 
@@ -88,14 +94,21 @@ class ClientTls {
                                            std::string* error);
   virtual ~ClientTls() = default;
 
+  // As ServerTls::reload; the skip_verify warning is logged on every call with it set.
   virtual bool reload(std::string* error) = 0;
   virtual bool reload(const ClientConfig& config, std::string* error) = 0;
+  // As ServerTls::files_changed (the CA directory and each file in it are watched).
   virtual bool files_changed() const = 0;
+  // 0 after create(); +1 on every successful reload.
   virtual std::uint64_t generation() const = 0;
 
   // A client for https://host:port using the current material: CA checks, SNI and hostname
   // verification against server_name (or host), TLS >= 1.2, client certificate when set.
-  // Timeouts and keep-alive are left to the caller.
+  // Timeouts and keep-alive are left to the caller. `host` is a DNS name or an IP literal
+  // without brackets. With a server_name, a DNS-name host is resolved here (first address).
+  // Only the configured CA file/directory is trusted; with neither, the system trust store.
+  // Never null; if the host does not resolve or the context cannot be set up, it is logged
+  // and every request fails (never an unchecked connection).
   virtual std::unique_ptr<httplib::SSLClient> make_client(const std::string& host,
                                                           int port) const = 0;
 };
