@@ -1,0 +1,79 @@
+// Small helpers for the vault tests: a temporary directory, files, and a log capture that
+// checks no secret ever reached a log line.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tls/tls.h"
+
+namespace ps::vault::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "ps-vault-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+}
+
+// Writes a temp file and renames it over `path`, as Vault Agent's file sink does.
+inline void replace_file(const std::string& path, const std::string& content) {
+  write_file(path + ".tmp", content);
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+struct LogCapture {
+  std::mutex mu;
+  std::vector<std::string> lines;
+
+  LogFn fn() {
+    return [this](LogLevel, std::string_view message) {
+      std::lock_guard<std::mutex> lock(mu);
+      lines.emplace_back(message);
+    };
+  }
+  // The first line containing any of `secrets`, or empty.
+  std::string find_any(const std::vector<std::string>& secrets) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& line : lines) {
+      for (const auto& s : secrets) {
+        if (!s.empty() && line.find(s) != std::string::npos) return line;
+      }
+    }
+    return {};
+  }
+  bool contains(const std::string& text) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& line : lines) {
+      if (line.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+}  // namespace ps::vault::testing

@@ -1,0 +1,485 @@
+#include "vault/client.h"
+
+#include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <nlohmann/json.hpp>
+
+namespace ps::vault {
+
+using nlohmann::json;
+
+struct VaultClient::Request {
+  Request(Operation o, const char* m, std::string p) : op(o), method(m), path(std::move(p)) {}
+  Operation op;
+  const char* method = "GET";
+  std::string path;                  // absolute, starting with /v1/
+  std::optional<std::string> body;   // JSON
+  Auth auth = Auth::none;
+  const Secret* token = nullptr;     // explicit token (lookup_self / renew_self)
+  std::vector<const Secret*> secrets;  // redacted from error text, besides the token
+  std::vector<int> also_accept;      // non-2xx statuses handed back as answers
+  std::uint64_t token_generation = 0;
+};
+
+namespace {
+
+void redact(std::string& text, const std::string& secret) {
+  // Very short values would redact ordinary words; real tokens and ids are long.
+  if (secret.size() < 4) return;
+  for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+    text.replace(at, secret.size(), "<redacted>");
+  }
+}
+
+bool is_success(int status) { return status >= 200 && status < 300; }
+
+Error not_authenticated(std::string why) {
+  return Error::make(ErrorCode::auth_unavailable, Action::give_up, std::move(why));
+}
+
+std::string openssl_reason() {
+  unsigned long code = ERR_peek_last_error();
+  if (code == 0) return {};
+  const char* reason = ERR_reason_error_string(code);
+  return reason != nullptr ? reason : std::string();
+}
+
+}  // namespace
+
+VaultClient::VaultClient(ClientOptions options, std::shared_ptr<tls::ClientTls> tls,
+                         std::shared_ptr<TokenSource> tokens, Clock& clock, LogFn log,
+                         RequestObserver observer)
+    : options_(std::move(options)),
+      tls_(std::move(tls)),
+      tokens_(std::move(tokens)),
+      clock_(clock),
+      log_(std::move(log)),
+      observer_(std::move(observer)),
+      connections_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
+
+VaultClient::~VaultClient() = default;
+
+std::uint64_t VaultClient::connections_opened() const { return connections_->load(); }
+
+std::string VaultClient::role_base(const RoleName& role) const {
+  return "/v1/auth/" + options_.mount.str() + "/role/" + role.str();
+}
+
+bool VaultClient::ensure_connection(Error* error) {
+  const std::uint64_t generation = tls_ ? tls_->generation() : 0;
+  if (http_ && !broken_ && generation == tls_generation_) return true;
+  if (http_ && generation != tls_generation_ && log_) {
+    log_(LogLevel::info, "vault: TLS material was reloaded; opening a new connection");
+  }
+  http_.reset();
+  const auto& ep = options_.endpoint;
+  try {
+    if (ep.tls) {
+      if (!tls_) {
+        *error = Error::make(ErrorCode::tls_config, Action::give_up,
+                             "https address but no TLS client material");
+        return false;
+      }
+      http_ = tls_->make_client(ep.host, ep.port);
+    } else {
+      http_ = std::make_unique<httplib::ClientImpl>(ep.host, ep.port);
+    }
+  } catch (const std::exception& e) {
+    *error = Error::make(ErrorCode::tls_config, Action::give_up,
+                         std::string("could not set up the connection: ") + e.what());
+    return false;
+  }
+  if (!http_) {
+    *error = Error::make(ErrorCode::tls_config, Action::give_up,
+                         "the TLS client material gave no client");
+    return false;
+  }
+  http_->set_keep_alive(true);
+  http_->set_follow_location(false);
+  http_->set_url_encode(false);
+  http_->set_tcp_nodelay(true);  // small request/answer pairs on one connection
+  http_->set_compress(false);
+  http_->set_connection_timeout(options_.connect_timeout);
+  http_->set_read_timeout(options_.request_timeout);
+  http_->set_write_timeout(options_.request_timeout);
+  std::weak_ptr<std::atomic<std::uint64_t>> counter = connections_;
+  http_->set_socket_options([counter](socket_t sock) {
+    httplib::default_socket_options(sock);
+    if (auto c = counter.lock()) ++*c;
+  });
+  tls_generation_ = generation;
+  broken_ = false;
+  return true;
+}
+
+Result<HttpAnswer> VaultClient::send(const Request& request) {
+  const auto started = clock_.steady_now();
+  auto report = [&](int status, std::optional<ErrorCode> code) {
+    if (!observer_) return;
+    observer_(RequestEvent{request.op, status, code,
+                           std::chrono::duration_cast<std::chrono::microseconds>(
+                               clock_.steady_now() - started)});
+  };
+  Error setup_error;
+  if (!ensure_connection(&setup_error)) {
+    report(0, setup_error.code);
+    return setup_error;
+  }
+
+  httplib::Request req;
+  req.method = request.method;
+  req.path = request.path;
+  req.headers.emplace("X-Vault-Request", "true");
+  if (request.token != nullptr) req.headers.emplace("X-Vault-Token", request.token->reveal());
+  if (!options_.vault_namespace.empty()) {
+    req.headers.emplace("X-Vault-Namespace", options_.vault_namespace);
+  }
+  if (request.body) {
+    req.body = *request.body;
+    req.headers.emplace("Content-Type", "application/json");
+  }
+
+  ERR_clear_error();
+  std::optional<httplib::Result> res;
+  try {
+    res.emplace(http_->send(req));
+  } catch (const std::exception& e) {
+    broken_ = true;
+    Error err = classify_transport(TransportFailure::other, e.what());
+    report(0, err.code);
+    return err;
+  }
+  if (!*res) {
+    broken_ = true;
+    TransportFailure failure = TransportFailure::other;
+    std::string detail;
+    switch (res->error()) {
+      case httplib::Error::Connection: failure = TransportFailure::connection; break;
+      case httplib::Error::ConnectionTimeout: failure = TransportFailure::connect_timeout; break;
+      case httplib::Error::Read:
+        // httplib reports a read timeout as a plain read error; the elapsed time tells them
+        // apart.
+        failure = (clock_.steady_now() - started) + std::chrono::milliseconds{50} >=
+                          options_.request_timeout
+                      ? TransportFailure::read_timeout
+                      : TransportFailure::read;
+        detail = openssl_reason();
+        break;
+      case httplib::Error::Write: failure = TransportFailure::write; break;
+      case httplib::Error::SSLLoadingCerts: failure = TransportFailure::tls_loading; break;
+      case httplib::Error::SSLServerVerification: {
+        failure = TransportFailure::tls_verification;
+        long verdict = X509_V_OK;
+        if (auto* ssl = dynamic_cast<httplib::SSLClient*>(http_.get())) {
+          verdict = ssl->get_openssl_verify_result();
+        }
+        detail = verdict != X509_V_OK ? X509_verify_cert_error_string(verdict)
+                                      : "host name does not match the certificate";
+        break;
+      }
+      case httplib::Error::SSLConnection: {
+        unsigned long code = ERR_peek_last_error();
+        failure = (code != 0 && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+                   ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+                      ? TransportFailure::tls_verification
+                      : TransportFailure::tls_handshake;
+        detail = openssl_reason();
+        break;
+      }
+      default: detail = httplib::to_string(res->error()); break;
+    }
+    Error err = classify_transport(failure, detail);
+    report(0, err.code);
+    return err;
+  }
+  HttpAnswer answer;
+  answer.status = (*res)->status;
+  answer.body = std::move((*res)->body);
+  if ((*res)->has_header("Retry-After")) {
+    answer.retry_after = parse_retry_after((*res)->get_header_value("Retry-After"));
+  }
+  report(answer.status, std::nullopt);
+  return answer;
+}
+
+Result<HttpAnswer> VaultClient::send_with_source(Request request) {
+  std::optional<TokenGrant> grant;
+  if (request.auth == Auth::source) {
+    if (!tokens_) return not_authenticated("no token source is configured for this client");
+    auto current = tokens_->current_token();
+    if (!current) return current.error();
+    grant = std::move(current).value();
+    if (!is_header_safe(grant->token.reveal())) {
+      return not_authenticated("the token holds bytes not allowed in an HTTP header (not shown)");
+    }
+    request.token = &grant->token;
+    request.token_generation = grant->generation;
+  }
+  auto answer = send(request);
+  if (!answer) return answer;
+  const int status = answer->status;
+  if (is_success(status)) return answer;
+  for (int accepted : request.also_accept) {
+    if (accepted == status) return answer;
+  }
+  Error e = classify_answer(request.op, *answer);
+  e.token_generation = request.token_generation;
+  if (request.token != nullptr) redact(e.message, request.token->reveal());
+  for (const Secret* s : request.secrets) redact(e.message, s->reveal());
+  return e;
+}
+
+// ---- operations ----
+
+Result<Health> VaultClient::health() {
+  Request r{Operation::health, "GET", "/v1/sys/health"};
+  r.also_accept = {429, 472, 473, 474, 501, 503, 530};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_health(*answer);
+}
+
+Result<Leader> VaultClient::leader() {
+  auto answer = send_with_source(Request{Operation::leader, "GET", "/v1/sys/leader"});
+  if (!answer) return answer.error();
+  return parse_leader(answer->body);
+}
+
+Result<SealStatus> VaultClient::seal_status() {
+  auto answer = send_with_source(Request{Operation::seal_status, "GET", "/v1/sys/seal-status"});
+  if (!answer) return answer.error();
+  return parse_seal_status(answer->body);
+}
+
+Result<AuthInfo> VaultClient::approle_login(const Secret& role_id, const Secret& secret_id) {
+  auto body = dump_json(json{{"role_id", role_id.reveal()}, {"secret_id", secret_id.reveal()}});
+  if (!body) return body.error();
+  Request r{Operation::approle_login, "POST", "/v1/auth/" + options_.mount.str() + "/login"};
+  r.body = std::move(body).value();
+  r.secrets = {&role_id, &secret_id};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_auth(answer->body);
+}
+
+Result<TokenInfo> VaultClient::lookup_self(const Secret& token) {
+  if (!is_header_safe(token.reveal())) {
+    return not_authenticated("the token holds bytes not allowed in an HTTP header (not shown)");
+  }
+  Request r{Operation::lookup_self, "GET", "/v1/auth/token/lookup-self"};
+  r.token = &token;
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_token_info(answer->body);
+}
+
+Result<AuthInfo> VaultClient::renew_self(const Secret& token, std::chrono::seconds increment) {
+  if (!is_header_safe(token.reveal())) {
+    return not_authenticated("the token holds bytes not allowed in an HTTP header (not shown)");
+  }
+  json body = json::object();
+  if (increment.count() > 0) body["increment"] = increment.count();
+  Request r{Operation::renew_self, "POST", "/v1/auth/token/renew-self"};
+  r.body = body.dump();
+  r.token = &token;
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_auth(answer->body);
+}
+
+Result<std::optional<RoleInfo>> VaultClient::read_role(const RoleName& role) {
+  Request r{Operation::read_role, "GET", role_base(role)};
+  r.auth = Auth::source;
+  r.also_accept = {404};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  if (answer->status == 404) {
+    if (!parse_errors(answer->body).empty()) return classify_answer(Operation::read_role, *answer);
+    return std::optional<RoleInfo>{};
+  }
+  auto parsed = parse_role(answer->body);
+  if (!parsed) return parsed.error();
+  return std::optional<RoleInfo>(std::move(parsed).value());
+}
+
+Result<std::optional<std::vector<std::string>>> VaultClient::read_role_policies(
+    const RoleName& role) {
+  Request r{Operation::read_role_policies, "GET", role_base(role) + "/policies"};
+  r.auth = Auth::source;
+  r.also_accept = {404};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  if (answer->status == 404) {
+    if (!parse_errors(answer->body).empty()) {
+      return classify_answer(Operation::read_role_policies, *answer);
+    }
+    return std::optional<std::vector<std::string>>{};
+  }
+  auto parsed = parse_role_policies(answer->body);
+  if (!parsed) return parsed.error();
+  return std::optional<std::vector<std::string>>(std::move(parsed).value());
+}
+
+Result<void> VaultClient::write_role_policies(const RoleName& role,
+                                              const std::vector<std::string>& token_policies) {
+  auto body = dump_json(json{{"token_policies", token_policies}});
+  if (!body) return body.error();
+  Request r{Operation::write_role_policies, "POST", role_base(role) + "/policies"};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return {};
+}
+
+Result<std::vector<std::string>> VaultClient::list_roles() {
+  Request r{Operation::list_roles, "GET", "/v1/auth/" + options_.mount.str() + "/role?list=true"};
+  r.auth = Auth::source;
+  r.also_accept = {404};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  if (answer->status == 404) {
+    if (!parse_errors(answer->body).empty()) return classify_answer(Operation::list_roles, *answer);
+    return std::vector<std::string>{};
+  }
+  return parse_keys(answer->body);
+}
+
+Result<void> VaultClient::write_role(const RoleName& role, const RoleSpec& spec) {
+  auto body = role_spec_json(spec);
+  if (!body) return body.error();
+  Request r{Operation::write_role, "POST", role_base(role)};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return {};
+}
+
+Result<std::vector<std::string>> VaultClient::list_secret_id_accessors(const RoleName& role) {
+  Request r{Operation::list_secret_id_accessors, "GET", role_base(role) + "/secret-id?list=true"};
+  r.auth = Auth::source;
+  r.also_accept = {404};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  if (answer->status == 404) {
+    if (!parse_errors(answer->body).empty()) {
+      return classify_answer(Operation::list_secret_id_accessors, *answer);
+    }
+    return std::vector<std::string>{};
+  }
+  return parse_keys(answer->body);
+}
+
+Result<void> VaultClient::destroy_secret_id_accessor(const RoleName& role,
+                                                     const std::string& accessor) {
+  auto body = dump_json(json{{"secret_id_accessor", accessor}});
+  if (!body) return body.error();
+  Request r{Operation::destroy_secret_id_accessor, "POST",
+            role_base(role) + "/secret-id-accessor/destroy"};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return {};
+}
+
+Result<std::vector<std::string>> VaultClient::list_token_accessors() {
+  Request r{Operation::list_token_accessors, "GET", "/v1/auth/token/accessors?list=true"};
+  r.auth = Auth::source;
+  r.also_accept = {404};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  if (answer->status == 404) {
+    if (!parse_errors(answer->body).empty()) {
+      return classify_answer(Operation::list_token_accessors, *answer);
+    }
+    return std::vector<std::string>{};
+  }
+  return parse_keys(answer->body);
+}
+
+Result<TokenInfo> VaultClient::lookup_token_accessor(const std::string& accessor) {
+  auto body = dump_json(json{{"accessor", accessor}});
+  if (!body) return body.error();
+  Request r{Operation::lookup_token_accessor, "POST", "/v1/auth/token/lookup-accessor"};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_token_info(answer->body);
+}
+
+Result<void> VaultClient::revoke_token_accessor(const std::string& accessor) {
+  auto body = dump_json(json{{"accessor", accessor}});
+  if (!body) return body.error();
+  Request r{Operation::revoke_token_accessor, "POST", "/v1/auth/token/revoke-accessor"};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return {};
+}
+
+// ---- factory ----
+
+Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(const VaultConfig& config,
+                                                                       Clock& clock, LogFn log,
+                                                                       RequestObserver observer) {
+  auto endpoint = parse_address(config.address, config.allow_plaintext_loopback);
+  if (!endpoint) return endpoint.error();
+  std::shared_ptr<tls::ClientTls> tls;
+  if (endpoint->tls) {
+    std::string why;
+    try {
+      tls = tls::ClientTls::create(config.tls, log, &why);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (!tls) {
+      return Error::make(ErrorCode::tls_config, Action::give_up,
+                         "vault TLS settings are unusable: " + why);
+    }
+  }
+  return create(config, std::move(tls), clock, std::move(log), std::move(observer));
+}
+
+Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(
+    const VaultConfig& config, std::shared_ptr<tls::ClientTls> tls, Clock& clock, LogFn log,
+    RequestObserver observer) {
+  auto endpoint = parse_address(config.address, config.allow_plaintext_loopback);
+  if (!endpoint) return endpoint.error();
+  auto mount = MountPath::parse(config.mount);
+  if (!mount) return mount.error();
+  if (!is_valid_namespace(config.vault_namespace)) {
+    return Error::make(ErrorCode::invalid_argument, Action::give_up,
+                       "vault namespace \"" + preview(config.vault_namespace) +
+                           "\" is not a namespace path");
+  }
+  if (config.connect_timeout.count() <= 0 || config.request_timeout.count() <= 0) {
+    return Error::make(ErrorCode::invalid_argument, Action::give_up,
+                       "vault timeouts must be greater than zero");
+  }
+  if (endpoint->tls && !tls) {
+    return Error::make(ErrorCode::tls_config, Action::give_up,
+                       "https address but no TLS client material");
+  }
+  if (!endpoint->tls && log) {
+    log(LogLevel::warn, "vault: talking plain HTTP to a loopback address "
+                        "(allow_plaintext_loopback is set)");
+  }
+  ClientOptions options{std::move(endpoint).value(), std::move(mount).value(),
+                        config.vault_namespace, config.connect_timeout, config.request_timeout};
+  return std::shared_ptr<VaultClientFactory>(new VaultClientFactory(
+      std::move(options), std::move(tls), clock, std::move(log), std::move(observer)));
+}
+
+std::unique_ptr<VaultClient> VaultClientFactory::make_client(
+    std::shared_ptr<TokenSource> tokens) const {
+  return std::make_unique<VaultClient>(options_, tls_, std::move(tokens), clock_, log_,
+                                       observer_);
+}
+
+}  // namespace ps::vault

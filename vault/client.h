@@ -1,0 +1,143 @@
+// VaultClient: VaultApi over HTTP(S) with cpp-httplib, one kept-alive connection.
+//
+// Threading: a VaultClient is used by ONE thread at a time (it owns one connection and no
+// lock). For concurrency, make one client per worker with VaultClientFactory; all of them can
+// share one TokenSource (the thread-safe AuthManager) and one ClientTls.
+//
+// Connection: created lazily, kept alive across calls, and recreated when the ClientTls
+// generation changes (certificate/CA reload) or after a transport failure. Redirects are not
+// followed (a 307 from a standby is a retryable Error). Paths are built only from validated
+// MountPath/RoleName values and fixed text; URL encoding by httplib is off, so the path that
+// was validated is the path that is sent.
+//
+// Headers: X-Vault-Request: true always; X-Vault-Token for authenticated calls;
+// X-Vault-Namespace when configured. Error messages never contain the token, role id,
+// secret id or a request body: Vault's error strings are included only after every secret
+// of the request is replaced by "<redacted>".
+//
+// Metrics: every request that reached the wire (or failed on it) is reported to the optional
+// RequestObserver with its operation, HTTP status or error code, and latency.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "tls/tls.h"
+#include "vault/api.h"
+#include "vault/clock.h"
+#include "vault/config.h"
+#include "vault/response.h"
+
+namespace httplib {
+class ClientImpl;
+}  // namespace httplib
+
+namespace ps::vault {
+
+struct ClientOptions {
+  Endpoint endpoint;
+  MountPath mount;
+  std::string vault_namespace;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
+  std::chrono::milliseconds request_timeout{std::chrono::seconds{60}};
+};
+
+class VaultClient final : public VaultApi {
+ public:
+  // `tls` is required for an https endpoint and ignored for http. `tokens` may be null: then
+  // authenticated operations fail with auth_unavailable (give_up). `clock` must outlive the
+  // client.
+  VaultClient(ClientOptions options, std::shared_ptr<tls::ClientTls> tls,
+              std::shared_ptr<TokenSource> tokens, Clock& clock, LogFn log,
+              RequestObserver observer);
+  ~VaultClient() override;
+  VaultClient(const VaultClient&) = delete;
+  VaultClient& operator=(const VaultClient&) = delete;
+
+  Result<Health> health() override;
+  Result<Leader> leader() override;
+  Result<SealStatus> seal_status() override;
+  Result<AuthInfo> approle_login(const Secret& role_id, const Secret& secret_id) override;
+  Result<TokenInfo> lookup_self(const Secret& token) override;
+  Result<AuthInfo> renew_self(const Secret& token, std::chrono::seconds increment) override;
+  Result<std::optional<RoleInfo>> read_role(const RoleName& role) override;
+  Result<std::optional<std::vector<std::string>>> read_role_policies(
+      const RoleName& role) override;
+  Result<void> write_role_policies(const RoleName& role,
+                                   const std::vector<std::string>& token_policies) override;
+  Result<std::vector<std::string>> list_roles() override;
+  Result<void> write_role(const RoleName& role, const RoleSpec& spec) override;
+  Result<std::vector<std::string>> list_secret_id_accessors(const RoleName& role) override;
+  Result<void> destroy_secret_id_accessor(const RoleName& role,
+                                          const std::string& accessor) override;
+  Result<std::vector<std::string>> list_token_accessors() override;
+  Result<TokenInfo> lookup_token_accessor(const std::string& accessor) override;
+  Result<void> revoke_token_accessor(const std::string& accessor) override;
+
+  // TCP connections opened so far (1 after any number of calls on a healthy keep-alive).
+  std::uint64_t connections_opened() const;
+
+ private:
+  enum class Auth { none, source };
+  struct Request;
+
+  // One request on the wire. `token` null = unauthenticated. `secrets` are redacted from any
+  // error text.
+  Result<HttpAnswer> send(const Request& request);
+  Result<HttpAnswer> send_with_source(Request request);
+  bool ensure_connection(Error* error);
+  std::string role_base(const RoleName& role) const;
+
+  ClientOptions options_;
+  std::shared_ptr<tls::ClientTls> tls_;
+  std::shared_ptr<TokenSource> tokens_;
+  Clock& clock_;
+  LogFn log_;
+  RequestObserver observer_;
+
+  std::unique_ptr<httplib::ClientImpl> http_;
+  std::uint64_t tls_generation_ = 0;
+  bool broken_ = false;
+  std::shared_ptr<std::atomic<std::uint64_t>> connections_;  // bumped by httplib's socket hook
+};
+
+// Makes VaultClients that share configuration, TLS material, token source and observer.
+// Thread-safe: make_client() may be called from any thread.
+class VaultClientFactory {
+ public:
+  // Validates the address/mount/namespace/timeouts of `config` and, for https, loads its TLS
+  // material (ClientTls::create). `clock` must outlive the factory and its clients.
+  static Result<std::shared_ptr<VaultClientFactory>> create(const VaultConfig& config,
+                                                            Clock& clock, LogFn log,
+                                                            RequestObserver observer = {});
+  // The same with TLS material made elsewhere (shared with a reloader, or a test's).
+  static Result<std::shared_ptr<VaultClientFactory>> create(const VaultConfig& config,
+                                                            std::shared_ptr<tls::ClientTls> tls,
+                                                            Clock& clock, LogFn log,
+                                                            RequestObserver observer = {});
+
+  std::unique_ptr<VaultClient> make_client(std::shared_ptr<TokenSource> tokens) const;
+  // The TLS material, for reload() on SIGHUP (null for plaintext).
+  const std::shared_ptr<tls::ClientTls>& tls() const { return tls_; }
+  const ClientOptions& options() const { return options_; }
+
+ private:
+  VaultClientFactory(ClientOptions options, std::shared_ptr<tls::ClientTls> tls, Clock& clock,
+                     LogFn log, RequestObserver observer)
+      : options_(std::move(options)),
+        tls_(std::move(tls)),
+        clock_(clock),
+        log_(std::move(log)),
+        observer_(std::move(observer)) {}
+
+  ClientOptions options_;
+  std::shared_ptr<tls::ClientTls> tls_;
+  Clock& clock_;
+  LogFn log_;
+  RequestObserver observer_;
+};
+
+}  // namespace ps::vault

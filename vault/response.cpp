@@ -1,0 +1,311 @@
+#include "vault/response.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ps::vault {
+namespace {
+
+using nlohmann::json;
+
+Error bad_response(const std::string& what) {
+  return Error::make(ErrorCode::bad_response, Action::give_up,
+                     "Vault's answer was not as documented: " + what);
+}
+
+std::optional<json> parse_object(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  return j;
+}
+
+std::string str(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+std::int64_t num(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return 0;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_float()) return static_cast<std::int64_t>(it->get<double>());
+  if (it->is_string()) {
+    // Some Vault fields are json.Number; tolerate numeric strings.
+    try {
+      return std::stoll(it->get<std::string>());
+    } catch (const std::exception&) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+bool boolean(const json& obj, const char* key, bool fallback = false) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_boolean()) return fallback;
+  return it->get<bool>();
+}
+
+std::vector<std::string> strings(const json& obj, const char* key) {
+  std::vector<std::string> out;
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_array()) return out;
+  for (const auto& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::map<std::string, std::string> string_map(const json& obj, const char* key) {
+  std::map<std::string, std::string> out;
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_object()) return out;
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+// The `data` object of an envelope.
+Result<json> data_of(const std::string& body) {
+  auto j = parse_object(body);
+  if (!j) return bad_response("body is not a JSON object");
+  auto it = j->find("data");
+  if (it == j->end() || !it->is_object()) return bad_response("no `data` object");
+  return *it;
+}
+
+bool any_contains(const std::vector<std::string>& errors, std::string_view needle) {
+  for (const auto& e : errors) {
+    if (e.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<std::string> parse_errors(const std::string& body) {
+  auto j = parse_object(body);
+  if (!j) return {};
+  return strings(*j, "errors");
+}
+
+Error classify_answer(Operation op, const HttpAnswer& answer) {
+  const auto errors = parse_errors(answer.body);
+  Error e = classify_http(answer.status, errors, answer.retry_after);
+  auto refine = [&](ErrorCode code) {
+    e.code = code;
+    e.action = Action::give_up;
+    e.retry_after.reset();
+  };
+  switch (op) {
+    case Operation::write_role_policies:
+    case Operation::write_role:
+      if (answer.status == 404) refine(ErrorCode::role_missing);
+      if (answer.status == 500 &&
+          any_contains(errors, "at least one constraint should be enabled on the role")) {
+        refine(ErrorCode::invalid_request);
+      }
+      break;
+    case Operation::destroy_secret_id_accessor:
+      if (answer.status == 500 && any_contains(errors, "failed to find accessor entry")) {
+        refine(ErrorCode::not_found);
+      } else if (answer.status == 500 && any_contains(errors, "does not exist")) {
+        refine(ErrorCode::role_missing);
+      }
+      break;
+    case Operation::renew_self:
+      if (answer.status == 500 && any_contains(errors, "does not exist during renewal")) {
+        refine(ErrorCode::role_missing);
+      }
+      break;
+    default:
+      break;
+  }
+  return e;
+}
+
+Result<Health> parse_health(const HttpAnswer& answer) {
+  Health h;
+  h.http_status = answer.status;
+  switch (answer.status) {
+    case 200: h.state = HealthState::active; break;
+    case 429: h.state = HealthState::standby; break;
+    case 472: h.state = HealthState::dr_secondary; break;
+    case 473: h.state = HealthState::performance_standby; break;
+    case 474: h.state = HealthState::ha_unhealthy; break;
+    case 501: h.state = HealthState::uninitialized; break;
+    case 503: h.state = HealthState::sealed; break;
+    case 530: h.state = HealthState::removed; break;
+    default: return classify_answer(Operation::health, answer);
+  }
+  auto j = parse_object(answer.body);
+  // A table code without a health body did not come from Vault's handler (a proxy's 503,
+  // say): report it as the status it is.
+  if (!j || !j->contains("initialized")) {
+    if (answer.status == 200) return bad_response("sys/health body is not a health object");
+    return classify_answer(Operation::health, answer);
+  }
+  h.initialized = boolean(*j, "initialized");
+  h.sealed = boolean(*j, "sealed");
+  h.standby = boolean(*j, "standby");
+  h.performance_standby = boolean(*j, "performance_standby");
+  h.version = str(*j, "version");
+  h.cluster_name = str(*j, "cluster_name");
+  h.cluster_id = str(*j, "cluster_id");
+  h.server_time_utc = num(*j, "server_time_utc");
+  h.replication_dr_mode = str(*j, "replication_dr_mode");
+  h.replication_performance_mode = str(*j, "replication_performance_mode");
+  return h;
+}
+
+Result<Leader> parse_leader(const std::string& body) {
+  auto j = parse_object(body);
+  if (!j || !j->contains("ha_enabled")) return bad_response("sys/leader body");
+  Leader l;
+  l.ha_enabled = boolean(*j, "ha_enabled");
+  l.is_self = boolean(*j, "is_self");
+  l.performance_standby = boolean(*j, "performance_standby");
+  l.leader_address = str(*j, "leader_address");
+  l.leader_cluster_address = str(*j, "leader_cluster_address");
+  l.active_time = str(*j, "active_time");
+  return l;
+}
+
+Result<SealStatus> parse_seal_status(const std::string& body) {
+  auto j = parse_object(body);
+  if (!j || !j->contains("sealed")) return bad_response("sys/seal-status body");
+  SealStatus s;
+  s.type = str(*j, "type");
+  s.initialized = boolean(*j, "initialized");
+  s.sealed = boolean(*j, "sealed", true);
+  s.t = static_cast<int>(num(*j, "t"));
+  s.n = static_cast<int>(num(*j, "n"));
+  s.progress = static_cast<int>(num(*j, "progress"));
+  s.version = str(*j, "version");
+  s.storage_type = str(*j, "storage_type");
+  s.cluster_name = str(*j, "cluster_name");
+  return s;
+}
+
+Result<RoleInfo> parse_role(const std::string& body) {
+  auto d = data_of(body);
+  if (!d) return d.error();
+  const json& data = *d;
+  RoleInfo r;
+  r.token_policies = strings(data, "token_policies");
+  r.policies = strings(data, "policies");
+  r.bind_secret_id = boolean(data, "bind_secret_id", true);
+  r.local_secret_ids = boolean(data, "local_secret_ids");
+  r.secret_id_bound_cidrs = strings(data, "secret_id_bound_cidrs");
+  r.token_bound_cidrs = strings(data, "token_bound_cidrs");
+  r.secret_id_num_uses = num(data, "secret_id_num_uses");
+  r.secret_id_ttl = num(data, "secret_id_ttl");
+  r.token_ttl = num(data, "token_ttl");
+  r.token_max_ttl = num(data, "token_max_ttl");
+  r.token_explicit_max_ttl = num(data, "token_explicit_max_ttl");
+  r.token_period = num(data, "token_period");
+  r.token_num_uses = num(data, "token_num_uses");
+  r.token_no_default_policy = boolean(data, "token_no_default_policy");
+  r.token_type = str(data, "token_type");
+  if (auto j = parse_object(body)) r.warnings = strings(*j, "warnings");
+  return r;
+}
+
+Result<std::vector<std::string>> parse_role_policies(const std::string& body) {
+  auto d = data_of(body);
+  if (!d) return d.error();
+  auto it = d->find("token_policies");
+  if (it == d->end() || it->is_null()) {
+    if (d->contains("policies")) return strings(*d, "policies");
+    return bad_response("no `data.token_policies`");
+  }
+  if (!it->is_array()) return bad_response("`data.token_policies` is not a list");
+  return strings(*d, "token_policies");
+}
+
+Result<std::vector<std::string>> parse_keys(const std::string& body) {
+  auto d = data_of(body);
+  if (!d) return d.error();
+  auto it = d->find("keys");
+  if (it == d->end() || !it->is_array()) return bad_response("no `data.keys` list");
+  return strings(*d, "keys");
+}
+
+Result<AuthInfo> parse_auth(const std::string& body) {
+  auto j = parse_object(body);
+  if (!j) return bad_response("body is not a JSON object");
+  auto it = j->find("auth");
+  if (it == j->end() || !it->is_object()) return bad_response("no `auth` object");
+  const json& auth = *it;
+  AuthInfo a;
+  a.client_token = Secret(str(auth, "client_token"));
+  if (a.client_token.empty()) return bad_response("no `auth.client_token`");
+  a.accessor = str(auth, "accessor");
+  a.policies = strings(auth, "policies");
+  a.token_policies = strings(auth, "token_policies");
+  a.metadata = string_map(auth, "metadata");
+  a.lease_duration = num(auth, "lease_duration");
+  a.renewable = boolean(auth, "renewable");
+  a.token_type = str(auth, "token_type");
+  a.orphan = boolean(auth, "orphan");
+  a.warnings = strings(*j, "warnings");
+  return a;
+}
+
+Result<TokenInfo> parse_token_info(const std::string& body) {
+  auto d = data_of(body);
+  if (!d) return d.error();
+  const json& data = *d;
+  TokenInfo t;
+  t.accessor = str(data, "accessor");
+  t.policies = strings(data, "policies");
+  t.path = str(data, "path");
+  t.display_name = str(data, "display_name");
+  t.meta = string_map(data, "meta");
+  t.ttl = num(data, "ttl");
+  t.creation_ttl = num(data, "creation_ttl");
+  t.explicit_max_ttl = num(data, "explicit_max_ttl");
+  t.num_uses = num(data, "num_uses");
+  t.creation_time = num(data, "creation_time");
+  t.expire_time = str(data, "expire_time");
+  t.issue_time = str(data, "issue_time");
+  t.type = str(data, "type");
+  t.renewable = boolean(data, "renewable");
+  t.orphan = boolean(data, "orphan");
+  return t;
+}
+
+Result<std::string> role_spec_json(const RoleSpec& spec) {
+  json j = json::object();
+  auto put = [&j](const char* key, const auto& field) {
+    if (field) j[key] = *field;
+  };
+  put("token_policies", spec.token_policies);
+  put("bind_secret_id", spec.bind_secret_id);
+  put("secret_id_bound_cidrs", spec.secret_id_bound_cidrs);
+  put("secret_id_num_uses", spec.secret_id_num_uses);
+  put("secret_id_ttl", spec.secret_id_ttl);
+  put("token_ttl", spec.token_ttl);
+  put("token_max_ttl", spec.token_max_ttl);
+  put("token_explicit_max_ttl", spec.token_explicit_max_ttl);
+  put("token_period", spec.token_period);
+  put("token_num_uses", spec.token_num_uses);
+  put("token_no_default_policy", spec.token_no_default_policy);
+  put("token_bound_cidrs", spec.token_bound_cidrs);
+  put("token_type", spec.token_type);
+  return dump_json(j);
+}
+
+Result<std::string> dump_json(const nlohmann::json& value) {
+  try {
+    return value.dump();
+  } catch (const nlohmann::json::exception&) {
+    // Only invalid UTF-8 in a string gets here; the value itself is not shown (it may be a
+    // secret read from a file).
+    return Error::make(ErrorCode::invalid_argument, Action::give_up,
+                       "a request field is not valid UTF-8");
+  }
+}
+
+}  // namespace ps::vault
