@@ -1,0 +1,153 @@
+// The admin (fault injection) API under /_emulator/, per docs: emulator-contract.md.
+// Every call needs X-Emulator-Admin-Token; without --admin-token the API does not exist (404).
+#include <openssl/crypto.h>
+
+#include "vault/emulator/core.h"
+
+namespace ps::vault::emulator {
+namespace {
+
+HttpResponse no_content() { return HttpResponse{204, {}, ""}; }
+
+bool same_secret(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::optional<json> parse_body(const HttpRequest& req, HttpResponse* error) {
+  if (trim(req.body).empty()) return json::object();
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    *error = error_response(400, {"request body must be a JSON object"});
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::optional<Fault> parse_fault(const json& j, std::string* why) {
+  Fault f;
+  try {
+    f.kind = j.value("kind", "");
+    if (f.kind != "status" && f.kind != "hang" && f.kind != "drop") {
+      *why = "kind must be one of status, hang, drop";
+      return std::nullopt;
+    }
+    f.count = j.value("count", 1);
+    if (f.count < 1) {
+      *why = "count must be at least 1";
+      return std::nullopt;
+    }
+    f.match = j.value("match", "");
+    f.method = j.value("method", "");
+    f.status = j.value("status", 503);
+    if (f.status < 100 || f.status > 999) {
+      *why = "status must be an HTTP status code";
+      return std::nullopt;
+    }
+    if (j.contains("errors")) f.errors = j.at("errors").get<std::vector<std::string>>();
+    if (j.contains("retry_after") && !j.at("retry_after").is_null()) {
+      f.retry_after = j.at("retry_after").get<std::int64_t>();
+    }
+    f.hang_ms = j.value("hang_ms", 5000);
+    if (f.hang_ms < 0) {
+      *why = "hang_ms must not be negative";
+      return std::nullopt;
+    }
+  } catch (const json::exception& e) {
+    *why = std::string("invalid fault: ") + e.what();
+    return std::nullopt;
+  }
+  return f;
+}
+
+}  // namespace
+
+HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
+  if (options.admin_token.empty()) return error_response(404, {});
+  const std::string* given = req.header("X-Emulator-Admin-Token");
+  if (given == nullptr || !same_secret(*given, options.admin_token)) {
+    return error_response(403, {"permission denied"});
+  }
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  HttpResponse err;
+
+  if (p == "/_emulator/stats" && m == "GET") {
+    std::lock_guard<std::mutex> lock(admin_mu);
+    json by_status = json::object();
+    for (const auto& [code, n] : stats.by_status) by_status[std::to_string(code)] = n;
+    return json_response(200, {{"requests", stats.requests},
+                               {"dropped", stats.dropped},
+                               {"by_status", by_status}});
+  }
+  if ((p == "/_emulator/seal" || p == "/_emulator/unseal") && m == "POST") {
+    std::unique_lock<std::shared_mutex> lock(mu);
+    if (!state.initialized) return error_response(400, {"Vault is not initialized"});
+    state.sealed = p == "/_emulator/seal";
+    changes.fetch_add(1);
+    return no_content();
+  }
+  if (p == "/_emulator/faults" && m == "DELETE") {
+    std::lock_guard<std::mutex> lock(admin_mu);
+    faults.clear();
+    return no_content();
+  }
+  auto body = parse_body(req, &err);
+  if (!body) return err;
+  const json& j = *body;
+
+  if (p == "/_emulator/faults" && m == "POST") {
+    std::string why;
+    auto f = parse_fault(j, &why);
+    if (!f) return error_response(400, {why});
+    std::lock_guard<std::mutex> lock(admin_mu);
+    faults.push_back(std::move(*f));
+    return no_content();
+  }
+  if ((p == "/_emulator/tokens/expire" || p == "/_emulator/tokens/revoke") && m == "POST") {
+    std::string accessor = j.value("accessor", ""), token = j.value("token", "");
+    if (accessor.empty() == token.empty()) {
+      return error_response(400, {"exactly one of accessor or token is required"});
+    }
+    std::unique_lock<std::shared_mutex> lock(mu);
+    std::string id = token;
+    if (!accessor.empty()) {
+      auto it = state.accessors.find(accessor);
+      id = it == state.accessors.end() ? "" : it->second;
+    }
+    Token* t = id.empty() ? nullptr : find_token(id);
+    if (t == nullptr) return error_response(404, {"token not found"});
+    if (p == "/_emulator/tokens/expire") {
+      t->expire_time = now();
+    } else {
+      revoke_token_tree(id);
+    }
+    changes.fetch_add(1);
+    return no_content();
+  }
+  if (p == "/_emulator/standby" && m == "POST") {
+    std::string mode = j.value("mode", "");
+    if (mode != "off" && mode != "redirect" && mode != "no_leader") {
+      return error_response(400, {"mode must be one of off, redirect, no_leader"});
+    }
+    std::string leader = j.value("leader_address", "");
+    if (mode == "redirect" && leader.empty()) {
+      return error_response(400, {"leader_address is required for mode redirect"});
+    }
+    while (!leader.empty() && leader.back() == '/') leader.pop_back();
+    std::lock_guard<std::mutex> lock(admin_mu);
+    standby_mode = mode;
+    leader_address = leader;
+    return no_content();
+  }
+  if (p == "/_emulator/rate-limit-headers" && m == "POST") {
+    if (!j.contains("enabled") || !j["enabled"].is_boolean()) {
+      return error_response(400, {"enabled must be a boolean"});
+    }
+    std::lock_guard<std::mutex> lock(admin_mu);
+    rate_limit_headers = j["enabled"].get<bool>();
+    return no_content();
+  }
+  return error_response(404, {});
+}
+
+}  // namespace ps::vault::emulator

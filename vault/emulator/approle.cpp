@@ -1,0 +1,748 @@
+// The AppRole auth method (builtin/credential/approle): roles, per-field endpoints, role IDs,
+// secret IDs and login, with Vault's status codes and error texts.
+#include <algorithm>
+#include <cctype>
+
+#include "vault/emulator/core.h"
+
+namespace ps::vault::emulator {
+namespace {
+
+using FT = FieldType;
+
+// framework.GenericNameRegex: \w(([\w-.]+)?\w)? anchored, \w being ASCII [A-Za-z0-9_].
+bool valid_role_name(std::string_view s) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  if (s.empty() || !word(s.front()) || !word(s.back())) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return word(c) || c == '-' || c == '.'; });
+}
+
+std::string qt(const std::string& s) { return json(s).dump(); }
+
+const Route kRoleList{{}, nullptr, &Emulator::Core::role_list, nullptr, nullptr,
+                      nullptr, false, "approle"};
+
+const Route kRole{{{"role_name", FT::string},
+                   {"bind_secret_id", FT::boolean},
+                   {"bound_cidr_list", FT::comma_slice},
+                   {"secret_id_bound_cidrs", FT::comma_slice},
+                   {"policies", FT::comma_slice},
+                   {"secret_id_num_uses", FT::integer},
+                   {"secret_id_ttl", FT::duration},
+                   {"period", FT::duration},
+                   {"role_id", FT::string},
+                   {"local_secret_ids", FT::boolean},
+                   {"token_bound_cidrs", FT::comma_slice},
+                   {"token_explicit_max_ttl", FT::duration},
+                   {"token_max_ttl", FT::duration},
+                   {"token_no_default_policy", FT::boolean},
+                   {"token_period", FT::duration},
+                   {"token_policies", FT::comma_slice},
+                   {"token_type", FT::string},
+                   {"token_ttl", FT::duration},
+                   {"token_num_uses", FT::integer}},
+                  &Emulator::Core::role_read,
+                  nullptr,
+                  &Emulator::Core::role_write,
+                  &Emulator::Core::role_delete,
+                  &Emulator::Core::role_exists,
+                  false,
+                  "approle"};
+
+Route field_route(std::vector<FieldSpec> fields, bool writable = true) {
+  fields.push_back({"role_name", FT::string});
+  return Route{std::move(fields),
+               &Emulator::Core::role_field_read,
+               nullptr,
+               writable ? &Emulator::Core::role_field_write : nullptr,
+               writable ? &Emulator::Core::role_field_delete : nullptr,
+               nullptr,
+               false,
+               "approle"};
+}
+
+const std::map<std::string, Route>& field_routes() {
+  static const std::map<std::string, Route> routes = {
+      {"policies", field_route({{"policies", FT::comma_slice}, {"token_policies", FT::comma_slice}})},
+      {"bound-cidr-list", field_route({{"bound_cidr_list", FT::comma_slice}})},
+      {"secret-id-bound-cidrs", field_route({{"secret_id_bound_cidrs", FT::comma_slice}})},
+      {"token-bound-cidrs", field_route({{"token_bound_cidrs", FT::comma_slice}})},
+      {"bind-secret-id", field_route({{"bind_secret_id", FT::boolean}})},
+      {"secret-id-num-uses", field_route({{"secret_id_num_uses", FT::integer}})},
+      {"secret-id-ttl", field_route({{"secret_id_ttl", FT::duration}})},
+      {"period", field_route({{"period", FT::duration}, {"token_period", FT::duration}})},
+      {"token-num-uses", field_route({{"token_num_uses", FT::integer}})},
+      {"token-ttl", field_route({{"token_ttl", FT::duration}})},
+      {"token-max-ttl", field_route({{"token_max_ttl", FT::duration}})},
+      {"local-secret-ids", field_route({}, /*writable=*/false)},
+  };
+  return routes;
+}
+
+const Route kRoleId{{{"role_name", FT::string}, {"role_id", FT::string}},
+                    &Emulator::Core::role_id_read, nullptr, &Emulator::Core::role_id_write,
+                    nullptr, nullptr, false, "approle"};
+
+const std::vector<FieldSpec> kSecretIdFields = {{"role_name", FT::string},
+                                                {"metadata", FT::string},
+                                                {"cidr_list", FT::comma_slice},
+                                                {"token_bound_cidrs", FT::comma_slice},
+                                                {"num_uses", FT::integer},
+                                                {"ttl", FT::duration}};
+
+const Route kSecretId{kSecretIdFields, nullptr, &Emulator::Core::secret_id_list,
+                      &Emulator::Core::secret_id_create, nullptr, nullptr, false, "approle"};
+
+Route custom_secret_id_route() {
+  auto fields = kSecretIdFields;
+  fields.push_back({"secret_id", FT::string});
+  return Route{fields, nullptr, nullptr, &Emulator::Core::secret_id_create,
+               nullptr, nullptr, false, "approle"};
+}
+const Route kCustomSecretId = custom_secret_id_route();
+
+const Route kSecretIdLookup{{{"role_name", FT::string}, {"secret_id", FT::string}},
+                            nullptr, nullptr, &Emulator::Core::secret_id_lookup,
+                            nullptr, nullptr, false, "approle"};
+const Route kSecretIdDestroy{{{"role_name", FT::string}, {"secret_id", FT::string}},
+                             nullptr, nullptr, &Emulator::Core::secret_id_destroy,
+                             &Emulator::Core::secret_id_destroy, nullptr, false, "approle"};
+const Route kAccessorLookup{{{"role_name", FT::string}, {"secret_id_accessor", FT::string}},
+                            nullptr, nullptr, &Emulator::Core::secret_id_accessor_lookup,
+                            nullptr, nullptr, false, "approle"};
+const Route kAccessorDestroy{{{"role_name", FT::string}, {"secret_id_accessor", FT::string}},
+                             nullptr, nullptr, &Emulator::Core::secret_id_accessor_destroy,
+                             &Emulator::Core::secret_id_accessor_destroy, nullptr, false, "approle"};
+const Route kLogin{{{"role_id", FT::string}, {"secret_id", FT::string}},
+                   nullptr, nullptr, &Emulator::Core::approle_login,
+                   nullptr, nullptr, true, "approle"};
+const Route kTidy{{}, nullptr, nullptr, &Emulator::Core::approle_tidy,
+                  nullptr, nullptr, false, "approle"};
+
+// parseutil.ParseAddrs accepts addresses and CIDR blocks.
+std::optional<std::string> check_addrs(const std::vector<std::string>& addrs) {
+  for (const auto& a : addrs) {
+    if (!valid_cidr(a)) {
+      return "Unable to convert " + qt(a) + " to an IPv4 or IPv6 address, or a UNIX Socket";
+    }
+  }
+  return std::nullopt;
+}
+
+bool all_valid_cidrs(const std::vector<std::string>& cidrs) {
+  return std::all_of(cidrs.begin(), cidrs.end(), [](const std::string& c) { return valid_cidr(c); });
+}
+
+// strutil.ParseArbitraryKeyValues: base64 or not, JSON object of strings or "k=v,k2=v2".
+std::optional<std::string> parse_metadata(const std::string& input,
+                                          std::map<std::string, std::string>* out) {
+  if (input.empty()) return std::nullopt;
+  json j = json::parse(input, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (!v.is_string()) {
+        return "failed to parse the input: json: cannot unmarshal " + std::string(v.type_name()) +
+               " into Go value of type string";
+      }
+      (*out)[k] = v.get<std::string>();
+    }
+  } else {
+    for (const auto& pair : split(input, ',')) {
+      auto eq = pair.find('=');
+      if (eq == std::string::npos) {
+        return "failed to parse the input: invalid key/value pair " + qt(pair) +
+               ": format must be key=value";
+      }
+      (*out)[trim(pair.substr(0, eq))] = trim(pair.substr(eq + 1));
+    }
+  }
+  for (const auto& [k, v] : *out) {
+    if (!k.empty() && v.empty()) return "invalid value for key " + qt(k);
+  }
+  return std::nullopt;
+}
+
+json secret_id_data(const SecretId& s) {
+  return {{"secret_id_accessor", s.accessor},
+          {"secret_id_num_uses", s.num_uses},
+          {"secret_id_ttl", s.ttl},
+          {"creation_time", rfc3339_nano(s.creation_time)},
+          {"expiration_time", rfc3339_nano(s.expiration_time)},
+          {"last_updated_time", rfc3339_nano(s.last_updated_time)},
+          {"metadata", s.metadata},
+          {"cidr_list", s.cidr_list},
+          {"token_bound_cidrs", s.token_bound_cidrs}};
+}
+
+// Keeps the (possibly large) secret-ID maps out of the copy a write works on.
+Role copy_settings(Role& role) {
+  auto secrets = std::move(role.secret_ids);
+  auto accessors = std::move(role.accessors);
+  Role copy = role;
+  role.secret_ids = std::move(secrets);
+  role.accessors = std::move(accessors);
+  return copy;
+}
+
+}  // namespace
+
+Match Emulator::Core::route_approle(const std::string& mount, const std::string& rest) {
+  Match m;
+  m.kind = Match::Kind::unsupported_path;
+  m.args = {mount};
+  auto route_to = [&](const Route& r) {
+    m.kind = Match::Kind::route;
+    m.route = &r;
+    return m;
+  };
+  if (rest == "login") return route_to(kLogin);
+  if (rest == "role" || rest == "role/") return route_to(kRoleList);
+  if (rest == "tidy/secret-id") return route_to(kTidy);
+  if (!starts_with(rest, "role/")) return m;
+  std::string after = rest.substr(5);
+  auto slash = after.find('/');
+  std::string name = after.substr(0, slash);
+  if (!valid_role_name(name)) return m;
+  m.args.push_back(name);
+  if (slash == std::string::npos) return route_to(kRole);
+  std::string field = after.substr(slash + 1);
+  if (field == "role-id") return route_to(kRoleId);
+  if (field == "secret-id" || field == "secret-id/") return route_to(kSecretId);
+  if (field == "custom-secret-id") return route_to(kCustomSecretId);
+  if (field == "secret-id/lookup" || field == "secret-id/lookup/") return route_to(kSecretIdLookup);
+  if (field == "secret-id/destroy" || field == "secret-id/destroy/") return route_to(kSecretIdDestroy);
+  if (field == "secret-id-accessor/lookup" || field == "secret-id-accessor/lookup/") {
+    return route_to(kAccessorLookup);
+  }
+  if (field == "secret-id-accessor/destroy" || field == "secret-id-accessor/destroy/") {
+    return route_to(kAccessorDestroy);
+  }
+  const auto& fr = field_routes();
+  if (auto it = fr.find(field); it != fr.end()) {
+    m.args.push_back(field);
+    return route_to(it->second);
+  }
+  return m;
+}
+
+Mount* Emulator::Core::mount_of(Call& c) {
+  auto it = state.mounts.find(c.args.at(0));
+  return it == state.mounts.end() ? nullptr : &it->second;
+}
+
+Role* Emulator::Core::role_of(Call& c) {
+  Mount* m = mount_of(c);
+  if (m == nullptr || c.args.size() < 2) return nullptr;
+  auto it = m->roles.find(to_lower(c.args[1]));
+  return it == m->roles.end() ? nullptr : &it->second;
+}
+
+bool Emulator::Core::role_exists(Call& c) { return role_of(c) != nullptr; }
+
+Result Emulator::Core::role_list(Call& c) {
+  std::vector<std::string> keys;
+  Mount* m = mount_of(c);
+  keys.reserve(m->roles.size());
+  for (const auto& [name, r] : m->roles) keys.push_back(name);
+  return Result::keys(std::move(keys));
+}
+
+Result Emulator::Core::role_read(Call& c) {
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::nil();
+  json d = {{"bind_secret_id", r->bind_secret_id},
+            {"secret_id_bound_cidrs",
+             r->secret_id_bound_cidrs ? json(*r->secret_id_bound_cidrs) : json(nullptr)},
+            {"secret_id_num_uses", r->secret_id_num_uses},
+            {"secret_id_ttl", r->secret_id_ttl},
+            {"local_secret_ids", r->local_secret_ids},
+            {"token_bound_cidrs", r->token_bound_cidrs},
+            {"token_explicit_max_ttl", r->token_explicit_max_ttl},
+            {"token_max_ttl", r->token_max_ttl},
+            {"token_no_default_policy", r->token_no_default_policy},
+            {"token_period", r->token_period},
+            {"token_policies", r->token_policies.empty() ? r->policies : r->token_policies},
+            {"token_type", r->token_type},
+            {"token_ttl", r->token_ttl},
+            {"token_num_uses", r->token_num_uses}};
+  if (r->period != 0) d["period"] = r->period;
+  if (!r->policies.empty()) d["policies"] = r->policies;
+  if (r->token_period == 0 && r->period > 0) d["token_period"] = r->period;
+  Result res = Result::ok(std::move(d));
+  bool constrained = r->bind_secret_id ||
+                     (r->secret_id_bound_cidrs && !r->secret_id_bound_cidrs->empty()) ||
+                     !r->token_bound_cidrs.empty();
+  if (!constrained) {
+    res.warnings.push_back(
+        "Role does not have any constraints set on it. Updates to this role will require a "
+        "constraint to be set");
+  }
+  return res;
+}
+
+Result Emulator::Core::set_role(Mount& m, Role& updated, const std::string& previous_role_id) {
+  bool constrained = updated.bind_secret_id ||
+                     (updated.secret_id_bound_cidrs && !updated.secret_id_bound_cidrs->empty()) ||
+                     !updated.token_bound_cidrs.empty();
+  if (!constrained) return Result::error(500, "at least one constraint should be enabled on the role");
+  if (auto idx = m.role_ids.find(updated.role_id);
+      idx != m.role_ids.end() && idx->second != updated.name) {
+    return Result::error(500, "role_id already in use");
+  }
+  if (!previous_role_id.empty() && previous_role_id != updated.role_id) {
+    m.role_ids.erase(previous_role_id);
+  }
+  auto it = m.roles.find(updated.name);
+  if (it != m.roles.end()) {
+    updated.secret_ids = std::move(it->second.secret_ids);
+    updated.accessors = std::move(it->second.accessors);
+    it->second = std::move(updated);
+  } else {
+    it = m.roles.emplace(updated.name, std::move(updated)).first;
+  }
+  m.role_ids[it->second.role_id] = it->second.name;
+  return Result::nil();
+}
+
+Result Emulator::Core::role_write(Call& c) {
+  Mount* m = mount_of(c);
+  const std::string& raw_name = c.args[1];
+  if (raw_name.size() > 4096) return Result::bad("role_name is longer than maximum of 4096 bytes");
+  const Fields& f = c.fields;
+  bool create = c.op == Operation::create;
+  Role* existing = role_of(c);
+  if (existing == nullptr && !create) {
+    return Result::bad("role name " + qt(raw_name) + " doesn't exist", 404);
+  }
+  Role role;
+  if (existing != nullptr) {
+    role = copy_settings(*existing);
+  } else {
+    role.name = to_lower(raw_name);
+  }
+  std::vector<std::string> warnings;
+
+  // tokenutil.ParseTokenFields, after the default-service/default-batch rewrite.
+  if (f.has("token_bound_cidrs")) {
+    auto v = f.slice("token_bound_cidrs");
+    if (auto err = check_addrs(v)) return Result::bad(*err);
+    role.token_bound_cidrs = v;
+  }
+  if (f.has("token_explicit_max_ttl")) role.token_explicit_max_ttl = f.integer("token_explicit_max_ttl");
+  if (f.has("token_max_ttl")) role.token_max_ttl = f.integer("token_max_ttl");
+  if (role.token_max_ttl < 0) return Result::bad("'token_max_ttl' cannot be negative");
+  if (f.has("token_no_default_policy")) role.token_no_default_policy = f.boolean("token_no_default_policy");
+  if (f.has("token_period")) role.token_period = f.integer("token_period");
+  if (role.token_period < 0) return Result::bad("'token_period' cannot be negative");
+  if (f.has("token_policies")) role.token_policies = f.slice("token_policies");
+  if (f.has("token_type")) {
+    std::string tt = f.str("token_type");
+    if (tt == "default-service") {
+      tt = "service";
+      warnings.push_back("default-service has no useful meaning; adjusting to service");
+    } else if (tt == "default-batch") {
+      tt = "batch";
+      warnings.push_back("default-batch has no useful meaning; adjusting to batch");
+    }
+    if (tt == "" || tt == "default") role.token_type = "default";
+    else if (tt == "service" || tt == "batch") role.token_type = tt;
+    else return Result::bad("invalid 'token_type' value " + qt(tt));
+  }
+  if (role.token_type == "batch") {
+    if (role.token_period != 0) {
+      return Result::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens");
+    }
+    if (role.token_num_uses != 0) {
+      return Result::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count");
+    }
+  }
+  if (f.has("token_ttl")) role.token_ttl = f.integer("token_ttl");
+  if (role.token_ttl < 0) return Result::bad("'token_ttl' cannot be negative");
+  if (role.token_ttl > 0 && role.token_max_ttl > 0 && role.token_ttl > role.token_max_ttl) {
+    return Result::bad("'token_ttl' cannot be greater than 'token_max_ttl'");
+  }
+  if (f.has("token_num_uses")) role.token_num_uses = f.integer("token_num_uses");
+  if (role.token_num_uses < 0) return Result::bad("'token_num_uses' cannot be negative");
+
+  if (f.has("local_secret_ids")) {
+    if (!create) return Result::bad("local_secret_ids can only be modified during role creation");
+    role.local_secret_ids = f.boolean("local_secret_ids");
+  }
+  std::string previous_role_id = role.role_id;
+  if (f.has("role_id")) {
+    role.role_id = f.str("role_id");
+  } else if (create) {
+    role.role_id = random_uuid();
+  }
+  if (role.role_id.empty()) return Result::bad("invalid role_id supplied, or failed to generate a role_id");
+  if (f.has("bind_secret_id")) role.bind_secret_id = f.boolean("bind_secret_id");
+  else if (create) role.bind_secret_id = true;
+  if (f.has("secret_id_bound_cidrs")) role.secret_id_bound_cidrs = f.slice("secret_id_bound_cidrs");
+  else if (f.has("bound_cidr_list")) role.secret_id_bound_cidrs = f.slice("bound_cidr_list");
+  if (role.secret_id_bound_cidrs && !all_valid_cidrs(*role.secret_id_bound_cidrs)) {
+    return Result::bad("invalid CIDR blocks");
+  }
+  if (f.has("secret_id_num_uses")) role.secret_id_num_uses = f.integer("secret_id_num_uses");
+  if (role.secret_id_num_uses < 0) return Result::bad("secret_id_num_uses cannot be negative");
+  if (f.has("secret_id_ttl")) role.secret_id_ttl = f.integer("secret_id_ttl");
+
+  // tokenutil.UpgradeValue for the deprecated policies and period.
+  if (!f.has("token_policies")) {
+    if (f.has("policies")) {
+      role.policies = sanitize_policies(f.slice("policies"), false);
+      role.token_policies = role.policies;
+    }
+  } else {
+    role.policies = f.has("policies") ? role.token_policies : std::vector<std::string>{};
+  }
+  if (!f.has("token_period")) {
+    if (f.has("period")) {
+      role.period = f.integer("period");
+      role.token_period = role.period;
+    }
+  } else {
+    role.period = f.has("period") ? role.token_period : 0;
+  }
+  if (role.period > kMountMaxTtl) {
+    return Result::bad("period of " + qt(go_duration(role.period)) +
+                       " is greater than the backend's maximum lease TTL of " +
+                       qt(go_duration(kMountMaxTtl)));
+  }
+  if (role.token_max_ttl > kMountMaxTtl) {
+    warnings.push_back(
+        "token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max "
+        "TTL value will be truncated");
+  }
+  Result stored = set_role(*m, role, previous_role_id);
+  if (stored.kind != Result::Kind::nil) return stored;
+  if (warnings.empty()) return Result::nil();
+  Result r = Result::ok(nullptr);
+  r.warnings = std::move(warnings);
+  return r;
+}
+
+Result Emulator::Core::role_delete(Call& c) {
+  Mount* m = mount_of(c);
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::nil();
+  // Issued tokens are deliberately left alone, as in Vault.
+  m->role_ids.erase(r->role_id);
+  m->roles.erase(r->name);
+  return Result::nil();
+}
+
+Result Emulator::Core::role_field_read(Call& c) {
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::nil();
+  const std::string& field = c.args[2];
+  json d;
+  if (field == "policies") {
+    d = {{"token_policies", r->token_policies}};
+    if (!r->policies.empty()) d["policies"] = r->policies;
+  } else if (field == "bound-cidr-list") {
+    Result res = Result::ok({{"bound_cidr_list", nullptr}});
+    res.warnings.push_back(
+        "The \"bound_cidr_list\" field is deprecated and will be removed. Please use "
+        "\"secret_id_bound_cidrs\" instead.");
+    return res;
+  } else if (field == "secret-id-bound-cidrs") {
+    d = {{"secret_id_bound_cidrs",
+          r->secret_id_bound_cidrs ? json(*r->secret_id_bound_cidrs) : json(nullptr)}};
+  } else if (field == "token-bound-cidrs") {
+    d = {{"token_bound_cidrs", r->token_bound_cidrs}};
+  } else if (field == "bind-secret-id") {
+    d = {{"bind_secret_id", r->bind_secret_id}};
+  } else if (field == "secret-id-num-uses") {
+    d = {{"secret_id_num_uses", r->secret_id_num_uses}};
+  } else if (field == "secret-id-ttl") {
+    d = {{"secret_id_ttl", r->secret_id_ttl}};
+  } else if (field == "period") {
+    d = {{"token_period", r->token_period}};
+    if (r->period > 0) d["period"] = r->period;
+  } else if (field == "token-num-uses") {
+    d = {{"token_num_uses", r->token_num_uses}};
+  } else if (field == "token-ttl") {
+    d = {{"token_ttl", r->token_ttl}};
+  } else if (field == "token-max-ttl") {
+    d = {{"token_max_ttl", r->token_max_ttl}};
+  } else if (field == "local-secret-ids") {
+    d = {{"local_secret_ids", r->local_secret_ids}};
+  }
+  return Result::ok(std::move(d));
+}
+
+Result Emulator::Core::role_field_write(Call& c) {
+  Mount* m = mount_of(c);
+  Role* existing = role_of(c);
+  // Per-field endpoints have no existence check: a missing role is ErrUnsupportedPath.
+  if (existing == nullptr) return Result::error(404, "unsupported path");
+  Role r = copy_settings(*existing);
+  const Fields& f = c.fields;
+  const std::string& field = c.args[2];
+  if (field == "policies") {
+    if (f.has("token_policies")) {
+      r.token_policies = sanitize_policies(f.slice("token_policies"), false);
+      r.policies = f.has("policies") ? r.token_policies : std::vector<std::string>{};
+    } else if (f.has("policies")) {
+      r.policies = sanitize_policies(f.slice("policies"), false);
+      r.token_policies = r.policies;
+    } else {
+      return Result::bad("missing token_policies");
+    }
+  } else if (field == "bound-cidr-list" || field == "secret-id-bound-cidrs") {
+    const char* name = field == "bound-cidr-list" ? "bound_cidr_list" : "secret_id_bound_cidrs";
+    if (f.has(name)) {
+      auto cidrs = f.slice(name);
+      if (cidrs.empty()) return Result::bad("missing bound_cidr_list");
+      if (!all_valid_cidrs(cidrs)) return Result::bad("failed to validate CIDR blocks");
+      r.secret_id_bound_cidrs = cidrs;
+    }
+  } else if (field == "token-bound-cidrs") {
+    if (f.has("token_bound_cidrs")) {
+      auto cidrs = f.slice("token_bound_cidrs");
+      if (auto err = check_addrs(cidrs)) return Result::bad("failed to parse token_bound_cidrs: " + *err);
+      r.token_bound_cidrs = cidrs;
+    }
+  } else if (field == "bind-secret-id") {
+    if (!f.has("bind_secret_id")) return Result::bad("missing bind_secret_id");
+    r.bind_secret_id = f.boolean("bind_secret_id");
+  } else if (field == "secret-id-num-uses") {
+    if (!f.has("secret_id_num_uses")) return Result::bad("missing secret_id_num_uses");
+    r.secret_id_num_uses = f.integer("secret_id_num_uses");
+    if (r.secret_id_num_uses < 0) return Result::bad("secret_id_num_uses cannot be negative");
+  } else if (field == "secret-id-ttl") {
+    if (!f.has("secret_id_ttl")) return Result::bad("missing secret_id_ttl");
+    r.secret_id_ttl = f.integer("secret_id_ttl");
+  } else if (field == "period") {
+    if (f.has("token_period")) {
+      r.token_period = f.integer("token_period");
+      r.period = f.has("period") ? r.token_period : 0;
+    } else if (f.has("period")) {
+      r.period = f.integer("period");
+      r.token_period = r.period;
+    } else {
+      return Result::bad("missing period");
+    }
+    if (r.token_period > kMountMaxTtl) {
+      return Result::bad("period of " + qt(go_duration(r.period)) +
+                         " is greater than the backend's maximum lease TTL of " +
+                         qt(go_duration(kMountMaxTtl)));
+    }
+  } else if (field == "token-num-uses") {
+    if (!f.has("token_num_uses")) return Result::bad("missing token_num_uses");
+    r.token_num_uses = f.integer("token_num_uses");
+  } else if (field == "token-ttl") {
+    if (!f.has("token_ttl")) return Result::bad("missing token_ttl");
+    r.token_ttl = f.integer("token_ttl");
+    if (r.token_max_ttl > 0 && r.token_ttl > r.token_max_ttl) {
+      return Result::bad("token_ttl should not be greater than token_max_ttl");
+    }
+  } else if (field == "token-max-ttl") {
+    if (!f.has("token_max_ttl")) return Result::bad("missing token_max_ttl");
+    r.token_max_ttl = f.integer("token_max_ttl");
+    if (r.token_max_ttl > 0 && r.token_ttl > r.token_max_ttl) {
+      return Result::bad("token_max_ttl should be greater than or equal to token_ttl");
+    }
+  }
+  return set_role(*m, r, r.role_id);
+}
+
+Result Emulator::Core::role_field_delete(Call& c) {
+  Mount* m = mount_of(c);
+  Role* existing = role_of(c);
+  if (existing == nullptr) return Result::nil();
+  Role r = copy_settings(*existing);
+  const std::string& field = c.args[2];
+  if (field == "policies") {
+    r.token_policies.clear();
+    r.policies.clear();
+  } else if (field == "bound-cidr-list" || field == "secret-id-bound-cidrs") {
+    r.secret_id_bound_cidrs.reset();
+  } else if (field == "token-bound-cidrs") {
+    r.token_bound_cidrs.clear();
+  } else if (field == "bind-secret-id") {
+    r.bind_secret_id = true;
+  } else if (field == "secret-id-num-uses") {
+    r.secret_id_num_uses = 0;
+  } else if (field == "secret-id-ttl") {
+    r.secret_id_ttl = 0;
+  } else if (field == "period") {
+    r.token_period = r.period = 0;
+  } else if (field == "token-num-uses") {
+    r.token_num_uses = 0;
+  } else if (field == "token-ttl") {
+    r.token_ttl = 0;
+  } else if (field == "token-max-ttl") {
+    r.token_max_ttl = 0;
+  }
+  return set_role(*m, r, r.role_id);
+}
+
+Result Emulator::Core::role_id_read(Call& c) {
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::nil();
+  return Result::ok({{"role_id", r->role_id}});
+}
+
+Result Emulator::Core::role_id_write(Call& c) {
+  Mount* m = mount_of(c);
+  Role* existing = role_of(c);
+  if (existing == nullptr) return Result::error(404, "unsupported path");
+  Role r = copy_settings(*existing);
+  std::string previous = r.role_id;
+  r.role_id = c.fields.str("role_id");
+  if (r.role_id.empty()) return Result::bad("missing role_id");
+  return set_role(*m, r, previous);
+}
+
+Result Emulator::Core::secret_id_create(Call& c) {
+  const std::string& name = c.args[1];
+  Role* r = role_of(c);
+  const Fields& f = c.fields;
+  bool custom = ends_with(c.path, "/custom-secret-id");
+  std::string secret = custom ? f.str("secret_id") : random_uuid();
+  if (secret.empty()) return Result::bad("missing secret_id");
+  if (r == nullptr) return Result::bad("role " + qt(name) + " does not exist", 404);
+  if (!r->bind_secret_id) return Result::bad("bind_secret_id is not set on the role");
+  auto cidrs = f.slice("cidr_list");
+  if (!all_valid_cidrs(cidrs)) return Result::bad("failed to validate CIDR blocks");
+  std::vector<std::string> role_cidrs = r->secret_id_bound_cidrs.value_or(std::vector<std::string>{});
+  if (!cidrs_subset(cidrs, role_cidrs)) {
+    return Result::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
+                                  qt(join(role_cidrs, ",")) +
+                                  " and CIDR blocks on the secret ID " + qt(join(cidrs, ",")));
+  }
+  auto token_cidrs = f.slice("token_bound_cidrs");
+  if (!all_valid_cidrs(token_cidrs)) return Result::bad("failed to validate token CIDR blocks");
+  if (!cidrs_subset(token_cidrs, r->token_bound_cidrs)) {
+    return Result::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
+                                  qt(join(r->token_bound_cidrs, ",")) +
+                                  " and CIDR blocks on the secret ID " + qt(join(token_cidrs, ",")));
+  }
+  std::int64_t num_uses = r->secret_id_num_uses;
+  if (f.has("num_uses")) {
+    num_uses = f.integer("num_uses");
+    if (num_uses < 0) return Result::bad("num_uses cannot be negative");
+    if ((num_uses == 0 && r->secret_id_num_uses > 0) ||
+        (r->secret_id_num_uses > 0 && num_uses > r->secret_id_num_uses)) {
+      return Result::bad("num_uses cannot be higher than the role's secret_id_num_uses");
+    }
+  }
+  std::int64_t ttl = r->secret_id_ttl;
+  if (f.has("ttl")) {
+    ttl = f.integer("ttl");
+    if ((ttl == 0 && r->secret_id_ttl > 0) || (r->secret_id_ttl > 0 && ttl > r->secret_id_ttl)) {
+      return Result::bad("ttl cannot be longer than the role's secret_id_ttl");
+    }
+  }
+  SecretId s;
+  if (auto err = parse_metadata(f.str("metadata"), &s.metadata)) {
+    return Result::bad("failed to parse metadata: " + *err);
+  }
+  if (r->secret_ids.count(secret)) {
+    return Result::error(500, "failed to store secret_id: SecretID is already registered");
+  }
+  s.secret_id = secret;
+  s.accessor = random_uuid();
+  s.num_uses = num_uses;
+  s.ttl = ttl;
+  s.creation_time = s.last_updated_time = now();
+  if (ttl > 0) s.expiration_time = s.creation_time + std::chrono::seconds{ttl};
+  s.cidr_list = cidrs;
+  s.token_bound_cidrs = token_cidrs;
+  json d = {{"secret_id", s.secret_id},
+            {"secret_id_accessor", s.accessor},
+            {"secret_id_ttl", s.ttl},
+            {"secret_id_num_uses", s.num_uses}};
+  r->accessors[s.accessor] = s.secret_id;
+  r->secret_ids.emplace(s.secret_id, std::move(s));
+  return Result::ok(std::move(d));
+}
+
+Result Emulator::Core::secret_id_list(Call& c) {
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::bad("role " + qt(c.args[1]) + " does not exist");
+  std::vector<std::string> keys;
+  keys.reserve(r->accessors.size());
+  for (const auto& [acc, id] : r->accessors) keys.push_back(acc);
+  std::sort(keys.begin(), keys.end());
+  return Result::keys(std::move(keys));
+}
+
+Result Emulator::Core::secret_id_lookup(Call& c) {
+  std::string secret = c.fields.str("secret_id");
+  if (secret.empty()) return Result::bad("missing secret_id");
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  auto it = r->secret_ids.find(secret);
+  if (it == r->secret_ids.end()) return Result::nil();
+  return Result::ok(secret_id_data(it->second));
+}
+
+Result Emulator::Core::secret_id_destroy(Call& c) {
+  std::string secret = c.fields.str("secret_id");
+  if (secret.empty()) return Result::bad("missing secret_id");
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  auto it = r->secret_ids.find(secret);
+  if (it != r->secret_ids.end()) {
+    r->accessors.erase(it->second.accessor);
+    r->secret_ids.erase(it);
+  }
+  return Result::nil();
+}
+
+Result Emulator::Core::secret_id_accessor_lookup(Call& c) {
+  std::string accessor = c.fields.str("secret_id_accessor");
+  if (accessor.empty()) return Result::bad("missing secret_id_accessor");
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  auto it = r->accessors.find(accessor);
+  if (it == r->accessors.end()) {
+    return Result::bad("failed to find accessor entry for secret_id_accessor: " + qt(accessor), 404);
+  }
+  return Result::ok(secret_id_data(r->secret_ids.at(it->second)));
+}
+
+Result Emulator::Core::secret_id_accessor_destroy(Call& c) {
+  std::string accessor = c.fields.str("secret_id_accessor");
+  if (accessor.empty()) return Result::bad("missing secret_id_accessor");
+  Role* r = role_of(c);
+  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  auto it = r->accessors.find(accessor);
+  if (it == r->accessors.end()) {
+    return Result::error(500, "failed to find accessor entry for secret_id_accessor: " + qt(accessor));
+  }
+  r->secret_ids.erase(it->second);
+  r->accessors.erase(it);
+  return Result::nil();
+}
+
+void Emulator::Core::tidy_secret_ids() {
+  WallTime t = now();
+  for (auto& [path, m] : state.mounts) {
+    for (auto& [name, r] : m.roles) {
+      for (auto it = r.secret_ids.begin(); it != r.secret_ids.end();) {
+        if (it->second.expiration_time != WallTime{} && t > it->second.expiration_time) {
+          r.accessors.erase(it->second.accessor);
+          it = r.secret_ids.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+}
+
+Result Emulator::Core::approle_tidy(Call&) {
+  tidy_secret_ids();
+  Result r = Result::ok(nullptr);
+  r.status = 202;
+  r.warnings.push_back(
+      "Tidy operation successfully started. Any information from the operation will be printed "
+      "to Vault's server logs.");
+  return r;
+}
+
+}  // namespace ps::vault::emulator

@@ -1,0 +1,754 @@
+// The request pipeline, in Vault's order (http/handler.go, http/logical.go,
+// vault/request_handling.go): generic headers -> sys/health|leader|seal-status answered
+// locally -> sealed -> standby -> request building (verb, body, list) -> routing and
+// existence check -> token and ACL (CheckToken) -> backend -> response translation.
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "vault/emulator/core.h"
+
+namespace ps::vault::emulator {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string form_decode(std::string_view s) {
+  std::string plus;
+  for (char c : s) plus.push_back(c == '+' ? ' ' : c);
+  auto d = percent_decode(plus);
+  return d ? *d : plus;
+}
+
+// url.Values with parseQuery's rule: one value -> string, several -> array.
+json parse_query(std::string_view query) {
+  json out = json::object();
+  if (query.empty()) return out;
+  for (const auto& pair : split(query, '&')) {
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    std::string k = form_decode(pair.substr(0, eq));
+    std::string v = eq == std::string::npos ? "" : form_decode(pair.substr(eq + 1));
+    if (k == "help") continue;
+    if (!out.contains(k)) {
+      out[k] = v;
+    } else if (out[k].is_array()) {
+      out[k].push_back(v);
+    } else {
+      out[k] = json::array({out[k], v});
+    }
+  }
+  return out;
+}
+
+std::string first_query_value(std::string_view query, std::string_view key) {
+  for (const auto& pair : split(query, '&')) {
+    auto eq = pair.find('=');
+    if (form_decode(pair.substr(0, eq)) == key) {
+      return eq == std::string::npos ? "" : form_decode(pair.substr(eq + 1));
+    }
+  }
+  return "";
+}
+
+const char* go_json_type(const json& j) {
+  if (j.is_array()) return "array";
+  if (j.is_string()) return "string";
+  if (j.is_boolean()) return "bool";
+  if (j.is_number()) return "number";
+  return "null";
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------------
+// Small value types
+
+const std::string* HttpRequest::header(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+const std::string* HttpResponse::header(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+void HttpResponse::set_header(std::string name, std::string value) {
+  for (auto& h : headers) {
+    if (iequals(h.name, name)) {
+      h.value = std::move(value);
+      return;
+    }
+  }
+  headers.push_back({std::move(name), std::move(value)});
+}
+
+Result Result::ok(json data) {
+  Result r;
+  r.kind = Kind::response;
+  r.data = std::move(data);
+  return r;
+}
+
+Result Result::keys(std::vector<std::string> keys) {
+  Result r = ok(json{{"keys", std::move(keys)}});
+  r.list = true;
+  return r;
+}
+
+Result Result::bad(std::string message, int status) {
+  Result r;
+  r.kind = Kind::error_response;
+  r.status = status;
+  r.messages = {std::move(message)};
+  return r;
+}
+
+Result Result::error(int status, std::string message) {
+  return error(status, std::vector<std::string>{std::move(message)});
+}
+
+Result Result::error(int status, std::vector<std::string> messages) {
+  Result r;
+  r.kind = Kind::error;
+  r.status = status;
+  r.messages = std::move(messages);
+  return r;
+}
+
+HttpResponse json_response(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.push_back({"Content-Type", "application/json"});
+  r.body = body.dump() + "\n";
+  return r;
+}
+
+HttpResponse error_response(int status, const std::vector<std::string>& errors) {
+  return json_response(status, json{{"errors", errors}});
+}
+
+const char* status_text(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 307: return "Temporary Redirect";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 412: return "Precondition Failed";
+    case 413: return "Request Entity Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+// ----------------------------------------------------------------------------------------
+// Fields
+
+std::optional<std::string> Fields::parse(const json& data, const std::vector<FieldSpec>& specs,
+                                         Fields* out) {
+  for (const auto& spec : specs) {
+    auto it = data.find(std::string(spec.name));
+    if (it == data.end()) continue;
+    const json& v = *it;
+    std::string shown = v.is_string() ? v.get<std::string>() : v.dump();
+    auto fail = [&](const std::string& why) {
+      return std::optional<std::string>("Field validation failed: error converting input " +
+                                        shown + " for field " + json(std::string(spec.name)).dump() +
+                                        ": " + why);
+    };
+    json converted;
+    switch (spec.type) {
+      case FieldType::string:
+        if (v.is_string()) converted = v;
+        else if (v.is_number_integer()) converted = std::to_string(v.get<std::int64_t>());
+        else if (v.is_number()) converted = v.dump();
+        else if (v.is_boolean()) converted = v.get<bool>() ? "1" : "0";
+        else if (v.is_null()) converted = "";
+        else return fail(std::string("expected string, got ") + go_json_type(v));
+        break;
+      case FieldType::boolean:
+        if (v.is_boolean()) converted = v;
+        else if (v.is_string()) {
+          auto b = v.get<std::string>().empty() ? std::optional<bool>(false)
+                                                : parse_go_bool(v.get<std::string>());
+          if (!b) return fail("cannot parse '' as bool: strconv.ParseBool: parsing " +
+                              json(v.get<std::string>()).dump() + ": invalid syntax");
+          converted = *b;
+        } else if (v.is_number()) converted = v.get<double>() != 0;
+        else if (v.is_null()) converted = false;
+        else return fail(std::string("expected bool, got ") + go_json_type(v));
+        break;
+      case FieldType::integer:
+      case FieldType::duration:
+        if (v.is_number()) converted = static_cast<std::int64_t>(v.get<double>());
+        else if (v.is_string()) {
+          const std::string s = v.get<std::string>();
+          std::int64_t n = 0;
+          bool ok = true;
+          if (spec.type == FieldType::duration) {
+            auto d = parse_duration_seconds(s);
+            ok = d.has_value();
+            n = d.value_or(0);
+          } else if (!s.empty()) {
+            char* end = nullptr;
+            n = std::strtoll(s.c_str(), &end, 10);
+            ok = end != nullptr && *end == '\0';
+          }
+          if (!ok) {
+            return fail(spec.type == FieldType::duration
+                            ? "time: invalid duration " + json(s).dump()
+                            : "strconv.ParseInt: parsing " + json(s).dump() + ": invalid syntax");
+          }
+          converted = n;
+        } else if (v.is_boolean()) converted = v.get<bool>() ? 1 : 0;
+        else if (v.is_null()) converted = 0;
+        else return fail(std::string("expected number, got ") + go_json_type(v));
+        break;
+      case FieldType::comma_slice: {
+        json list = json::array();
+        if (v.is_string()) {
+          if (!v.get<std::string>().empty()) {
+            for (const auto& part : split(v.get<std::string>(), ',')) list.push_back(trim(part));
+          }
+        } else if (v.is_array()) {
+          for (const auto& e : v) {
+            if (e.is_string()) list.push_back(trim(e.get<std::string>()));
+            else if (e.is_number() || e.is_boolean()) list.push_back(e.dump());
+            else return fail("source data must be an array or slice, got " + std::string(go_json_type(e)));
+          }
+        } else if (v.is_number()) {
+          list.push_back(v.dump());
+        } else if (!v.is_null()) {
+          return fail(std::string("'' expected type 'string', got unconvertible type '") +
+                      go_json_type(v) + "'");
+        }
+        converted = list;
+        break;
+      }
+      case FieldType::kv_map: {
+        json map = json::object();
+        if (v.is_object()) {
+          for (const auto& [k, e] : v.items()) map[k] = e.is_string() ? e.get<std::string>() : e.dump();
+        } else if (!v.is_null()) {
+          return fail(std::string("expected a map, got ") + go_json_type(v));
+        }
+        converted = map;
+        break;
+      }
+    }
+    out->values_[std::string(spec.name)] = std::move(converted);
+  }
+  return std::nullopt;
+}
+
+bool Fields::has(std::string_view name) const { return values_.contains(std::string(name)); }
+
+std::string Fields::str(std::string_view name, const std::string& def) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? def : it->get<std::string>();
+}
+
+bool Fields::boolean(std::string_view name, bool def) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? def : it->get<bool>();
+}
+
+std::int64_t Fields::integer(std::string_view name, std::int64_t def) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? def : it->get<std::int64_t>();
+}
+
+std::vector<std::string> Fields::slice(std::string_view name) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? std::vector<std::string>{} : it->get<std::vector<std::string>>();
+}
+
+std::map<std::string, std::string> Fields::kv(std::string_view name) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? std::map<std::string, std::string>{}
+                             : it->get<std::map<std::string, std::string>>();
+}
+
+// ----------------------------------------------------------------------------------------
+// Core
+
+void ensure_default_policy(State& s) {
+  if (s.policies.count("default")) return;
+  std::string error;
+  auto p = parse_policy("default", default_policy_text(), &error);
+  if (!p) throw std::logic_error("built-in default policy does not parse: " + error);
+  s.policies.emplace("default", std::move(*p));
+}
+
+Emulator::Core::Core(Options opts, Clock& clk) : options(std::move(opts)), clock(clk) {
+  ensure_default_policy(state);
+  state.cluster_name = "vault-cluster-" + random_base62(8);
+  state.cluster_id = random_uuid();
+  if (options.dev) init_dev();
+}
+
+void Emulator::Core::init_dev() {
+  state.initialized = true;
+  state.sealed = false;
+  if (!state.mounts.count("approle")) {
+    Mount m;
+    m.path = "approle";
+    m.accessor = "auth_approle_" + random_base62(8);
+    state.mounts.emplace("approle", std::move(m));
+  }
+  if (!state.tokens.count(options.root_token)) {
+    Token root;
+    root.id = options.root_token;
+    root.accessor = random_base62(24);
+    root.policies = {"root"};
+    root.path = "auth/token/root";
+    root.display_name = "root";
+    root.creation_time = now();
+    root.renewable = false;
+    store_token(std::move(root));
+  }
+}
+
+std::shared_ptr<const Acl> Emulator::Core::acl_for(const std::vector<std::string>& policies) const {
+  std::string key = join(policies, ",");
+  {
+    std::lock_guard<std::mutex> lock(acl_mu);
+    if (auto it = acl_cache.find(key); it != acl_cache.end()) return it->second;
+  }
+  bool root = std::find(policies.begin(), policies.end(), "root") != policies.end();
+  std::vector<const Policy*> ps;
+  for (const auto& name : policies) {
+    auto it = state.policies.find(name);
+    ps.push_back(it == state.policies.end() ? nullptr : &it->second);
+  }
+  auto acl = Acl::build(ps, root);
+  std::lock_guard<std::mutex> lock(acl_mu);
+  acl_cache[key] = acl;
+  return acl;
+}
+
+void Emulator::Core::policies_changed() {
+  std::lock_guard<std::mutex> lock(acl_mu);
+  acl_cache.clear();
+}
+
+void Emulator::Core::count(int status) {
+  std::lock_guard<std::mutex> lock(admin_mu);
+  ++stats.requests;
+  ++stats.by_status[status];
+}
+
+Outcome Emulator::Core::dispatch(const HttpRequest& req) {
+  if (starts_with(req.path, "/v1/")) {
+    std::unique_lock<std::mutex> lock(admin_mu);
+    std::string vpath = req.path.substr(4);
+    for (auto it = faults.begin(); it != faults.end(); ++it) {
+      bool path_ok = it->match.empty() ||
+                     (it->match[0] == '/' ? starts_with(req.path, it->match)
+                                          : starts_with(vpath, it->match));
+      bool method_ok = it->method.empty() || iequals(it->method, req.method);
+      if (!path_ok || !method_ok) continue;
+      Fault f = *it;
+      if (--it->count <= 0) faults.erase(it);
+      Outcome out;
+      if (f.kind == "drop") {
+        ++stats.dropped;
+        out.kind = Outcome::Kind::drop;
+        return out;
+      }
+      if (f.kind == "hang") {
+        out.kind = Outcome::Kind::hang;
+        out.hang = std::chrono::milliseconds{f.hang_ms};
+        return out;
+      }
+      std::vector<std::string> errors;
+      if (f.errors) {
+        errors = *f.errors;
+      } else if (f.status == 429) {
+        errors = {"request path " + json(vpath).dump() + ": rate limit quota exceeded"};
+      }
+      out.response = error_response(f.status, errors);
+      if (f.retry_after) out.response.set_header("Retry-After", std::to_string(*f.retry_after));
+      if (f.status == 429 && rate_limit_headers) {
+        std::int64_t reset = f.retry_after.value_or(1);
+        out.response.set_header("X-RateLimit-Limit", "1");
+        out.response.set_header("X-RateLimit-Remaining", "0");
+        out.response.set_header("X-RateLimit-Reset", std::to_string(reset));
+      }
+      out.response.set_header("Cache-Control", "no-store");
+      ++stats.requests;
+      ++stats.by_status[f.status];
+      return out;
+    }
+  }
+  Outcome out;
+  out.response = handle(req);
+  return out;
+}
+
+HttpResponse Emulator::Core::handle(const HttpRequest& req) {
+  if (starts_with(req.path, "/_emulator/") || req.path == "/_emulator") return handle_admin(req);
+  HttpResponse resp = handle_v1(req);
+  if (starts_with(req.path, "/v1/")) {
+    resp.set_header("Cache-Control", "no-store");
+    if (const auto* ns = req.header("X-Vault-Namespace")) resp.set_header("X-Vault-Namespace", *ns);
+    count(resp.status);
+  }
+  return resp;
+}
+
+HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
+  if (!starts_with(req.path, "/v1/")) {
+    HttpResponse r;
+    r.status = 404;
+    r.headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
+    r.body = "404 page not found\n";
+    return r;
+  }
+  if (options.require_request_header) {
+    const std::string* h = req.header("X-Vault-Request");
+    if (h == nullptr || *h != "true") {
+      return error_response(412, {"missing \"X-Vault-Request\" header"});
+    }
+  }
+  auto decoded = percent_decode(req.path);
+  if (!decoded) {
+    HttpResponse r;
+    r.status = 400;
+    r.body = "400 Bad Request";
+    return r;
+  }
+  std::string cleaned = clean_url_path(*decoded);
+  if (cleaned != *decoded) {
+    // net/http's ServeMux answers unclean paths ("..", "//") with a redirect.
+    HttpResponse r;
+    r.status = 301;
+    std::string location = cleaned + (req.query.empty() ? "" : "?" + req.query);
+    r.set_header("Location", location);
+    r.set_header("Content-Type", "text/html; charset=utf-8");
+    r.body = "<a href=\"" + location + "\">Moved Permanently</a>.\n\n";
+    return r;
+  }
+  std::string vpath = decoded->substr(4);
+  if (vpath == "sys/health") return sys_health(req, req.method);
+  if (vpath == "sys/leader") return sys_leader(req);
+  if (vpath == "sys/seal-status") return sys_seal_status(req);
+
+  bool exclusive = !(req.method == "GET" || req.method == "LIST" || req.method == "HEAD");
+  while (true) {
+    std::optional<HttpResponse> r;
+    if (exclusive) {
+      std::unique_lock<std::shared_mutex> lock(mu);
+      r = handle_logical(req, vpath, true);
+      changes.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      std::shared_lock<std::shared_mutex> lock(mu);
+      r = handle_logical(req, vpath, false);
+    }
+    if (r) return std::move(*r);
+    exclusive = true;  // the token's use count must be decremented
+  }
+}
+
+std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& req,
+                                                           const std::string& raw_vpath,
+                                                           bool exclusive) {
+  if (!state.initialized || state.sealed) return error_response(503, {"Vault is sealed"});
+  {
+    std::lock_guard<std::mutex> lock(admin_mu);
+    if (standby_mode == "redirect") {
+      HttpResponse r;
+      r.status = 307;
+      r.set_header("Location", leader_address + req.path + (req.query.empty() ? "" : "?" + req.query));
+      return r;
+    }
+    if (standby_mode == "no_leader") return error_response(503, {"no active Vault instance found"});
+  }
+
+  Call call{req, Operation::read, {}, json::object(), {}, nullptr, false, false, {}, false, false};
+  call.exclusive = exclusive;
+  std::string vpath = raw_vpath;
+  const std::string& m = req.method;
+  if (m == "GET") {
+    call.op = Operation::read;
+    std::string list = first_query_value(req.query, "list");
+    if (!list.empty()) {
+      auto b = parse_go_bool(list);
+      if (!b) return error_response(400, {});
+      if (*b) call.op = Operation::list;
+    }
+    if (call.op == Operation::read) call.data = parse_query(req.query);
+  } else if (m == "LIST") {
+    call.op = Operation::list;
+    call.data = parse_query(req.query);
+  } else if (m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE") {
+    call.op = m == "DELETE" ? Operation::del : m == "PATCH" ? Operation::patch : Operation::update;
+    if (call.op != Operation::del && ends_with(vpath, "/")) {
+      return error_response(400, {"cannot write to a path ending in '/'"});
+    }
+    if (req.body.size() > options.max_request_size) {
+      return error_response(413, {"failed to parse JSON input: http: request body too large"});
+    }
+    if (call.op == Operation::del) call.data = parse_query(req.query);
+    const std::string* ctype = req.header("Content-Type");
+    std::string body = trim(req.body);
+    if (!body.empty()) {
+      bool form = ctype && starts_with(to_lower(*ctype), "application/x-www-form-urlencoded") &&
+                  body[0] != '{' && body[0] != '[';
+      if (form) {
+        json form_data = parse_query(body);
+        for (auto& [k, v] : form_data.items()) call.data[k] = v;
+      } else {
+        json parsed = json::parse(body, nullptr, false);
+        if (parsed.is_discarded()) {
+          try {
+            json ignored = json::parse(body);
+            (void)ignored;
+          } catch (const json::parse_error& e) {
+            std::string what = e.what();
+            if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+            return error_response(400, {"failed to parse JSON input: " + what});
+          }
+        }
+        if (!parsed.is_object()) {
+          return error_response(400, {std::string("failed to parse JSON input: json: cannot unmarshal ") +
+                                      go_json_type(parsed) +
+                                      " into Go value of type map[string]interface {}"});
+        }
+        for (auto& [k, v] : parsed.items()) call.data[k] = v;
+      }
+    }
+  } else {
+    return error_response(405, {});
+  }
+  if (call.op == Operation::list && !ends_with(vpath, "/")) vpath += "/";
+  call.path = vpath;
+
+  Match match = route(vpath);
+  call.args = match.args;
+  const Route* rt = match.kind == Match::Kind::route ? match.route : nullptr;
+
+  // CheckToken: the token first, then the ACL.
+  if (rt == nullptr || !rt->unauthenticated) {
+    std::string token_id;
+    if (const auto* t = req.header("X-Vault-Token")) {
+      token_id = *t;
+    } else if (const auto* a = req.header("Authorization")) {
+      if (a->size() > 7 && iequals(a->substr(0, 7), "Bearer ")) token_id = trim(a->substr(7));
+    }
+    if (token_id.empty()) return error_response(403, {multierror("permission denied")});
+    Token* tok = find_token(token_id);
+    if (tok == nullptr || !token_valid(*tok) ||
+        (!tok->bound_cidrs.empty() && !ip_in_any_cidr(req.remote_addr, tok->bound_cidrs))) {
+      return error_response(403, {multierror(std::vector<std::string>{"permission denied", "invalid token"})});
+    }
+    if (tok->num_uses > 0 && !exclusive) return std::nullopt;
+    call.token = tok;
+    call.is_root = std::find(tok->policies.begin(), tok->policies.end(), "root") != tok->policies.end();
+
+    if (rt && (call.op == Operation::update) ) {
+      if (rt->exists) call.op = (this->*(rt->exists))(call) ? Operation::update : Operation::create;
+    }
+    auto acl = acl_for(tok->policies);
+    AclDecision d = acl->check(call.op, vpath, call.data);
+    call.sudo = d.sudo;
+    if (!d.allowed || (root_protected(vpath) && !d.sudo)) {
+      return error_response(403, {multierror("permission denied")});
+    }
+    if (tok->num_uses > 0) {
+      if (--tok->num_uses == 0) call.revoke_caller_after = true;
+    }
+  }
+
+  const std::string caller_id = call.token ? call.token->id : std::string();
+  Result result;
+  if (match.kind == Match::Kind::no_handler) {
+    result = Result::bad("no handler for route " + json(vpath).dump() + ". route entry not found.", 404);
+  } else if (match.kind == Match::Kind::unsupported_path) {
+    result = Result::error(404, "unsupported path");
+  } else {
+    Handler h = nullptr;
+    switch (call.op) {
+      case Operation::read: h = rt->read; break;
+      case Operation::list: h = rt->list; break;
+      case Operation::create:
+      case Operation::update: h = rt->write; break;
+      case Operation::del: h = rt->del; break;
+      case Operation::patch: h = nullptr; break;
+    }
+    if (h == nullptr) {
+      result = Result::error(405, "unsupported operation");
+    } else if (auto err = Fields::parse(call.data, rt->fields, &call.fields)) {
+      result = Result::bad(*err);
+    } else {
+      result = (this->*h)(call);
+    }
+  }
+  // By id: the handler may have revoked (erased) the caller's token already.
+  if (call.revoke_caller_after && !caller_id.empty()) revoke_token_tree(caller_id);
+  return to_http(call, rt, std::move(result));
+}
+
+HttpResponse Emulator::Core::to_http(const Call& call, const Route* route, Result result) {
+  switch (result.kind) {
+    case Result::Kind::nil:
+      if (call.op == Operation::read || call.op == Operation::list) return error_response(404, {});
+      return HttpResponse{204, {}, ""};
+    case Result::Kind::error_response:
+      return error_response(result.status ? result.status : 400, result.messages);
+    case Result::Kind::error:
+      return error_response(result.status ? result.status : 500, {multierror(result.messages)});
+    case Result::Kind::response:
+      break;
+  }
+  if (result.list) {
+    const json& keys = result.data["keys"];
+    if (!keys.is_array() || keys.empty()) return error_response(404, {});
+  }
+  if (route != nullptr && call.data.is_object()) {
+    std::vector<std::string> ignored;
+    for (const auto& [k, v] : call.data.items()) {
+      (void)v;
+      bool known = std::any_of(route->fields.begin(), route->fields.end(),
+                               [&](const FieldSpec& f) { return f.name == k; });
+      if (!known && !(call.op == Operation::list)) ignored.push_back(k);
+    }
+    if (!ignored.empty()) {
+      result.warnings.push_back("Endpoint ignored these unrecognized parameters: [" +
+                                join(ignored, " ") + "]");
+    }
+  }
+  std::string body;
+  body.reserve(256);
+  body += "{\"request_id\":\"" + random_uuid() + "\",\"lease_id\":\"\",\"renewable\":false,";
+  body += "\"lease_duration\":0,\"data\":" + result.data.dump();
+  body += ",\"wrap_info\":null,\"warnings\":";
+  body += result.warnings.empty() ? "null" : json(result.warnings).dump();
+  body += ",\"auth\":" + result.auth.dump();
+  if (route != nullptr && route->mount_type[0] != '\0') {
+    body += ",\"mount_type\":\"" + std::string(route->mount_type) + "\"";
+  }
+  body += "}\n";
+  HttpResponse r;
+  r.status = result.status ? result.status : 200;
+  r.headers.push_back({"Content-Type", "application/json"});
+  r.body = std::move(body);
+  return r;
+}
+
+Match Emulator::Core::route(const std::string& vpath) {
+  if (starts_with(vpath, "sys/")) return route_sys(vpath.substr(4));
+  if (starts_with(vpath, "auth/token/")) return route_token(vpath.substr(11));
+  if (starts_with(vpath, "auth/")) {
+    std::string rest = vpath.substr(5);
+    auto slash = rest.find('/');
+    if (slash != std::string::npos) {
+      std::string mount = rest.substr(0, slash);
+      if (state.mounts.count(mount)) return route_approle(mount, rest.substr(slash + 1));
+    }
+  }
+  return {};
+}
+
+bool Emulator::Core::root_protected(const std::string& p) {
+  // PathsSpecial.Root of the system backend and the token store (prefix patterns end in '*').
+  static const char* kRoot[] = {"sys/auth/*", "sys/remount", "sys/audit", "sys/audit/*",
+                                "sys/raw", "sys/raw/*", "sys/rotate", "sys/config/cors",
+                                "sys/config/auditing/*", "sys/config/ui/headers/*",
+                                "sys/plugins/catalog/*", "sys/revoke-prefix/*",
+                                "sys/revoke-force/*", "sys/leases/revoke-prefix/*",
+                                "sys/leases/revoke-force/*", "sys/leases/lookup/*", "sys/leases",
+                                "sys/internal/inspect/*", "auth/token/revoke-orphan/*",
+                                "auth/token/accessors*"};
+  for (const char* pat : kRoot) {
+    std::string_view s(pat);
+    if (s.back() == '*') {
+      if (starts_with(p, s.substr(0, s.size() - 1))) return true;
+    } else if (p == s) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// ----------------------------------------------------------------------------------------
+// Emulator facade
+
+Emulator::Emulator(Options options, Clock& clock)
+    : core_(std::make_unique<Core>(std::move(options), clock)) {}
+
+Emulator::~Emulator() = default;
+
+Outcome Emulator::dispatch(const HttpRequest& request) { return core_->dispatch(request); }
+
+HttpResponse Emulator::handle(const HttpRequest& request) { return core_->handle(request); }
+
+std::string Emulator::snapshot() const {
+  json j;
+  {
+    std::shared_lock<std::shared_mutex> lock(core_->mu);
+    j = state_to_json(core_->state);
+  }
+  return j.dump();
+}
+
+bool Emulator::restore(const std::string& text, std::string* error) {
+  try {
+    State s = state_from_json(json::parse(text));
+    std::unique_lock<std::shared_mutex> lock(core_->mu);
+    core_->state = std::move(s);
+    ensure_default_policy(core_->state);
+    if (core_->options.dev) core_->init_dev();
+    core_->policies_changed();
+    core_->changes.fetch_add(1);
+    return true;
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+}
+
+std::uint64_t Emulator::change_count() const { return core_->changes.load(); }
+
+void Emulator::tidy() {
+  std::unique_lock<std::shared_mutex> lock(core_->mu);
+  core_->tidy_secret_ids();
+  std::vector<std::string> expired;
+  for (const auto& [id, t] : core_->state.tokens) {
+    if (!core_->token_valid(t)) expired.push_back(id);
+  }
+  for (const auto& id : expired) core_->revoke_token_tree(id);
+  core_->changes.fetch_add(1);
+}
+
+Stats Emulator::stats() const {
+  std::lock_guard<std::mutex> lock(core_->admin_mu);
+  return core_->stats;
+}
+
+const Options& Emulator::options() const { return core_->options; }
+
+}  // namespace ps::vault::emulator

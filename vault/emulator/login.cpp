@@ -1,0 +1,124 @@
+// AppRole login (path_login.go) and user lockout (Vault 1.13+ request_handling.go).
+#include "vault/emulator/core.h"
+
+namespace ps::vault::emulator {
+namespace {
+
+constexpr int kLockoutThreshold = 5;
+constexpr std::chrono::minutes kLockoutDuration{15};
+constexpr std::chrono::minutes kLockoutCounterReset{15};
+
+std::string qt(const std::string& s) { return json(s).dump(); }
+
+}  // namespace
+
+Result Emulator::Core::approle_login(Call& c) {
+  Mount* m = mount_of(c);
+  std::string role_id = trim(c.fields.str("role_id"));
+  if (role_id.empty()) return Result::bad("missing role_id");
+  auto idx = m->role_ids.find(role_id);
+  if (idx == m->role_ids.end()) return Result::bad("invalid role or secret ID");
+  auto rit = m->roles.find(idx->second);
+  if (rit == m->roles.end()) return Result::bad("invalid role or secret ID");
+  Role& role = rit->second;
+
+  const std::string lock_key = m->path + "\n" + role_id;
+  WallTime t = now();
+  if (options.user_lockout) {
+    auto it = state.lockouts.find(lock_key);
+    if (it != state.lockouts.end()) {
+      if (t - it->second.last_failure > kLockoutCounterReset) {
+        state.lockouts.erase(it);
+      } else if (it->second.failures >= kLockoutThreshold &&
+                 t - it->second.last_failure < kLockoutDuration) {
+        return Result::bad("permission denied", 403);
+      }
+    }
+  }
+  auto record_failure = [&] {
+    if (!options.user_lockout) return;
+    Lockout& l = state.lockouts[lock_key];
+    if (l.failures > 0 && t - l.last_failure > kLockoutCounterReset) l.failures = 0;
+    ++l.failures;
+    l.last_failure = t;
+  };
+
+  std::map<std::string, std::string> metadata;
+  std::vector<std::string> token_cidrs = role.token_bound_cidrs;
+  const std::string& ip = c.http.remote_addr;
+  if (role.bind_secret_id) {
+    std::string secret = trim(c.fields.str("secret_id"));
+    if (secret.empty()) return Result::bad("missing secret_id");
+    auto sit = role.secret_ids.find(secret);
+    if (sit == role.secret_ids.end()) {
+      record_failure();
+      return Result::bad("invalid role or secret ID");
+    }
+    // Login does not check expiration_time: expired secret IDs live until the periodic tidy.
+    SecretId entry = sit->second;
+    if (entry.num_uses > 0) {
+      if (entry.num_uses == 1) {
+        role.accessors.erase(entry.accessor);
+        role.secret_ids.erase(sit);
+      } else {
+        --sit->second.num_uses;
+        sit->second.last_updated_time = t;
+      }
+    }
+    if (!entry.cidr_list.empty() && !ip_in_any_cidr(ip, entry.cidr_list)) {
+      return Result::bad("source address " + qt(ip) +
+                         " unauthorized by CIDR restrictions on the secret ID");
+    }
+    metadata = entry.metadata;
+    if (!entry.token_bound_cidrs.empty()) token_cidrs = entry.token_bound_cidrs;
+  }
+  if (role.secret_id_bound_cidrs && !role.secret_id_bound_cidrs->empty() &&
+      !ip_in_any_cidr(ip, *role.secret_id_bound_cidrs)) {
+    return Result::bad("source address " + qt(ip) + " unauthorized by CIDR restrictions on the role");
+  }
+  metadata["role_name"] = role.name;
+
+  std::vector<std::string> policies =
+      sanitize_policies(role.token_policies.empty() ? role.policies : role.token_policies,
+                        !role.token_no_default_policy);
+  if (role.token_no_default_policy) {
+    policies.erase(std::remove(policies.begin(), policies.end(), "default"), policies.end());
+  }
+  if (std::find(policies.begin(), policies.end(), "root") != policies.end()) {
+    return Result::bad("auth methods cannot create root tokens");
+  }
+  TtlResult ttl = calculate_ttl(t, 0, role.token_ttl, role.token_period, role.token_max_ttl,
+                                role.token_explicit_max_ttl, t);
+  if (ttl.error) return Result::error(500, *ttl.error);
+  if (options.user_lockout) state.lockouts.erase(lock_key);
+
+  Token tok;
+  tok.type = role.token_type == "batch" ? "batch" : "service";
+  tok.id = new_token_id(tok.type);
+  tok.accessor = tok.type == "batch" ? "" : random_base62(24);
+  tok.policies = policies;
+  tok.path = "auth/" + m->path + "/login";
+  tok.meta = metadata;
+  tok.display_name = "approle";
+  tok.num_uses = role.token_num_uses;
+  tok.creation_time = t;
+  tok.creation_ttl = tok.ttl = ttl.ttl;
+  tok.expire_time = t + std::chrono::seconds{ttl.ttl};
+  tok.explicit_max_ttl = role.token_explicit_max_ttl;
+  tok.period = role.token_period;
+  tok.renewable = tok.type == "service";
+  auto& entity = m->entity_ids[role.role_id];
+  if (entity.empty()) entity = random_uuid();
+  tok.entity_id = entity;
+  tok.bound_cidrs = token_cidrs;
+  tok.mount = m->path;
+  tok.role_name = role.name;
+  Token& stored = store_token(std::move(tok));
+
+  Result r = Result::ok(nullptr);
+  r.auth = auth_block(stored, policies);
+  r.warnings = ttl.warnings;
+  return r;
+}
+
+}  // namespace ps::vault::emulator
