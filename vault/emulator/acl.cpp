@@ -63,7 +63,7 @@ bool parse_parameter_map(const json& v, std::map<std::string, json>* out) {
 bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rule,
                      std::string* error) {
   if (!body.is_object()) {
-    *error = "path " + json(pattern).dump() + ": invalid body";
+    *error = "path " + safe_dump(json(pattern)) + ": invalid body";
     return false;
   }
   static const char* kKnown[] = {"comment", "policy", "capabilities", "allowed_parameters",
@@ -73,14 +73,14 @@ bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rul
   for (const auto& [k, v] : body.items()) {
     (void)v;
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
-      *error = "path " + json(pattern).dump() + ": invalid key " + json(k).dump();
+      *error = "path " + safe_dump(json(pattern)) + ": invalid key " + safe_dump(json(k));
       return false;
     }
   }
   std::string path = pattern;
   while (!path.empty() && path[0] == '/') path.erase(0, 1);
   if (path.find("+*") != std::string::npos) {
-    *error = "path " + json(path).dump() + ": invalid use of wildcards ('+*' is forbidden)";
+    *error = "path " + safe_dump(json(path)) + ": invalid use of wildcards ('+*' is forbidden)";
     return false;
   }
   rule->has_segment_wildcards =
@@ -100,7 +100,7 @@ bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rul
     else if (legacy == "sudo")
       caps = cap::create | cap::read | cap::update | cap::del | cap::list | cap::sudo;
     else if (!legacy.empty()) {
-      *error = "path " + json(pattern).dump() + ": invalid policy " + json(legacy).dump();
+      *error = "path " + safe_dump(json(pattern)) + ": invalid policy " + safe_dump(json(legacy));
       return false;
     }
   }
@@ -108,12 +108,12 @@ bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rul
     json list = it->is_array() ? *it : json::array({*it});
     for (const auto& c : list) {
       if (!c.is_string()) {
-        *error = "path " + json(pattern).dump() + ": invalid capability " + c.dump();
+        *error = "path " + safe_dump(json(pattern)) + ": invalid capability " + safe_dump(c);
         return false;
       }
       auto bit = capability_bit(c.get<std::string>());
       if (!bit) {
-        *error = "path " + json(pattern).dump() + ": invalid capability " + c.dump();
+        *error = "path " + safe_dump(json(pattern)) + ": invalid capability " + safe_dump(c);
         return false;
       }
       if (*bit == cap::deny) {
@@ -127,13 +127,13 @@ bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rul
   if (rule->perms.caps == cap::deny) return true;
   if (auto it = body.find("allowed_parameters"); it != body.end()) {
     if (!parse_parameter_map(*it, &rule->perms.allowed_parameters)) {
-      *error = "path " + json(pattern).dump() + ": invalid allowed_parameters";
+      *error = "path " + safe_dump(json(pattern)) + ": invalid allowed_parameters";
       return false;
     }
   }
   if (auto it = body.find("denied_parameters"); it != body.end()) {
     if (!parse_parameter_map(*it, &rule->perms.denied_parameters)) {
-      *error = "path " + json(pattern).dump() + ": invalid denied_parameters";
+      *error = "path " + safe_dump(json(pattern)) + ": invalid denied_parameters";
       return false;
     }
   }
@@ -209,7 +209,7 @@ std::optional<Policy> parse_policy(const std::string& name, const std::string& t
   for (const auto& [k, v] : doc->items()) {
     if (k == "name") continue;
     if (k != "path") {
-      *error = "failed to parse policy: invalid key " + json(k).dump();
+      *error = "failed to parse policy: invalid key " + safe_dump(json(k));
       return std::nullopt;
     }
     if (!collect_paths(v, &policy.paths, &why)) {

@@ -18,7 +18,7 @@ bool valid_role_name(std::string_view s) {
                      [&](char c) { return word(c) || c == '-' || c == '.'; });
 }
 
-std::string qt(const std::string& s) { return json(s).dump(); }
+std::string qt(const std::string& s) { return safe_dump(json(s)); }
 
 const Route kRoleList{{}, nullptr, &Emulator::Core::role_list, nullptr, nullptr,
                       nullptr, false, "approle"};

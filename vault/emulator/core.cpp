@@ -131,7 +131,7 @@ HttpResponse json_response(int status, const json& body) {
   HttpResponse r;
   r.status = status;
   r.headers.push_back({"Content-Type", "application/json"});
-  r.body = body.dump() + "\n";
+  r.body = safe_dump(body) + "\n";
   return r;
 }
 
@@ -173,10 +173,10 @@ std::optional<std::string> Fields::parse(const json& data, const std::vector<Fie
     auto it = data.find(std::string(spec.name));
     if (it == data.end()) continue;
     const json& v = *it;
-    std::string shown = v.is_string() ? v.get<std::string>() : v.dump();
+    std::string shown = v.is_string() ? v.get<std::string>() : safe_dump(v);
     auto fail = [&](const std::string& why) {
       return std::optional<std::string>("Field validation failed: error converting input " +
-                                        shown + " for field " + json(std::string(spec.name)).dump() +
+                                        shown + " for field " + safe_dump(json(std::string(spec.name))) +
                                         ": " + why);
     };
     json converted;
@@ -184,7 +184,7 @@ std::optional<std::string> Fields::parse(const json& data, const std::vector<Fie
       case FieldType::string:
         if (v.is_string()) converted = v;
         else if (v.is_number_integer()) converted = std::to_string(v.get<std::int64_t>());
-        else if (v.is_number()) converted = v.dump();
+        else if (v.is_number()) converted = safe_dump(v);
         else if (v.is_boolean()) converted = v.get<bool>() ? "1" : "0";
         else if (v.is_null()) converted = "";
         else return fail(std::string("expected string, got ") + go_json_type(v));
@@ -195,7 +195,7 @@ std::optional<std::string> Fields::parse(const json& data, const std::vector<Fie
           auto b = v.get<std::string>().empty() ? std::optional<bool>(false)
                                                 : parse_go_bool(v.get<std::string>());
           if (!b) return fail("cannot parse '' as bool: strconv.ParseBool: parsing " +
-                              json(v.get<std::string>()).dump() + ": invalid syntax");
+                              safe_dump(json(v.get<std::string>())) + ": invalid syntax");
           converted = *b;
         } else if (v.is_number()) converted = v.get<double>() != 0;
         else if (v.is_null()) converted = false;
@@ -219,8 +219,8 @@ std::optional<std::string> Fields::parse(const json& data, const std::vector<Fie
           }
           if (!ok) {
             return fail(spec.type == FieldType::duration
-                            ? "time: invalid duration " + json(s).dump()
-                            : "strconv.ParseInt: parsing " + json(s).dump() + ": invalid syntax");
+                            ? "time: invalid duration " + safe_dump(json(s))
+                            : "strconv.ParseInt: parsing " + safe_dump(json(s)) + ": invalid syntax");
           }
           converted = n;
         } else if (v.is_boolean()) converted = v.get<bool>() ? 1 : 0;
@@ -236,11 +236,11 @@ std::optional<std::string> Fields::parse(const json& data, const std::vector<Fie
         } else if (v.is_array()) {
           for (const auto& e : v) {
             if (e.is_string()) list.push_back(trim(e.get<std::string>()));
-            else if (e.is_number() || e.is_boolean()) list.push_back(e.dump());
+            else if (e.is_number() || e.is_boolean()) list.push_back(safe_dump(e));
             else return fail("source data must be an array or slice, got " + std::string(go_json_type(e)));
           }
         } else if (v.is_number()) {
-          list.push_back(v.dump());
+          list.push_back(safe_dump(v));
         } else if (!v.is_null()) {
           return fail(std::string("'' expected type 'string', got unconvertible type '") +
                       go_json_type(v) + "'");
@@ -251,7 +251,7 @@ std::optional<std::string> Fields::parse(const json& data, const std::vector<Fie
       case FieldType::kv_map: {
         json map = json::object();
         if (v.is_object()) {
-          for (const auto& [k, e] : v.items()) map[k] = e.is_string() ? e.get<std::string>() : e.dump();
+          for (const auto& [k, e] : v.items()) map[k] = e.is_string() ? e.get<std::string>() : safe_dump(e);
         } else if (!v.is_null()) {
           return fail(std::string("expected a map, got ") + go_json_type(v));
         }
@@ -311,8 +311,11 @@ Emulator::Core::Core(Options opts, Clock& clk) : options(std::move(opts)), clock
 }
 
 void Emulator::Core::init_dev() {
-  state.initialized = true;
-  state.sealed = false;
+  // A restored dev state keeps its seal state; a fresh one starts unsealed.
+  if (!state.initialized) {
+    state.initialized = true;
+    state.sealed = false;
+  }
   if (!state.mounts.count("approle")) {
     Mount m;
     m.path = "approle";
@@ -388,7 +391,7 @@ Outcome Emulator::Core::dispatch(const HttpRequest& req) {
       if (f.errors) {
         errors = *f.errors;
       } else if (f.status == 429) {
-        errors = {"request path " + json(vpath).dump() + ": rate limit quota exceeded"};
+        errors = {"request path " + safe_dump(json(vpath)) + ": rate limit quota exceeded"};
       }
       out.response = error_response(f.status, errors);
       if (f.retry_after) out.response.set_header("Retry-After", std::to_string(*f.retry_after));
@@ -586,7 +589,7 @@ std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& re
   const std::string caller_id = call.token ? call.token->id : std::string();
   Result result;
   if (match.kind == Match::Kind::no_handler) {
-    result = Result::bad("no handler for route " + json(vpath).dump() + ". route entry not found.", 404);
+    result = Result::bad("no handler for route " + safe_dump(json(vpath)) + ". route entry not found.", 404);
   } else if (match.kind == Match::Kind::unsupported_path) {
     result = Result::error(404, "unsupported path");
   } else {
@@ -644,10 +647,10 @@ HttpResponse Emulator::Core::to_http(const Call& call, const Route* route, Resul
   std::string body;
   body.reserve(256);
   body += "{\"request_id\":\"" + random_uuid() + "\",\"lease_id\":\"\",\"renewable\":false,";
-  body += "\"lease_duration\":0,\"data\":" + result.data.dump();
+  body += "\"lease_duration\":0,\"data\":" + safe_dump(result.data);
   body += ",\"wrap_info\":null,\"warnings\":";
-  body += result.warnings.empty() ? "null" : json(result.warnings).dump();
-  body += ",\"auth\":" + result.auth.dump();
+  body += result.warnings.empty() ? "null" : safe_dump(json(result.warnings));
+  body += ",\"auth\":" + safe_dump(result.auth);
   if (route != nullptr && route->mount_type[0] != '\0') {
     body += ",\"mount_type\":\"" + std::string(route->mount_type) + "\"";
   }
@@ -702,9 +705,25 @@ Emulator::Emulator(Options options, Clock& clock)
 
 Emulator::~Emulator() = default;
 
-Outcome Emulator::dispatch(const HttpRequest& request) { return core_->dispatch(request); }
+// Nothing a client sends may escape as an exception: the core answers 500 like Vault would
+// for an internal error.
+Outcome Emulator::dispatch(const HttpRequest& request) {
+  try {
+    return core_->dispatch(request);
+  } catch (const std::exception&) {
+    Outcome out;
+    out.response = error_response(500, {multierror("internal error")});
+    return out;
+  }
+}
 
-HttpResponse Emulator::handle(const HttpRequest& request) { return core_->handle(request); }
+HttpResponse Emulator::handle(const HttpRequest& request) {
+  try {
+    return core_->handle(request);
+  } catch (const std::exception&) {
+    return error_response(500, {multierror("internal error")});
+  }
+}
 
 std::string Emulator::snapshot() const {
   json j;
@@ -712,7 +731,7 @@ std::string Emulator::snapshot() const {
     std::shared_lock<std::shared_mutex> lock(core_->mu);
     j = state_to_json(core_->state);
   }
-  return j.dump();
+  return safe_dump(j);
 }
 
 bool Emulator::restore(const std::string& text, std::string* error) {

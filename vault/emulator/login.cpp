@@ -8,7 +8,7 @@ constexpr int kLockoutThreshold = 5;
 constexpr std::chrono::minutes kLockoutDuration{15};
 constexpr std::chrono::minutes kLockoutCounterReset{15};
 
-std::string qt(const std::string& s) { return json(s).dump(); }
+std::string qt(const std::string& s) { return safe_dump(json(s)); }
 
 }  // namespace
 

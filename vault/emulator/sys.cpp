@@ -11,7 +11,7 @@ namespace {
 using FT = FieldType;
 using Core = Emulator::Core;
 
-std::string qt(const std::string& s) { return json(s).dump(); }
+std::string qt(const std::string& s) { return safe_dump(json(s)); }
 
 Route sys_route(std::vector<FieldSpec> fields, Handler read, Handler list, Handler write,
                 Handler del) {

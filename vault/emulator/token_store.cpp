@@ -45,7 +45,7 @@ const std::map<std::string, Route>& token_routes() {
   return routes;
 }
 
-std::string qt(const std::string& s) { return json(s).dump(); }
+std::string qt(const std::string& s) { return safe_dump(json(s)); }
 
 }  // namespace
 

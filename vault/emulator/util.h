@@ -9,7 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace ps::vault::emulator {
+
+// JSON text that never throws: invalid UTF-8 from clients becomes U+FFFD.
+inline std::string safe_dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 using WallTime = std::chrono::system_clock::time_point;
 
