@@ -16,6 +16,7 @@
 #include "tests/vault/emulator_process.h"
 #include "vault/auth.h"
 #include "vault/client.h"
+#include "vault/connection.h"
 
 namespace ps::vault {
 namespace {
@@ -23,11 +24,6 @@ namespace {
 using namespace ps::vault::testing;
 using nlohmann::json;
 using std::chrono::milliseconds;
-
-struct IgnoreSigpipe {
-  IgnoreSigpipe() { ::signal(SIGPIPE, SIG_IGN); }  // httplib's TLS writes can raise it
-};
-BOOST_TEST_GLOBAL_FIXTURE(IgnoreSigpipe);
 
 struct Seen {
   std::string method, path, body;
@@ -324,6 +320,33 @@ BOOST_FIXTURE_TEST_CASE(plain_http_only_to_loopback_with_the_explicit_flag, Wire
   VaultConfig refused;
   refused.address = "http://127.0.0.1:" + std::to_string(server.port());
   BOOST_TEST(!VaultClientFactory::create(refused, clock, logs.fn()).ok());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_connection_wires_factory_auth_and_clients_from_config, WireFixture) {
+  ScriptedServer server(pki, [](const httplib::Request&, httplib::Response& res) {
+    reply_json(res, 200, kPolicies);
+  });
+  VaultConfig c;
+  c.address = "https://127.0.0.1:" + std::to_string(server.port());
+  c.tls.ca_file = pki.ca;
+  c.auth.method = AuthMethod::token;
+  c.auth.token = Secret("hvs.from-config-9");
+  auto vault = VaultConnection::open(c, clock, [] { return 0.5; }, logs.fn());
+  BOOST_REQUIRE(vault.ok());
+  auto one = vault->client();
+  auto two = vault->client();
+  BOOST_TEST(one->read_role_policies(role("agent-1")).ok());
+  BOOST_TEST(two->read_role_policies(role("agent-2")).ok());
+  for (const auto& s : server.seen()) {
+    BOOST_TEST(s.headers.find("X-Vault-Token")->second == "hvs.from-config-9");
+  }
+  BOOST_TEST(one->connections_opened() == 1u);
+  BOOST_TEST(two->connections_opened() == 1u);
+
+  c.auth.token = Secret();
+  auto invalid = VaultConnection::open(c, clock, [] { return 0.5; }, logs.fn());
+  BOOST_REQUIRE(!invalid.ok());
+  BOOST_TEST(invalid.error().message.find("vault.auth") == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

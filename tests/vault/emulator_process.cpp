@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <boost/test/unit_test.hpp>
 #include <httplib.h>
 
 #include "tls/dev_pki.h"
@@ -20,6 +21,15 @@
 namespace ps::vault::testing {
 
 using nlohmann::json;
+
+namespace {
+// httplib's TLS writes go through OpenSSL's socket BIO, which can raise SIGPIPE when the peer
+// has gone (dropped-connection faults). The daemon ignores SIGPIPE too.
+struct IgnoreSigpipe {
+  IgnoreSigpipe() { ::signal(SIGPIPE, SIG_IGN); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(IgnoreSigpipe);
+}  // namespace
 
 std::string emulator_binary() {
   const char* build = std::getenv("PS_BUILD_DIR");
