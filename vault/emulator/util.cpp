@@ -145,6 +145,15 @@ std::string rfc3339_nano(WallTime t) {
 
 std::string rfc3339(WallTime t) { return format_utc(t, false); }
 
+std::string rfc3339_millis(WallTime t) {
+  std::string base = format_utc(t, false);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  if (ms < 0) ms += 1000;
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms));
+  return base.substr(0, base.size() - 1) + frac + "Z";
+}
+
 std::int64_t unix_seconds(WallTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }

@@ -34,6 +34,8 @@ std::optional<bool> parse_go_bool(std::string_view text);
 // RFC 3339 with nanoseconds, trailing zeros trimmed, UTC ("2026-01-02T03:04:05.123Z"), as Go's
 // time.Time marshals. The zero time (epoch of year 1) prints "0001-01-01T00:00:00Z".
 std::string rfc3339_nano(WallTime t);
+// Milliseconds, always three digits ("2026-01-02T03:04:05.678Z"), for logs.
+std::string rfc3339_millis(WallTime t);
 // Whole seconds, as Go's RFC3339 ("2026-01-02T03:04:05Z").
 std::string rfc3339(WallTime t);
 std::int64_t unix_seconds(WallTime t);

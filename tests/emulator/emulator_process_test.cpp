@@ -1,0 +1,285 @@
+// The real vault-emulator executable over TLS on 127.0.0.1 port 0.
+#include <httplib.h>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/emulator/emulator_process.h"
+#include "tls/tls.h"
+
+using namespace ps::vault::emulator::testing;
+using nlohmann::json;
+
+namespace {
+
+const std::string kRoot = "integration-root-token";
+const std::string kAdmin = "integration-admin-token";
+
+struct Fixture {
+  TempDir dir;
+  Fixture() {
+    signal(SIGPIPE, SIG_IGN);  // the server may close while a client still writes
+    ps::tls::devpki::write_dev_set(dir.file("pki"));
+  }
+
+  std::vector<std::string> args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {"--listen", "127.0.0.1:0",
+                                  "--tls-cert", dir.file("pki/server.pem"),
+                                  "--tls-key", dir.file("pki/server-key.pem"),
+                                  "--dev", "--dev-root-token", kRoot,
+                                  "--admin-token", kAdmin,
+                                  "--request-log", dir.file("requests.log")};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  std::unique_ptr<httplib::SSLClient> client(int port, const std::string& cert = "",
+                                             const std::string& key = "") const {
+    ps::tls::ClientConfig c;
+    c.ca_file = dir.file("pki/ca.pem");
+    c.cert_file = cert;
+    c.key_file = key;
+    std::string err;
+    auto tls = ps::tls::ClientTls::create(c, nullptr, &err);
+    BOOST_REQUIRE_MESSAGE(tls, err);
+    auto cli = tls->make_client("127.0.0.1", port);
+    cli->set_keep_alive(true);
+    cli->set_read_timeout(10, 0);
+    return cli;
+  }
+};
+
+httplib::Headers root_headers() { return {{"X-Vault-Token", kRoot}}; }
+
+httplib::Result list(httplib::SSLClient& cli, const std::string& path) {
+  httplib::Request req;
+  req.method = "LIST";
+  req.path = path;
+  req.headers = root_headers();
+  return cli.send(req);
+}
+
+bool wait_for_log(const std::string& file, const std::string& needle) {
+  for (int i = 0; i < 200; ++i) {
+    if (read_file(file).find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(emulator_process)
+
+BOOST_AUTO_TEST_CASE(prints_one_vault_addr_line_and_serves_vault_over_tls) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  BOOST_REQUIRE(emu.addr().rfind("https://127.0.0.1:", 0) == 0u);
+  BOOST_TEST(emu.port() > 0);
+  auto cli = f.client(emu.port());
+  auto h = cli->Get("/v1/sys/health");
+  BOOST_REQUIRE(h);
+  BOOST_TEST(h->status == 200);
+  BOOST_TEST(json::parse(h->body)["initialized"] == true);
+  BOOST_TEST(h->get_header_value("Cache-Control") == "no-store");
+  BOOST_TEST(emu.stop() == 0);
+  BOOST_TEST(emu.rest_of_stdout().empty());
+  BOOST_TEST(read_file(f.dir.file("stderr")).find(kRoot) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(accepts_the_list_verb_and_keeps_one_connection_alive) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  for (int i = 0; i < 20; ++i) {
+    auto w = cli->Post("/v1/auth/approle/role/agent-" + std::to_string(i), root_headers(),
+                       R"({"token_policies":"t0"})", "application/json");
+    BOOST_REQUIRE(w);
+    BOOST_TEST(w->status == 204);
+  }
+  auto l = list(*cli, "/v1/auth/approle/role");
+  BOOST_REQUIRE(l);
+  BOOST_TEST(l->status == 200);
+  BOOST_TEST(json::parse(l->body)["data"]["keys"].size() == 20u);
+  auto g = cli->Get("/v1/auth/approle/role?list=true", root_headers());
+  BOOST_REQUIRE(g);
+  BOOST_TEST(json::parse(g->body)["data"]["keys"] == json::parse(l->body)["data"]["keys"]);
+  auto p = cli->Get("/v1/auth/approle/role/agent-3/policies", root_headers());
+  BOOST_TEST(json::parse(p->body)["data"]["token_policies"] == json({"t0"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_drop_fault_closes_the_connection_and_the_next_request_works) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  auto admin = f.client(emu.port());
+  auto set = admin->Post("/_emulator/faults", {{"X-Emulator-Admin-Token", kAdmin}},
+                         R"({"kind":"drop","count":1,"match":"sys/health"})", "application/json");
+  BOOST_REQUIRE(set);
+  BOOST_TEST(set->status == 204);
+  auto dropped = cli->Get("/v1/sys/health");
+  BOOST_TEST(!dropped);
+  auto again = cli->Get("/v1/sys/health");
+  BOOST_REQUIRE(again);
+  BOOST_TEST(again->status == 200);
+  BOOST_TEST(wait_for_log(f.dir.file("requests.log"), "\"status\":0"));
+}
+
+BOOST_AUTO_TEST_CASE(a_hang_fault_answers_late_or_closes_when_the_client_gives_up) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto admin = f.client(emu.port());
+  httplib::Headers ah = {{"X-Emulator-Admin-Token", kAdmin}};
+  admin->Post("/_emulator/faults", ah, R"({"kind":"hang","hang_ms":200,"match":"/v1/sys/leader"})",
+              "application/json");
+  auto cli = f.client(emu.port());
+  auto late = cli->Get("/v1/sys/leader");
+  BOOST_REQUIRE(late);
+  BOOST_TEST(late->status == 200);
+  admin->Post("/_emulator/faults", ah, R"({"kind":"hang","hang_ms":60000,"match":"/v1/sys/leader"})",
+              "application/json");
+  auto impatient = f.client(emu.port());
+  impatient->set_read_timeout(0, 300000);
+  BOOST_TEST(!impatient->Get("/v1/sys/leader"));
+  impatient->stop();
+  BOOST_TEST(wait_for_log(f.dir.file("requests.log"), "\"path\":\"/v1/sys/leader\",\"query\":\"\",\"status\":0"));
+  auto stats = admin->Get("/_emulator/stats", ah);
+  BOOST_REQUIRE(stats);
+  BOOST_TEST(json::parse(stats->body)["by_status"]["200"].get<int>() >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(status_faults_send_retry_after_and_rate_limit_headers) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  httplib::Headers ah = {{"X-Emulator-Admin-Token", kAdmin}};
+  cli->Post("/_emulator/rate-limit-headers", ah, R"({"enabled":true})", "application/json");
+  cli->Post("/_emulator/faults", ah, R"({"kind":"status","status":429,"retry_after":7})", "application/json");
+  auto r = cli->Get("/v1/auth/token/lookup-self", root_headers());
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 429);
+  BOOST_TEST(r->get_header_value("Retry-After") == "7");
+  BOOST_TEST(r->get_header_value("X-RateLimit-Remaining") == "0");
+  BOOST_TEST(cli->Get("/v1/auth/token/lookup-self", root_headers())->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(an_oversized_body_gets_413) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  std::string big(33u * 1024 * 1024, 'x');
+  auto r = cli->Post("/v1/auth/approle/role/big", root_headers(), big, "application/json");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 413);
+  BOOST_TEST(json::parse(r->body)["errors"][0] == "failed to parse JSON input: http: request body too large");
+}
+
+BOOST_AUTO_TEST_CASE(state_survives_sigterm_and_restart) {
+  Fixture f;
+  std::string state = f.dir.file("state.json");
+  {
+    EmulatorProcess emu(f.args({"--state", state}), f.dir.file("stderr"));
+    auto cli = f.client(emu.port());
+    BOOST_TEST(cli->Post("/v1/auth/approle/role/keeper", root_headers(), R"({"token_policies":"kept"})",
+                         "application/json")->status == 204);
+    BOOST_TEST(cli->Post("/v1/sys/policies/acl/kept", root_headers(),
+                         R"({"policy":"path \"x\" { capabilities = [\"read\"] }"})", "application/json")->status == 204);
+    BOOST_TEST(emu.stop(SIGTERM) == 0);
+  }
+  BOOST_TEST(std::filesystem::exists(state));
+  EmulatorProcess again(f.args({"--state", state}), f.dir.file("stderr"));
+  auto cli = f.client(again.port());
+  auto r = cli->Get("/v1/auth/approle/role/keeper", root_headers());
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 200);
+  BOOST_TEST(json::parse(r->body)["data"]["token_policies"] == json({"kept"}));
+  BOOST_TEST(cli->Get("/v1/sys/policies/acl/kept", root_headers())->status == 200);
+  BOOST_TEST(again.stop(SIGINT) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_request_log_has_a_line_per_request_and_no_secret) {
+  Fixture f;
+  std::string secret, client_token;
+  {
+    EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+    auto cli = f.client(emu.port());
+    cli->Post("/v1/auth/approle/role/agent-1", root_headers(), "{}", "application/json");
+    std::string role_id = json::parse(cli->Get("/v1/auth/approle/role/agent-1/role-id", root_headers())->body)["data"]["role_id"];
+    secret = json::parse(cli->Post("/v1/auth/approle/role/agent-1/secret-id", root_headers(), "{}",
+                                   "application/json")->body)["data"]["secret_id"];
+    auto login = cli->Post("/v1/auth/approle/login", json({{"role_id", role_id}, {"secret_id", secret}}).dump(),
+                           "application/json");
+    client_token = json::parse(login->body)["auth"]["client_token"];
+    cli->Get("/v1/auth/token/lookup-self", {{"X-Vault-Token", client_token}});
+    cli->Get("/v1/auth/token/lookup?token=" + client_token, root_headers());
+    cli->Get("/_emulator/stats", {{"X-Emulator-Admin-Token", kAdmin}});
+    emu.stop();
+  }
+  std::string log = read_file(f.dir.file("requests.log"));
+  std::istringstream lines(log);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    json j = json::parse(line);
+    for (const char* k : {"ts", "method", "path", "query", "status"}) BOOST_TEST(j.contains(k), k);
+    ++count;
+  }
+  BOOST_TEST(count == 7);
+  BOOST_TEST(log.find("\"path\":\"/_emulator/stats\"") != std::string::npos);
+  for (const std::string& s : {kRoot, kAdmin, secret, client_token}) {
+    BOOST_TEST(log.find(s) == std::string::npos, "secret found in the request log");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_admin_api_is_absent_without_its_flag) {
+  Fixture f;
+  EmulatorProcess emu({"--listen", "127.0.0.1:0", "--tls-cert", f.dir.file("pki/server.pem"),
+                       "--tls-key", f.dir.file("pki/server-key.pem"), "--dev"},
+                      f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  auto r = cli->Post("/_emulator/seal", {{"X-Emulator-Admin-Token", ""}}, "", "application/json");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 404);
+  BOOST_TEST(cli->Get("/v1/auth/token/lookup-self", {{"X-Vault-Token", "root"}})->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(agent_listener_mode_answers_412_without_the_request_header) {
+  Fixture f;
+  EmulatorProcess emu(f.args({"--require-request-header"}), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  BOOST_TEST(cli->Get("/v1/sys/health")->status == 412);
+  BOOST_TEST(cli->Get("/v1/sys/health", {{"X-Vault-Request", "true"}})->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(client_certificates_are_required_when_a_client_ca_is_given) {
+  Fixture f;
+  EmulatorProcess emu(f.args({"--tls-client-ca", f.dir.file("pki/ca.pem")}), f.dir.file("stderr"));
+  auto anonymous = f.client(emu.port());
+  BOOST_TEST(!anonymous->Get("/v1/sys/health"));
+  auto stranger = f.client(emu.port(), f.dir.file("pki/other-client.pem"), f.dir.file("pki/other-client-key.pem"));
+  BOOST_TEST(!stranger->Get("/v1/sys/health"));
+  auto known = f.client(emu.port(), f.dir.file("pki/client.pem"), f.dir.file("pki/client-key.pem"));
+  auto r = known->Get("/v1/sys/health");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(bad_arguments_and_unusable_files_stop_it_at_start) {
+  Fixture f;
+  EmulatorProcess usage({"--listen", "127.0.0.1:0"}, f.dir.file("stderr"));
+  BOOST_TEST(usage.first_line().empty());
+  BOOST_TEST(usage.stop() == 2);
+  EmulatorProcess bad_key({"--listen", "127.0.0.1:0", "--tls-cert", f.dir.file("pki/server.pem"),
+                           "--tls-key", f.dir.file("pki/other-ca-key.pem"), "--dev"},
+                          f.dir.file("stderr"));
+  BOOST_TEST(bad_key.first_line().empty());
+  BOOST_TEST(bad_key.stop() == 1);
+  std::ofstream(f.dir.file("broken.json")) << "{ not a state file";
+  EmulatorProcess bad_state(f.args({"--state", f.dir.file("broken.json")}), f.dir.file("stderr"));
+  BOOST_TEST(bad_state.first_line().empty());
+  BOOST_TEST(bad_state.stop() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,219 @@
+// vault-emulator: the project's own `vault server -dev` (see vault/emulator/README.md).
+//
+//   vault-emulator --listen 127.0.0.1:PORT --tls-cert F --tls-key F [--tls-client-ca F]
+//                  [--dev] [--dev-root-token T] [--state FILE]
+//                  [--admin-token T] [--request-log FILE] [--require-request-header]
+//
+// Prints exactly one line `VAULT_ADDR=https://HOST:PORT` on stdout when ready; everything else
+// goes to stderr. SIGTERM/SIGINT save the state and exit 0; SIGHUP reloads the TLS files.
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "tls/tls.h"
+#include "vault/clock.h"
+#include "vault/emulator/emulator.h"
+#include "vault/emulator/request_log.h"
+#include "vault/emulator/server.h"
+#include "vault/emulator/state_file.h"
+
+namespace {
+
+using namespace ps::vault::emulator;
+
+struct Args {
+  std::string listen;
+  std::string cert, key, client_ca;
+  bool dev = false;
+  std::string root_token = "root";
+  std::string state_file;
+  std::string admin_token;
+  std::string request_log;
+  bool require_request_header = false;
+};
+
+const char* kUsage =
+    "usage: vault-emulator --listen 127.0.0.1:PORT --tls-cert F --tls-key F [--tls-client-ca F]\n"
+    "                      [--dev] [--dev-root-token T] [--state FILE]\n"
+    "                      [--admin-token T] [--request-log FILE] [--require-request-header]\n";
+
+void log_line(ps::LogLevel level, std::string_view message) {
+  static const char* names[] = {"debug", "info", "warn", "error"};
+  if (level == ps::LogLevel::debug) return;
+  std::cerr << "vault-emulator: " << names[static_cast<int>(level)] << ": " << message << std::endl;
+}
+
+bool parse_args(int argc, char** argv, Args* a, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    auto take = [&](std::string* out) {
+      if (has_value) {
+        *out = value;
+        return true;
+      }
+      if (i + 1 >= argc) {
+        *error = arg + " needs a value";
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    if (arg == "--listen") {
+      if (!take(&a->listen)) return false;
+    } else if (arg == "--tls-cert") {
+      if (!take(&a->cert)) return false;
+    } else if (arg == "--tls-key") {
+      if (!take(&a->key)) return false;
+    } else if (arg == "--tls-client-ca") {
+      if (!take(&a->client_ca)) return false;
+    } else if (arg == "--dev") {
+      a->dev = true;
+    } else if (arg == "--dev-root-token") {
+      if (!take(&a->root_token)) return false;
+    } else if (arg == "--state") {
+      if (!take(&a->state_file)) return false;
+    } else if (arg == "--admin-token") {
+      if (!take(&a->admin_token)) return false;
+    } else if (arg == "--request-log") {
+      if (!take(&a->request_log)) return false;
+    } else if (arg == "--require-request-header") {
+      a->require_request_header = true;
+    } else {
+      *error = "unknown argument " + arg;
+      return false;
+    }
+  }
+  if (a->listen.empty() || a->cert.empty() || a->key.empty()) {
+    *error = "--listen, --tls-cert and --tls-key are required";
+    return false;
+  }
+  if (a->root_token.empty()) {
+    *error = "--dev-root-token must not be empty";
+    return false;
+  }
+  return true;
+}
+
+bool split_listen(const std::string& listen, std::string* host, int* port) {
+  std::string h, p;
+  if (!listen.empty() && listen[0] == '[') {
+    auto close = listen.find("]:");
+    if (close == std::string::npos) return false;
+    h = listen.substr(1, close - 1);
+    p = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return false;
+    h = listen.substr(0, colon);
+    p = listen.substr(colon + 1);
+  }
+  char* end = nullptr;
+  long n = std::strtol(p.c_str(), &end, 10);
+  if (p.empty() || *end != '\0' || n < 0 || n > 65535) return false;
+  *host = h;
+  *port = static_cast<int>(n);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  std::string error;
+  if (!parse_args(argc, argv, &args, &error)) {
+    std::cerr << "vault-emulator: " << error << "\n" << kUsage;
+    return 2;
+  }
+  ServerOptions sopts;
+  if (!split_listen(args.listen, &sopts.host, &sopts.port)) {
+    std::cerr << "vault-emulator: --listen must be HOST:PORT\n" << kUsage;
+    return 2;
+  }
+
+  // Signals are taken synchronously by the main thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ps::RealClock clock;
+  Options opts;
+  opts.dev = args.dev;
+  opts.root_token = args.root_token;
+  opts.admin_token = args.admin_token;
+  opts.require_request_header = args.require_request_header;
+  if (const char* v = std::getenv("VAULT_DISABLE_USER_LOCKOUT"); v && std::string(v) == "true") {
+    opts.user_lockout = false;
+  }
+  Emulator emu(opts, clock);
+
+  if (!args.state_file.empty()) {
+    bool loaded = false;
+    if (!load_state_file(emu, args.state_file, &loaded, &error)) {
+      log_line(ps::LogLevel::error, error);
+      return 1;
+    }
+    if (loaded) log_line(ps::LogLevel::info, "state loaded from " + args.state_file);
+  }
+
+  std::unique_ptr<RequestLog> request_log;
+  if (!args.request_log.empty()) {
+    request_log = std::make_unique<RequestLog>(clock);
+    if (!request_log->open(args.request_log, &error)) {
+      log_line(ps::LogLevel::error, error);
+      return 1;
+    }
+  }
+
+  ps::tls::ServerConfig tls_config{args.cert, args.key, args.client_ca};
+  auto tls = ps::tls::ServerTls::create(tls_config, log_line, &error);
+  if (!tls) {
+    log_line(ps::LogLevel::error, "TLS: " + error);
+    return 1;
+  }
+  ps::tls::SslCtxPtr ctx = tls->make_ssl_ctx();
+
+  Server server(emu, ctx.get(), sopts, request_log.get(), log_line);
+  if (!server.listen(&error)) {
+    log_line(ps::LogLevel::error, error);
+    return 1;
+  }
+  StateSaver saver(emu, args.state_file, log_line);
+  saver.start();
+  server.start();
+
+  std::string shown_host = sopts.host.find(':') != std::string::npos ? "[" + sopts.host + "]" : sopts.host;
+  std::cout << "VAULT_ADDR=https://" << shown_host << ":" << server.port() << std::endl;
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      std::string why;
+      if (tls->reload(&why)) {
+        log_line(ps::LogLevel::info, "TLS material reloaded");
+      } else {
+        log_line(ps::LogLevel::error, "TLS reload failed, keeping the old material: " + why);
+      }
+      continue;
+    }
+    break;
+  }
+  server.stop();
+  bool saved = saver.stop();
+  log_line(ps::LogLevel::info, saved ? "stopped" : "stopped; the final state save failed");
+  return saved ? 0 : 1;
+}

@@ -1,0 +1,325 @@
+#include "vault/emulator/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <openssl/err.h>
+
+#include "vault/emulator/core.h"
+#include "vault/emulator/http_parse.h"
+
+namespace ps::vault::emulator {
+namespace {
+
+void set_timeout(int fd, int option, std::chrono::milliseconds t) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(t.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
+  setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
+}
+
+bool write_all(SSL* ssl, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    int n = SSL_write(ssl, data.data() + off, static_cast<int>(data.size() - off));
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool read_more(SSL* ssl, std::string& buf) {
+  char tmp[16384];
+  int n = SSL_read(ssl, tmp, sizeof tmp);
+  if (n <= 0) return false;
+  buf.append(tmp, static_cast<std::size_t>(n));
+  return true;
+}
+
+std::string plain_error(int status, const std::string& text) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
+  r.body = text;
+  return http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now()));
+}
+
+// True when the peer closed its side (EOF, reset, or a TLS alert such as close_notify).
+bool peer_gone(int fd) {
+  pollfd p{fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+  unsigned char first = 0;
+  ssize_t n = recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) || (n == 1 && first == 0x15);
+}
+
+}  // namespace
+
+Server::Server(Emulator& emulator, SSL_CTX* ctx, ServerOptions options, RequestLog* log,
+               LogFn errors)
+    : emu_(emulator), ctx_(ctx), options_(std::move(options)), log_(log), errors_(std::move(errors)) {}
+
+Server::~Server() { stop(); }
+
+bool Server::listen(std::string* error) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, options_.host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(options_.port));
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, options_.host.c_str(), &v6->sin6_addr) == 1) {
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(options_.port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    *error = "listen address must be a numeric IP address: " + options_.host;
+    return false;
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, 128) != 0) {
+    *error = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
+             std::strerror(errno);
+    close(fd);
+    return false;
+  }
+  sockaddr_storage bound{};
+  socklen_t blen = sizeof bound;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+  port_ = family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
+                            : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  listen_fd_ = fd;
+  return true;
+}
+
+void Server::start() { acceptor_ = std::thread([this] { accept_loop(); }); }
+
+void Server::stop() {
+  if (stopping_.exchange(true)) {
+    if (acceptor_.joinable()) acceptor_.join();
+    return;
+  }
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);
+  idle_.wait_for(lock, std::chrono::seconds(10), [this] { return active_ == 0; });
+}
+
+void Server::accept_loop() {
+  while (!stopping_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    sockaddr_storage peer{};
+    socklen_t plen = sizeof peer;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (peer.ss_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, ip, sizeof ip);
+    } else {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, ip, sizeof ip);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        close(fd);
+        break;
+      }
+      open_fds_.insert(fd);
+      ++active_;
+    }
+    std::thread([this, fd, peer_ip = std::string(ip)] { serve(fd, peer_ip); }).detach();
+  }
+}
+
+void Server::serve(int fd, std::string peer) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_timeout(fd, SO_RCVTIMEO, options_.handshake_timeout);
+  set_timeout(fd, SO_SNDTIMEO, options_.io_timeout);
+  SSL* ssl = SSL_new(ctx_);
+  bool graceful = false;
+  auto finish = [&] {
+    if (ssl != nullptr) {
+      if (graceful) SSL_shutdown(ssl);
+      SSL_free(ssl);
+    }
+    ERR_clear_error();
+    std::lock_guard<std::mutex> lock(mu_);
+    open_fds_.erase(fd);
+    close(fd);
+    --active_;
+    idle_.notify_all();
+  };
+  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
+    if (errors_) errors_(LogLevel::debug, "TLS handshake with " + peer + " failed");
+    finish();
+    return;
+  }
+  const std::size_t max_body = emu_.options().max_request_size;
+  std::string buf;
+  while (!stopping_) {
+    http::RequestHead head;
+    std::size_t consumed = 0;
+    set_timeout(fd, SO_RCVTIMEO, options_.idle_timeout);
+    http::HeadStatus hs;
+    while ((hs = http::parse_head(buf, options_.max_head_bytes, &head, &consumed)) ==
+           http::HeadStatus::incomplete) {
+      if (!read_more(ssl, buf)) {
+        graceful = buf.empty();
+        finish();
+        return;
+      }
+      set_timeout(fd, SO_RCVTIMEO, options_.io_timeout);
+    }
+    if (hs != http::HeadStatus::ok) {
+      write_all(ssl, hs == http::HeadStatus::too_large ? plain_error(431, "431 Request Header Fields Too Large")
+                                                      : plain_error(400, "400 Bad Request"));
+      graceful = true;
+      finish();
+      return;
+    }
+    buf.erase(0, consumed);
+    set_timeout(fd, SO_RCVTIMEO, options_.io_timeout);
+
+    HttpRequest req;
+    req.method = head.method;
+    http::split_target(head.target, &req.path, &req.query);
+    req.headers = head.headers;
+    req.remote_addr = peer;
+    auto log = [&](int status) {
+      if (log_ != nullptr) log_->write(req.method, req.path, req.query, status);
+    };
+    auto refuse = [&](int status, const std::string& message) {
+      HttpResponse r = error_response(status, {message});
+      r.set_header("Cache-Control", "no-store");
+      write_all(ssl, http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now())));
+      log(status);
+      graceful = true;
+      finish();
+    };
+
+    const std::string* te = head.header("Transfer-Encoding");
+    const std::string* cl = head.header("Content-Length");
+    const std::string* expect = head.header("Expect");
+    bool chunked = te != nullptr && to_lower(*te).find("chunked") != std::string::npos;
+    std::size_t length = 0;
+    if (!chunked && cl != nullptr) {
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(cl->c_str(), &end, 10);
+      if (cl->empty() || *end != '\0') {
+        refuse(400, "invalid Content-Length");
+        return;
+      }
+      if (n > max_body) {
+        // Answer first, then read (and drop) what the client is still sending, so that a client
+        // that writes the whole body before reading sees the 413 instead of a broken pipe.
+        HttpResponse r = error_response(413, {"failed to parse JSON input: http: request body too large"});
+        r.set_header("Cache-Control", "no-store");
+        write_all(ssl, http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now())));
+        log(413);
+        std::size_t left = static_cast<std::size_t>(std::min<unsigned long long>(n, 4ull * max_body)) -
+                           std::min(buf.size(), static_cast<std::size_t>(n));
+        buf.clear();
+        while (left > 0 && !stopping_ && read_more(ssl, buf)) {
+          left -= std::min(left, buf.size());
+          buf.clear();
+        }
+        graceful = true;
+        finish();
+        return;
+      }
+      length = static_cast<std::size_t>(n);
+    }
+    if (expect != nullptr && to_lower(*expect) == "100-continue" && (chunked || length > 0)) {
+      write_all(ssl, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    if (chunked) {
+      http::ChunkedDecoder decoder(max_body);
+      http::ChunkedDecoder::Status st;
+      while ((st = decoder.feed(buf, &req.body)) == http::ChunkedDecoder::Status::need_more) {
+        if (!read_more(ssl, buf)) {
+          finish();
+          return;
+        }
+      }
+      if (st == http::ChunkedDecoder::Status::too_large) {
+        refuse(413, "failed to parse JSON input: http: request body too large");
+        return;
+      }
+      if (st == http::ChunkedDecoder::Status::bad) {
+        refuse(400, "invalid chunked body");
+        return;
+      }
+    } else {
+      while (buf.size() < length) {
+        if (!read_more(ssl, buf)) {
+          finish();
+          return;
+        }
+      }
+      req.body = buf.substr(0, length);
+      buf.erase(0, length);
+    }
+
+    Outcome out = emu_.dispatch(req);
+    if (out.kind == Outcome::Kind::drop) {
+      log(0);
+      finish();  // no answer, no close_notify: the client sees the connection vanish
+      return;
+    }
+    if (out.kind == Outcome::Kind::hang) {
+      auto deadline = std::chrono::steady_clock::now() + out.hang;
+      bool gave_up = false;
+      while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+        if (peer_gone(fd)) {
+          gave_up = true;
+          break;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(20)));
+      }
+      if (gave_up || stopping_) {
+        log(0);
+        finish();
+        return;
+      }
+      out.response = emu_.handle(req);
+    }
+    bool keep = head.keep_alive() && !stopping_;
+    bool ok = write_all(ssl, http::serialize_response(out.response, keep, req.method == "HEAD",
+                                                      http::http_date(std::chrono::system_clock::now())));
+    log(out.response.status);
+    if (!ok || !keep) {
+      graceful = ok;
+      finish();
+      return;
+    }
+  }
+  graceful = true;
+  finish();
+}
+
+}  // namespace ps::vault::emulator

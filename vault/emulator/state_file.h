@@ -1,0 +1,51 @@
+// --state FILE: load at start, save atomically (temp file + fsync + rename, mode 0600),
+// debounced while running and once more at shutdown.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tls/tls.h"
+#include "vault/emulator/emulator.h"
+
+namespace ps::vault::emulator {
+
+// Loads `path` into the emulator. A missing file is not an error (*loaded = false).
+bool load_state_file(Emulator& emu, const std::string& path, bool* loaded, std::string* error);
+// Writes the emulator's snapshot to `path` atomically.
+bool save_state_file(const Emulator& emu, const std::string& path, std::string* error);
+
+// Saves when the emulator's change count moved, at most once per `interval`, and runs the
+// periodic tidy (expired secret IDs and tokens) every `tidy_interval`. stop() saves once more.
+class StateSaver {
+ public:
+  StateSaver(Emulator& emu, std::string path, LogFn log,
+             std::chrono::milliseconds interval = std::chrono::milliseconds(500),
+             std::chrono::milliseconds tidy_interval = std::chrono::seconds(60));
+  ~StateSaver();
+  void start();
+  // Stops the thread and saves if anything changed. Returns false if the final save failed.
+  bool stop();
+
+ private:
+  bool save_if_changed();
+  void run();
+
+  Emulator& emu_;
+  std::string path_;  // empty: no persistence, tidy only
+  LogFn log_;
+  std::chrono::milliseconds interval_;
+  std::chrono::milliseconds tidy_interval_;
+  std::uint64_t saved_count_ = 0;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace ps::vault::emulator
