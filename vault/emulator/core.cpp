@@ -459,6 +459,7 @@ HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
   if (vpath == "sys/health") return sys_health(req, req.method);
   if (vpath == "sys/leader") return sys_leader(req);
   if (vpath == "sys/seal-status") return sys_seal_status(req);
+  if (vpath == "sys/init") return sys_init(req);
 
   bool exclusive = !(req.method == "GET" || req.method == "LIST" || req.method == "HEAD");
   while (true) {

@@ -174,6 +174,7 @@ struct Emulator::Core {
   HttpResponse sys_health(const HttpRequest& req, const std::string& method);
   HttpResponse sys_leader(const HttpRequest& req);
   HttpResponse sys_seal_status(const HttpRequest& req);
+  HttpResponse sys_init(const HttpRequest& req);
 
   // --- admin (admin.cpp)
   HttpResponse handle_admin(const HttpRequest& req);

@@ -177,6 +177,17 @@ HttpResponse Core::sys_seal_status(const HttpRequest& req) {
   return json_response(200, body);
 }
 
+HttpResponse Core::sys_init(const HttpRequest& req) {
+  std::shared_lock<std::shared_mutex> lock(mu);
+  if (req.method == "GET") return json_response(200, {{"initialized", state.initialized}});
+  if (req.method == "PUT" || req.method == "POST") {
+    // Initialising (key shares, root token) is not emulated: --dev or --state provide the state.
+    if (state.initialized) return error_response(400, {"Vault is already initialized"});
+    return error_response(501, {"initialization is not supported by the emulator; start it with --dev"});
+  }
+  return error_response(405, {});
+}
+
 Match Core::route_sys(const std::string& rest) {
   Match m;
   m.kind = Match::Kind::unsupported_path;
