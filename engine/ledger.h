@@ -59,6 +59,13 @@ struct AgentProblem {
   std::string message;
 };
 
+// One agent_metrics row of a scan: its facts, or why it cannot be evaluated.
+struct AgentScanItem {
+  std::shared_ptr<const AgentFacts> facts;  // null when `problem` is set
+  std::optional<AgentProblem> problem;
+};
+using AgentSink = std::function<void(AgentScanItem&&)>;
+
 struct AllAgentFacts {
   // Agents with valid data, in the reference's `eligible` order (agent_id, BINARY collation).
   std::vector<std::shared_ptr<const AgentFacts>> agents;
@@ -144,9 +151,18 @@ class Ledger {
   // invalid_data when its rows break the contract.
   Result<std::shared_ptr<const AgentFacts>> agent_facts(std::string_view agent_id, WallTime now);
 
-  // Facts for every agent in agent_metrics from one grouped pass per fact kind (metrics,
-  // actions in the window, violations in the window, unparseable timestamps), never a query
-  // per agent. Bad agents go to `problems`; they do not fail the others.
+  // Calls `sink` once per agent_metrics row, in the reference's `eligible` order (agent_id
+  // by BINARY collation; rows without a usable id first), with the agent's facts or its
+  // problem: bad agents do not fail the others. The facts come from one grouped pass per
+  // fact kind (metrics, window actions, window violations, unparseable timestamps), never a
+  // query per agent. With migration 1 applied the passes are merged in agent order and the
+  // sink sees each agent as soon as it is complete (constant memory); without it they are
+  // aggregated in memory first. All of it is one read transaction: the sink should be quick
+  // (do not write to a terminal or pipe from it: a slow reader would hold the ledger's
+  // read lock, and the platform's writers wait for it in rollback-journal mode).
+  Status scan_agents(WallTime now, const AgentSink& sink, const ProgressFn& progress = {});
+
+  // scan_agents() collected into vectors (tests, small ledgers).
   Result<AllAgentFacts> all_agent_facts(WallTime now, const ProgressFn& progress = {});
 
   // The agent's current tier, or nullopt when unknown. invalid_data as agent_facts().
@@ -188,6 +204,10 @@ class Ledger {
   Status check_upstream_schema();
   Result<std::shared_ptr<const AgentFacts>> load_agent_facts(std::string_view agent_id,
                                                              const std::string& now_iso);
+  Status scan_ordered(const std::string& now_iso, const AgentSink& sink,
+                      const ProgressFn& progress);
+  Status scan_in_memory(const std::string& now_iso, const AgentSink& sink,
+                        const ProgressFn& progress);
 
   std::unique_ptr<sqlite::Connection> conn_;
 };

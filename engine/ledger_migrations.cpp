@@ -7,29 +7,30 @@
 namespace ps::engine {
 namespace {
 
-// Migration 1: the indexes evaluation needs. The expressions are the window expression of
-// the reference engine's queries, datetime(timestamp), so that
-//   datetime(timestamp) >= datetime(:now, '-30 days')   is a range scan,
-//   datetime(timestamp) IS NULL                          finds unparseable timestamps,
-// with the same semantics as the unindexed scan.
-//  - sidecar_actions_window covers the grouped `eligible` pass (agent_id, action, decision,
-//    success and the rowid are all in the index, so the table is not touched).
-//  - sidecar_actions_agent serves single-agent reads (evaluate, and promote inside its write
-//    transaction, which must stay short). It is deliberately not covering: an agent has few
-//    rows in the window, and a third copy of the action data would cost the platform's
-//    inserts and the disk more than it saves.
+// Migration 1: the indexes evaluation needs. Their expression is the reference engine's window
+// expression, datetime(timestamp), so the queries keep its exact semantics:
+//  - sidecar_actions_agent_window: an agent's window rows are one contiguous range
+//    (agent_id = ? AND datetime(timestamp) >= ?). `eligible` walks agent_metrics in agent_id
+//    order and seeks this range for each agent, so window rows arrive grouped by agent and
+//    older history is skipped, however long the ledger; evaluate/promote use one range.
+//    action, decision and success are in the index, so the table is never read. `id` comes
+//    third so that rows within the same second stay in insertion order (the order in which
+//    the reference engine, which also uses this index once it exists, lists action types).
+//  - sidecar_*_bad_timestamp: partial indexes holding only rows whose timestamp does not
+//    parse (datetime() IS NULL), which the sidecar reports as invalid data. Normally empty.
+//  - sidecar_violations_agent_window: the same range per agent for violations.
 // Caveat: SQLite refuses to index datetime('now') (not deterministic), so a row whose
 // timestamp is the literal text 'now' makes this migration fail (and, once applied, makes
 // such an insert fail). The platform writes isoformat timestamps; README documents it.
 constexpr std::string_view kEvaluationIndexes = R"sql(
-CREATE INDEX IF NOT EXISTS sidecar_actions_window
-  ON agent_actions(datetime(timestamp), agent_id, action, decision, success);
-CREATE INDEX IF NOT EXISTS sidecar_actions_agent
-  ON agent_actions(agent_id, datetime(timestamp));
-CREATE INDEX IF NOT EXISTS sidecar_violations_window
-  ON violations(datetime(timestamp), agent_id);
-CREATE INDEX IF NOT EXISTS sidecar_violations_agent
+CREATE INDEX IF NOT EXISTS sidecar_actions_agent_window
+  ON agent_actions(agent_id, datetime(timestamp), id, action, decision, success);
+CREATE INDEX IF NOT EXISTS sidecar_actions_bad_timestamp
+  ON agent_actions(agent_id) WHERE datetime(timestamp) IS NULL;
+CREATE INDEX IF NOT EXISTS sidecar_violations_agent_window
   ON violations(agent_id, datetime(timestamp));
+CREATE INDEX IF NOT EXISTS sidecar_violations_bad_timestamp
+  ON violations(agent_id) WHERE datetime(timestamp) IS NULL;
 )sql";
 
 constexpr Migration kMigrations[] = {

@@ -59,6 +59,18 @@ void append_py_json_string(std::string& out, std::string_view s) {
   out += '"';
   std::size_t i = 0;
   while (i < s.size()) {
+    // Runs of printable ASCII other than " and \ are copied as they are.
+    std::size_t run = i;
+    while (run < s.size()) {
+      const auto u = static_cast<unsigned char>(s[run]);
+      if (u < 0x20 || u >= 0x7F || u == '"' || u == '\\') break;
+      ++run;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x7F) {
       if (c == '"') {

@@ -9,6 +9,7 @@
 #include "sidecar/config.h"
 #include "sidecar/output.h"
 #include "sidecar/progress.h"
+#include "sidecar/spool.h"
 
 namespace ps::sidecar {
 namespace {
@@ -103,25 +104,44 @@ int run(const Context& ctx, const PromoteCommand& cmd) {
   return kExitOk;
 }
 
+// Evaluates agent by agent as the scan streams them; the listing goes to a spool and reaches
+// stdout only after the scan's read transaction has ended (see spool.h).
 int run(const Context& ctx, const EligibleCommand& cmd) {
   auto ledger = open_ledger(ctx, true);
   if (!ledger.ok()) return fail(ctx.env, ledger.status());
+  Spool spool;
+  EligibleWriter writer(
+      [&](std::string_view chunk) {
+        if (ctx.env.out_cannot_stall) {
+          ctx.env.out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+        } else {
+          spool.append(chunk);
+        }
+      },
+      cmd.json);
+  std::vector<engine::AgentProblem> problems;
+  std::size_t evaluated = 0;
   ScanProgressDisplay display(ctx.env.err, ctx.env.err_is_tty);
-  auto all = (*ledger)->all_agent_facts(
-      ctx.now, [&](const engine::ScanProgress& p) { display.update(p); });
+  const Status scanned = (*ledger)->scan_agents(
+      ctx.now,
+      [&](engine::AgentScanItem&& item) {
+        if (item.problem) {
+          problems.push_back(std::move(*item.problem));
+          return;
+        }
+        ++evaluated;
+        const engine::Evaluation e =
+            engine::evaluate(std::move(item.facts), ctx.config.rules, ctx.now);
+        if (engine::is_promotable(e.status)) writer.add(e);
+      },
+      [&](const engine::ScanProgress& p) { display.update(p); });
   display.finish();
-  if (!all.ok()) return fail(ctx.env, all.status());
-
-  std::vector<engine::Evaluation> eligible;
-  for (auto& facts : all->agents) {
-    engine::Evaluation e = engine::evaluate(facts, ctx.config.rules, ctx.now);
-    if (engine::is_promotable(e.status)) eligible.push_back(std::move(e));
+  if (!scanned.ok()) return fail(ctx.env, scanned);
+  writer.end();
+  if (!spool.copy_to(ctx.env.out)) {
+    return fail(ctx.env, "cannot read back the spooled output (temporary file)");
   }
-  std::string out;
-  cmd.json ? eligible_json(out, eligible) : eligible_text(out, eligible);
-  ctx.env.out << out << std::flush;
 
-  const auto& problems = all->problems;
   if (problems.empty()) return kExitOk;
   for (std::size_t i = 0; i < problems.size() && i < kMaxProblemLines; ++i) {
     ctx.env.err << "policy-sidecar: skipped: invalid ledger data: " << problems[i].message << '\n';
@@ -130,8 +150,7 @@ int run(const Context& ctx, const EligibleCommand& cmd) {
     ctx.env.err << "policy-sidecar: skipped " << problems.size() - kMaxProblemLines
                 << " more agents with invalid ledger data\n";
   }
-  ctx.env.err << "policy-sidecar: " << problems.size() << " of "
-              << problems.size() + all->agents.size()
+  ctx.env.err << "policy-sidecar: " << problems.size() << " of " << problems.size() + evaluated
               << " agents skipped because of invalid ledger data; the others are listed"
               << std::endl;
   return kExitPartial;

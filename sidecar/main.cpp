@@ -1,5 +1,6 @@
 // policy-sidecar: the one place that builds the real world (clock, environment, terminal,
 // standard streams) and hands it to the CLI.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +10,18 @@
 
 #include "sidecar/commands.h"
 #include "vault/clock.h"
+
+namespace {
+
+// A regular file or /dev/null never makes a writer wait for a reader.
+bool stdout_cannot_stall() {
+  struct stat out {}, null {};
+  if (::fstat(STDOUT_FILENO, &out) != 0) return false;
+  if (S_ISREG(out.st_mode)) return true;
+  return S_ISCHR(out.st_mode) && ::stat("/dev/null", &null) == 0 && out.st_rdev == null.st_rdev;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
@@ -21,7 +34,7 @@ int main(int argc, char** argv) {
         if (!v) return std::nullopt;
         return std::string(v);
       },
-      ::isatty(STDERR_FILENO) == 1};
+      ::isatty(STDERR_FILENO) == 1, stdout_cannot_stall()};
   const int status = ps::sidecar::run_cli(args, env);
   std::cout.flush();
   if (!std::cout) {

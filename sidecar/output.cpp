@@ -51,30 +51,48 @@ void evaluation_json(std::string& out, const engine::Evaluation& e) {
   out += '\n';
 }
 
-void eligible_text(std::string& out, const std::vector<engine::Evaluation>& eligible) {
-  line(out, "\n" + kRule);
-  line(out, "AGENTS ELIGIBLE FOR PROMOTION");
-  line(out, kRule);
-  if (eligible.empty()) {
-    line(out, "No agents currently eligible for promotion");
+EligibleWriter::EligibleWriter(Sink sink, bool json)
+    : sink_(std::move(sink)), json_(json), writer_(buf_, PyJsonWriter::Style::indent2) {
+  buf_.reserve(kChunk + kChunk / 4);
+  if (json_) {
+    writer_.begin_array();
   } else {
-    for (const engine::Evaluation& e : eligible) {
-      const char* icon = e.status == engine::PromotionStatus::eligible ? "[READY]" : "[REVIEW]";
-      line(out, std::string("\n") + icon + " " + e.agent_id);
-      line(out, "  Tier " + std::to_string(e.current_tier) + kArrow + "Tier " +
-                    std::to_string(e.target_tier));
-      line(out, "  " + e.recommendation);
-    }
+    line(buf_, "\n" + kRule);
+    line(buf_, "AGENTS ELIGIBLE FOR PROMOTION");
+    line(buf_, kRule);
   }
-  line(out, kRule);
 }
 
-void eligible_json(std::string& out, const std::vector<engine::Evaluation>& eligible) {
-  PyJsonWriter w(out, PyJsonWriter::Style::indent2);
-  w.begin_array();
-  for (const engine::Evaluation& e : eligible) engine::write_evaluation(w, e);
-  w.end_array();
-  out += '\n';
+void EligibleWriter::flush_if_full() {
+  if (buf_.size() < kChunk) return;
+  sink_(buf_);
+  buf_.clear();
+}
+
+void EligibleWriter::add(const engine::Evaluation& e) {
+  ++count_;
+  if (json_) {
+    engine::write_evaluation(writer_, e);
+  } else {
+    const char* icon = e.status == engine::PromotionStatus::eligible ? "[READY]" : "[REVIEW]";
+    line(buf_, std::string("\n") + icon + " " + e.agent_id);
+    line(buf_, "  Tier " + std::to_string(e.current_tier) + kArrow + "Tier " +
+                   std::to_string(e.target_tier));
+    line(buf_, "  " + e.recommendation);
+  }
+  flush_if_full();
+}
+
+void EligibleWriter::end() {
+  if (json_) {
+    writer_.end_array();
+    buf_ += '\n';
+  } else {
+    if (count_ == 0) line(buf_, "No agents currently eligible for promotion");
+    line(buf_, kRule);
+  }
+  sink_(buf_);
+  buf_.clear();
 }
 
 void history_text(std::string& out, const engine::PromotionHistory& history) {

@@ -1,0 +1,104 @@
+// Shared helpers for tests: temporary directories, running the real binaries, and raw
+// SQLite access to ledgers made from the vendored upstream schema. Helpers throw
+// std::runtime_error on setup failures (a test that cannot set up must fail loudly).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace ps::testing {
+
+// A fresh directory under $TMPDIR, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Environment set by CTest (tests/CMakeLists.txt); throws if missing.
+std::string env_or_throw(const char* name);
+std::string upstream_schema_path();     // PS_UPSTREAM_SCHEMA
+std::string reference_engine_path();    // PS_REFERENCE_ENGINE
+std::string system_python();            // PS_SYSTEM_PYTHON
+std::string build_dir();                // PS_BUILD_DIR
+std::string repo_root();                // PS_REPO_ROOT
+std::string sidecar_binary();           // $PS_BUILD_DIR/sidecar/policy-sidecar
+std::string gen_ledger_binary();        // $PS_BUILD_DIR/tests/support/ps-gen-ledger
+std::string reference_harness();        // tests/support/reference_harness.py
+
+struct ProcessResult {
+  int exit_code = -1;  // 128 + signal when killed
+  std::string out;
+  std::string err;
+};
+
+// A child process with captured stdout/stderr (and /dev/null as stdin).
+class Process {
+ public:
+  // `env` entries "K=V" are added to (or override) this process's environment.
+  Process(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  ~Process();
+  Process(Process&& other) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // Reads both pipes to the end and reaps the child.
+  ProcessResult wait();
+
+ private:
+  int pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+};
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::vector<std::string>& env = {});
+
+// Raw access to a ledger file, independent of engine/ (so tests check the product's writes
+// with code that is not the product's).
+class RawLedger {
+ public:
+  // Opens `path`; with `create`, first creates it from the upstream schema.
+  explicit RawLedger(const std::string& path, bool create = false);
+  ~RawLedger();
+  RawLedger(const RawLedger&) = delete;
+  RawLedger& operator=(const RawLedger&) = delete;
+
+  void exec(const std::string& sql);
+  // First column of the first row as text ("" for NULL / no row).
+  std::string text(const std::string& sql);
+  std::int64_t integer(const std::string& sql);
+  // All rows, each cell rendered as text ("NULL" for NULL), cells joined by '|'.
+  std::vector<std::string> rows(const std::string& sql);
+
+  // Inserts with SQL-literal arguments (strings must be quoted by the caller with q()).
+  void metrics(const std::string& agent, std::int64_t tier, std::int64_t runs,
+               std::int64_t consecutive, std::int64_t total = 0);
+  void action(const std::string& agent, const std::string& timestamp, const std::string& action,
+              const std::string& decision, std::optional<int> success);
+  void violation(const std::string& agent, const std::string& timestamp);
+
+  sqlite3* handle() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// 'text' as an SQL string literal.
+std::string q(const std::string& text);
+
+// The isoformat (Python shape) of now + offset.
+std::string iso_at(std::chrono::system_clock::time_point now, std::chrono::seconds offset);
+
+}  // namespace ps::testing
