@@ -5,6 +5,7 @@ window sums counted as 0, so its results can be compared with policy-sidecar's.
     reference_harness.py --db LEDGER --now ISO cli ARGS...   # the reference's own CLI
     reference_harness.py --db LEDGER --now ISO eval-all       # JSON list: every agent's
                                                               # evaluate_promotion().to_dict()
+    --keep-null-sums   leave the reference's NULL sums alone (to show its crash)
 
 The reference file is executed unchanged (PS_REFERENCE_ENGINE or --engine). Three things are
 substituted, nothing else:
@@ -32,7 +33,7 @@ NULL_SUMS = [
 ]
 
 
-def pin_sql(sql, params, now):
+def pin_sql(sql, params, now, coalesce=True):
     """Returns (sql, params) with every datetime('now', ?) reading the pinned now."""
     if NOW_CALL not in sql:
         return sql, params
@@ -46,15 +47,16 @@ def pin_sql(sql, params, now):
         params.insert(position, now)
     out.append(rest)
     sql = "".join(out)
-    for s in NULL_SUMS:
-        sql = sql.replace(s, "COALESCE(%s, 0)" % s)
+    if coalesce:
+        for s in NULL_SUMS:
+            sql = sql.replace(s, "COALESCE(%s, 0)" % s)
     return sql, tuple(params)
 
 
-def make_sqlite_shim(db_path, now_iso, stats):
+def make_sqlite_shim(db_path, now_iso, stats, coalesce):
     class PinnedCursor(real_sqlite3.Cursor):
         def execute(self, sql, params=()):
-            new_sql, new_params = pin_sql(sql, params, now_iso)
+            new_sql, new_params = pin_sql(sql, params, now_iso, coalesce)
             if new_sql != sql:
                 stats["pinned"] += 1
             if "COALESCE(SUM" in new_sql:
@@ -91,12 +93,12 @@ def make_datetime_shim(now):
     return shim
 
 
-def load_reference(engine_path, db_path, now_iso, run_name, argv=None):
+def load_reference(engine_path, db_path, now_iso, run_name, argv=None, coalesce=True):
     now = real_datetime.datetime.fromisoformat(now_iso.replace("Z", "+00:00"))
     now = now.astimezone(real_datetime.timezone.utc)
     stats = {"pinned": 0, "coalesced": 0}
     saved = {name: sys.modules.get(name) for name in ("sqlite3", "datetime")}
-    sys.modules["sqlite3"] = make_sqlite_shim(db_path, now.isoformat(), stats)
+    sys.modules["sqlite3"] = make_sqlite_shim(db_path, now.isoformat(), stats, coalesce)
     sys.modules["datetime"] = make_datetime_shim(now)
     saved_argv = sys.argv
     namespace = {"__name__": run_name, "__file__": engine_path}
@@ -124,6 +126,7 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--now", required=True)
     parser.add_argument("--engine", default=os.environ.get("PS_REFERENCE_ENGINE"))
+    parser.add_argument("--keep-null-sums", action="store_true")
     parser.add_argument("mode", choices=["cli", "eval-all"])
     parser.add_argument("args", nargs=argparse.REMAINDER)
     opts = parser.parse_args()
@@ -132,9 +135,11 @@ def main():
 
     if opts.mode == "cli":
         args = opts.args[1:] if opts.args[:1] == ["--"] else opts.args
-        load_reference(opts.engine, opts.db, opts.now, "__main__", args)
+        load_reference(opts.engine, opts.db, opts.now, "__main__", args,
+                       coalesce=not opts.keep_null_sums)
         return
-    ns, _ = load_reference(opts.engine, opts.db, opts.now, "promotion_engine_reference")
+    ns, _ = load_reference(opts.engine, opts.db, opts.now, "promotion_engine_reference",
+                           coalesce=not opts.keep_null_sums)
     engine = ns["PromotionEngine"](opts.db)
     conn = real_sqlite3.connect(opts.db)
     agents = [row[0] for row in conn.execute("SELECT agent_id FROM agent_metrics")]
