@@ -52,7 +52,8 @@ struct VaultConfig {
   std::string vault_namespace;  // X-Vault-Namespace; empty = none
   std::string mount = "approle";  // AppRole mount, relative to auth/
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
-  // Read/write timeout of one request (VAULT_CLIENT_TIMEOUT; Go client default 60 s).
+  // Read/write timeout of one request (VAULT_CLIENT_TIMEOUT; Go client default 60 s). httplib
+  // applies it to each socket read and write, so it bounds a silent server, not a trickle.
   std::chrono::milliseconds request_timeout{std::chrono::seconds{60}};
   BackoffPolicy retry{};
   AuthConfig auth;

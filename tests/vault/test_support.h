@@ -47,6 +47,20 @@ inline void replace_file(const std::string& path, const std::string& content) {
   std::filesystem::rename(path + ".tmp", path);
 }
 
+// Vault's role-name rule \w(([\w-.]+)?\w)? with ASCII \w, anchored, written out by hand
+// (independent of vault/names.cpp; std::regex trips GCC 12's -Wmaybe-uninitialized under
+// sanitizers).
+inline bool matches_vault_role_rule(const std::string& s) {
+  auto word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  };
+  if (s.empty() || !word(s.front()) || !word(s.back())) return false;
+  for (char c : s) {
+    if (!word(c) && c != '-' && c != '.') return false;
+  }
+  return true;
+}
+
 struct LogCapture {
   std::mutex mu;
   std::vector<std::string> lines;
