@@ -67,6 +67,14 @@ struct Section {
 constexpr Section kSections[] = {
     {"ledger", parse_ledger},
     {"rules", parse_rules},
+    {"listener", parse_listener_section},
+    {"webhook", parse_webhook_section},
+    {"api", parse_api_section},
+    {"log", parse_log_section},
+    {"audit", parse_audit_section},
+    {"evaluate", parse_evaluate_section},
+    {"health", parse_health_section},
+    {"shutdown", parse_shutdown_section},
 };
 
 std::string known_sections() {

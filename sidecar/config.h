@@ -20,6 +20,7 @@
 
 #include "engine/rules.h"
 #include "engine/status.h"
+#include "sidecar/config_serve.h"  // listener, webhook, api, log, audit, evaluate, health, shutdown
 
 namespace ps::sidecar {
 
@@ -33,6 +34,15 @@ struct LedgerConfig {
 struct Config {
   LedgerConfig ledger;
   engine::Rules rules = engine::Rules::defaults();
+  // serve (issue 5): sidecar/config_serve.h
+  ListenerConfig listener;
+  WebhookConfig webhook;
+  ApiConfig api;
+  LogConfig log;
+  AuditConfig audit;
+  EvaluateConfig evaluate;
+  HealthConfig health;
+  ShutdownConfig shutdown;
 };
 
 // Parses a config document. Errors are invalid_argument, message starting "config: ".
