@@ -92,6 +92,26 @@ BOOST_AUTO_TEST_CASE(leader_and_seal_status_need_no_token) {
   BOOST_TEST(v.raw_call(request("GET", "/v1/sys/leader")).error() == "Vault is sealed");
 }
 
+BOOST_AUTO_TEST_CASE(sys_init_reports_initialisation_and_refuses_to_initialise) {
+  Vault v;
+  BOOST_TEST(v.raw_call(request("GET", "/v1/sys/init")).body == json({{"initialized", true}}));
+  BOOST_TEST(v.raw_call(request("PUT", "/v1/sys/init")).error() == "Vault is already initialized");
+  Options bare;
+  bare.admin_token = "admin-token-for-tests";
+  Vault uninit(bare);
+  BOOST_TEST(uninit.raw_call(request("GET", "/v1/sys/init")).body == json({{"initialized", false}}));
+  BOOST_TEST(uninit.get("/v1/auth/token/lookup-self").error() == "Vault is sealed");
+  BOOST_TEST(uninit.admin("POST", "/_emulator/unseal").status == 400);
+}
+
+BOOST_AUTO_TEST_CASE(faults_apply_before_the_seal_check) {
+  Vault v;
+  v.admin("POST", "/_emulator/seal");
+  v.admin("POST", "/_emulator/faults", {{"kind", "status"}, {"status", 500}});
+  BOOST_TEST(v.emu.dispatch(request("GET", "/v1/auth/token/lookup-self", "", v.root)).response.status == 500);
+  BOOST_TEST(v.emu.dispatch(request("GET", "/v1/auth/token/lookup-self", "", v.root)).response.status == 503);
+}
+
 BOOST_AUTO_TEST_CASE(a_sealed_vault_answers_503_everywhere_else_until_unsealed) {
   Vault v;
   BOOST_TEST(v.admin("POST", "/_emulator/seal").status == 204);
