@@ -78,7 +78,9 @@ class VaultApi {
   virtual Result<std::optional<std::vector<std::string>>> read_role_policies(
       const RoleName& role) = 0;
   // POST .../role/<name>/policies {"token_policies": [...]}. Needs only `update`, cannot create
-  // a role: a missing role is ErrorCode::role_missing.
+  // a role: a missing role is ErrorCode::role_missing. Vault stores the list through
+  // policyutil.ParsePolicies (trimmed, lowercased, deduplicated, sorted), so compare a
+  // read-back as a sorted set of lowercased names, never literally.
   virtual Result<void> write_role_policies(const RoleName& role,
                                            const std::vector<std::string>& token_policies) = 0;
   // GET auth/<mount>/role?list=true -> lowercase names; empty when there are none.

@@ -49,10 +49,12 @@ BOOST_FIXTURE_TEST_CASE(every_operation_round_trips, EmulatorFixture) {
   BOOST_TEST(((*read)->token_policies == std::vector<std::string>{"tier0"}));
   BOOST_TEST((*read)->token_ttl == 600);
 
-  BOOST_REQUIRE(vault->write_role_policies(role("agent-7"), {"tier1", "base"}).ok());
+  // The per-field endpoint stores the list through policyutil.ParsePolicies: trimmed,
+  // lowercased, deduplicated, sorted.
+  BOOST_REQUIRE(vault->write_role_policies(role("agent-7"), {"tier1", "Base", "tier1"}).ok());
   auto policies = vault->read_role_policies(role("agent-7"));
   BOOST_REQUIRE(policies.ok() && policies->has_value());
-  BOOST_TEST((**policies == std::vector<std::string>{"tier1", "base"}));
+  BOOST_TEST((**policies == std::vector<std::string>{"base", "tier1"}));
   BOOST_TEST((*vault->read_role(role("agent-7")))->token_ttl == 600);  // per-field write kept it
 
   auto roles = vault->list_roles();

@@ -57,6 +57,7 @@ struct ServingFixture {
 void refused(const Result<Health>& r, const std::string& expected_code,
              const std::string& detail = "") {
   BOOST_REQUIRE(!r.ok());
+  BOOST_TEST_MESSAGE("refused: " << r.error().describe());
   BOOST_TEST(code_of(r.error()) == expected_code);
   BOOST_TEST(r.error().http_status == 0);
   if (!detail.empty()) {
@@ -106,6 +107,7 @@ BOOST_FIXTURE_TEST_CASE(mutual_tls_needs_a_client_certificate_from_the_right_ca,
   start(serving(pki.server, pki.server_key, pki.ca));
   auto none = health_with(trusting(pki.ca));
   BOOST_REQUIRE(!none.ok());  // the server refuses the handshake (or drops us after it)
+  BOOST_TEST_MESSAGE("no client certificate: " << none.error().describe());
   BOOST_TEST(none.error().http_status == 0);
 
   auto stranger = trusting(pki.ca);
@@ -113,6 +115,7 @@ BOOST_FIXTURE_TEST_CASE(mutual_tls_needs_a_client_certificate_from_the_right_ca,
   stranger.key_file = pki.other_client_key;
   auto other = health_with(stranger);
   BOOST_REQUIRE(!other.ok());
+  BOOST_TEST_MESSAGE("client certificate from another CA: " << other.error().describe());
   BOOST_TEST(other.error().http_status == 0);
   BOOST_TEST(emu->vault_requests().empty());
 

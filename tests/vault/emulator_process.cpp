@@ -197,9 +197,11 @@ EmulatorProcess::Reply EmulatorProcess::admin(const std::string& method,
   return r;
 }
 
-std::vector<json> EmulatorProcess::request_log() const {
+namespace {
+
+std::vector<json> read_json_lines(const std::string& path) {
   std::vector<json> out;
-  std::ifstream in(log_path_);
+  std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
@@ -207,6 +209,21 @@ std::vector<json> EmulatorProcess::request_log() const {
     if (!j.is_discarded()) out.push_back(std::move(j));
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<json> EmulatorProcess::request_log() const {
+  // The emulator writes a line just after sending its answer, so the line of the answer the
+  // test has just read may still be on its way: read until two reads agree.
+  auto last = read_json_lines(log_path_);
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{30});
+    auto now = read_json_lines(log_path_);
+    if (now.size() == last.size()) return now;
+    last = std::move(now);
+  }
+  return last;
 }
 
 std::vector<json> EmulatorProcess::vault_requests() const {
