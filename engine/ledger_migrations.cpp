@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/approvals.h"  // migrations 4 and 5 (serve)
 #include "engine/ledger.h"
 
 namespace ps::engine {
@@ -35,6 +36,8 @@ CREATE INDEX IF NOT EXISTS sidecar_violations_bad_timestamp
 
 constexpr Migration kMigrations[] = {
     {1, "evaluation_indexes", kEvaluationIndexes},
+    {4, "webhook_deliveries", kWebhookDeliveriesMigration},
+    {5, "denials", kDenialsMigration},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "engine/ledger_migrations.h"
 #include "engine/timestamp.h"
 #include "sidecar/commands.h"
 #include "sidecar/output.h"
@@ -190,7 +191,12 @@ BOOST_AUTO_TEST_CASE(promote_reports_what_happened_and_records_it) {
   BOOST_TEST(r.code == kExitOk, r.err);
   BOOST_TEST(r.out == "[OK] Promoted ready from Tier 0 to Tier 1\n"
                       "  Recorded as promotion 1 at 2026-11-25T10:15:30.123456+00:00 (approved by alice)\n");
-  BOOST_TEST(r.err == "policy-sidecar: applying ledger migration 1 (evaluation_indexes)...\n");
+  std::string notices;
+  for (const auto& m : ps::engine::ledger_migrations()) {
+    notices += "policy-sidecar: applying ledger migration " + std::to_string(m.version) + " (" +
+               std::string(m.name) + ")...\n";
+  }
+  BOOST_TEST(r.err == notices);
   BOOST_TEST(fx.raw.text("SELECT current_tier FROM agent_metrics WHERE agent_id = 'ready'") == "1");
   const Run again = fx.run({"promote", "ready", "--approved-by", "alice"});
   BOOST_TEST(again.code == kExitFailed);
@@ -222,14 +228,19 @@ BOOST_AUTO_TEST_CASE(migrate_reports_applied_then_up_to_date) {
   Fixture fx;
   const Run first = fx.run({"migrate"});
   BOOST_TEST(first.code == kExitOk);
-  BOOST_TEST(first.out == "Applied migration 1 (evaluation_indexes)\nLedger schema is now at version 1\n");
+  std::string applied;
+  for (const auto& m : ps::engine::ledger_migrations()) {
+    applied += "Applied migration " + std::to_string(m.version) + " (" + std::string(m.name) + ")\n";
+  }
+  const std::string latest = std::to_string(ps::engine::ledger_migrations().back().version);
+  BOOST_TEST(first.out == applied + "Ledger schema is now at version " + latest + "\n");
   const Run second = fx.run({"migrate"});
-  BOOST_TEST(second.out == "Ledger schema is up to date (version 1)\n");
+  BOOST_TEST(second.out == "Ledger schema is up to date (version " + latest + ")\n");
   BOOST_TEST(second.err.empty());
-  fx.raw.exec("INSERT INTO sidecar_schema_migrations VALUES (5, 'future', 'x')");
+  fx.raw.exec("INSERT INTO sidecar_schema_migrations VALUES (99, 'future', 'x')");
   const Run newer = fx.run({"migrate"});
   BOOST_TEST(newer.code == kExitFailed);
-  BOOST_TEST(newer.err.find("policy-sidecar: ledger schema version 5 is newer than this policy-sidecar supports (1)") == 0u);
+  BOOST_TEST(newer.err.find("policy-sidecar: ledger schema version 99 is newer than this policy-sidecar supports (" + latest + ")") == 0u);
   BOOST_TEST(fx.run({"promote", "ready", "--approved-by", "a"}).code == kExitFailed);
   BOOST_TEST(fx.run({"eligible"}).code == kExitOk);
 }
