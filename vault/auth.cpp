@@ -78,7 +78,8 @@ void AuthManager::schedule_after_ttl(Clock::SteadyTime now, Next action) {
     next_ = Next::none;
     return;
   }
-  const double remaining_ms = static_cast<double>(duration_cast<milliseconds>(expires_at_ - now).count());
+  const double remaining_ms =
+      static_cast<double>(duration_cast<milliseconds>(expires_at_ - now).count());
   double r = random_ ? std::clamp(random_(), 0.0, 1.0) : 0.0;
   const double delay = std::max(0.0, remaining_ms * config_.renew_fraction *
                                          (1.0 - config_.renew_jitter * r));
@@ -272,7 +273,9 @@ void AuthManager::renew(Clock::SteadyTime now) {
       std::lock_guard<std::mutex> lock(mu_);
       if (generation == generation_) rejected_ = true;
     }
-    if (log_) log_(LogLevel::warn, "vault auth: renewal refused, token rejected: " + err.describe());
+    if (log_) {
+      log_(LogLevel::warn, "vault auth: renewal refused, token rejected: " + err.describe());
+    }
     (void)acquire(now);
     return;
   }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tests/vault/emulator_fixture.h"
+#include "vault/connection.h"
 #include "vault/retrying_api.h"
 
 namespace ps::vault {
@@ -108,15 +109,53 @@ BOOST_FIXTURE_TEST_CASE(the_renewal_loop_renews_the_token_through_vault, AuthSes
   BOOST_TEST(before.renewable);
   // Drive the renewal directly: what tick() does when the renewal is due.
   SimulatedClock sim;
-  AuthManager manual(AuthConfig{AuthMethod::approle, Secret(), "", dir.file("policy-sidecar.role_id"),
-                                dir.file("policy-sidecar.secret_id")},
-                     vault_factory->make_client(nullptr), sim, [] { return 0.5; }, logs.fn());
+  AuthConfig manual_config;
+  manual_config.method = AuthMethod::approle;
+  manual_config.role_id_file = dir.file("policy-sidecar.role_id");
+  manual_config.secret_id_file = dir.file("policy-sidecar.secret_id");
+  AuthManager manual(manual_config, vault_factory->make_client(nullptr), sim, [] { return 0.5; },
+                     logs.fn());
   BOOST_REQUIRE(manual.current_token().ok());
   auto due = manual.tick();
   sim.advance(std::chrono::duration_cast<milliseconds>(due - sim.steady_now()));
   manual.tick();
   BOOST_TEST(manual.status().renewals == 1u);
   BOOST_TEST(count("POST", "/v1/auth/token/renew-self", 200) == 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_token_file_is_reread_after_vault_rejects_its_token, EmulatorFixture) {
+  emu->put_policy("sidecar", kSidecarPolicy);
+  auto [role_id, secret_id] =
+      emu->make_approle(dir, "policy-sidecar", {{"token_policies", {"sidecar"}}});
+  auto root = root_client();
+  BOOST_REQUIRE(root->write_role(role("agent-1"), RoleSpec{}).ok());
+  // Stand in for Vault Agent: log in and write the bare token to the sink file.
+  auto agent_login = [&] {
+    auto a = root->approle_login(Secret(role_id), Secret(secret_id));
+    BOOST_REQUIRE(a.ok());
+    return a->client_token.reveal();
+  };
+  const std::string sink = dir.file("agent-sink");
+  const std::string first = agent_login();
+  replace_file(sink, first);
+
+  VaultConfig c = config();
+  c.auth.method = AuthMethod::token_file;
+  c.auth.token_file = sink;
+  auto vault = VaultConnection::open(c, clock, [] { return 0.5; }, logs.fn());
+  BOOST_REQUIRE(vault.ok());
+  auto worker = vault->client();
+  SimulatedClock waits;
+  RetryingVaultApi api(*worker, waits, BackoffPolicy{}, [] { return 0.5; }, vault->auth.get());
+  BOOST_REQUIRE(api.write_role_policies(role("agent-1"), {"tier1"}).ok());
+
+  emu->admin("POST", "/_emulator/tokens/revoke", {{"token", first}});
+  replace_file(sink, agent_login() + "\n");  // the agent has logged in again
+  auto r = api.write_role_policies(role("agent-1"), {"tier2"});
+  BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().describe()));
+  BOOST_TEST(vault->auth->status().generation == 2u);
+  BOOST_TEST(waits.sleeps().empty());
+  BOOST_TEST(logs.find_any({first, role_id, secret_id}).empty());
 }
 
 struct SessionOnSimulatedClock {

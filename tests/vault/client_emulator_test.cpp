@@ -269,8 +269,8 @@ BOOST_FIXTURE_TEST_CASE(invalid_requests_give_up, EmulatorFixture) {
 BOOST_FIXTURE_TEST_CASE(an_unknown_mount_is_an_error_not_an_empty_answer, EmulatorFixture) {
   auto c = config();
   c.mount = "no-such-mount";
-  auto vault =
-      factory(c)->make_client(std::make_shared<StaticTokenSource>(Secret(emu->options().root_token)));
+  auto tokens = std::make_shared<StaticTokenSource>(Secret(emu->options().root_token));
+  auto vault = factory(c)->make_client(tokens);
   auto r = vault->read_role(role("agent-1"));
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(code_of(r.error()) == "not_found");

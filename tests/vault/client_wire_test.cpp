@@ -35,7 +35,8 @@ class ScriptedServer {
  public:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
-  ScriptedServer(const DevPki& pki, Handler handler, bool tls = true) : handler_(std::move(handler)) {
+  ScriptedServer(const DevPki& pki, Handler handler, bool tls = true)
+      : handler_(std::move(handler)) {
     if (tls) {
       std::string why;
       server_tls_ = tls::ServerTls::create({pki.server, pki.server_key, ""}, nullptr, &why);
