@@ -97,14 +97,15 @@ class LedgerTx {
 
 // A tier change the ledger is about to commit.
 struct TierChange {
-  enum class Kind { promotion };  // issue 4/5 add demotion
+  enum class Kind { promotion, demotion };
   Kind kind = Kind::promotion;
   std::string agent_id;
   std::int64_t from_tier = 0;
   std::int64_t to_tier = 0;
-  std::int64_t promotion_id = 0;  // promotions.id of the row just inserted
-  std::string timestamp;          // the promotion's timestamp (isoformat, UTC)
-  std::string approved_by;
+  // promotions.id of the row just inserted; for a demotion, sidecar_demotions.id.
+  std::int64_t promotion_id = 0;
+  std::string timestamp;          // the change's timestamp (isoformat, UTC)
+  std::string approved_by;        // for a demotion: who demoted
 };
 
 // Called inside the tier change's transaction, after agent_metrics is updated and the
@@ -134,6 +135,28 @@ struct PromotionRecord {
   std::string rationale;
   std::string evidence_json;  // json.dumps(evaluation.evidence), as the reference stores it
   Evaluation evaluation;      // the evaluation made inside the transaction
+};
+
+// A demotion (architecture step 6): recorded in sidecar_demotions (migration 2), never in the
+// platform's promotions table, whose rows keep the reference engine's meaning.
+struct DemotionRequest {
+  std::string agent_id;
+  std::int64_t to_tier = 0;
+  std::string demoted_by;
+  std::string reason;
+  // When set, the demotion happens only if the agent is still at this tier (aborted otherwise).
+  std::optional<std::int64_t> expected_from_tier;
+  WallTime now;
+};
+
+struct DemotionRecord {
+  std::int64_t id = 0;
+  std::string timestamp;
+  std::string agent_id;
+  std::int64_t from_tier = 0;
+  std::int64_t to_tier = 0;
+  std::string demoted_by;
+  std::string reason;
 };
 
 struct AppliedMigration {
@@ -196,6 +219,13 @@ class Ledger {
   // row, call `hook`, commit. Either all of it is committed or nothing is.
   Result<PromotionRecord> promote(const PromotionRequest& request, const Rules& rules,
                                   const TierChangeHook& hook = {});
+
+  // One write transaction (engine/ledger_demote.cpp): the agent must exist (failed_precondition
+  // otherwise), be above request.to_tier (failed_precondition: not a demotion) and, when
+  // expected_from_tier is set, still at it (aborted); to_tier must be 0..4 (invalid_argument).
+  // Sets current_tier and updated_at where the tier still holds, inserts the sidecar_demotions
+  // row, calls `hook` (kind demotion), commits. Needs migration 2 (failed_precondition).
+  Result<DemotionRecord> demote(const DemotionRequest& request, const TierChangeHook& hook = {});
 
   const std::string& path() const { return conn_->path(); }
 

@@ -1,0 +1,26 @@
+// The config file's sections for Vault sync: vault, roles, sync, reconcile (README "Vault
+// sync" lists every key with its default). Parsed into Config (sidecar/config.h) by the
+// section table in config.cpp; each parser refuses unknown keys and wrong types naming the
+// key path, like the other sections.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/status.h"
+
+namespace ps::sidecar {
+
+struct Config;
+
+engine::Status parse_vault_section(const nlohmann::ordered_json& section, const std::string& path,
+                                   Config& config);
+engine::Status parse_roles_section(const nlohmann::ordered_json& section, const std::string& path,
+                                   Config& config);
+engine::Status parse_sync_section(const nlohmann::ordered_json& section, const std::string& path,
+                                  Config& config);
+engine::Status parse_reconcile_section(const nlohmann::ordered_json& section,
+                                       const std::string& path, Config& config);
+
+}  // namespace ps::sidecar

@@ -1,0 +1,70 @@
+// What Vault should hold for an agent: the role its id maps to and the token_policies its tier
+// maps to, and how a role's current list becomes the list to write.
+//
+// Compare as sorted sets of token_policies (never the legacy `policies` field). The managed
+// policies are the union of all tiers' lists; a role's other policies are kept unless
+// roles.exclusive is set.
+//
+// Immutable after create(), so it is shared freely between threads (std::shared_ptr<const>).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/outbox.h"
+#include "engine/status.h"
+#include "sidecar/sync/settings.h"
+#include "vault/names.h"
+
+namespace ps::sidecar {
+
+using PolicyList = std::vector<std::string>;
+
+// Sorted and without duplicates.
+PolicyList sorted_set(PolicyList policies);
+// "a, b, c" (or "(none)") for messages and plans.
+std::string describe_policies(const PolicyList& policies);
+
+class DesiredState {
+ public:
+  // Checks the template (RoleNamer) and the policy names (non-empty, no ',' or whitespace
+  // inside, not "root"). invalid_argument naming the key (roles.tier_policies."2"[0] ...).
+  static engine::Result<std::shared_ptr<const DesiredState>> create(const RolesConfig& roles,
+                                                                    std::string_view mount);
+
+  // The tier's policies, sorted; empty for a tier without an entry.
+  PolicyList policies_for_tier(std::int64_t tier) const;
+  // Union of every tier's list, sorted.
+  const PolicyList& managed() const { return managed_; }
+  bool exclusive() const { return roles_.exclusive; }
+  MissingRole missing_role() const { return roles_.missing_role; }
+  const RolesConfig& roles() const { return roles_; }
+  const vault::RoleNamer& namer() const { return namer_; }
+
+  // The list to write when the role holds `current`: `desired` plus the policies of `current`
+  // that are not managed, or exactly `desired` when exclusive. Sorted, unique.
+  PolicyList merged(const PolicyList& current, const PolicyList& desired) const;
+  // True when `found` says what `desired` says: the managed part of `found` equals `desired`
+  // as a set (the whole of `found` when exclusive).
+  bool matches(const PolicyList& found, const PolicyList& desired) const;
+
+  // The outbox entry for `agent_id` at `tier`. When the id cannot name a role, `role` is empty
+  // and `problem` explains (the row is parked at once).
+  engine::DesiredChange change_for(std::string_view agent_id, std::int64_t tier,
+                                   engine::ChangeKind kind, engine::WallTime at) const;
+
+ private:
+  DesiredState(RolesConfig roles, vault::RoleNamer namer, PolicyList managed)
+      : roles_(std::move(roles)), namer_(std::move(namer)), managed_(std::move(managed)) {}
+
+  RolesConfig roles_;
+  vault::RoleNamer namer_;
+  PolicyList managed_;
+  std::set<std::string> managed_set_;
+};
+
+}  // namespace ps::sidecar

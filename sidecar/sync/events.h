@@ -1,0 +1,118 @@
+// SyncEvents: what the sync worker and the reconciler report about every outcome, for
+// metrics, logs and the audit trail (serve implements it; the CLI uses the no-op default).
+//
+// Calls come from the worker's and the reconciler's threads (the reconciler calls from its
+// coordinating thread only), after the outcome is committed to the ledger. Implementations
+// must be thread-safe and quick (no Vault or ledger calls). No event carries a secret.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/outbox.h"
+#include "sidecar/sync/settings.h"
+
+namespace ps::sidecar {
+
+// Vault verified to hold the agent's desired state.
+struct SyncedEvent {
+  std::string agent_id;
+  std::string role;
+  std::int64_t tier = 0;
+  std::int64_t generation = 0;
+  engine::ChangeKind kind = engine::ChangeKind::promotion;
+  std::vector<std::string> policies;  // the role's token_policies now
+  bool wrote = false;                 // false: Vault already held it (no write was needed)
+  std::int64_t attempts = 0;          // failed attempts before this one
+  std::chrono::milliseconds latency{0};  // the push (reads and write), rate-limit waits excluded
+};
+
+// A push failed transiently; the row is retried at `next_attempt_at`.
+struct RetryScheduledEvent {
+  std::string agent_id;
+  std::string role;
+  std::int64_t generation = 0;
+  std::int64_t attempt = 0;  // attempts so far, this one included
+  std::chrono::milliseconds delay{0};
+  std::string error_code;    // vault::ErrorCode name, or "readback_mismatch"
+  std::string message;
+};
+
+// A push cannot succeed until someone acts: the row is failed (parked) with the reason.
+struct ParkedEvent {
+  std::string agent_id;
+  std::string role;           // empty when the agent id cannot name a role
+  std::int64_t generation = 0;
+  std::int64_t tier = 0;
+  std::string reason;         // role_missing, permission_denied, invalid_request, ...
+  std::string message;
+};
+
+// The row changed while it was being pushed; it is pending again for the newer state.
+struct SupersededEvent {
+  std::string agent_id;
+  std::string role;
+  std::int64_t claimed_generation = 0;
+  std::int64_t current_generation = 0;
+};
+
+// Vault cannot be used at the moment (down, sealed, rate limiting, own token rejected...):
+// the worker pauses all pushes for `pause`, then probes with one push.
+struct VaultUnavailableEvent {
+  std::string error_code;
+  std::string message;
+  std::chrono::milliseconds pause{0};
+  std::int64_t consecutive_failures = 0;
+};
+
+struct DriftEvent {
+  std::string agent_id;
+  std::string role;
+  std::string kind;  // "policies" | "role_missing"
+  std::vector<std::string> expected;
+  std::optional<std::vector<std::string>> found;  // nullopt: the role does not exist
+  DriftMode mode = DriftMode::detect;
+  std::string action;  // report | repair | create (reconciler); corrected (worker)
+  bool dry_run = false;
+};
+
+struct ReconcileSummary {
+  bool dry_run = false;
+  DriftMode mode = DriftMode::detect;
+  bool complete = false;            // false: stopped early (`error` says why)
+  std::optional<std::string> error;
+  std::int64_t agents = 0;          // agent_metrics rows walked
+  std::int64_t in_sync = 0;
+  std::int64_t drifted = 0;         // roles whose policies differ
+  std::int64_t missing_roles = 0;
+  std::int64_t pending = 0;         // differences a queued push will fix
+  std::int64_t parked = 0;          // parked rows found (requeued unless dry run)
+  std::int64_t repairs = 0;         // repairs / creations queued (planned when dry run)
+  std::int64_t errors = 0;          // agents that could not be checked
+  std::chrono::milliseconds duration{0};
+};
+
+class SyncEvents {
+ public:
+  virtual ~SyncEvents() = default;
+  virtual void on_synced(const SyncedEvent&) {}
+  virtual void on_retry_scheduled(const RetryScheduledEvent&) {}
+  virtual void on_parked(const ParkedEvent&) {}
+  virtual void on_superseded(const SupersededEvent&) {}
+  virtual void on_vault_unavailable(const VaultUnavailableEvent&) {}
+  // The first successful push after on_vault_unavailable.
+  virtual void on_vault_available() {}
+  // The reconciler found a difference (recorded in sidecar_drift unless dry run).
+  virtual void on_drift_found(const DriftEvent&) {}
+  // A repair queued by the reconciler reached Vault (the worker synced a `repair` row).
+  virtual void on_drift_corrected(const DriftEvent&) {}
+  virtual void on_reconcile_done(const ReconcileSummary&) {}
+};
+
+// Ignores everything (the CLI commands, tests that do not look).
+class NoSyncEvents final : public SyncEvents {};
+
+}  // namespace ps::sidecar

@@ -1,0 +1,130 @@
+// The reconciler: compares every agent's desired state (its tier in the ledger, mapped by
+// roles.tier_policies) with the token_policies Vault holds, and records, reports or repairs
+// the differences (architecture "Data flow" step 4).
+//
+// A pass walks agent_metrics in agent order, reconcile.page_size agents at a time; for each
+// page it reads the roles from Vault with reconcile.concurrency threads (one VaultApi, i.e.
+// one keep-alive connection, each; requests through the shared RateLimiter), then decides per
+// agent, then writes the page's records in one ledger transaction:
+//   - a pending outbox row for the agent's current tier: the push will fix it ("wait");
+//   - a parked (failed) row: requeued ("retry"), in every drift mode;
+//   - Vault matches (DesiredState::matches): in sync;
+//   - otherwise drift ("policies", or "role_missing"): recorded in sidecar_drift, counted,
+//     logged and reported (SyncEvents::on_drift_found); in mode correct, repaired through the
+//     outbox (a new generation; a missing role only when roles.missing_role = create).
+// Mode ignore reads nothing from Vault (only requeues parked rows). A dry run reads but writes
+// nothing and changes nothing: its plan says what a real pass would do.
+// A Vault-wide failure (down, sealed, own token) stops the pass (report.error, complete =
+// false); an error reading one role is counted and the pass goes on.
+//
+// Threading: run() may be called from any thread; passes are serialised. run_loop() and
+// trigger() for the daemon.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+#include "sidecar/log.h"
+#include "sidecar/sync/desired_state.h"
+#include "sidecar/sync/events.h"
+#include "sidecar/sync/rate_limiter.h"
+#include "sidecar/sync/settings.h"
+#include "sidecar/sync/sync_worker.h"  // OutboxFactory, VaultApiFactory
+#include "vault/clock.h"
+
+namespace ps::sidecar {
+
+// One difference, as the plan shows it.
+struct PlanLine {
+  std::string agent_id;
+  std::string role;                // empty when the agent id cannot name a role
+  std::int64_t tier = 0;
+  PolicyList expected;             // the tier's policies
+  std::optional<PolicyList> found; // nullopt: the role does not exist (or was not read)
+  // policies | role_missing (drift); pending (a queued push will fix it); parked (a parked
+  // push is retried); invalid_role (the id cannot name a role).
+  std::string kind;
+  // report | repair | create | wait | retry | none (dry run: what would be done)
+  std::string action;
+};
+
+struct ReconcileReport {
+  ReconcileSummary summary;
+  // Every difference in agent order, up to ReconcilerOptions::max_plan_lines (the rest are
+  // counted in plan_truncated; on_plan_line sees all).
+  std::vector<PlanLine> plan;
+  std::int64_t plan_truncated = 0;
+  std::vector<std::string> errors;  // per-agent problems (at most 100 kept)
+  // True when Vault differs from the ledger in any way a pass can see (drift, missing role,
+  // pending or parked pushes): `--detailed-exitcode` 2.
+  bool differences() const { return !plan.empty() || plan_truncated > 0; }
+};
+
+struct ReconcilerOptions {
+  std::shared_ptr<RateLimiter> limiter;  // null = unlimited for this reconciler
+  std::size_t max_plan_lines = 10000;
+  // Sees every plan line as it is decided (the CLI prints them); called on run()'s thread.
+  std::function<void(const PlanLine&)> on_plan_line;
+  std::chrono::milliseconds wait_slice{100};  // interruptible waits in run_loop()
+};
+
+class Reconciler {
+ public:
+  Reconciler(OutboxFactory open_outbox, VaultApiFactory make_vault,
+             std::shared_ptr<const DesiredState> desired, ReconcileConfig config, Clock& clock,
+             RandomSource random, Logger& log, SyncEvents& events,
+             ReconcilerOptions options = {});
+  ~Reconciler();
+  Reconciler(const Reconciler&) = delete;
+  Reconciler& operator=(const Reconciler&) = delete;
+
+  // One pass (see above). Errors: the ledger could not be read or written. A Vault outage is
+  // not an error of run(): it ends the pass early with summary.complete = false.
+  engine::Result<ReconcileReport> run(bool dry_run);
+
+  // The wait before the next scheduled pass: interval_s +- jitter (uniform).
+  std::chrono::milliseconds next_interval();
+
+  // Runs a pass at once, then on schedule (and on trigger()) until should_stop() or
+  // request_stop(); `done` (optional) sees each report.
+  void run_loop(const std::function<bool()>& should_stop,
+                const std::function<void(const engine::Result<ReconcileReport>&)>& done = {});
+  // Asks run_loop() for a pass now.
+  void trigger();
+  void request_stop();
+
+ private:
+  struct Page;
+  engine::Status reconcile_page(bool dry_run, std::vector<engine::AgentSyncView>& agents,
+                                ReconcileReport& report, engine::Outbox& outbox);
+  void read_roles(Page& page);
+  vault::VaultApi& api(std::size_t i);
+  void add_line(ReconcileReport& report, PlanLine line);
+
+  OutboxFactory open_outbox_;
+  VaultApiFactory make_vault_;
+  std::shared_ptr<const DesiredState> desired_;
+  ReconcileConfig config_;
+  Clock& clock_;
+  RandomSource random_;
+  Logger& log_;
+  SyncEvents& events_;
+  ReconcilerOptions options_;
+
+  std::mutex run_mu_;  // one pass at a time; guards apis_
+  std::vector<std::unique_ptr<vault::VaultApi>> apis_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> triggered_{false};
+};
+
+}  // namespace ps::sidecar

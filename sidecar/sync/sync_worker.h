@@ -1,0 +1,163 @@
+// The sync worker: takes due outbox rows and makes Vault hold each agent's desired
+// token_policies (architecture "Data flow" step 3).
+//
+// A pass (run_once) repeats until no row is due: claim a batch (demotions first, then the
+// oldest change; engine::Outbox::claim_due leases them), push each row, record the batch's
+// outcomes in one ledger transaction (engine::Outbox::finish), then report them (SyncEvents,
+// log). A push:
+//   1. reads the role's token_policies (not when roles.exclusive: the list is then exactly
+//      the desired one);
+//   2. computes the list to write (DesiredState::merged) and writes it, unless the role
+//      already holds it;
+//   3. reads it back; the row is synced only if the read-back equals what was written and the
+//      row was not changed meanwhile (fencing by revision, see engine/outbox.h).
+// Errors decide (vault/error.h codes):
+//   - the agent's own problem (role_missing, permission_denied, invalid_request, not_found,
+//     bad_response, unexpected_status, invalid_argument): the row is parked (failed) with the
+//     reason; the reconciler retries it. With roles.missing_role = create, a missing role is
+//     created instead.
+//   - Vault as a whole (transport, timeout, sealed, standby, 429, 412, 5xx, own token
+//     rejected or unobtainable, TLS): the row is retried on its own schedule (full jitter,
+//     Retry-After honoured) AND the whole worker pauses (sync.backoff, half-fixed jitter, at
+//     least Retry-After) before probing again with a single push, so 1,000 pending agents do
+//     not each hammer a sealed Vault. The rest of the batch is released untouched.
+//   - a read-back that differs (someone wrote the role during the push): retried on its own
+//     schedule.
+// Every Vault request first takes a token from the shared RateLimiter.
+//
+// Restarts: rows pending or leased by a dead process are picked up again; writes are
+// idempotent (the same generation writes the same list).
+//
+// Threading: run_once() and run() are called from one thread; wake() and request_stop() from
+// any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "engine/outbox.h"
+#include "engine/status.h"
+#include "sidecar/log.h"
+#include "sidecar/sync/desired_state.h"
+#include "sidecar/sync/events.h"
+#include "sidecar/sync/outbox_hook.h"
+#include "sidecar/sync/rate_limiter.h"
+#include "sidecar/sync/settings.h"
+#include "vault/api.h"
+#include "vault/clock.h"
+
+namespace ps::sidecar {
+
+// Opens the ledger's outbox (usually engine::Outbox::open with the configured path).
+using OutboxFactory = std::function<engine::Result<std::unique_ptr<engine::Outbox>>()>;
+// A VaultApi for one thread (its own keep-alive connection). Callers wrap the client so that
+// a rejected token is re-authenticated once and nothing else is retried (the worker keeps its
+// own schedule): see VaultSetup::single_attempt_api().
+using VaultApiFactory = std::function<std::unique_ptr<vault::VaultApi>()>;
+
+struct SyncWorkerOptions {
+  // Shared with the reconciler (and other workers in this process); null = a limiter of
+  // config.rate_limit_per_s for this worker alone.
+  std::shared_ptr<RateLimiter> limiter;
+  std::string owner;  // lease owner id; empty = this_process_lease_owner()
+  // Null = lease_owner_is_dead (sidecar/sync/lease.h).
+  std::function<bool(std::string_view)> owner_is_dead;
+  Checkpoint checkpoint;  // test crash points: sync.after_claim, sync.after_write,
+                          // sync.before_finish
+  // Steady time slice of interruptible waits in run().
+  std::chrono::milliseconds wait_slice{100};
+};
+
+struct PassStats {
+  std::int64_t claimed = 0;
+  std::int64_t synced = 0;
+  std::int64_t retried = 0;
+  std::int64_t parked = 0;
+  std::int64_t superseded = 0;
+  std::int64_t released = 0;
+  bool paused = false;  // the pass ended because Vault is unavailable
+};
+
+// What the worker knows about Vault right now (health checks).
+struct WorkerHealth {
+  bool vault_available = true;
+  std::int64_t consecutive_failures = 0;
+  std::optional<std::string> last_error;      // "code: message"
+  std::optional<Clock::SteadyTime> paused_until;
+};
+
+class SyncWorker {
+ public:
+  SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
+             std::shared_ptr<const DesiredState> desired, SyncConfig config, Clock& clock,
+             RandomSource random, Logger& log, SyncEvents& events,
+             SyncWorkerOptions options = {});
+  ~SyncWorker();
+  SyncWorker(const SyncWorker&) = delete;
+  SyncWorker& operator=(const SyncWorker&) = delete;
+
+  // One pass over the due rows (see above). Returns early, with stats.paused, while Vault is
+  // unavailable. Errors: the ledger could not be opened or written (the pass's claims are
+  // released when possible).
+  engine::Result<PassStats> run_once();
+
+  // Runs passes until should_stop() (or request_stop()): after a pass, waits
+  // config.poll_interval, the end of a pause, or a wake() - whichever comes first. A stop
+  // finishes the push in progress and records it; unpushed claims are released.
+  void run(const std::function<bool()>& should_stop);
+
+  // A new row was committed (after promote/demote): start a pass now.
+  void wake();
+  void request_stop();
+
+  WorkerHealth health() const;
+
+ private:
+  struct Claimed;
+  engine::PushOutcome push(const engine::OutboxRow& row, bool* vault_down);
+  engine::PushOutcome classify_failure(const engine::OutboxRow& row, const vault::Error& error,
+                                       bool wrote, bool* vault_down);
+  engine::PushOutcome create_role(const engine::OutboxRow& row, const vault::RoleName& role,
+                                  bool* vault_down);
+  engine::PushOutcome verify(const engine::OutboxRow& row, const vault::RoleName& role,
+                             const PolicyList& written, bool wrote, bool* vault_down);
+  void enter_pause(const vault::Error& error);
+  void leave_pause();
+  std::chrono::milliseconds row_backoff(std::int64_t attempts) const;
+  void report(const engine::OutboxRow& row, const engine::PushOutcome& outcome,
+              const engine::FinishResult& result, std::chrono::milliseconds latency,
+              PassStats& stats);
+  bool stopping() const { return stop_.load(); }
+  void interruptible_wait(std::chrono::milliseconds d, const std::function<bool()>& should_stop);
+  vault::VaultApi& api();
+
+  OutboxFactory open_outbox_;
+  VaultApiFactory make_vault_;
+  std::shared_ptr<const DesiredState> desired_;
+  SyncConfig config_;
+  Clock& clock_;
+  RandomSource random_;
+  Logger& log_;
+  SyncEvents& events_;
+  SyncWorkerOptions options_;
+
+  std::unique_ptr<engine::Outbox> outbox_;  // worker thread only
+  std::unique_ptr<vault::VaultApi> api_;    // worker thread only
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> woken_{false};
+
+  mutable std::mutex health_mu_;
+  std::int64_t failures_ = 0;                     // guarded by health_mu_
+  std::optional<Clock::SteadyTime> pause_until_;  // guarded by health_mu_
+  std::optional<std::string> last_error_;         // guarded by health_mu_
+};
+
+}  // namespace ps::sidecar
