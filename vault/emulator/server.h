@@ -27,7 +27,7 @@ namespace ps::vault::emulator {
 struct ServerOptions {
   std::string host = "127.0.0.1";  // numeric IPv4 or IPv6 address
   int port = 0;                    // 0: the kernel picks one (see port())
-  std::chrono::milliseconds idle_timeout{60000};       // between requests on a connection
+  std::chrono::milliseconds idle_timeout{300000};      // between requests (Vault: 5 min)
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds io_timeout{30000};         // inside a request / while writing
   std::size_t max_head_bytes = 64 * 1024;

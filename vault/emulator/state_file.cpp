@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -67,7 +68,11 @@ StateSaver::StateSaver(Emulator& emu, std::string path, LogFn log,
       log_(std::move(log)),
       interval_(interval),
       tidy_interval_(tidy_interval),
-      saved_count_(emu.change_count()) {}
+      saved_count_(emu.change_count()) {
+  // A state file that does not exist yet is written at the first chance, changes or not.
+  struct stat st{};
+  if (!path_.empty() && ::stat(path_.c_str(), &st) != 0) force_ = true;
+}
 
 StateSaver::~StateSaver() { stop(); }
 
@@ -76,28 +81,35 @@ void StateSaver::start() { thread_ = std::thread([this] { run(); }); }
 bool StateSaver::save_if_changed() {
   if (path_.empty()) return true;
   std::uint64_t now = emu_.change_count();
-  if (now == saved_count_) return true;
+  if (now == saved_count_ && !force_) return true;
   std::string error;
   if (!save_state_file(emu_, path_, &error)) {
     if (log_) log_(LogLevel::error, error);
     return false;
   }
   saved_count_ = now;
+  force_ = false;
   return true;
 }
 
 void StateSaver::run() {
   auto next_tidy = std::chrono::steady_clock::now() + tidy_interval_;
+  auto wait = interval_;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    wake_.wait_for(lock, interval_, [this] { return stop_; });
+    wake_.wait_for(lock, wait, [this] { return stop_; });
     if (stop_) break;
     lock.unlock();
     if (std::chrono::steady_clock::now() >= next_tidy) {
       emu_.tidy();
       next_tidy = std::chrono::steady_clock::now() + tidy_interval_;
     }
+    auto started = std::chrono::steady_clock::now();
     save_if_changed();
+    // A snapshot holds the reader lock; with a large state, save less often so that writers
+    // spend at most about a fifth of the time waiting for it.
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    wait = std::max(interval_, took * 4);
     lock.lock();
   }
 }

@@ -41,7 +41,8 @@ class StateSaver {
   LogFn log_;
   std::chrono::milliseconds interval_;
   std::chrono::milliseconds tidy_interval_;
-  std::uint64_t saved_count_ = 0;
+  std::uint64_t saved_count_ = 0;  // only the saver thread (and stop() after it) touch these
+  bool force_ = false;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mu_

@@ -127,7 +127,7 @@ std::string format_utc(WallTime t, bool with_nanos) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   std::string out = buf;
   if (with_nanos && nanos != 0) {
-    char frac[16];
+    char frac[32];
     std::snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(nanos));
     std::string f = frac;
     while (f.back() == '0') f.pop_back();
@@ -149,7 +149,7 @@ std::string rfc3339_millis(WallTime t) {
   std::string base = format_utc(t, false);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   if (ms < 0) ms += 1000;
-  char frac[8];
+  char frac[32];
   std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(ms));
   return base.substr(0, base.size() - 1) + frac + "Z";
 }
