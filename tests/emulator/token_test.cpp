@@ -249,6 +249,19 @@ BOOST_AUTO_TEST_CASE(revoke_prefix_on_the_login_path_kills_every_approle_token_a
   BOOST_TEST(v.get("/v1/auth/token/lookup-self").status == 200);  // root has no lease
 }
 
+BOOST_AUTO_TEST_CASE(the_root_token_has_no_lease_to_renew) {
+  Vault v;
+  json d = v.get("/v1/auth/token/lookup-self").body["data"];
+  BOOST_TEST(d["policies"] == json({"root"}));
+  BOOST_TEST(d["path"] == "auth/token/root");
+  BOOST_TEST(d["expire_time"].is_null());
+  BOOST_TEST(d["ttl"] == 0);
+  BOOST_TEST(!d.contains("renewable"));
+  BOOST_TEST(!d.contains("issue_time"));
+  BOOST_TEST(v.post("/v1/auth/token/renew-self", json::object()).error() ==
+             "lease not found or lease is not renewable");
+}
+
 BOOST_AUTO_TEST_CASE(token_create_follows_the_parent_rules) {
   Vault v;
   auto c = v.post("/v1/auth/token/create", {{"policies", {"creator"}}, {"ttl", "1h"}, {"meta", {{"k", "v"}}}});

@@ -166,15 +166,19 @@ json Core::token_lookup_data(const Token& t) const {
             {"expire_time", t.expire_time ? json(rfc3339_nano(*t.expire_time)) : json(nullptr)},
             {"explicit_max_ttl", t.explicit_max_ttl},
             {"id", t.id},
-            {"issue_time", rfc3339_nano(t.creation_time)},
+
             {"meta", t.meta ? json(*t.meta) : json(nullptr)},
             {"num_uses", t.num_uses},
             {"orphan", t.parent.empty()},
             {"path", t.path},
             {"policies", t.policies},
-            {"renewable", t.renewable},
             {"ttl", ttl},
             {"type", t.type}};
+  // Only a token with a lease (a TTL) has issue time and renewability, as in Vault.
+  if (t.expire_time) {
+    d["issue_time"] = rfc3339_nano(t.creation_time);
+    d["renewable"] = t.renewable;
+  }
   if (t.period != 0) d["period"] = t.period;
   if (!t.bound_cidrs.empty()) d["bound_cidrs"] = t.bound_cidrs;
   if (t.last_renewal) {
@@ -222,7 +226,8 @@ Result Core::token_lookup_accessor(Call& c) {
 
 Result Core::renew(Call& c, Token& t) {
   if (t.type == "batch") return Result::bad("batch tokens cannot be renewed");
-  if (!t.renewable || !t.expire_time) return Result::bad("lease is not renewable");
+  if (!t.expire_time) return Result::bad("lease not found or lease is not renewable");
+  if (!t.renewable) return Result::bad("lease is not renewable");
   std::int64_t backend_ttl = t.creation_ttl, backend_max = 0, period = t.period;
   if (!t.mount.empty()) {
     // approle's pathLoginRenew: only TTL, MaxTTL and Period come from the current role.
