@@ -4,6 +4,7 @@
 
 #include "engine/approvals.h"  // migrations 4 and 5 (serve)
 #include "engine/ledger.h"
+#include "engine/outbox.h"     // migrations 2 and 3 (sync)
 
 namespace ps::engine {
 namespace {
@@ -36,6 +37,8 @@ CREATE INDEX IF NOT EXISTS sidecar_violations_bad_timestamp
 
 constexpr Migration kMigrations[] = {
     {1, "evaluation_indexes", kEvaluationIndexes},
+    {2, "sync_outbox", kOutboxMigration},
+    {3, "sync_history_drift", kSyncRecordsMigration},
     {4, "webhook_deliveries", kWebhookDeliveriesMigration},
     {5, "denials", kDenialsMigration},
 };
@@ -83,16 +86,27 @@ Result<std::vector<AppliedMigration>> Ledger::applied_migrations() {
   return out;
 }
 
+// Any applied version this build does not know was written by another (newer) sidecar,
+// whether above our latest or in a gap between versions we know.
 Status Ledger::check_schema_not_newer(std::span<const Migration> migrations) {
-  auto version = schema_version();
-  if (!version.ok()) return version.status();
+  auto applied = applied_migrations();
+  if (!applied.ok()) return applied.status();
   int known = 0;
   for (const Migration& m : migrations) known = std::max(known, m.version);
-  if (*version > known) {
+  for (const AppliedMigration& a : *applied) {
+    const bool is_known = std::any_of(migrations.begin(), migrations.end(),
+                                      [&](const Migration& m) { return m.version == a.version; });
+    if (is_known) continue;
+    if (a.version > known) {
+      return {Code::failed_precondition,
+              "ledger schema version " + std::to_string(a.version) +
+                  " is newer than this policy-sidecar supports (" + std::to_string(known) +
+                  "); upgrade policy-sidecar before writing to this ledger"};
+    }
     return {Code::failed_precondition,
-            "ledger schema version " + std::to_string(*version) +
-                " is newer than this policy-sidecar supports (" + std::to_string(known) +
-                "); upgrade policy-sidecar before writing to this ledger"};
+            "ledger schema version " + std::to_string(a.version) + " (" + a.name +
+                ") is unknown to this policy-sidecar; upgrade policy-sidecar before writing "
+                "to this ledger"};
   }
   return Status::success();
 }
@@ -102,14 +116,20 @@ Result<std::vector<AppliedMigration>> Ledger::migrate(
     const std::function<void(const Migration&)>& before_each) {
   std::vector<AppliedMigration> applied;
   const std::string applied_at = format_isoformat_utc(now);
-  auto version = schema_version();
-  if (!version.ok()) return version.status();
+  // Versions are checked one by one, not against the highest: features may add versions
+  // below one that a ledger already has.
+  auto before = applied_migrations();
+  if (!before.ok()) return before.status();
+  auto is_applied = [&](int version) {
+    return std::any_of(before->begin(), before->end(),
+                       [&](const AppliedMigration& a) { return a.version == version; });
+  };
 
   std::vector<Migration> ordered(migrations.begin(), migrations.end());
   std::sort(ordered.begin(), ordered.end(),
             [](const Migration& a, const Migration& b) { return a.version < b.version; });
   for (const Migration& m : ordered) {
-    if (m.version <= *version) continue;
+    if (is_applied(m.version)) continue;
     if (before_each) before_each(m);
     auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
     if (!tx.ok()) return tx.status();

@@ -177,7 +177,9 @@ struct OutboxRow {
 };
 
 struct ClaimRequest {
-  std::string owner;            // lease owner id (see sidecar/sync/lease.h)
+  // Lease owner id (see sidecar/sync/lease.h), one per worker. Rows leased to this owner are
+  // claimable again: a worker claims only when none of its own pushes is in flight.
+  std::string owner;
   WallTime now;
   std::int64_t limit = 100;
   std::chrono::milliseconds lease{std::chrono::minutes{5}};
@@ -274,6 +276,7 @@ struct SyncHistoryEntry {
 };
 
 struct ReconcileWrites {
+  WallTime now;  // requeued rows are due from now
   std::vector<DriftRecord> drift;
   std::vector<RepairRequest> repairs;
   std::vector<RequeueRequest> requeues;
