@@ -169,12 +169,14 @@ BOOST_AUTO_TEST_CASE(faults_queue_in_order_and_filter_by_method_and_full_path) {
   BOOST_TEST(json::parse(post.response.body) == json({{"errors", {"upstream"}}}));
   BOOST_TEST(v.emu.dispatch(request("GET", "/v1/sys/health")).response.status == 200);
   v.admin("POST", "/_emulator/faults", {{"kind", "status"}, {"status", 501}, {"count", 5}});
+  BOOST_TEST(v.emu.dispatch(request("GET", "/v1/sys/health")).response.status == 501);
   BOOST_TEST(v.admin("DELETE", "/_emulator/faults").status == 204);
   BOOST_TEST(v.emu.dispatch(request("GET", "/v1/sys/health")).response.status == 200);
   BOOST_TEST(v.admin("POST", "/_emulator/faults", {{"kind", "explode"}}).status == 400);
   auto stats = v.admin("GET", "/_emulator/stats").body;
   BOOST_TEST(stats["dropped"] == 1);
   BOOST_TEST(stats["by_status"]["502"] == 1);
+  BOOST_TEST(stats["by_status"]["501"] == 1);
   BOOST_TEST(stats["requests"].get<int>() >= 3);
 }
 
