@@ -1,0 +1,63 @@
+#include "sidecar/server/serve_metrics.h"
+
+namespace ps::sidecar::server {
+
+ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
+    : registry(r),
+      build_info(r.gauge("policy_sidecar_build_info", "Build information (always 1).", {"version"})),
+      promotions(r.counter("policy_sidecar_promotions_total",
+                           "Promotion attempts by source and result.", {"source", "result"})),
+      denials(r.counter("policy_sidecar_denials_total", "Denials received, by result.", {"result"})),
+      webhook_requests(r.counter("policy_sidecar_webhook_requests_total",
+                                 "Approval webhook requests by HTTP status.", {"status"})),
+      webhook_rejections(r.counter("policy_sidecar_webhook_rejections_total",
+                                   "Rejected approval webhooks by reason.", {"reason"})),
+      webhook_duration(r.histogram("policy_sidecar_webhook_duration_seconds",
+                                   "Approval webhook: request read to answer (after the "
+                                   "ledger commit), by outcome.",
+                                   {"outcome"}, latency_buckets())),
+      api_requests(r.counter("policy_sidecar_api_requests_total",
+                             "Operator API, health and metrics requests by route and status.",
+                             {"route", "status"})),
+      vault_requests(r.counter("policy_sidecar_vault_requests_total",
+                               "Requests to Vault by operation and status (HTTP status, or the "
+                               "error class when no answer arrived).",
+                               {"operation", "status"})),
+      vault_request_duration(r.histogram("policy_sidecar_vault_request_duration_seconds",
+                                         "Latency of requests to Vault by operation.",
+                                         {"operation"}, latency_buckets())),
+      sync_results(r.counter("policy_sidecar_sync_results_total",
+                             "Outbox pushes to Vault by result.", {"result"})),
+      sync_retries(r.counter("policy_sidecar_sync_retries_total",
+                             "Outbox pushes rescheduled after a transient failure.")),
+      outbox_rows(r.gauge("policy_sidecar_outbox_rows", "Outbox rows by state.", {"state"})),
+      outbox_oldest_pending_age(r.gauge("policy_sidecar_outbox_oldest_pending_age_seconds",
+                                        "Age of the oldest pending outbox row (0 when none).")),
+      drift_found(r.counter("policy_sidecar_drift_found_total",
+                            "Roles whose token_policies differed from the ledger's tier.")),
+      drift_corrected(r.counter("policy_sidecar_drift_corrected_total",
+                                "Drifted roles queued for repair through the outbox.")),
+      reconcile_duration(r.histogram("policy_sidecar_reconcile_duration_seconds",
+                                     "Duration of reconcile passes.", {"dry_run"},
+                                     {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300})),
+      reconcile_runs(r.counter("policy_sidecar_reconcile_runs_total", "Reconcile passes by result.",
+                               {"result"})),
+      token_ttl(r.gauge("policy_sidecar_vault_token_ttl_seconds",
+                        "Seconds left on the sidecar's own Vault token (-1: does not expire or "
+                        "unknown).")),
+      token_valid(r.gauge("policy_sidecar_vault_token_valid",
+                          "1 when the sidecar holds a Vault token not known to be rejected.")),
+      vault_up(r.gauge("policy_sidecar_vault_up",
+                       "1 when Vault answered the last health probe unsealed and active.")),
+      agents(r.gauge("policy_sidecar_agents",
+                     "Agents by evaluation status at the last periodic evaluation.", {"status"})),
+      evaluation_duration(r.histogram("policy_sidecar_evaluation_duration_seconds",
+                                      "Duration of periodic evaluation passes.", {},
+                                      {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60})),
+      audit_failures(r.counter("policy_sidecar_audit_failures_total",
+                               "Audit records that could not be written or synced.")),
+      reloads(r.counter("policy_sidecar_reloads_total", "SIGHUP reloads by result.", {"result"})) {
+  build_info.set({version}, 1);
+}
+
+}  // namespace ps::sidecar::server
