@@ -245,6 +245,13 @@ TtlResult calculate_ttl(WallTime now, std::int64_t increment, std::int64_t backe
 // framework's humanDuration: "768h", "1h30m", "45s".
 std::string human_duration(std::int64_t seconds);
 
+// AppRole helpers shared by approle.cpp and approle_fields.cpp.
+// parseutil.ParseAddrs: Vault's error text for the first entry that is no address or CIDR.
+std::optional<std::string> check_addrs(const std::vector<std::string>& addrs);
+bool all_valid_cidrs(const std::vector<std::string>& cidrs);
+// A copy of the role's settings; the (possibly large) secret-ID maps stay behind.
+Role copy_role_settings(Role& role);
+
 // Adds the built-in `default` policy when the state has none.
 void ensure_default_policy(State& s);
 
