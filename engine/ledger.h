@@ -199,7 +199,8 @@ class Ledger {
   // ---- schema (see engine/ledger_migrations.h) ----
   // Highest applied sidecar migration; 0 for an unmigrated ledger.
   Result<int> schema_version();
-  // Applies every migration in `migrations` newer than schema_version(), each in its own
+  // Applies every migration in `migrations` not yet recorded (version by version, so a
+  // version added below an applied one is still applied), in version order, each in its own
   // BEGIN IMMEDIATE transaction together with its sidecar_schema_migrations row. Safe to run
   // concurrently from several processes and to repeat. Returns the ones this call applied.
   // `before_each` (optional) is told which migration is about to run (for a notice).
@@ -207,8 +208,9 @@ class Ledger {
       WallTime now, std::span<const Migration> migrations = ledger_migrations(),
       const std::function<void(const Migration&)>& before_each = {});
   Result<std::vector<AppliedMigration>> applied_migrations();
-  // failed_precondition when the ledger was migrated by a newer sidecar (write commands must
-  // not run: newer versions may maintain invariants this one does not know).
+  // failed_precondition when the ledger has an applied version this build does not know, i.e.
+  // it was migrated by a newer sidecar (write commands must not run: newer versions may
+  // maintain invariants this one does not know).
   Status check_schema_not_newer(std::span<const Migration> migrations = ledger_migrations());
 
   // ---- writes ----

@@ -152,4 +152,30 @@ BOOST_AUTO_TEST_CASE(ledger_migrated_by_a_newer_sidecar_is_refused_for_writes_on
   BOOST_TEST(history->size() == ledger_migrations().size() + 1);
 }
 
+BOOST_AUTO_TEST_CASE(version_added_below_an_applied_one_is_still_applied) {
+  Fixture fx;
+  const Migration first[] = {
+      {1, "evaluation_indexes", ledger_migrations()[0].sql},
+      {4, "four", "CREATE TABLE sidecar_four (x);"},
+  };
+  const Migration later[] = {
+      {1, "evaluation_indexes", ledger_migrations()[0].sql},
+      {2, "two", "CREATE TABLE sidecar_two (x);"},
+      {4, "four", "CREATE TABLE sidecar_four (x);"},
+  };
+  auto l = open_ok(fx.path);
+  BOOST_REQUIRE(l->migrate(kNow, first).ok());
+  BOOST_TEST(l->check_schema_not_newer(later).ok());
+  auto applied = l->migrate(kNow, later);
+  BOOST_REQUIRE(applied.ok());
+  BOOST_REQUIRE(applied->size() == 1u);
+  BOOST_TEST((*applied)[0].version == 2);
+  BOOST_TEST(fx.raw.integer("SELECT count(*) FROM sqlite_master WHERE name = 'sidecar_two'") == 1);
+  // A build that knows 1 and 4 but not 2 must not write to this ledger.
+  const Status s = l->check_schema_not_newer(first);
+  BOOST_TEST(s.code() == Code::failed_precondition);
+  BOOST_TEST(s.message() == "ledger schema version 2 (two) is unknown to this policy-sidecar; "
+                            "upgrade policy-sidecar before writing to this ledger");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
