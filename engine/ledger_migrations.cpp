@@ -4,6 +4,7 @@
 
 #include "engine/approvals.h"  // migrations 4 and 5 (serve)
 #include "engine/ledger.h"
+#include "engine/outbox.h"     // migrations 2 and 3 (sync)
 
 namespace ps::engine {
 namespace {
@@ -36,6 +37,8 @@ CREATE INDEX IF NOT EXISTS sidecar_violations_bad_timestamp
 
 constexpr Migration kMigrations[] = {
     {1, "evaluation_indexes", kEvaluationIndexes},
+    {2, "sync_outbox", kOutboxMigration},
+    {3, "sync_history_drift", kSyncRecordsMigration},
     {4, "webhook_deliveries", kWebhookDeliveriesMigration},
     {5, "denials", kDenialsMigration},
 };
