@@ -26,7 +26,8 @@ const std::vector<OptionSpec> kGlobalOptions = {
     {"--db", true}, {"--config", true}, {"--now", true}};
 
 const std::vector<CommandSpec>& commands() {
-  static const std::vector<CommandSpec> kCommands = {
+  static const std::vector<CommandSpec> kCommands = [] {
+    std::vector<CommandSpec> c = {
       {"evaluate", {{"--json", false}}, 1, "evaluate AGENT_ID [--json]",
        "Evaluate an agent for promotion to the next tier."},
       {"promote",
@@ -46,8 +47,21 @@ const std::vector<CommandSpec>& commands() {
        "Show the promotion requirements in effect (defaults merged with --config rules)."},
       {"migrate", {}, 0, "migrate",
        "Apply the sidecar's pending ledger migrations (indexes); safe to repeat."},
-  };
+    };
+    for (const SyncCommandSpec& spec : sync_command_specs()) {
+      std::vector<OptionSpec> options;
+      for (const auto& [name, takes_value] : spec.options) options.push_back({name, takes_value});
+      c.push_back({spec.name, std::move(options), spec.positionals, spec.usage, spec.help});
+    }
+    return c;
+  }();
   return kCommands;
+}
+
+std::string command_names() {
+  std::string names;
+  for (const CommandSpec& c : commands()) names += (names.empty() ? "" : ", ") + std::string(c.name);
+  return names;
 }
 
 Status usage(const std::string& message) { return {Code::invalid_argument, message}; }
@@ -176,8 +190,8 @@ engine::Result<Invocation> parse_command_line(std::span<const std::string_view> 
         if (c.name == tok) command = &c;
       }
       if (!command) {
-        return usage("unknown command '" + std::string(tok) +
-                     "' (choose from evaluate, promote, eligible, history, requirements, migrate)");
+        return usage("unknown command '" + std::string(tok) + "' (choose from " +
+                     command_names() + ")");
       }
       continue;
     }
@@ -185,8 +199,7 @@ engine::Result<Invocation> parse_command_line(std::span<const std::string_view> 
   }
 
   if (!command) {
-    return usage("missing command (choose from evaluate, promote, eligible, history, "
-                 "requirements, migrate)");
+    return usage("missing command (choose from " + command_names() + ")");
   }
   const auto expected = static_cast<std::size_t>(command->positionals);
   if (positionals.size() < expected) {
@@ -245,6 +258,9 @@ engine::Result<Invocation> parse_command_line(std::span<const std::string_view> 
       c.tier = *tier;
     }
     inv.command = c;
+  } else if (auto sync = parse_sync_command(name, positionals, find)) {
+    if (!sync->ok()) return sync->status();
+    std::visit([&](auto&& c) { inv.command = std::move(c); }, std::move(*sync).value());
   } else {
     inv.command = MigrateCommand{};
   }

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "engine/status.h"
+#include "sidecar/cli_sync.h"  // sync, reconcile, status, demote (issue 4)
 
 namespace ps::sidecar {
 
@@ -47,7 +48,8 @@ struct HelpCommand {
 };
 
 using Command = std::variant<EvaluateCommand, PromoteCommand, EligibleCommand, HistoryCommand,
-                             RequirementsCommand, MigrateCommand, HelpCommand>;
+                             RequirementsCommand, MigrateCommand, HelpCommand, SyncCommand,
+                             ReconcileCommand, StatusCommand, DemoteCommand>;
 
 struct Invocation {
   GlobalOptions global;

@@ -6,6 +6,7 @@
 #include "engine/ledger.h"
 #include "engine/timestamp.h"
 #include "sidecar/cli.h"
+#include "sidecar/commands_sync.h"
 #include "sidecar/config.h"
 #include "sidecar/output.h"
 #include "sidecar/progress.h"
@@ -88,7 +89,10 @@ int run(const Context& ctx, const PromoteCommand& cmd) {
     request.expected_from_tier = *tier;
   }
 
-  auto record = (*ledger)->promote(request, ctx.config.rules);
+  // The outbox row for Vault commits in the promotion's own transaction (issue 4).
+  auto hook = cli_outbox_hook(ctx.config, ctx.env);
+  if (!hook.ok()) return fail(ctx.env, hook.status().message(), kExitUsage);
+  auto record = (*ledger)->promote(request, ctx.config.rules, *hook);
   if (!record.ok()) {
     const Status& s = record.status();
     if (s.code() == Code::failed_precondition || s.code() == Code::aborted) {
@@ -191,6 +195,14 @@ int run(const Context& ctx, const MigrateCommand&) {
                                     "Ledger schema is now at version ")
               << *version << (applied.empty() ? ")" : "") << std::endl;
   return kExitOk;
+}
+
+// sync, reconcile, status, demote: sidecar/commands_sync.cpp.
+template <class Cmd>
+  requires(std::is_same_v<Cmd, SyncCommand> || std::is_same_v<Cmd, ReconcileCommand> ||
+           std::is_same_v<Cmd, StatusCommand> || std::is_same_v<Cmd, DemoteCommand>)
+int run(const Context& ctx, const Cmd& cmd) {
+  return run_sync_command(SyncContext{ctx.env, ctx.config, ctx.db_path, ctx.now}, cmd);
 }
 
 int run(const Context& ctx, const HelpCommand& cmd) {

@@ -25,13 +25,15 @@ inline constexpr const char* kDefaultLedgerPath = "/opt/agent-governance/ledger/
 struct CliEnvironment {
   std::ostream& out;
   std::ostream& err;
-  const Clock& clock;
+  Clock& clock;  // waits (sync --wait, rate limits) sleep through it
   // The process environment (POLICY_SIDECAR_DB).
   std::function<std::optional<std::string>(std::string_view name)> getenv;
   bool err_is_tty = false;  // progress lines only on a terminal
   // stdout is a regular file or /dev/null: writing to it cannot stall on a slow reader, so
   // long listings need not be spooled until the ledger's read lock is released.
   bool out_cannot_stall = false;
+  // Randomness for backoff jitter (sync, reconcile); empty = a seeded real source.
+  RandomSource random = {};
 };
 
 // Runs `policy-sidecar ARGS...` (args excludes argv[0]) and returns the exit status.

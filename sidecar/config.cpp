@@ -75,6 +75,10 @@ constexpr Section kSections[] = {
     {"evaluate", parse_evaluate_section},
     {"health", parse_health_section},
     {"shutdown", parse_shutdown_section},
+    {"vault", parse_vault_section},
+    {"roles", parse_roles_section},
+    {"sync", parse_sync_section},
+    {"reconcile", parse_reconcile_section},
 };
 
 std::string known_sections() {

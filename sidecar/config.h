@@ -21,6 +21,9 @@
 #include "engine/rules.h"
 #include "engine/status.h"
 #include "sidecar/config_serve.h"  // listener, webhook, api, log, audit, evaluate, health, shutdown
+#include "sidecar/config_sync.h"   // vault, roles, sync, reconcile
+#include "sidecar/sync/settings.h"
+#include "vault/config.h"
 
 namespace ps::sidecar {
 
@@ -43,6 +46,11 @@ struct Config {
   EvaluateConfig evaluate;
   HealthConfig health;
   ShutdownConfig shutdown;
+  // sync (issue 4): sidecar/config_sync.h; VAULT_* apply over `vault` (sidecar/vault_setup.h)
+  vault::VaultConfig vault = default_vault_config();
+  RolesConfig roles;
+  SyncConfig sync;
+  ReconcileConfig reconcile;
 };
 
 // Parses a config document. Errors are invalid_argument, message starting "config: ".

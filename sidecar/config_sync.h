@@ -9,10 +9,16 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/status.h"
+#include "vault/config.h"
 
 namespace ps::sidecar {
 
 struct Config;
+
+// The defaults of the vault section (README "Vault sync"): the Vault client's, with
+// vault.max_retries 2 and secret files (token file, role-id and secret-id files) refused when
+// group or others may read them.
+vault::VaultConfig default_vault_config();
 
 engine::Status parse_vault_section(const nlohmann::ordered_json& section, const std::string& path,
                                    Config& config);

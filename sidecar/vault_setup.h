@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "engine/status.h"
+#include "sidecar/config_sync.h"  // default_vault_config
 #include "sidecar/log.h"
 #include "sidecar/sync/sync_worker.h"  // VaultApiFactory
 #include "vault/api.h"
@@ -22,11 +23,6 @@
 #include "vault/connection.h"
 
 namespace ps::sidecar {
-
-// The defaults of the config file's vault section (README "Vault sync"): the client's, with
-// vault.max_retries 2 and secret files (token file, role-id and secret-id files) refused when
-// readable by group or others.
-vault::VaultConfig default_vault_config();
 
 // `from_file` with VAULT_* applied (VAULT_TOKEN switches auth to the token method), secret
 // files required private, validated. invalid_argument, message starting "vault: " and naming

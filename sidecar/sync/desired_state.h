@@ -26,13 +26,18 @@ using PolicyList = std::vector<std::string>;
 
 // Sorted and without duplicates.
 PolicyList sorted_set(PolicyList policies);
+// Trimmed, lowercased, sorted, without duplicates and empty names: how Vault's policy names
+// compare (it lowercases them at login and on the per-field endpoint). Every comparison of a
+// role's list uses this form.
+PolicyList canonical(const PolicyList& policies);
 // "a, b, c" (or "(none)") for messages and plans.
 std::string describe_policies(const PolicyList& policies);
 
 class DesiredState {
  public:
-  // Checks the template (RoleNamer) and the policy names (non-empty, no ',' or whitespace
-  // inside, not "root"). invalid_argument naming the key (roles.tier_policies."2"[0] ...).
+  // Checks the template (RoleNamer) and the policy names (non-empty lowercase printable ASCII
+  // without ',' or whitespace, not "root"), and that every tier 0..4 has a list.
+  // invalid_argument naming the key (roles.tier_policies."2"[0] ...).
   static engine::Result<std::shared_ptr<const DesiredState>> create(const RolesConfig& roles,
                                                                     std::string_view mount);
 
@@ -48,8 +53,8 @@ class DesiredState {
   // The list to write when the role holds `current`: `desired` plus the policies of `current`
   // that are not managed, or exactly `desired` when exclusive. Sorted, unique.
   PolicyList merged(const PolicyList& current, const PolicyList& desired) const;
-  // True when `found` says what `desired` says: the managed part of `found` equals `desired`
-  // as a set (the whole of `found` when exclusive).
+  // True when `found` says what `desired` says: the managed part of canonical(found) equals
+  // `desired` as a set (the whole of it when exclusive).
   bool matches(const PolicyList& found, const PolicyList& desired) const;
 
   // The outbox entry for `agent_id` at `tier`. When the id cannot name a role, `role` is empty

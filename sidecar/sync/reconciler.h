@@ -104,8 +104,8 @@ class Reconciler {
 
  private:
   struct Page;
-  engine::Status reconcile_page(bool dry_run, std::vector<engine::AgentSyncView>& agents,
-                                ReconcileReport& report, engine::Outbox& outbox);
+  engine::Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
+                                engine::Outbox& outbox);
   void read_roles(Page& page);
   vault::VaultApi& api(std::size_t i);
   void add_line(ReconcileReport& report, PlanLine line);
@@ -120,8 +120,9 @@ class Reconciler {
   SyncEvents& events_;
   ReconcilerOptions options_;
 
-  std::mutex run_mu_;  // one pass at a time; guards apis_
-  std::vector<std::unique_ptr<vault::VaultApi>> apis_;
+  std::mutex run_mu_;  // one pass at a time; guards apis_ and outbox_
+  std::vector<std::unique_ptr<vault::VaultApi>> apis_;  // one per reading thread
+  std::unique_ptr<engine::Outbox> outbox_;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> triggered_{false};

@@ -120,7 +120,6 @@ class SyncWorker {
   WorkerHealth health() const;
 
  private:
-  struct Claimed;
   engine::PushOutcome push(const engine::OutboxRow& row, bool* vault_down);
   engine::PushOutcome classify_failure(const engine::OutboxRow& row, const vault::Error& error,
                                        bool wrote, bool* vault_down);
@@ -150,6 +149,7 @@ class SyncWorker {
 
   std::unique_ptr<engine::Outbox> outbox_;  // worker thread only
   std::unique_ptr<vault::VaultApi> api_;    // worker thread only
+  std::int64_t since_prune_ = 0;            // worker thread only
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> woken_{false};

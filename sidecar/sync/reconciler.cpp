@@ -1,0 +1,335 @@
+#include "sidecar/sync/reconciler.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace ps::sidecar {
+namespace {
+
+using vault::ErrorCode;
+
+constexpr std::size_t kMaxErrorsKept = 100;
+
+// Errors reading one role that say nothing about Vault as a whole.
+bool is_role_problem(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::permission_denied:
+    case ErrorCode::invalid_request:
+    case ErrorCode::not_found:
+    case ErrorCode::bad_response:
+    case ErrorCode::unexpected_status:
+    case ErrorCode::invalid_argument:
+    case ErrorCode::role_missing:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct Reconciler::Page {
+  std::vector<engine::AgentSyncView> agents;
+  std::vector<std::optional<vault::RoleName>> roles;  // nullopt: not read
+  std::vector<std::optional<vault::Result<std::optional<PolicyList>>>> found;
+  std::optional<vault::Error> global_error;  // set by the first Vault-wide failure
+  std::mutex mu;                             // guards global_error
+};
+
+Reconciler::Reconciler(OutboxFactory open_outbox, VaultApiFactory make_vault,
+                       std::shared_ptr<const DesiredState> desired, ReconcileConfig config,
+                       Clock& clock, RandomSource random, Logger& log, SyncEvents& events,
+                       ReconcilerOptions options)
+    : open_outbox_(std::move(open_outbox)),
+      make_vault_(std::move(make_vault)),
+      desired_(std::move(desired)),
+      config_(config),
+      clock_(clock),
+      random_(std::move(random)),
+      log_(log),
+      events_(events),
+      options_(std::move(options)) {
+  if (!options_.limiter) options_.limiter = std::make_shared<RateLimiter>(0, clock_);
+  config_.concurrency = std::max<std::int64_t>(1, config_.concurrency);
+  config_.page_size = std::max<std::int64_t>(1, config_.page_size);
+}
+
+Reconciler::~Reconciler() = default;
+
+vault::VaultApi& Reconciler::api(std::size_t i) {
+  // REQUIRES run_mu_ held by the pass; apis_ was sized before the threads started.
+  if (!apis_[i]) apis_[i] = make_vault_();
+  return *apis_[i];
+}
+
+void Reconciler::trigger() { triggered_.store(true); }
+void Reconciler::request_stop() { stop_.store(true); }
+
+std::chrono::milliseconds Reconciler::next_interval() {
+  const double base = config_.interval_s * 1000.0;
+  const double factor = 1.0 + config_.jitter * (2.0 * random_() - 1.0);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, base * factor)));
+}
+
+void Reconciler::add_line(ReconcileReport& report, PlanLine line) {
+  if (options_.on_plan_line) options_.on_plan_line(line);
+  if (report.plan.size() < options_.max_plan_lines) {
+    report.plan.push_back(std::move(line));
+  } else {
+    ++report.plan_truncated;
+  }
+}
+
+// Reads the page's roles with up to `concurrency` threads, each on its own client. The first
+// Vault-wide failure stops every thread from starting another read.
+void Reconciler::read_roles(Page& page) {
+  const std::size_t n = page.agents.size();
+  page.found.assign(n, std::nullopt);
+  std::size_t reads = 0;
+  for (const auto& r : page.roles) reads += r ? 1 : 0;
+  const std::size_t workers =
+      std::min<std::size_t>(static_cast<std::size_t>(config_.concurrency), std::max<std::size_t>(reads, 1));
+  if (apis_.size() < workers) apis_.resize(workers);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> abort{false};
+  auto work = [&](std::size_t k) {
+    while (!abort.load()) {
+      const std::size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      if (!page.roles[i]) continue;
+      options_.limiter->acquire();
+      auto result = api(k).read_role_policies(*page.roles[i]);
+      if (!result && !is_role_problem(result.error().code)) {
+        std::lock_guard<std::mutex> lock(page.mu);
+        if (!page.global_error) page.global_error = result.error();
+        abort.store(true);
+      }
+      page.found[i] = std::move(result);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t k = 1; k < workers; ++k) threads.emplace_back(work, k);
+  work(0);
+  for (auto& t : threads) t.join();
+}
+
+engine::Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
+                                          engine::Outbox& outbox) {
+  ReconcileSummary& sum = report.summary;
+  engine::ReconcileWrites writes;
+  writes.now = clock_.wall_now();
+  const std::string now_iso = engine::format_isoformat_utc(writes.now);
+  const DriftMode mode = config_.drift_mode;
+
+  for (std::size_t i = 0; i < page.agents.size(); ++i) {
+    const engine::AgentSyncView& v = page.agents[i];
+    ++sum.agents;
+    if (v.problem) {
+      ++sum.errors;
+      if (report.errors.size() < kMaxErrorsKept) report.errors.push_back(*v.problem);
+      continue;
+    }
+    const std::int64_t tier = *v.tier;
+    const PolicyList expected = desired_->policies_for_tier(tier);
+    PlanLine line{v.agent_id, "", tier, expected, std::nullopt, "", ""};
+    if (!page.roles[i]) {
+      ++sum.errors;
+      line.kind = "invalid_role";
+      line.action = "none";
+      add_line(report, std::move(line));
+      continue;
+    }
+    line.role = page.roles[i]->str();
+    const auto& found = *page.found[i];
+    if (found.ok()) line.found = *found;
+
+    const auto& row = v.row;
+    const bool row_current =
+        row && row->tier == tier && canonical(row->policies) == canonical(expected);
+    if (row_current && row->state == engine::OutboxState::failed) {
+      // A parked push for the current tier: retried, whatever the drift mode.
+      ++sum.parked;
+      line.kind = "parked";
+      line.action = "retry";
+      if (!dry_run) writes.requeues.push_back({v.agent_id, row->revision});
+      add_line(report, std::move(line));
+      continue;
+    }
+    if (!found.ok()) {
+      ++sum.errors;
+      if (report.errors.size() < kMaxErrorsKept) {
+        report.errors.push_back("agent '" + v.agent_id + "' (role " + line.role +
+                                "): " + found.error().describe());
+      }
+      continue;
+    }
+    if (*found && desired_->matches(**found, expected)) {
+      ++sum.in_sync;
+      continue;
+    }
+    if (row_current && row->state == engine::OutboxState::pending) {
+      ++sum.pending;
+      line.kind = "pending";
+      line.action = "wait";
+      add_line(report, std::move(line));
+      continue;
+    }
+
+    // Drift: Vault differs and nothing queued explains it.
+    const bool missing = !*found;
+    missing ? ++sum.missing_roles : ++sum.drifted;
+    line.kind = missing ? "role_missing" : "policies";
+    bool repair = false;
+    if (mode == DriftMode::correct) {
+      if (!missing) {
+        line.action = "repair";
+        repair = true;
+      } else if (desired_->missing_role() == MissingRole::create) {
+        line.action = "create";
+        repair = true;
+      } else {
+        line.action = "report";
+      }
+    } else {
+      line.action = "report";
+    }
+    if (repair) ++sum.repairs;
+    DriftEvent event{v.agent_id, line.role, line.kind, expected, line.found, mode, line.action,
+                     dry_run};
+    events_.on_drift_found(event);
+    nlohmann::json fields = {{"agent_id", v.agent_id},
+                             {"role", line.role},
+                             {"kind", line.kind},
+                             {"expected", expected},
+                             {"found", line.found ? nlohmann::json(*line.found) : nullptr},
+                             {"action", line.action},
+                             {"dry_run", dry_run}};
+    log_.warn("reconcile.drift", missing ? "role missing in Vault" : "role policies drifted",
+              fields);
+    if (!dry_run) {
+      writes.drift.push_back(engine::DriftRecord{now_iso, v.agent_id, line.role, line.kind,
+                                                 expected, line.found,
+                                                 std::string(to_string(mode)), line.action});
+      if (repair) {
+        writes.repairs.push_back(
+            {desired_->change_for(v.agent_id, tier, engine::ChangeKind::repair, writes.now),
+             row ? row->generation : 0});
+      }
+    }
+    add_line(report, std::move(line));
+  }
+
+  if (dry_run || (writes.drift.empty() && writes.repairs.empty() && writes.requeues.empty())) {
+    return engine::Status::success();
+  }
+  const std::int64_t planned = static_cast<std::int64_t>(writes.repairs.size());
+  auto written = outbox.write_reconcile(writes);
+  if (!written.ok()) return written.status();
+  // Repairs overtaken by a newer change since the page was read are not written (that change
+  // queued its own push).
+  sum.repairs -= planned - written->repairs_written;
+  return engine::Status::success();
+}
+
+engine::Result<ReconcileReport> Reconciler::run(bool dry_run) {
+  std::lock_guard<std::mutex> lock(run_mu_);
+  const auto start = clock_.steady_now();
+  ReconcileReport report;
+  report.summary.dry_run = dry_run;
+  report.summary.mode = config_.drift_mode;
+  if (!outbox_) {
+    auto opened = open_outbox_();
+    if (!opened.ok()) return opened.status();
+    outbox_ = std::move(opened).value();
+  }
+
+  if (config_.drift_mode == DriftMode::ignore) {
+    // Roles are not compared; parked pushes are still retried.
+    auto stats = outbox_->stats(clock_.wall_now(), static_cast<std::int64_t>(options_.max_plan_lines));
+    if (!stats.ok()) return stats.status();
+    for (const auto& row : stats->failed_rows) {
+      if (!row.role) continue;
+      add_line(report, PlanLine{row.agent_id, *row.role, row.tier, row.policies, std::nullopt,
+                                "parked", "retry"});
+      ++report.summary.parked;
+    }
+    if (!dry_run) {
+      auto requeued = outbox_->requeue_all_failed(clock_.wall_now());
+      if (!requeued.ok()) return requeued.status();
+      report.summary.parked = *requeued;
+    }
+  } else {
+    std::string after;
+    while (!stop_.load()) {
+      Page page;
+      auto agents = outbox_->agents_page(after, config_.page_size);
+      if (!agents.ok()) return agents.status();
+      if (agents->empty()) break;
+      after = agents->back().agent_id;
+      page.agents = std::move(agents).value();
+      for (const auto& v : page.agents) {
+        std::optional<vault::RoleName> role;
+        if (!v.problem) {
+          auto r = desired_->namer().role_for(v.agent_id);
+          if (r) role = std::move(r).value();
+        }
+        page.roles.push_back(std::move(role));
+      }
+      read_roles(page);
+      if (page.global_error) {
+        report.summary.error = "Vault unavailable: " + page.global_error->describe();
+        log_.warn("reconcile.vault_unavailable", "reconcile pass stopped: Vault unavailable",
+                  {{"error", std::string(vault::to_string(page.global_error->code))},
+                   {"detail", page.global_error->message}});
+        break;
+      }
+      if (engine::Status s = reconcile_page(dry_run, page, report, *outbox_); !s.ok()) return s;
+    }
+    if (stop_.load() && !report.summary.error) report.summary.error = "stopped";
+  }
+
+  report.summary.complete = !report.summary.error.has_value();
+  report.summary.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start);
+  events_.on_reconcile_done(report.summary);
+  const auto& s = report.summary;
+  log_.info("reconcile.done", s.complete ? "reconcile pass done" : "reconcile pass incomplete",
+            {{"dry_run", dry_run},
+             {"mode", std::string(to_string(s.mode))},
+             {"agents", s.agents},
+             {"in_sync", s.in_sync},
+             {"drifted", s.drifted},
+             {"missing_roles", s.missing_roles},
+             {"pending", s.pending},
+             {"parked", s.parked},
+             {"repairs", s.repairs},
+             {"errors", s.errors},
+             {"duration_ms", s.duration.count()}});
+  return report;
+}
+
+void Reconciler::run_loop(
+    const std::function<bool()>& should_stop,
+    const std::function<void(const engine::Result<ReconcileReport>&)>& done) {
+  auto stop = [&] { return stop_.load() || (should_stop && should_stop()); };
+  while (!stop()) {
+    triggered_.store(false);
+    auto report = run(false);
+    if (!report.ok()) log_.error("reconcile.ledger_error", report.status().message());
+    if (done) done(report);
+    const bool scheduled = config_.interval_s > 0;
+    const auto end = clock_.steady_now() + next_interval();
+    while (!stop() && !triggered_.load()) {
+      const auto now = clock_.steady_now();
+      if (scheduled && now >= end) break;
+      auto slice = options_.wait_slice;
+      if (scheduled) {
+        slice = std::min(slice, std::chrono::duration_cast<std::chrono::milliseconds>(end - now) +
+                                    std::chrono::milliseconds{1});
+      }
+      clock_.sleep_for(slice);
+    }
+  }
+}
+
+}  // namespace ps::sidecar

@@ -1,0 +1,432 @@
+#include "sidecar/sync/sync_worker.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+
+#include "sidecar/sync/lease.h"
+
+namespace ps::sidecar {
+namespace {
+
+using engine::PushOutcome;
+using vault::ErrorCode;
+
+// History rows kept; older ones are pruned every kPruneEvery pushes.
+constexpr std::int64_t kHistoryKeep = 200000;
+constexpr std::int64_t kPruneEvery = 20000;
+
+// Errors that concern this agent's role alone: retrying cannot help until someone acts.
+bool is_row_problem(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::role_missing:
+    case ErrorCode::permission_denied:
+    case ErrorCode::invalid_request:
+    case ErrorCode::not_found:
+    case ErrorCode::bad_response:
+    case ErrorCode::unexpected_status:
+    case ErrorCode::invalid_argument:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string worker_owner_id() {
+  static std::atomic<int> next{0};
+  return this_process_lease_owner() + ":" + std::to_string(next.fetch_add(1));
+}
+
+std::chrono::milliseconds ceiling(const SyncConfig& c, std::int64_t n) {
+  // min(max, initial * multiplier^n) without overflow.
+  double ms = static_cast<double>(c.backoff_initial.count());
+  const double cap = static_cast<double>(c.backoff_max.count());
+  for (std::int64_t i = 0; i < n && ms < cap; ++i) ms *= c.backoff_multiplier;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(ms, cap)));
+}
+
+nlohmann::json row_fields(const engine::OutboxRow& row) {
+  return {{"agent_id", row.agent_id},
+          {"role", row.role.value_or("")},
+          {"tier", row.tier},
+          {"generation", row.generation}};
+}
+
+}  // namespace
+
+SyncWorker::SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
+                       std::shared_ptr<const DesiredState> desired, SyncConfig config,
+                       Clock& clock, RandomSource random, Logger& log, SyncEvents& events,
+                       SyncWorkerOptions options)
+    : open_outbox_(std::move(open_outbox)),
+      make_vault_(std::move(make_vault)),
+      desired_(std::move(desired)),
+      config_(config),
+      clock_(clock),
+      random_(std::move(random)),
+      log_(log),
+      events_(events),
+      options_(std::move(options)) {
+  if (!options_.limiter) {
+    options_.limiter = std::make_shared<RateLimiter>(config_.rate_limit_per_s, clock_);
+  }
+  if (options_.owner.empty()) options_.owner = worker_owner_id();
+  if (!options_.owner_is_dead) options_.owner_is_dead = lease_owner_is_dead;
+}
+
+SyncWorker::~SyncWorker() = default;
+
+vault::VaultApi& SyncWorker::api() {
+  if (!api_) api_ = make_vault_();
+  return *api_;
+}
+
+void SyncWorker::wake() { woken_.store(true); }
+void SyncWorker::request_stop() { stop_.store(true); }
+
+WorkerHealth SyncWorker::health() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  WorkerHealth h;
+  h.vault_available = failures_ == 0;
+  h.consecutive_failures = failures_;
+  h.last_error = last_error_;
+  h.paused_until = pause_until_;
+  return h;
+}
+
+std::chrono::milliseconds SyncWorker::row_backoff(std::int64_t attempts) const {
+  const auto c = ceiling(config_, std::max<std::int64_t>(0, attempts - 1));
+  return std::chrono::milliseconds(
+      static_cast<std::int64_t>(random_() * static_cast<double>(c.count())));
+}
+
+// A Vault-wide failure pauses every push. Half the delay is fixed so the probe rate has a
+// floor (with full jitter a run of small random values would probe a sealed Vault in a
+// loop); the other half spreads several sidecars apart.
+void SyncWorker::enter_pause(const vault::Error& error) {
+  std::chrono::milliseconds delay;
+  std::int64_t failures;
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    failures = ++failures_;
+    const auto c = ceiling(config_, failures - 1);
+    delay = c / 2 + std::chrono::milliseconds(static_cast<std::int64_t>(
+                        random_() * static_cast<double>((c - c / 2).count())));
+    if (error.retry_after) {
+      delay = std::max(delay, std::min<std::chrono::milliseconds>(*error.retry_after,
+                                                                  config_.backoff_max));
+    }
+    pause_until_ = clock_.steady_now() + delay;
+    last_error_ = error.describe();
+  }
+  events_.on_vault_unavailable(VaultUnavailableEvent{std::string(vault::to_string(error.code)),
+                                                     error.message, delay, failures});
+  log_.warn("sync.vault_unavailable", "Vault unavailable; pausing pushes",
+            {{"error", std::string(vault::to_string(error.code))},
+             {"detail", error.message},
+             {"pause_ms", delay.count()},
+             {"consecutive_failures", failures}});
+}
+
+void SyncWorker::leave_pause() {
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (failures_ == 0) return;
+    failures_ = 0;
+    pause_until_.reset();
+    last_error_.reset();
+  }
+  events_.on_vault_available();
+  log_.info("sync.vault_available", "Vault answers again; pushes resume");
+}
+
+PushOutcome SyncWorker::classify_failure(const engine::OutboxRow& row, const vault::Error& error,
+                                         bool wrote, bool* vault_down) {
+  PushOutcome o;
+  o.agent_id = row.agent_id;
+  o.revision = row.revision;
+  o.generation = row.generation;
+  o.wrote = wrote;
+  o.error_code = std::string(vault::to_string(error.code));
+  o.message = error.describe();
+  if (is_row_problem(error.code)) {
+    o.kind = PushOutcome::Kind::parked;
+    return o;
+  }
+  // Everything else is about Vault as a whole (or our own token, or TLS): this row waits on
+  // its own schedule and the worker pauses.
+  *vault_down = true;
+  auto delay = row_backoff(row.attempts + 1);
+  if (error.retry_after) {
+    delay = std::max(delay, std::min<std::chrono::milliseconds>(*error.retry_after,
+                                                                config_.backoff_max));
+  }
+  o.kind = PushOutcome::Kind::retry;
+  o.next_attempt_at = clock_.wall_now() + delay;
+  enter_pause(error);
+  return o;
+}
+
+PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::RoleName& role,
+                                    bool* vault_down) {
+  // The only field sent: a create applies Vault's defaults to the rest (bind_secret_id true).
+  vault::RoleSpec spec;
+  spec.token_policies = sorted_set(row.policies);
+  options_.limiter->acquire();
+  auto created = api().write_role(role, spec);
+  if (!created) return classify_failure(row, created.error(), true, vault_down);
+  log_.info("sync.role_created", "created the missing role", row_fields(row));
+  return verify(row, role, *spec.token_policies, true, vault_down);
+}
+
+PushOutcome SyncWorker::verify(const engine::OutboxRow& row, const vault::RoleName& role,
+                               const PolicyList& written, bool wrote, bool* vault_down) {
+  options_.limiter->acquire();
+  auto back = api().read_role_policies(role);
+  if (!back) return classify_failure(row, back.error(), wrote, vault_down);
+  PushOutcome o;
+  o.agent_id = row.agent_id;
+  o.revision = row.revision;
+  o.generation = row.generation;
+  o.wrote = wrote;
+  if (!*back) {
+    o.kind = PushOutcome::Kind::parked;
+    o.error_code = "role_missing";
+    o.message = "the role was deleted during the push";
+    return o;
+  }
+  if (canonical(**back) != canonical(written)) {
+    // Someone else wrote the role between our write and our read: try again soon, on this
+    // row's own schedule (Vault itself is fine).
+    o.kind = PushOutcome::Kind::retry;
+    o.error_code = "readback_mismatch";
+    o.message = "read-back differs from the list written (the role changed during the push)";
+    o.next_attempt_at = clock_.wall_now() + row_backoff(row.attempts + 1);
+    return o;
+  }
+  o.kind = PushOutcome::Kind::synced;
+  o.policies_on_role = canonical(**back);
+  return o;
+}
+
+PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
+  PushOutcome parked;
+  parked.kind = PushOutcome::Kind::parked;
+  parked.agent_id = row.agent_id;
+  parked.revision = row.revision;
+  parked.generation = row.generation;
+  if (!row.role) {
+    parked.error_code = "invalid_role_name";
+    parked.message = row.last_error.value_or("the agent id cannot name a Vault role");
+    return parked;
+  }
+  auto role = vault::RoleName::parse(*row.role);
+  if (!role) {
+    parked.error_code = "invalid_role_name";
+    parked.message = role.error().message;
+    return parked;
+  }
+  const PolicyList desired = sorted_set(row.policies);
+  const auto missing = [&](bool wrote) {
+    if (desired_->missing_role() == MissingRole::create) return create_role(row, *role, vault_down);
+    PushOutcome o = parked;
+    o.wrote = wrote;
+    o.error_code = "role_missing";
+    o.message = "role " + desired_->namer().role_path(*role) +
+                " does not exist (create it, or set roles.missing_role to create)";
+    return o;
+  };
+
+  PolicyList target = desired;
+  if (!desired_->exclusive()) {
+    options_.limiter->acquire();
+    auto current = api().read_role_policies(*role);
+    if (!current) return classify_failure(row, current.error(), false, vault_down);
+    if (!*current) return missing(false);
+    target = desired_->merged(**current, desired);
+    if (canonical(**current) == target) {
+      // Already there (a repeat after a crash, or a no-op change): the read is the check.
+      PushOutcome o = parked;
+      o.kind = PushOutcome::Kind::synced;
+      o.error_code.reset();
+      o.policies_on_role = target;
+      return o;
+    }
+  }
+  options_.limiter->acquire();
+  auto written = api().write_role_policies(*role, target);
+  if (!written) {
+    // The per-field endpoint cannot create: a missing role wrote nothing.
+    if (written.error().code == ErrorCode::role_missing) return missing(false);
+    return classify_failure(row, written.error(), true, vault_down);
+  }
+  if (options_.checkpoint) options_.checkpoint("sync.after_write");
+  return verify(row, *role, target, true, vault_down);
+}
+
+void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
+                        const engine::FinishResult& result, std::chrono::milliseconds latency,
+                        PassStats& stats) {
+  const std::string role = row.role.value_or("");
+  if (result.kind == engine::FinishResult::Kind::gone) return;
+  if (result.kind == engine::FinishResult::Kind::superseded) {
+    ++stats.superseded;
+    events_.on_superseded(SupersededEvent{row.agent_id, role, row.generation, result.generation});
+    log_.debug("sync.superseded", "the row changed during the push; pushing the newer state",
+               row_fields(row));
+    return;
+  }
+  switch (o.kind) {
+    case PushOutcome::Kind::synced: {
+      ++stats.synced;
+      events_.on_synced(SyncedEvent{row.agent_id, role, row.tier, row.generation, row.kind,
+                                    o.policies_on_role, o.wrote, row.attempts, latency});
+      auto fields = row_fields(row);
+      fields["policies"] = o.policies_on_role;
+      fields["wrote"] = o.wrote;
+      log_.debug("sync.synced", "Vault holds the desired policies", fields);
+      if (row.kind == engine::ChangeKind::repair) {
+        events_.on_drift_corrected(DriftEvent{row.agent_id, role, "policies", row.policies,
+                                              o.policies_on_role, DriftMode::correct,
+                                              "corrected", false});
+      }
+      break;
+    }
+    case PushOutcome::Kind::retry: {
+      ++stats.retried;
+      const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+          o.next_attempt_at - clock_.wall_now());
+      events_.on_retry_scheduled(RetryScheduledEvent{row.agent_id, role, row.generation,
+                                                     row.attempts + 1, delay,
+                                                     o.error_code.value_or(""),
+                                                     o.message.value_or("")});
+      auto fields = row_fields(row);
+      fields["error"] = o.error_code.value_or("");
+      fields["attempt"] = row.attempts + 1;
+      fields["retry_in_ms"] = delay.count();
+      log_.info("sync.retry", o.message.value_or("push failed; retry scheduled"), fields);
+      break;
+    }
+    case PushOutcome::Kind::parked: {
+      ++stats.parked;
+      events_.on_parked(ParkedEvent{row.agent_id, role, row.generation, row.tier,
+                                    o.error_code.value_or(""), o.message.value_or("")});
+      auto fields = row_fields(row);
+      fields["reason"] = o.error_code.value_or("");
+      log_.warn("sync.parked", o.message.value_or("push parked"), fields);
+      break;
+    }
+    case PushOutcome::Kind::released:
+      ++stats.released;
+      break;
+  }
+}
+
+engine::Result<PassStats> SyncWorker::run_once() {
+  PassStats stats;
+  if (!outbox_) {
+    auto opened = open_outbox_();
+    if (!opened.ok()) return opened.status();
+    outbox_ = std::move(opened).value();
+  }
+  while (!stopping()) {
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      if (pause_until_ && clock_.steady_now() < *pause_until_) {
+        stats.paused = true;
+        break;
+      }
+    }
+    engine::ClaimRequest claim{options_.owner, clock_.wall_now(), config_.batch_size,
+                               config_.lease, options_.owner_is_dead};
+    auto claimed = outbox_->claim_due(claim);
+    if (!claimed.ok()) return claimed.status();
+    if (claimed->empty()) break;
+    if (options_.checkpoint) options_.checkpoint("sync.after_claim");
+    stats.claimed += static_cast<std::int64_t>(claimed->size());
+
+    std::vector<PushOutcome> outcomes;
+    std::vector<std::chrono::milliseconds> latencies;
+    outcomes.reserve(claimed->size());
+    bool vault_down = false;
+    for (const engine::OutboxRow& row : *claimed) {
+      if (vault_down || stopping()) {
+        PushOutcome released;
+        released.kind = PushOutcome::Kind::released;
+        released.agent_id = row.agent_id;
+        released.revision = row.revision;
+        released.generation = row.generation;
+        outcomes.push_back(std::move(released));
+        latencies.emplace_back(0);
+        continue;
+      }
+      const auto start = clock_.steady_now();
+      outcomes.push_back(push(row, &vault_down));
+      latencies.push_back(
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start));
+      if (!vault_down) leave_pause();
+    }
+    if (options_.checkpoint) options_.checkpoint("sync.before_finish");
+    auto results = outbox_->finish(outcomes, options_.owner, clock_.wall_now());
+    if (!results.ok()) {
+      // The leases stay ours; the next claim of this worker takes the rows again.
+      return results.status();
+    }
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      report((*claimed)[i], outcomes[i], (*results)[i], latencies[i], stats);
+    }
+    since_prune_ += static_cast<std::int64_t>(outcomes.size());
+    if (since_prune_ > kPruneEvery) {
+      since_prune_ = 0;
+      (void)outbox_->prune_history(kHistoryKeep);
+    }
+    if (vault_down) {
+      stats.paused = true;
+      break;
+    }
+  }
+  return stats;
+}
+
+void SyncWorker::interruptible_wait(std::chrono::milliseconds d,
+                                    const std::function<bool()>& should_stop) {
+  const auto end = clock_.steady_now() + d;
+  while (!stopping() && !(should_stop && should_stop())) {
+    if (woken_.exchange(false)) return;
+    const auto now = clock_.steady_now();
+    if (now >= end) return;
+    clock_.sleep_for(std::min(options_.wait_slice,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(end - now) +
+                                  std::chrono::milliseconds{1}));
+  }
+}
+
+void SyncWorker::run(const std::function<bool()>& should_stop) {
+  auto stop = [&] { return stopping() || (should_stop && should_stop()); };
+  while (!stop()) {
+    auto pass = run_once();
+    std::chrono::milliseconds wait = config_.poll_interval;
+    if (!pass.ok()) {
+      log_.error("sync.ledger_error", pass.status().message());
+    } else if (pass->paused) {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      if (pause_until_) {
+        wait = std::max(std::chrono::milliseconds{0},
+                        std::chrono::duration_cast<std::chrono::milliseconds>(
+                            *pause_until_ - clock_.steady_now()));
+      }
+    } else if (outbox_) {
+      // Sleep until the next row is due, if that is sooner than the poll interval. Rows due
+      // now but not claimed are leased to another worker: wait the full interval for them.
+      auto due = outbox_->next_due();
+      if (due.ok() && *due && **due > clock_.wall_now()) {
+        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  **due - clock_.wall_now()) +
+                                  std::chrono::milliseconds{1});
+      }
+    }
+    if (wait.count() > 0) interruptible_wait(wait, should_stop);
+  }
+}
+
+}  // namespace ps::sidecar
