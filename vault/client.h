@@ -84,9 +84,12 @@ class VaultClient final : public VaultApi {
   enum class Auth { none, source };
   struct Request;
 
-  // One request on the wire. `token` null = unauthenticated. `secrets` are redacted from any
-  // error text.
+  // One request on the wire: any HTTP status is an answer; only transport failures are
+  // Errors. Reports to the observer.
   Result<HttpAnswer> send(const Request& request);
+  // Takes the token from the TokenSource when the request asks for it, sends, and turns a
+  // status outside 2xx / request.also_accept into the classified Error, with the token and
+  // request.secrets redacted from its message.
   Result<HttpAnswer> send_with_source(Request request);
   bool ensure_connection(Error* error);
   std::string role_base(const RoleName& role) const;
