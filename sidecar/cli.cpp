@@ -47,6 +47,10 @@ const std::vector<CommandSpec>& commands() {
        "Show the promotion requirements in effect (defaults merged with --config rules)."},
       {"migrate", {}, 0, "migrate",
        "Apply the sidecar's pending ledger migrations (indexes); safe to repeat."},
+      {"serve", {}, 0, "serve",
+       "Run the daemon (needs --config FILE): approval webhook, operator API, health,\n"
+       "metrics, sync worker and reconciler. SIGHUP reloads, SIGTERM stops (README\n"
+       "\"Daemon (serve)\")."},
     };
     for (const SyncCommandSpec& spec : sync_command_specs()) {
       std::vector<OptionSpec> options;
@@ -258,6 +262,8 @@ engine::Result<Invocation> parse_command_line(std::span<const std::string_view> 
       c.tier = *tier;
     }
     inv.command = c;
+  } else if (name == "serve") {
+    inv.command = ServeCommand{};
   } else if (auto sync = parse_sync_command(name, positionals, find)) {
     if (!sync->ok()) return sync->status();
     std::visit([&](auto&& c) { inv.command = std::move(c); }, std::move(*sync).value());

@@ -43,13 +43,14 @@ struct RequirementsCommand {
   std::optional<std::int64_t> tier;
 };
 struct MigrateCommand {};
+struct ServeCommand {};  // serve (issue 5): sidecar/commands_serve.cpp
 struct HelpCommand {
   std::string text;  // printed on stdout, exit 0
 };
 
 using Command = std::variant<EvaluateCommand, PromoteCommand, EligibleCommand, HistoryCommand,
                              RequirementsCommand, MigrateCommand, HelpCommand, SyncCommand,
-                             ReconcileCommand, StatusCommand, DemoteCommand>;
+                             ReconcileCommand, StatusCommand, DemoteCommand, ServeCommand>;
 
 struct Invocation {
   GlobalOptions global;

@@ -6,6 +6,7 @@
 #include "engine/ledger.h"
 #include "engine/timestamp.h"
 #include "sidecar/cli.h"
+#include "sidecar/commands_serve.h"
 #include "sidecar/commands_sync.h"
 #include "sidecar/config.h"
 #include "sidecar/output.h"
@@ -26,6 +27,8 @@ struct Context {
   Config config;
   std::string db_path;
   engine::WallTime now;
+  const std::string* config_path = nullptr;  // --config FILE (serve re-reads it on SIGHUP)
+  bool db_from_config = true;                // false: --db or POLICY_SIDECAR_DB chose it
 };
 
 int fail(const CliEnvironment& env, const std::string& message, int code = kExitFailed) {
@@ -205,6 +208,12 @@ int run(const Context& ctx, const Cmd& cmd) {
   return run_sync_command(SyncContext{ctx.env, ctx.config, ctx.db_path, ctx.now}, cmd);
 }
 
+// serve: sidecar/commands_serve.cpp.
+int run(const Context& ctx, const ServeCommand&) {
+  return run_serve_command(ServeContext{ctx.env, ctx.config, ctx.config_path, ctx.db_path,
+                                        ctx.db_from_config});
+}
+
 int run(const Context& ctx, const HelpCommand& cmd) {
   ctx.env.out << cmd.text << std::flush;
   return kExitOk;
@@ -224,6 +233,7 @@ int run_cli(std::span<const std::string_view> args, const CliEnvironment& env) {
     auto config = load_config_file(*inv->global.config);
     if (!config.ok()) return fail(env, config.status().message(), kExitUsage);
     ctx.config = std::move(config).value();
+    ctx.config_path = &*inv->global.config;
   }
   if (inv->global.now) {
     auto now = engine::parse_iso8601(*inv->global.now);
@@ -236,8 +246,10 @@ int run_cli(std::span<const std::string_view> args, const CliEnvironment& env) {
   }
   if (inv->global.db) {
     ctx.db_path = *inv->global.db;
+    ctx.db_from_config = false;
   } else if (auto from_env = env.getenv("POLICY_SIDECAR_DB"); from_env && !from_env->empty()) {
     ctx.db_path = *from_env;
+    ctx.db_from_config = false;
   } else if (ctx.config.ledger.path) {
     ctx.db_path = *ctx.config.ledger.path;
   } else {

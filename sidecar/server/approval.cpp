@@ -326,6 +326,7 @@ HttpAnswer ApprovalProcessor::approve(const Parsed& p, LedgerPool::Lease& lease,
     record = lease.ledger().promote(request, *s.rules, hook);
   }
   if (record.ok()) {
+    if (d_.on_committed) d_.on_committed();
     if (d_.metrics) d_.metrics->promotions.inc({"webhook", "promoted"});
     d_.log.info("promotion.approved", "promoted by a signed approval",
                 {{"webhook_id", p.webhook_id}, {"agent_id", record->agent_id},
@@ -450,6 +451,7 @@ engine::Result<engine::PromotionRecord> ApprovalProcessor::promote_automatically
     if (d_.metrics) d_.metrics->promotions.inc({"auto", refused ? "refused" : "error"});
     return record;
   }
+  if (d_.on_committed) d_.on_committed();
   if (d_.metrics) d_.metrics->promotions.inc({"auto", "promoted"});
   d_.log.info("promotion.auto", "promoted automatically (no manual review needed)",
               {{"agent_id", agent_id}, {"from_tier", record->from_tier},

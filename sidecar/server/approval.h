@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,8 @@ struct ApprovalDeps {
   Logger& log;
   AuditLog* audit = nullptr;      // may be null (tests)
   ServeMetrics* metrics = nullptr;  // may be null (tests)
+  // Called after a promotion committed (wakes the sync worker). May be empty.
+  std::function<void()> on_committed = {};
 };
 
 class ApprovalProcessor {

@@ -1,0 +1,136 @@
+// What the daemon owns and the threads it runs (private to daemon*.cpp).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/ledger.h"
+#include "sidecar/config.h"
+#include "sidecar/log.h"
+#include "sidecar/server/approval.h"
+#include "sidecar/server/audit.h"
+#include "sidecar/server/daemon.h"
+#include "sidecar/server/evaluator.h"
+#include "sidecar/server/health.h"
+#include "sidecar/server/ledger_pool.h"
+#include "sidecar/server/listener.h"
+#include "sidecar/server/metrics.h"
+#include "sidecar/server/operator_api.h"
+#include "sidecar/server/sd_notify.h"
+#include "sidecar/server/serve_events.h"
+#include "sidecar/server/serve_metrics.h"
+#include "sidecar/server/settings.h"
+#include "sidecar/sync/desired_state.h"
+#include "sidecar/sync/outbox_hook.h"
+#include "sidecar/sync/rate_limiter.h"
+#include "sidecar/sync/reconciler.h"
+#include "sidecar/sync/sync_worker.h"
+#include "sidecar/vault_setup.h"
+#include "tls/tls.h"
+
+namespace ps::sidecar::server {
+
+// A thread that says when it has finished, so shutdown can wait for it with a deadline.
+class Task {
+ public:
+  Task(std::string name, std::function<void()> body);
+  Task(Task&&) = default;
+  ~Task();
+  const std::string& name() const { return name_; }
+  bool done() const { return done_->load(); }
+  // Joins when finished; otherwise detaches (the process is about to exit).
+  bool join_or_detach();
+
+ private:
+  std::string name_;
+  std::shared_ptr<std::atomic<bool>> done_;
+  std::thread thread_;
+};
+
+// Waits until every task is done or `deadline`; returns the names of those still running.
+std::vector<std::string> wait_for_tasks(std::vector<Task*> tasks, const Clock& clock,
+                                        Clock::SteadyTime deadline);
+
+// The sync worker and the reconciler for one role mapping and one set of sync settings;
+// replaced as a whole on a reload that changes them.
+struct SyncGroup {
+  std::shared_ptr<const DesiredState> desired;
+  engine::TierChangeHook hook;  // writes the outbox row with `desired`
+  std::unique_ptr<SyncWorker> worker;
+  std::unique_ptr<Reconciler> reconciler;
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<Task>> tasks;
+};
+
+struct Daemon::State {
+  explicit State(DaemonEnvironment e) : env(std::move(e)) {}
+
+  DaemonEnvironment env;
+  std::unique_ptr<Logger> log;
+  std::unique_ptr<SdNotifier> notifier;
+  std::string version;
+
+  mutable std::mutex config_mu;
+  std::shared_ptr<const Config> config;  // guarded by config_mu
+
+  engine::LedgerOptions ledger_options;
+  std::unique_ptr<LedgerPool> pool;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<SettingsStore> settings;
+  MetricsRegistry registry;
+  std::unique_ptr<ServeMetrics> metrics;
+  std::unique_ptr<ServeSyncEvents> events;
+
+  std::shared_ptr<VaultSetup> vault;
+  std::shared_ptr<RateLimiter> limiter;
+  mutable std::mutex group_mu;
+  std::shared_ptr<SyncGroup> group;  // guarded by group_mu; never null after start
+
+  std::mutex probe_mu;  // guards the two below (health probe, metrics collector)
+  std::unique_ptr<engine::Outbox> stats_outbox;
+  std::unique_ptr<vault::VaultApi> health_api;
+
+  std::unique_ptr<ApprovalProcessor> approvals;
+  std::unique_ptr<OperatorApi> api;
+  std::unique_ptr<HealthChecker> health;
+  std::unique_ptr<Evaluator> evaluator;
+  std::shared_ptr<tls::ServerTls> server_tls;
+  std::unique_ptr<Listener> listener;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> listener_failed{false};
+  std::atomic<bool> detached{false};  // a thread outlived shutdown (see ~Daemon)
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  std::vector<std::unique_ptr<Task>> tasks;  // background threads other than the sync group
+
+  std::shared_ptr<const Config> current_config() const {
+    std::lock_guard<std::mutex> lock(config_mu);
+    return config;
+  }
+  std::shared_ptr<SyncGroup> current_group() const {
+    std::lock_guard<std::mutex> lock(group_mu);
+    return group;
+  }
+  // Sleeps up to `d`; returns early (true) when the daemon is stopping.
+  bool wait_or_stop(std::chrono::milliseconds d);
+
+  // Builds and starts a sync group for `config` (its roles, sync and reconcile sections).
+  engine::Result<std::shared_ptr<SyncGroup>> make_group(const Config& config);
+  void start_group(SyncGroup& group);
+  // Asks the group's threads to stop and waits for them until `deadline`.
+  void stop_group(SyncGroup& group, Clock::SteadyTime deadline);
+
+  engine::Result<std::unique_ptr<engine::Outbox>> open_outbox() const {
+    return engine::Outbox::open(ledger_options);
+  }
+};
+
+}  // namespace ps::sidecar::server

@@ -1,0 +1,132 @@
+#include "sidecar/server/health.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ps::sidecar::server {
+
+const char* to_string(HealthStatus s) {
+  switch (s) {
+    case HealthStatus::ok: return "ok";
+    case HealthStatus::degraded: return "degraded";
+    case HealthStatus::failed: return "failed";
+  }
+  return "failed";
+}
+
+std::string HealthReport::json(const std::string& version) const {
+  nlohmann::ordered_json j;
+  j["status"] = to_string(status);
+  nlohmann::ordered_json checks_json = nlohmann::ordered_json::object();
+  for (const auto& [name, c] : checks) {
+    checks_json[name] = {{"status", to_string(c.status)}, {"reason", c.reason}};
+  }
+  j["checks"] = checks_json;
+  j["version"] = version;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+HealthChecker::HealthChecker(HealthProbes probes, const Clock& clock,
+                             std::chrono::milliseconds outbox_stuck)
+    : probes_(std::move(probes)), clock_(clock), outbox_stuck_(outbox_stuck) {}
+
+void HealthChecker::probe_vault() {
+  if (!probes_.vault_health) return;
+  auto result = probes_.vault_health();
+  std::lock_guard<std::mutex> lock(mu_);
+  last_vault_ = std::move(result);
+}
+
+CheckResult HealthChecker::vault_check(const std::optional<vault::Result<vault::Health>>& last) {
+  using vault::HealthState;
+  if (!last) return {HealthStatus::degraded, "not probed yet"};
+  if (!last->ok()) {
+    return {HealthStatus::degraded, "unreachable: " + last->error().describe() +
+                                        " (pushes wait in the outbox)"};
+  }
+  const vault::Health& h = last->value();
+  switch (h.state) {
+    case HealthState::active: return {HealthStatus::ok, "active, unsealed"};
+    case HealthState::standby:
+    case HealthState::performance_standby:
+      return {HealthStatus::ok, "unsealed " + std::string(vault::to_string(h.state))};
+    case HealthState::sealed:
+      return {HealthStatus::degraded, "sealed (pushes wait in the outbox)"};
+    default:
+      return {HealthStatus::degraded,
+              "not usable: " + std::string(vault::to_string(h.state)) + " (HTTP " +
+                  std::to_string(h.http_status) + ")"};
+  }
+}
+
+CheckResult HealthChecker::token_check(const vault::TokenStatus& t) {
+  if (!t.has_token) {
+    std::string why = t.last_error ? t.last_error->describe() : "not obtained yet";
+    return {HealthStatus::degraded, "no token: " + why};
+  }
+  if (!t.valid) {
+    std::string why = t.last_error ? ": " + t.last_error->describe() : "";
+    return {HealthStatus::degraded, "token rejected or expired" + why};
+  }
+  if (t.ttl_known && t.expires) {
+    return {HealthStatus::ok, "valid, " + std::to_string(t.ttl.count()) + "s left"};
+  }
+  return {HealthStatus::ok, t.ttl_known ? "valid, does not expire" : "valid"};
+}
+
+CheckResult HealthChecker::outbox_check(const engine::Result<engine::OutboxStats>& stats,
+                                        Clock::WallTime now, std::chrono::milliseconds stuck) {
+  if (!stats.ok()) return {HealthStatus::degraded, "cannot read the outbox: " + stats.status().message()};
+  const engine::OutboxStats& s = *stats;
+  if (s.oldest_pending_since) {
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - *s.oldest_pending_since);
+    if (age > stuck) {
+      return {HealthStatus::degraded,
+              "stuck: the oldest pending change is " + std::to_string(age.count()) +
+                  "s old (health.outbox_stuck_s = " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::seconds>(stuck).count()) +
+                  "); " + std::to_string(s.pending) + " pending"};
+    }
+  }
+  if (s.failed > 0) {
+    return {HealthStatus::degraded, std::to_string(s.failed) +
+                                        " parked push(es) need attention (policy-sidecar status)"};
+  }
+  return {HealthStatus::ok, std::to_string(s.pending) + " pending, " + std::to_string(s.synced) +
+                                " synced"};
+}
+
+HealthStatus HealthChecker::overall(const std::vector<std::pair<std::string, CheckResult>>& checks) {
+  HealthStatus worst = HealthStatus::ok;
+  for (const auto& [name, c] : checks) {
+    if (c.status == HealthStatus::failed) return HealthStatus::failed;
+    if (c.status == HealthStatus::degraded) worst = HealthStatus::degraded;
+  }
+  return worst;
+}
+
+HealthReport HealthChecker::check() {
+  HealthReport r;
+  const CheckResult ledger = probes_.ledger();
+  r.checks.emplace_back("ledger", ledger);
+  if (probes_.vault_health) {
+    std::optional<vault::Result<vault::Health>> last;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last = last_vault_;
+    }
+    r.checks.emplace_back("vault", vault_check(last));
+  }
+  if (probes_.token) r.checks.emplace_back("token", token_check(probes_.token()));
+  if (probes_.outbox) {
+    // An unreadable ledger already fails the check; do not repeat its error as the outbox's.
+    if (ledger.status == HealthStatus::failed) {
+      r.checks.emplace_back("outbox", CheckResult{HealthStatus::failed, "ledger unavailable"});
+    } else {
+      r.checks.emplace_back("outbox", outbox_check(probes_.outbox(), clock_.wall_now(), outbox_stuck_));
+    }
+  }
+  r.status = overall(r.checks);
+  return r;
+}
+
+}  // namespace ps::sidecar::server

@@ -1,0 +1,79 @@
+// GET /v1/sys/health: can the daemon do its job, and if not, why.
+//
+// Checks and how they count:
+//   ledger  readable and migrated to this build's schema     failing -> failed  (503)
+//   vault   reachable and unsealed (last background probe)   failing -> degraded
+//   token   the sidecar's own Vault token is held and valid  failing -> degraded
+//   outbox  the oldest pending change is younger than health.outbox_stuck_s, and no push is
+//           parked (failed rows need a person)                failing -> degraded
+// `degraded` still does its job (approvals commit; pushes queue until Vault is back) and is
+// answered 200, like `ok`; `failed` (nothing can be recorded) is answered 503. Checks that do
+// not apply (no Vault configured) are left out.
+//
+// The Vault check reads the result of probe_vault(), which the daemon calls in the background,
+// so a hung Vault never makes a health request hang. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/outbox.h"
+#include "engine/status.h"
+#include "vault/auth.h"
+#include "vault/clock.h"
+#include "vault/types.h"
+
+namespace ps::sidecar::server {
+
+enum class HealthStatus { ok, degraded, failed };
+const char* to_string(HealthStatus s);
+
+struct CheckResult {
+  HealthStatus status = HealthStatus::ok;
+  std::string reason;
+};
+
+struct HealthReport {
+  HealthStatus status = HealthStatus::ok;
+  std::vector<std::pair<std::string, CheckResult>> checks;  // in check order
+  int http_status() const { return status == HealthStatus::failed ? 503 : 200; }
+  // {"status": ..., "checks": {name: {"status", "reason"}}, "version": ...}
+  std::string json(const std::string& version) const;
+};
+
+struct HealthProbes {
+  std::function<CheckResult()> ledger;  // required
+  // Empty when the daemon runs without Vault.
+  std::function<vault::Result<vault::Health>()> vault_health;
+  std::function<vault::TokenStatus()> token;
+  std::function<engine::Result<engine::OutboxStats>()> outbox;
+};
+
+class HealthChecker {
+ public:
+  HealthChecker(HealthProbes probes, const Clock& clock, std::chrono::milliseconds outbox_stuck);
+
+  // Asks Vault now (may take up to the client's timeout) and keeps the answer for check().
+  void probe_vault();
+  HealthReport check();
+
+  // The mapping, exposed for tests.
+  static CheckResult vault_check(const std::optional<vault::Result<vault::Health>>& last);
+  static CheckResult token_check(const vault::TokenStatus& token);
+  static CheckResult outbox_check(const engine::Result<engine::OutboxStats>& stats,
+                                  Clock::WallTime now, std::chrono::milliseconds stuck);
+  static HealthStatus overall(const std::vector<std::pair<std::string, CheckResult>>& checks);
+
+ private:
+  HealthProbes probes_;
+  const Clock& clock_;
+  const std::chrono::milliseconds outbox_stuck_;
+  std::mutex mu_;
+  std::optional<vault::Result<vault::Health>> last_vault_;  // guarded by mu_
+};
+
+}  // namespace ps::sidecar::server
