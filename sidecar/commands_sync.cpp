@@ -49,10 +49,11 @@ double age_seconds(engine::WallTime since, engine::WallTime now) {
   return std::max(0.0, std::round(s * 10.0) / 10.0);
 }
 
-// The CLI's logger: problems only (warn), unless the config asks for debug.
+// The CLI's logger: the commands print their own summary (parked rows, drift, Vault errors),
+// so only errors are logged unless the config asks for debug.
 std::unique_ptr<Logger> make_logger(const SyncContext& ctx) {
   const LogLevel level =
-      ctx.config.log.level == LogLevel::debug ? LogLevel::debug : LogLevel::warn;
+      ctx.config.log.level == LogLevel::debug ? LogLevel::debug : LogLevel::error;
   std::ostream& err = ctx.env.err;
   return std::make_unique<Logger>([&err](std::string_view line) { err << line << '\n'; },
                                   ctx.env.clock, level, ctx.config.log.format);

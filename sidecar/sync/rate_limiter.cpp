@@ -28,7 +28,7 @@ void RateLimiter::acquire() {
     tokens_ -= 1.0;  // reserve: later callers queue behind this one
     if (tokens_ < 0) {
       wait = std::chrono::milliseconds(
-          static_cast<std::int64_t>(std::ceil(-tokens_ / rate_ * 1000.0)));
+          static_cast<std::int64_t>(std::ceil(-tokens_ / rate_ * 1000.0 - 1e-6)));
     }
   }
   if (wait.count() > 0) clock_.sleep_for(wait);
@@ -49,7 +49,7 @@ std::chrono::milliseconds RateLimiter::wait_time() const {
   refill(clock_.steady_now());
   if (tokens_ >= 1.0) return std::chrono::milliseconds{0};
   return std::chrono::milliseconds(
-      static_cast<std::int64_t>(std::ceil((1.0 - tokens_) / rate_ * 1000.0)));
+      static_cast<std::int64_t>(std::ceil((1.0 - tokens_) / rate_ * 1000.0 - 1e-6)));
 }
 
 }  // namespace ps::sidecar

@@ -204,8 +204,9 @@ engine::Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileRep
                              {"found", line.found ? nlohmann::json(*line.found) : nullptr},
                              {"action", line.action},
                              {"dry_run", dry_run}};
-    log_.warn("reconcile.drift", missing ? "role missing in Vault" : "role policies drifted",
-              fields);
+    // A dry run only plans: its findings are not events an operator must act on.
+    log_.log(dry_run ? LogLevel::info : LogLevel::warn, "reconcile.drift",
+             missing ? "role missing in Vault" : "role policies drifted", fields);
     if (!dry_run) {
       writes.drift.push_back(engine::DriftRecord{now_iso, v.agent_id, line.role, line.kind,
                                                  expected, line.found,

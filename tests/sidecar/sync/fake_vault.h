@@ -1,0 +1,172 @@
+// A hand-written in-memory Vault for the sync worker and reconciler unit tests: AppRole roles
+// with token_policies, Vault's per-field semantics (a write to a missing role is role_missing;
+// the per-field endpoint stores names lowercased, sorted, deduplicated), scripted faults, a
+// "sealed" switch, per-role permission denials, hooks that run inside a request (to stage races),
+// and a record of every request. Thread-safe (the reconciler reads from several threads).
+#pragma once
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vault/api.h"
+
+namespace ps::sidecar::testing {
+
+struct FakeVaultState {
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> roles;  // role -> token_policies
+  std::deque<vault::Error> faults;  // the next requests fail with these, in order
+  bool sealed = false;
+  std::set<std::string> denied_writes;  // roles whose writes get permission denied
+  std::set<std::string> denied_reads;
+  std::vector<std::string> calls;       // "read r", "write r", "create r"
+  // Run (without the lock) when a request for `role` arrives, before it is answered.
+  std::function<void(const std::string& op, const std::string& role)> on_request;
+  std::function<void(const std::string& role)> after_write;  // after a write was applied
+
+  std::size_t count(const std::string& prefix) {
+    std::lock_guard<std::mutex> lock(mu);
+    return static_cast<std::size_t>(std::count_if(calls.begin(), calls.end(), [&](const auto& c) {
+      return c.rfind(prefix, 0) == 0;
+    }));
+  }
+  std::size_t requests() {
+    std::lock_guard<std::mutex> lock(mu);
+    return calls.size();
+  }
+  std::optional<std::vector<std::string>> role(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = roles.find(name);
+    if (it == roles.end()) return std::nullopt;
+    return it->second;
+  }
+  void set_role(const std::string& name, std::vector<std::string> policies) {
+    std::lock_guard<std::mutex> lock(mu);
+    roles[name] = std::move(policies);
+  }
+};
+
+inline vault::Error sealed_error() {
+  return vault::classify_http(503, {"Vault is sealed"}, std::nullopt);
+}
+
+class FakeVault final : public vault::VaultApi {
+ public:
+  explicit FakeVault(std::shared_ptr<FakeVaultState> s) : s_(std::move(s)) {}
+
+  vault::Result<std::optional<std::vector<std::string>>> read_role_policies(
+      const vault::RoleName& role) override {
+    if (auto e = begin("read", role.str())) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (s_->denied_reads.count(role.str())) return denied();
+    auto it = s_->roles.find(role.str());
+    if (it == s_->roles.end()) return std::optional<std::vector<std::string>>{};
+    return std::optional<std::vector<std::string>>{it->second};
+  }
+
+  vault::Result<void> write_role_policies(const vault::RoleName& role,
+                                          const std::vector<std::string>& policies) override {
+    if (auto e = begin("write", role.str())) return *e;
+    {
+      std::lock_guard<std::mutex> lock(s_->mu);
+      if (s_->denied_writes.count(role.str())) return denied();
+      auto it = s_->roles.find(role.str());
+      if (it == s_->roles.end()) {
+        return vault::Error::make(vault::ErrorCode::role_missing, vault::Action::give_up,
+                                  "unsupported path", 404);
+      }
+      std::vector<std::string> stored;
+      for (auto p : policies) {
+        std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) {
+          return static_cast<char>(std::tolower(c));
+        });
+        stored.push_back(p);
+      }
+      std::sort(stored.begin(), stored.end());
+      stored.erase(std::unique(stored.begin(), stored.end()), stored.end());
+      it->second = stored;
+    }
+    if (s_->after_write) s_->after_write(role.str());
+    return {};
+  }
+
+  vault::Result<void> write_role(const vault::RoleName& role, const vault::RoleSpec& spec) override {
+    if (auto e = begin("create", role.str())) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (s_->denied_writes.count(role.str())) return denied();
+    s_->roles[role.str()] = spec.token_policies.value_or(std::vector<std::string>{});
+    return {};
+  }
+
+  vault::Result<std::vector<std::string>> list_roles() override {
+    if (auto e = begin("list", "")) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    std::vector<std::string> out;
+    for (const auto& [name, _] : s_->roles) out.push_back(name);
+    return out;
+  }
+
+  vault::Result<vault::Health> health() override { return unsupported(); }
+  vault::Result<vault::Leader> leader() override { return unsupported(); }
+  vault::Result<vault::SealStatus> seal_status() override { return unsupported(); }
+  vault::Result<vault::AuthInfo> approle_login(const vault::Secret&, const vault::Secret&) override {
+    return unsupported();
+  }
+  vault::Result<vault::TokenInfo> lookup_self(const vault::Secret&) override {
+    return unsupported();
+  }
+  vault::Result<vault::AuthInfo> renew_self(const vault::Secret&, std::chrono::seconds) override {
+    return unsupported();
+  }
+  vault::Result<std::optional<vault::RoleInfo>> read_role(const vault::RoleName&) override {
+    return unsupported();
+  }
+  vault::Result<std::vector<std::string>> list_secret_id_accessors(const vault::RoleName&) override {
+    return unsupported();
+  }
+  vault::Result<void> destroy_secret_id_accessor(const vault::RoleName&,
+                                                 const std::string&) override {
+    return unsupported();
+  }
+  vault::Result<std::vector<std::string>> list_token_accessors() override { return unsupported(); }
+  vault::Result<vault::TokenInfo> lookup_token_accessor(const std::string&) override {
+    return unsupported();
+  }
+  vault::Result<void> revoke_token_accessor(const std::string&) override { return unsupported(); }
+
+ private:
+  static vault::Error unsupported() {
+    return vault::Error::make(vault::ErrorCode::not_implemented, vault::Action::give_up,
+                              "not part of the fake");
+  }
+  static vault::Error denied() { return vault::classify_http(403, {"permission denied"}, {}); }
+
+  // Records the request, runs the hook, then answers a scripted fault or "sealed" if any.
+  std::optional<vault::Error> begin(const std::string& op, const std::string& role) {
+    {
+      std::lock_guard<std::mutex> lock(s_->mu);
+      s_->calls.push_back(op + " " + role);
+    }
+    if (s_->on_request) s_->on_request(op, role);
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (!s_->faults.empty()) {
+      vault::Error e = s_->faults.front();
+      s_->faults.pop_front();
+      return e;
+    }
+    if (s_->sealed) return sealed_error();
+    return std::nullopt;
+  }
+
+  std::shared_ptr<FakeVaultState> s_;
+};
+
+}  // namespace ps::sidecar::testing

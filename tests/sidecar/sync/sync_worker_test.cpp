@@ -1,0 +1,463 @@
+// The sync worker against the in-memory FakeVault with a SimulatedClock (no sleeping): what
+// reaches Vault, how each error class is handled, and the ordering/fencing rules.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/sidecar/sync/sync_test_support.h"
+
+using namespace ps;
+using namespace ps::sidecar;
+using namespace ps::sidecar::testing;
+using PL = std::vector<std::string>;
+using std::chrono::milliseconds;
+
+namespace {
+
+engine::PromotionRecord promote_with_role(SyncFixture& f, const std::string& agent,
+                                          PL current = {"t0-observer"}) {
+  f.vault->set_role(SyncFixture::role_of(agent), std::move(current));
+  return f.promote(agent);
+}
+
+PassStats pass(SyncWorker& w) {
+  auto r = w.run_once();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  return *r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(sync_worker)
+
+BOOST_AUTO_TEST_CASE(promotion_reaches_vault_and_keeps_unmanaged_policies) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1", {"t0-observer", "custom"});
+  auto w = f.worker();
+  auto stats = pass(*w);
+  BOOST_TEST(stats.synced == 1);
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"custom", "t1-observer"}), boost::test_tools::per_element());
+  auto row = f.row("a1");
+  BOOST_TEST((row->state == engine::OutboxState::synced));
+  BOOST_TEST(row->synced_generation == row->generation);
+  BOOST_TEST(!row->lease_owner.has_value());
+  auto h = f.history("a1");
+  BOOST_REQUIRE(h.size() == 1u);
+  BOOST_TEST(h[0].outcome == "synced");
+  BOOST_REQUIRE(f.events.synced.size() == 1u);
+  BOOST_TEST(f.events.synced[0].wrote);
+  // read, write, read back
+  BOOST_TEST(f.vault->calls == (PL{"read agent-a1", "write agent-a1", "read agent-a1"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(exclusive_mode_writes_exactly_the_tier_list_without_reading_first) {
+  RolesConfig roles;
+  roles.exclusive = true;
+  SyncFixture f(roles);
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1", {"t0-observer", "custom"});
+  auto w = f.worker();
+  pass(*w);
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"t1-observer"}), boost::test_tools::per_element());
+  BOOST_TEST(f.vault->calls == (PL{"write agent-a1", "read agent-a1"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(role_already_in_step_is_not_written) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1", {"T1-Observer", "custom"});  // Vault compares lowercased
+  auto w = f.worker();
+  BOOST_TEST(pass(*w).synced == 1);
+  BOOST_TEST(f.vault->count("write") == 0u);
+  BOOST_TEST(!f.events.synced.at(0).wrote);
+}
+
+BOOST_AUTO_TEST_CASE(missing_role_is_parked_with_the_reason_and_left_alone) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  f.promote("a1");  // no role in Vault
+  auto w = f.worker();
+  auto stats = pass(*w);
+  BOOST_TEST(stats.parked == 1);
+  auto row = f.row("a1");
+  BOOST_TEST((row->state == engine::OutboxState::failed));
+  BOOST_TEST(*row->error_code == "role_missing");
+  BOOST_TEST(row->last_error->find("auth/approle/role/agent-a1") != std::string::npos);
+  BOOST_TEST(f.stats().failed_rows.size() == 1u);
+  BOOST_TEST(f.events.parked.at(0).reason == "role_missing");
+  BOOST_TEST(f.log_contains("sync.parked"));
+  const auto calls = f.vault->requests();
+  f.clock.advance(std::chrono::hours{1});
+  pass(*w);
+  BOOST_TEST(f.vault->requests() == calls);  // parked rows wait for the reconciler
+}
+
+BOOST_AUTO_TEST_CASE(missing_role_is_created_when_configured) {
+  RolesConfig roles;
+  roles.missing_role = MissingRole::create;
+  SyncFixture f(roles);
+  f.add_agent("a1", 0);
+  f.promote("a1");
+  auto w = f.worker();
+  BOOST_TEST(pass(*w).synced == 1);
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"t1-observer"}), boost::test_tools::per_element());
+  BOOST_TEST(f.vault->count("create agent-a1") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(permission_denied_is_parked_and_not_retried_in_a_loop) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  f.add_agent("a2", 0);
+  promote_with_role(f, "a1");
+  promote_with_role(f, "a2");
+  f.vault->denied_writes.insert("agent-a1");
+  auto w = f.worker();
+  for (int i = 0; i < 20; ++i) {
+    pass(*w);
+    f.clock.advance(std::chrono::minutes{1});
+  }
+  BOOST_TEST(f.vault->count("write agent-a1") == 1u);
+  BOOST_TEST((f.row("a1")->state == engine::OutboxState::failed));
+  BOOST_TEST(*f.row("a1")->error_code == "permission_denied");
+  BOOST_TEST((f.row("a2")->state == engine::OutboxState::synced));  // others unaffected
+  BOOST_TEST(w->health().vault_available);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_request_is_parked) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  f.vault->faults.push_back(vault::classify_http(400, {"invalid 'token_type' value"}, {}));
+  auto w = f.worker();
+  BOOST_TEST(pass(*w).parked == 1);
+  BOOST_TEST(*f.row("a1")->error_code == "invalid_request");
+}
+
+// 1,000 pending agents and a Vault sealed for 60 simulated seconds: the worker pauses as a
+// whole and probes with one push at a time, so the requests are bounded by the pause
+// schedule (half of each step is fixed), not by the number of agents.
+BOOST_AUTO_TEST_CASE(sealed_vault_requests_follow_the_backoff_not_the_number_of_agents) {
+  SyncFixture f;
+  f.add_agents("s", 1000, 0);
+  for (int i = 0; i < 1000; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "s%05d", i);
+    f.vault->set_role(SyncFixture::role_of(name), {"t0-observer"});
+    f.promote(name);
+  }
+  f.vault->sealed = true;
+  SyncConfig config;  // 1 s doubling to 300 s
+  auto w = f.worker(config);
+  const auto start = f.clock.steady_now();
+  const auto outage = std::chrono::seconds{60};
+  while (f.clock.steady_now() - start < outage) {
+    pass(*w);
+    f.clock.advance(milliseconds{50});
+  }
+  // Probes happen when pauses end; pause n lasts at least ceiling(n) / 2.
+  std::size_t bound = 1;
+  milliseconds elapsed{0};
+  for (int n = 0;; ++n) {
+    const auto ceiling = std::min<milliseconds>(milliseconds{1000} * (1LL << std::min(n, 20)),
+                                                milliseconds{300000});
+    elapsed += ceiling / 2;
+    if (elapsed > outage) break;
+    ++bound;
+  }
+  const std::size_t sealed_requests = f.vault->requests();
+  BOOST_TEST(sealed_requests >= 2u);
+  BOOST_TEST(sealed_requests <= bound);
+  BOOST_TEST(!f.events.unavailable.empty());
+  BOOST_TEST(!w->health().vault_available);
+  BOOST_TEST(f.stats().pending == 1000);  // nothing lost, nothing parked
+  BOOST_TEST(f.stats().failed == 0);
+
+  f.vault->sealed = false;
+  for (int i = 0; i < 200 && f.stats().pending > 0; ++i) {
+    pass(*w);
+    f.clock.advance(std::chrono::seconds{5});
+  }
+  BOOST_TEST(f.stats().synced == 1000);
+  BOOST_TEST(f.events.available >= 1);
+  BOOST_TEST(*f.vault->role("agent-s00999") == (PL{"t1-observer"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_is_honoured_by_the_row_and_the_pause) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  f.add_agent("a2", 0);
+  promote_with_role(f, "a1");
+  promote_with_role(f, "a2");
+  f.vault->faults.push_back(vault::classify_http(429, {"rate limited"}, std::chrono::seconds{30}));
+  auto w = f.worker();
+  const auto failed_at = f.clock.wall_now();
+  auto stats = pass(*w);
+  BOOST_TEST(stats.retried == 1);
+  BOOST_TEST(stats.released == 1);  // the rest of the batch is left for later, untouched
+  BOOST_TEST(stats.paused);
+  const auto failed = f.row("a1")->attempts == 1 ? f.row("a1") : f.row("a2");
+  BOOST_TEST(failed->attempts == 1);
+  BOOST_TEST((failed->next_attempt_at - failed_at >= std::chrono::seconds{30}));
+  BOOST_TEST(*failed->error_code == "rate_limited");
+  const auto calls = f.vault->requests();
+  f.clock.advance(std::chrono::seconds{29});
+  pass(*w);
+  BOOST_TEST(f.vault->requests() == calls);  // still paused
+  f.clock.advance(std::chrono::seconds{2});
+  pass(*w);
+  BOOST_TEST(f.stats().synced >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(server_error_burst_converges_with_attempts_recorded) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  for (int status : {500, 502, 503}) {
+    f.vault->faults.push_back(vault::classify_http(status, {"boom"}, {}));
+  }
+  auto w = f.worker();
+  for (int i = 0; i < 50 && f.stats().synced == 0; ++i) {
+    pass(*w);
+    f.clock.advance(std::chrono::seconds{10});
+  }
+  BOOST_TEST(f.stats().synced == 1);
+  auto h = f.history("a1");
+  BOOST_REQUIRE(h.size() == 4u);
+  BOOST_TEST(h[0].outcome == "synced");
+  BOOST_TEST(h[3].outcome == "retry");
+  BOOST_TEST(*h[3].error_code == "server_error");
+}
+
+BOOST_AUTO_TEST_CASE(own_token_problems_pause_the_worker_instead_of_parking_agents) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  f.vault->faults.push_back(vault::Error::make(vault::ErrorCode::invalid_token,
+                                               vault::Action::give_up,
+                                               "the configured token was rejected"));
+  f.vault->faults.push_back(vault::Error::make(vault::ErrorCode::auth_unavailable,
+                                               vault::Action::retry, "login failed"));
+  auto w = f.worker();
+  pass(*w);
+  BOOST_TEST((f.row("a1")->state == engine::OutboxState::pending));
+  BOOST_TEST(!w->health().vault_available);
+  for (int i = 0; i < 20 && f.stats().synced == 0; ++i) {
+    f.clock.advance(std::chrono::seconds{10});
+    pass(*w);
+  }
+  BOOST_TEST(f.stats().synced == 1);
+  BOOST_TEST(f.events.parked.empty());
+}
+
+BOOST_AUTO_TEST_CASE(read_back_that_differs_is_retried_for_that_agent_only) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  f.add_agent("a2", 0);
+  promote_with_role(f, "a1");
+  promote_with_role(f, "a2");
+  bool meddled = false;
+  f.vault->after_write = [&](const std::string& role) {
+    if (role == "agent-a1" && !meddled) {
+      meddled = true;
+      f.vault->set_role(role, {"someone-else"});
+    }
+  };
+  auto w = f.worker();
+  auto stats = pass(*w);
+  BOOST_TEST(stats.retried == 1);
+  BOOST_TEST(stats.synced == 1);  // a2 went on: Vault itself is fine
+  BOOST_TEST(!stats.paused);
+  BOOST_TEST(*f.row("a1")->error_code == "readback_mismatch");
+  f.clock.advance(std::chrono::seconds{5});
+  pass(*w);
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"someone-else", "t1-observer"}),
+             boost::test_tools::per_element());
+}
+
+// A demotion committed while the promotion is being pushed: the stale push is recorded as
+// superseded and the demotion's list is pushed after it, in the same pass.
+BOOST_AUTO_TEST_CASE(change_during_the_push_is_superseded_and_the_newer_state_wins) {
+  SyncFixture f;
+  f.add_agent("a1", 1);
+  f.vault->set_role("agent-a1", {"t1-observer"});
+  f.promote("a1");  // 1 -> 2
+  bool demoted = false;
+  f.vault->on_request = [&](const std::string& op, const std::string&) {
+    if (op == "write" && !demoted) {
+      demoted = true;
+      f.demote("a1", 0);
+    }
+  };
+  auto w = f.worker();
+  auto stats = pass(*w);
+  BOOST_TEST(stats.superseded == 1);
+  BOOST_TEST(stats.synced == 1);
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"t0-observer"}), boost::test_tools::per_element());
+  auto row = f.row("a1");
+  BOOST_TEST(row->generation == 2);
+  BOOST_TEST(row->synced_generation == 2);
+  BOOST_TEST((row->kind == engine::ChangeKind::demotion));
+  auto h = f.history("a1");
+  BOOST_REQUIRE(h.size() == 2u);
+  BOOST_TEST(h[1].outcome == "superseded");
+  BOOST_TEST(h[0].outcome == "synced");
+}
+
+BOOST_AUTO_TEST_CASE(demotions_are_pushed_before_promotions_then_oldest_first) {
+  SyncFixture f;
+  for (const char* a : {"p1", "p2", "d1"}) {
+    f.add_agent(a, 2);
+    f.vault->set_role(SyncFixture::role_of(a), {"t2-observer"});
+  }
+  f.promote("p2");
+  f.clock.advance(milliseconds{10});
+  f.promote("p1");
+  f.clock.advance(milliseconds{10});
+  f.demote("d1", 0);
+  SyncConfig config;
+  config.batch_size = 1;
+  auto w = f.worker(config);
+  pass(*w);
+  std::vector<std::string> writes;
+  for (const auto& c : f.vault->calls) {
+    if (c.rfind("write", 0) == 0) writes.push_back(c);
+  }
+  BOOST_TEST(writes == (PL{"write agent-d1", "write agent-p2", "write agent-p1"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(rows_leased_by_a_live_worker_wait_and_a_dead_workers_rows_are_taken) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  {
+    auto outbox = engine::Outbox::open({f.db, 5000, false});
+    engine::ClaimRequest claim{"otherhost:1:1:0", f.clock.wall_now(), 10, std::chrono::minutes{5},
+                               {}};
+    BOOST_REQUIRE((*outbox)->claim_due(claim)->size() == 1u);
+  }
+  bool owner_dead = false;
+  SyncWorkerOptions options;
+  options.owner_is_dead = [&](std::string_view) { return owner_dead; };
+  auto w = f.worker({}, options);
+  BOOST_TEST(pass(*w).claimed == 0);
+  BOOST_TEST(f.stats().leased == 1);
+  owner_dead = true;
+  BOOST_TEST(pass(*w).synced == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_lease_is_taken_over) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  {
+    auto outbox = engine::Outbox::open({f.db, 5000, false});
+    engine::ClaimRequest claim{"otherhost:1:1:0", f.clock.wall_now(), 10,
+                               std::chrono::seconds{30}, {}};
+    BOOST_REQUIRE((*outbox)->claim_due(claim)->size() == 1u);
+  }
+  auto w = f.worker();
+  BOOST_TEST(pass(*w).claimed == 0);
+  f.clock.advance(std::chrono::seconds{31});
+  BOOST_TEST(pass(*w).synced == 1);
+}
+
+// Two workers whose leases expire at once (the worst case): worker B takes the row over while
+// worker A is still pushing the older promotion. A's stale write lands after B's; the fencing
+// puts the row back to pending and the newest state is pushed again.
+BOOST_AUTO_TEST_CASE(a_stale_write_by_a_second_worker_is_always_followed_by_the_newest) {
+  SyncFixture f;
+  f.add_agent("a1", 1);
+  f.vault->set_role("agent-a1", {"t1-observer"});
+  f.promote("a1");  // 1 -> 2, generation 1
+  SyncConfig config;
+  config.lease = milliseconds{0};
+  SyncWorkerOptions oa, ob;
+  oa.owner = "host:1:1:a";
+  ob.owner = "host:1:1:b";
+  auto a = f.worker(config, oa);
+  auto b = f.worker(config, ob);
+  bool raced = false;
+  f.vault->on_request = [&](const std::string& op, const std::string&) {
+    if (op != "write" || raced) return;
+    raced = true;  // inside A's write of generation 1, before it lands
+    f.demote("a1", 0);
+    auto r = b->run_once();
+    BOOST_REQUIRE(r.ok());
+    BOOST_TEST(r->synced == 1);
+  };
+  auto ra = a->run_once();
+  BOOST_REQUIRE(ra.ok());
+  BOOST_TEST(ra->superseded == 1);
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"t0-observer"}), boost::test_tools::per_element());
+  auto row = f.row("a1");
+  BOOST_TEST((row->state == engine::OutboxState::synced));
+  BOOST_TEST(row->synced_generation == row->generation);
+}
+
+BOOST_AUTO_TEST_CASE(rate_limit_spaces_the_requests_on_the_clock) {
+  SyncFixture f;
+  for (int i = 0; i < 5; ++i) {
+    const std::string a = "r" + std::to_string(i);
+    f.add_agent(a, 0);
+    promote_with_role(f, a);
+  }
+  SyncWorkerOptions options;
+  options.limiter = std::make_shared<RateLimiter>(10, f.clock);  // burst 10
+  auto w = f.worker({}, options);
+  const auto start = f.clock.steady_now();
+  pass(*w);
+  BOOST_TEST(f.vault->requests() == 15u);  // 3 per agent
+  // 10 at once, the other 5 at 100 ms intervals.
+  BOOST_TEST((f.clock.steady_now() - start >= milliseconds{500}));
+  BOOST_TEST((f.clock.steady_now() - start < milliseconds{600}));
+}
+
+BOOST_AUTO_TEST_CASE(stop_releases_the_claims_not_yet_pushed) {
+  SyncFixture f;
+  for (const char* a : {"x1", "x2", "x3"}) {
+    f.add_agent(a, 0);
+    promote_with_role(f, a);
+  }
+  auto w = f.worker();
+  f.vault->after_write = [&](const std::string&) { w->request_stop(); };
+  auto stats = pass(*w);
+  BOOST_TEST(stats.synced == 1);
+  BOOST_TEST(stats.released == 2);
+  auto s = f.stats();
+  BOOST_TEST(s.pending == 2);
+  BOOST_TEST(s.leased == 0);
+  for (const auto& r : {f.row("x1"), f.row("x2"), f.row("x3")}) BOOST_TEST(r->attempts == 0);
+}
+
+BOOST_AUTO_TEST_CASE(agent_id_that_cannot_name_a_role_commits_and_is_parked) {
+  SyncFixture f;
+  f.add_agent("bad/../id", 0);
+  f.promote("bad/../id");
+  auto row = f.row("bad/../id");
+  BOOST_TEST((row->state == engine::OutboxState::failed));
+  BOOST_TEST(*row->error_code == "invalid_role_name");
+  BOOST_TEST(!row->role.has_value());
+  auto w = f.worker();
+  pass(*w);
+  BOOST_TEST(f.vault->requests() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(run_loop_stops_and_wake_starts_a_pass) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  SyncConfig config;
+  config.poll_interval = std::chrono::seconds{3600};
+  auto w = f.worker(config);
+  int loops = 0;
+  w->run([&] {
+    ++loops;
+    if (loops == 3) w->wake();
+    return f.stats().synced == 1 && loops > 5;
+  });
+  BOOST_TEST(f.stats().synced == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
