@@ -1,8 +1,15 @@
 #include "sidecar/server/listener.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <httplib.h>
 
 #include <cmath>
+#include <cstdlib>
 
 namespace ps::sidecar::server {
 namespace {
@@ -22,11 +29,46 @@ void send(httplib::Response& res, const HttpAnswer& a) {
   res.set_content(a.body, kJson);
 }
 
-// Early refusals leave the body unread: the connection must not be reused after them.
-void refuse_and_close(httplib::Response& res, int status, const std::string& message) {
-  res.status = status;
-  res.set_header("Connection", "close");
-  res.set_content(errors_body(message), kJson);
+// httplib 0.11.4 keeps a connection open after any answer unless the *request* asked to
+// close it, and has no handle on the connection's socket. After refusing a request whose body
+// is left unread, those bytes must never be parsed as a next request (request smuggling), so
+// the refusal shuts the reading side of the connection's socket, found by its peer address
+// among this process's sockets: the answer is still written, the next read sees EOF, and
+// httplib closes the connection.
+void stop_reading(const std::string& peer_addr, int peer_port, int local_port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return;
+  while (dirent* e = ::readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || fd == ::dirfd(dir)) continue;
+    struct stat st {};
+    if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage peer{}, local{};
+    socklen_t plen = sizeof peer, llen = sizeof local;
+    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &plen) != 0) continue;
+    if (::getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &llen) != 0) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    int pport = 0, lport = 0;
+    if (peer.ss_family == AF_INET) {
+      const auto* p4 = reinterpret_cast<const sockaddr_in*>(&peer);
+      ::inet_ntop(AF_INET, &p4->sin_addr, text, sizeof text);
+      pport = ntohs(p4->sin_port);
+      lport = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
+    } else if (peer.ss_family == AF_INET6) {
+      const auto* p6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+      ::inet_ntop(AF_INET6, &p6->sin6_addr, text, sizeof text);
+      pport = ntohs(p6->sin6_port);
+      lport = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
+    } else {
+      continue;
+    }
+    if (pport == peer_port && lport == local_port && peer_addr == text) {
+      ::shutdown(static_cast<int>(fd), SHUT_RD);
+      break;
+    }
+  }
+  ::closedir(dir);
 }
 
 std::string route_of(const httplib::Request& req) {
@@ -113,18 +155,28 @@ bool Listener::drain(Clock::SteadyTime deadline) {
   return true;
 }
 
+void Listener::refuse_and_close(const httplib::Request& req, httplib::Response& res, int status,
+                                const std::string& message) {
+  res.status = status;
+  res.set_header("Connection", "close");
+  res.set_content(errors_body(message), kJson);
+  // Not now: httplib checks that the peer is alive (a peek read) before writing the answer.
+  std::lock_guard<std::mutex> lock(mu_);
+  close_after_answer_.insert(&req);
+}
+
 bool Listener::admit(const httplib::Request& req, httplib::Response& res) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.insert(&req);
   }
   if (req.has_header("Transfer-Encoding")) {
-    refuse_and_close(res, 411, "a Content-Length is required (chunked request bodies are not accepted)");
+    refuse_and_close(req, res, 411, "a Content-Length is required (chunked request bodies are not accepted)");
     return false;
   }
   const bool has_length = req.has_header("Content-Length");
   if (req.method == "POST" && !has_length) {
-    refuse_and_close(res, 411, "a Content-Length is required");
+    refuse_and_close(req, res, 411, "a Content-Length is required");
     return false;
   }
   if (has_length) {
@@ -132,24 +184,35 @@ bool Listener::admit(const httplib::Request& req, httplib::Response& res) {
     bool digits = !v.empty() && v.size() <= 18;
     for (char c : v) digits = digits && c >= '0' && c <= '9';
     if (!digits) {
-      refuse_and_close(res, 400, "invalid Content-Length");
+      refuse_and_close(req, res, 400, "invalid Content-Length");
       return false;
     }
-    if (std::stoll(v) > config_.max_request_bytes) {
-      refuse_and_close(res, 413, "request body larger than " +
-                                     std::to_string(config_.max_request_bytes) +
-                                     " bytes (listener.max_request_bytes)");
+    // Slightly too large: httplib reads and discards the body (payload_max_length) and answers
+    // 413, so the connection stays usable. Far too large: refuse without reading it.
+    const long long length = std::stoll(v);
+    const long long read_and_discard_limit =
+        std::max<long long>(config_.max_request_bytes * 4, 1 << 20);
+    if (length > read_and_discard_limit) {
+      refuse_and_close(req, res, 413, too_large_message());
       return false;
     }
   }
   return true;
 }
 
+std::string Listener::too_large_message() const {
+  return "request body larger than " + std::to_string(config_.max_request_bytes) +
+         " bytes (listener.max_request_bytes)";
+}
+
 void Listener::finished(const httplib::Request& req, const httplib::Response& res) {
+  bool close = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.erase(&req);
+    close = close_after_answer_.erase(&req) > 0;
   }
+  if (close) stop_reading(req.remote_addr, req.remote_port, port_);
   idle_cv_.notify_all();
   const std::string route = route_of(req);
   if (route == "webhook") {
@@ -213,14 +276,14 @@ void Listener::install_routes() {
   });
   // Answers httplib makes itself (400 unparsable, 404 no route, 413 via payload_max_length)
   // get a JSON body too.
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  s.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       res.set_content("{\"errors\":[]}", kJson);
     } else {
-      const char* what = res.status == 413   ? "request body too large"
-                         : res.status == 400 ? "malformed request"
-                                             : "request failed";
+      const std::string what = res.status == 413   ? too_large_message()
+                               : res.status == 400 ? "malformed request"
+                                                   : "request failed";
       res.set_content(errors_body(what), kJson);
     }
   });
@@ -228,7 +291,9 @@ void Listener::install_routes() {
   s.Post("/v1/webhooks/approval", [this](const httplib::Request& req, httplib::Response& res) {
     const auto start = clock_.steady_now();
     HttpAnswer a;
-    if (!routes_.webhook) {
+    if (req.body.size() > static_cast<std::size_t>(config_.max_request_bytes)) {
+      a = {413, errors_body(too_large_message()), {}, false};  // payload_max_length's backstop
+    } else if (!routes_.webhook) {
       a = {404, errors_body("the approval webhook is disabled"), {}, false};
     } else {
       const std::string id = req.get_header_value("webhook-id");

@@ -11,9 +11,11 @@
 //
 // Limits, checked before a body is read: a request with Transfer-Encoding gets 411 (httplib
 // 0.11.4 does not bound chunked bodies), a POST without Content-Length 411, a Content-Length
-// above listener.max_request_bytes 413; these answers close the connection. Socket reads and
-// writes time out after listener.read_timeout_s; an idle kept-alive connection is closed after
-// listener.idle_timeout_s (and after 100 requests).
+// far above listener.max_request_bytes 413; these answers close the connection (the unread
+// body is never parsed). A Content-Length somewhat above the limit (up to 4x, at least 1 MiB)
+// is read and discarded by httplib (payload_max_length) and answered 413 on a connection that
+// stays usable. Socket reads and writes time out after listener.read_timeout_s; an idle
+// kept-alive connection is closed after listener.idle_timeout_s (and after 100 requests).
 //
 // Shutdown: stop() closes the listening socket; requests already being handled finish and
 // are answered (drain() waits for them). Thread-safe: stop(), drain(), port() from any thread.
@@ -84,6 +86,9 @@ class Listener {
            const Clock& clock);
   void install_routes();
   bool admit(const httplib::Request& req, httplib::Response& res);
+  void refuse_and_close(const httplib::Request& req, httplib::Response& res, int status,
+                        const std::string& message);
+  std::string too_large_message() const;
   void finished(const httplib::Request& req, const httplib::Response& res);
   void api_route(const httplib::Request& req, httplib::Response& res, const std::string& route);
 
@@ -98,6 +103,8 @@ class Listener {
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
   std::set<const httplib::Request*> in_flight_;  // guarded by mu_
+  // Refused with the body unread: the connection is closed once the answer is written.
+  std::set<const httplib::Request*> close_after_answer_;  // guarded by mu_
 };
 
 }  // namespace ps::sidecar::server
