@@ -212,6 +212,12 @@ void Listener::finished(const httplib::Request& req, const httplib::Response& re
     in_flight_.erase(&req);
     close = close_after_answer_.erase(&req) > 0;
   }
+  // A body that was not read whole (refused early, too large, or the client stalled past the
+  // read timeout) may still be arriving: never parse its rest as a request.
+  if (!close && req.has_header("Content-Length")) {
+    const std::string v = req.get_header_value("Content-Length");
+    close = v.size() > 18 || req.body.size() != std::strtoull(v.c_str(), nullptr, 10);
+  }
   if (close) stop_reading(req.remote_addr, req.remote_port, port_);
   idle_cv_.notify_all();
   const std::string route = route_of(req);
@@ -319,7 +325,8 @@ void Listener::install_routes() {
     res.set_header("Cache-Control", "no-store");
     res.set_content(routes_.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
   });
-  s.Get(R"(/v1/agents/.+)", [this](const httplib::Request& req, httplib::Response& res) {
+  // [\s\S]: every byte, newlines included, reaches the id validation (400), not a 404.
+  s.Get(R"(/v1/agents/[\s\S]+)", [this](const httplib::Request& req, httplib::Response& res) {
     api_route(req, res, "agents");
   });
   for (const char* route : {"eligible", "promotions", "sync"}) {

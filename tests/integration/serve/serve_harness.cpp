@@ -308,6 +308,13 @@ std::string ServeEnv::raw_request(const std::string& bytes, std::chrono::millise
     const int n = SSL_read(c.ssl, buf, sizeof buf);
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    // One complete answer is enough (the server may keep the connection open).
+    const auto end = out.find("\r\n\r\n");
+    const auto cl = out.find("Content-Length: ");
+    if (end != std::string::npos && cl != std::string::npos && cl < end &&
+        out.size() >= end + 4 + std::stoul(out.substr(cl + 16))) {
+      break;
+    }
   }
   return out;
 }
@@ -339,6 +346,16 @@ std::optional<std::vector<std::string>> ServeEnv::role_policies(const std::strin
   if (!r || r->status == 404) return std::nullopt;
   if (r->status != 200) throw std::runtime_error("emulator read_role: HTTP " + std::to_string(r->status));
   return nlohmann::json::parse(r->body)["data"]["token_policies"].get<std::vector<std::string>>();
+}
+
+int ServeEnv::set_role_policies(const std::string& role, const std::vector<std::string>& policies) {
+  httplib::SSLClient cli("127.0.0.1", vault_port_);
+  cli.set_ca_cert_path(ca().c_str());
+  cli.enable_server_certificate_verification(true);
+  auto r = cli.Post(("/v1/auth/approle/role/" + role + "/policies").c_str(),
+                    httplib::Headers{{"X-Vault-Token", kRootToken}},
+                    nlohmann::json{{"token_policies", policies}}.dump(), "application/json");
+  return r ? r->status : 0;
 }
 
 int ServeEnv::emulator_admin(const std::string& path, const std::string& body) {

@@ -100,6 +100,8 @@ class ServeEnv {
 
   // Vault (the emulator) as root: the role's token_policies, or nullopt when it is missing.
   std::optional<std::vector<std::string>> role_policies(const std::string& role);
+  // Writes the role's token_policies as root (an edit behind the sidecar's back).
+  int set_role_policies(const std::string& role, const std::vector<std::string>& policies);
   // POST to the emulator's admin API (seal, unseal, faults).
   int emulator_admin(const std::string& path, const std::string& body = "{}");
 
