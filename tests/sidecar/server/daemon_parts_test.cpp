@@ -1,0 +1,156 @@
+// Parts of the daemon that need no process: systemd notification datagrams (path and abstract
+// sockets), the periodic evaluation with auto-promotion, agent id validation.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cstddef>
+#include <cstring>
+
+#include "engine/ledger.h"
+#include "sidecar/server/evaluator.h"
+#include "sidecar/server/operator_api.h"
+#include "sidecar/server/sd_notify.h"
+#include "tests/sidecar/server/server_test_support.h"
+
+using namespace ps::sidecar;
+using namespace ps::sidecar::server;
+
+namespace {
+
+int bind_dgram(const std::string& name, bool abstract) {
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::size_t len = offsetof(sockaddr_un, sun_path);
+  if (abstract) {
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    len += 1 + name.size();
+  } else {
+    std::memcpy(addr.sun_path, name.data(), name.size());
+    len += name.size() + 1;
+  }
+  BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(len)) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+std::string receive(int fd) {
+  char buf[1024];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(daemon_parts)
+
+BOOST_AUTO_TEST_CASE(notifications_reach_a_path_socket) {
+  ps::testing::TempDir dir;
+  const std::string path = dir.file("notify");
+  const int fd = bind_dgram(path, false);
+  SdNotifier n(path);
+  BOOST_TEST(n.ready("serving").empty());
+  const std::string ready = receive(fd);
+  BOOST_TEST(ready.find("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid())) == 0u, ready);
+  BOOST_TEST(n.reloading().empty());
+  BOOST_TEST(receive(fd).find("RELOADING=1\nMONOTONIC_USEC=") == 0u);
+  BOOST_TEST(n.stopping().empty());
+  BOOST_TEST(receive(fd).find("STOPPING=1") == 0u);
+  ::close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(notifications_reach_an_abstract_socket) {
+  const std::string name = "ps-sd-unit-" + std::to_string(::getpid());
+  const int fd = bind_dgram(name, true);
+  SdNotifier n("@" + name);
+  BOOST_TEST(n.ready("x").empty());
+  BOOST_TEST(receive(fd).find("READY=1") == 0u);
+  ::close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(without_notify_socket_nothing_is_sent_and_bad_values_are_reported) {
+  BOOST_TEST(SdNotifier("").notify("READY=1").empty());
+  BOOST_TEST(!SdNotifier("relative/path").notify("READY=1").empty());
+  BOOST_TEST(!SdNotifier("/nonexistent/notify.sock").notify("READY=1").empty());
+}
+
+BOOST_AUTO_TEST_CASE(agent_ids_are_utf8_without_control_characters) {
+  BOOST_TEST(is_valid_agent_id("agent-7"));
+  BOOST_TEST(is_valid_agent_id("a b/../c"));
+  BOOST_TEST(is_valid_agent_id("\xe2\x9c\x93"));          // ✓
+  BOOST_TEST(is_valid_agent_id("\xf0\x9f\x98\x80"));      // 😀
+  BOOST_TEST(!is_valid_agent_id(""));
+  BOOST_TEST(!is_valid_agent_id(std::string(513, 'a')));
+  BOOST_TEST(!is_valid_agent_id(std::string("a\0b", 3)));
+  BOOST_TEST(!is_valid_agent_id("a\r\nb"));
+  BOOST_TEST(!is_valid_agent_id("\x7f"));
+  BOOST_TEST(!is_valid_agent_id("\xc2\x85"));             // C1 control (NEL)
+  BOOST_TEST(!is_valid_agent_id("\xff\xfe"));
+  BOOST_TEST(!is_valid_agent_id("\xc0\xaf"));             // overlong '/'
+  BOOST_TEST(!is_valid_agent_id("\xed\xa0\x80"));         // surrogate
+  BOOST_TEST(!is_valid_agent_id("\xe2\x9c"));             // truncated
+}
+
+BOOST_AUTO_TEST_CASE(periodic_evaluation_counts_and_auto_promotes_only_tiers_without_review) {
+  ps::testing::TempDir dir;
+  const std::string db = dir.file("ledger.db");
+  ps::SimulatedClock clock;
+  ps::testing::create_ledger(db);
+  ps::testing::RawLedger raw(db);
+  {
+    auto l = ps::engine::Ledger::open({db, 5000, false});
+    BOOST_REQUIRE((*l)->migrate(clock.wall_now()).ok());
+  }
+  raw.exec("BEGIN");
+  ps::testing::seed_ready_agent(raw, "t0", 0, clock.wall_now());
+  ps::testing::seed_ready_agent(raw, "t1", 1, clock.wall_now());
+  ps::testing::seed_ready_agent(raw, "t2", 2, clock.wall_now());
+  ps::testing::seed_ready_agent(raw, "t3", 3, clock.wall_now());
+  ps::testing::seed_new_agent(raw, "new", 0);
+  raw.exec("COMMIT");
+  LedgerPool pool({db, 5000, false});
+  auto s = std::make_shared<ServeSettings>();
+  auto rules = ps::engine::Rules::defaults();
+  // An admin-only step that the reference would call ELIGIBLE must not be auto-promoted.
+  auto t1 = *rules.for_tier(1);
+  t1.set(ps::engine::RequirementKey::requires_admin_approval, true);
+  rules.set_tier(1, t1);
+  s->rules = std::make_shared<const ps::engine::Rules>(rules);
+  SettingsStore settings(s);
+  std::vector<std::string> lines;
+  Logger log([&](std::string_view l) { lines.emplace_back(l); }, clock);
+  MetricsRegistry registry;
+  ServeMetrics metrics(registry, "t");
+  int hooked = 0;
+  int woken = 0;
+  ApprovalDeps deps{pool, settings, {}, "pending", clock, log, nullptr, &metrics};
+  deps.outbox_hook = [&](ps::engine::LedgerTx&, const ps::engine::TierChange&) {
+    ++hooked;
+    return ps::engine::Status::success();
+  };
+  ApprovalProcessor promoter(deps);
+  Evaluator evaluator(pool, settings, promoter, clock, log, &metrics, [&] { ++woken; });
+
+  auto pass = evaluator.run_once(false);
+  BOOST_REQUIRE(pass.ok());
+  BOOST_TEST(pass->eligible == 2);        // t0, t1
+  BOOST_TEST(pass->pending_review == 2);  // t2, t3
+  BOOST_TEST(pass->not_eligible == 1);
+  BOOST_TEST(pass->auto_promoted == 0);
+  BOOST_TEST(metrics.agents.value({"eligible"}) == 2);
+  BOOST_TEST(raw.integer("SELECT count(*) FROM promotions") == 0);
+
+  pass = evaluator.run_once(true);
+  BOOST_REQUIRE(pass.ok());
+  BOOST_TEST(pass->auto_promoted == 1);
+  BOOST_TEST(raw.rows("SELECT agent_id, from_tier, to_tier, approved_by FROM promotions") ==
+             std::vector<std::string>{"t0|0|1|policy-sidecar:auto"});
+  BOOST_TEST(hooked == 1);
+  BOOST_TEST(woken == 1);
+  BOOST_TEST(metrics.promotions.value({"auto", "promoted"}) == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
