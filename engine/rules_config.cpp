@@ -30,28 +30,36 @@ std::string known_keys() {
   return out;
 }
 
-Result<RequirementValue> parse_value(RequirementKey key, const nlohmann::ordered_json& v,
-                                     const std::string& path) {
+// Validates `v` for `key` and stores it into `into` (dict[key] = v). Each branch calls set()
+// itself rather than returning a variant: GCC 12 reports a false maybe-uninitialized on the
+// returned variant in sanitizer builds.
+Status store_value(RequirementKey key, const nlohmann::ordered_json& v, const std::string& path,
+                   TierRequirements& into) {
   switch (key) {
     case RequirementKey::min_compliant_runs:
     case RequirementKey::min_consecutive_compliant:
     case RequirementKey::min_successful_modifications:
-    case RequirementKey::max_violations_30d:
-      if (v.is_number_unsigned() &&
-          v.get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        return RequirementValue{static_cast<std::int64_t>(v.get<std::uint64_t>())};
+    case RequirementKey::max_violations_30d: {
+      constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+      if (v.is_number_unsigned() && v.get<std::uint64_t>() <= kMax) {
+        into.set(key, static_cast<std::int64_t>(v.get<std::uint64_t>()));
+        return Status::success();
       }
       if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
-        return RequirementValue{v.get<std::int64_t>()};
+        into.set(key, v.get<std::int64_t>());
+        return Status::success();
       }
       return invalid(path, "must be a non-negative integer");
+    }
     case RequirementKey::requires_manual_review:
     case RequirementKey::requires_admin_approval:
       if (!v.is_boolean()) return invalid(path, "must be true or false");
-      return RequirementValue{v.get<bool>()};
+      into.set(key, v.get<bool>());
+      return Status::success();
     case RequirementKey::description:
       if (!v.is_string()) return invalid(path, "must be a string");
-      return RequirementValue{v.get<std::string>()};
+      into.set(key, v.get<std::string>());
+      return Status::success();
     case RequirementKey::required_action_types: {
       if (!v.is_array()) return invalid(path, "must be a list of action type names");
       std::vector<std::string> types;
@@ -66,7 +74,8 @@ Result<RequirementValue> parse_value(RequirementKey key, const nlohmann::ordered
         }
         types.push_back(v[i].get<std::string>());
       }
-      return RequirementValue{std::move(types)};
+      into.set(key, std::move(types));
+      return Status::success();
     }
   }
   return invalid(path, "unsupported key");
@@ -107,9 +116,7 @@ Status apply_rules_config(const nlohmann::ordered_json& section, const std::stri
       const std::string key_path = config_key_path(tier_path, name);
       const auto key = requirement_key_from_name(name);
       if (!key) return invalid(key_path, "unknown key (known: " + known_keys() + ")");
-      auto parsed = parse_value(*key, value, key_path);
-      if (!parsed.ok()) return parsed.status();
-      merged.set(*key, std::move(parsed).value());
+      if (Status st = store_value(*key, value, key_path, merged); !st.ok()) return st;
     }
     rules.set_tier(tier, std::move(merged));
   }

@@ -94,14 +94,27 @@ std::string_view Statement::column_text(int i) const {
   return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))};
 }
 
+// Built in place: returning temporaries makes GCC 12 report a false maybe-uninitialized in
+// sanitizer builds.
 std::optional<SqlValue> Statement::column_value(int i) const {
+  std::optional<SqlValue> out;
   switch (sqlite3_column_type(stmt_, i)) {
-    case SQLITE_NULL: return SqlValue{};
-    case SQLITE_INTEGER: return SqlValue{sqlite3_column_int64(stmt_, i)};
-    case SQLITE_FLOAT: return SqlValue{sqlite3_column_double(stmt_, i)};
-    case SQLITE_TEXT: return SqlValue{std::string(column_text(i))};
-    default: return std::nullopt;
+    case SQLITE_NULL:
+      out.emplace(std::in_place_type<std::monostate>);
+      break;
+    case SQLITE_INTEGER:
+      out.emplace(std::in_place_type<std::int64_t>, sqlite3_column_int64(stmt_, i));
+      break;
+    case SQLITE_FLOAT:
+      out.emplace(std::in_place_type<double>, sqlite3_column_double(stmt_, i));
+      break;
+    case SQLITE_TEXT:
+      out.emplace(std::in_place_type<std::string>, column_text(i));
+      break;
+    default:
+      break;
   }
+  return out;
 }
 
 Result<std::unique_ptr<Connection>> Connection::open_existing(const std::string& path,
