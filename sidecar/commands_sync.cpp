@@ -180,14 +180,18 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
     stats = std::move(st).value();
     const auto now = clock.steady_now();
     if (stats.pending == 0 || now >= deadline) break;
-    // Wait for the end of Vault's pause or the next due row, never past the deadline.
+    // The pass took every row it could: what is left is backing off, paused, or leased to
+    // another worker. Wait for the end of the pause, the next due row or the poll interval,
+    // never past the deadline.
     auto until = now + ctx.config.sync.poll_interval;
     if (auto paused = worker.health().paused_until) {
       until = *paused;
     } else if (auto next = (*outbox)->next_due(); next.ok() && *next) {
       const auto wall = clock.wall_now();
-      until = now + std::max(std::chrono::milliseconds{1},
-                             std::chrono::duration_cast<std::chrono::milliseconds>(**next - wall));
+      if (**next > wall) {
+        until = std::min(until, now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          **next - wall));
+      }
     }
     until = std::min(until, deadline);
     if (until > now) {

@@ -141,7 +141,7 @@ engine::Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileRep
     }
     line.role = page.roles[i]->str();
     const auto& found = *page.found[i];
-    if (found.ok()) line.found = *found;
+    if (found.ok() && *found) line.found = canonical(**found);  // shown as a sorted set
 
     const auto& row = v.row;
     const bool row_current =

@@ -12,6 +12,9 @@ namespace {
 using engine::PushOutcome;
 using vault::ErrorCode;
 
+// A server's Retry-After is honoured up to this (a confused server cannot park us for days).
+constexpr std::chrono::milliseconds kMaxRetryAfter{std::chrono::minutes{5}};
+
 // History rows kept; older ones are pruned every kPruneEvery pushes.
 constexpr std::int64_t kHistoryKeep = 200000;
 constexpr std::int64_t kPruneEvery = 20000;
@@ -114,7 +117,7 @@ void SyncWorker::enter_pause(const vault::Error& error) {
                         random_() * static_cast<double>((c - c / 2).count())));
     if (error.retry_after) {
       delay = std::max(delay, std::min<std::chrono::milliseconds>(*error.retry_after,
-                                                                  config_.backoff_max));
+                                                                  kMaxRetryAfter));
     }
     pause_until_ = clock_.steady_now() + delay;
     last_error_ = error.describe();
@@ -159,7 +162,7 @@ PushOutcome SyncWorker::classify_failure(const engine::OutboxRow& row, const vau
   auto delay = row_backoff(row.attempts + 1);
   if (error.retry_after) {
     delay = std::max(delay, std::min<std::chrono::milliseconds>(*error.retry_after,
-                                                                config_.backoff_max));
+                                                                kMaxRetryAfter));
   }
   o.kind = PushOutcome::Kind::retry;
   o.next_attempt_at = clock_.wall_now() + delay;
