@@ -4,16 +4,26 @@
 #include <cstring>
 
 namespace ps::engine {
+// (k0, k1, length) identify a key of up to 16 bytes exactly: k0 holds bytes [0, 8) and k1
+// bytes [length - 8, length) (overlapping when length < 16), read with two unaligned loads
+// inside the key; keys under 8 bytes are packed into k0. Longer keys also hash their middle
+// and are compared in the arena.
 StringIndex::Probe StringIndex::probe_of(std::string_view key) {
-  char head[16] = {};
-  std::memcpy(head, key.data(), std::min<std::size_t>(key.size(), sizeof head));
   Probe p{};
-  std::memcpy(&p.k0, head, 8);
-  std::memcpy(&p.k1, head + 8, 8);
+  const char* d = key.data();
+  const std::size_t n = key.size();
+  if (n >= 8) {
+    std::memcpy(&p.k0, d, 8);
+    std::memcpy(&p.k1, d + n - 8, 8);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      p.k0 |= static_cast<std::uint64_t>(static_cast<unsigned char>(d[i])) << (8 * i);
+    }
+  }
   std::uint64_t h = (p.k0 * 0x9E3779B97F4A7C15ull) ^ (p.k1 * 0xC2B2AE3D27D4EB4Full) ^
-                    (key.size() * 0x165667B19E3779F9ull);
-  for (std::size_t i = sizeof head; i < key.size(); ++i) {  // long keys only
-    h = (h ^ static_cast<unsigned char>(key[i])) * 0x100000001B3ull;
+                    (n * 0x165667B19E3779F9ull);
+  for (std::size_t i = 8; i + 8 < n; ++i) {  // the middle of keys longer than 16 bytes
+    h = (h ^ static_cast<unsigned char>(d[i])) * 0x100000001B3ull;
   }
   p.hash = h ^ (h >> 29);
   return p;

@@ -34,7 +34,7 @@ class StringIndex {
   std::size_t size() const { return offsets_.size(); }
 
  private:
-  // The key's first 16 bytes (zero-padded) and length sit in the slot, so short keys (agent
+  // The key's bytes (see probe_of) and length sit in the slot, so keys up to 16 bytes (agent
   // ids, action names) are found without touching the arena or calling memcmp.
   struct Slot {
     std::uint64_t k0 = 0, k1 = 0;
