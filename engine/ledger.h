@@ -222,6 +222,19 @@ class Ledger {
   Result<PromotionRecord> promote(const PromotionRequest& request, const Rules& rules,
                                   const TierChangeHook& hook = {});
 
+  // Group commit (engine/ledger_promote_batch.cpp; the approval webhook's path): several
+  // promotions in ONE write transaction, so one commit (one fsync) for all. Each runs exactly
+  // as promote() would, inside its own SAVEPOINT: one that is refused or whose hook fails is
+  // rolled back alone and gets its Status, the others commit together. When the transaction
+  // itself fails (lock timeout, COMMIT), every entry gets that Status and nothing is
+  // committed. Results are in request order.
+  struct BatchedPromotion {
+    PromotionRequest request;
+    TierChangeHook hook;
+  };
+  std::vector<Result<PromotionRecord>> promote_batch(std::span<const BatchedPromotion> batch,
+                                                     const Rules& rules);
+
   // One write transaction (engine/ledger_demote.cpp): the agent must exist (failed_precondition
   // otherwise), be above request.to_tier (failed_precondition: not a demotion) and, when
   // expected_from_tier is set, still at it (aborted); to_tier must be 0..4 (invalid_argument).
@@ -233,6 +246,9 @@ class Ledger {
 
  private:
   explicit Ledger(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
+  // promote() without BEGIN/COMMIT. REQUIRES: a write transaction is open.
+  Result<PromotionRecord> promote_locked(const PromotionRequest& request, const Rules& rules,
+                                         const TierChangeHook& hook);
   Status check_upstream_schema();
   Result<std::shared_ptr<const AgentFacts>> load_agent_facts(std::string_view agent_id,
                                                              const std::string& now_iso);

@@ -15,10 +15,18 @@ namespace ps::engine {
 //  4. The promotions row, then the hook (issue 4's outbox row), then COMMIT: all or nothing.
 Result<PromotionRecord> Ledger::promote(const PromotionRequest& request, const Rules& rules,
                                         const TierChangeHook& hook) {
-  const std::string now_iso = format_isoformat_utc(request.now);
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
   if (!tx.ok()) return tx.status();
+  auto record = promote_locked(request, rules, hook);
+  if (!record.ok()) return record;
+  if (Status s = tx->commit(); !s.ok()) return s;
+  return record;
+}
 
+// Steps 2-4 above, inside a write transaction the caller opened (promote, promote_batch).
+Result<PromotionRecord> Ledger::promote_locked(const PromotionRequest& request, const Rules& rules,
+                                               const TierChangeHook& hook) {
+  const std::string now_iso = format_isoformat_utc(request.now);
   auto facts = load_agent_facts(request.agent_id, now_iso);
   if (!facts.ok()) return facts.status();
   const Evaluation evaluation =
@@ -80,7 +88,6 @@ Result<PromotionRecord> Ledger::promote(const PromotionRequest& request, const R
                             record.to_tier, record.id, record.timestamp, record.approved_by};
     if (Status s = hook(view, change); !s.ok()) return s;
   }
-  if (Status s = tx->commit(); !s.ok()) return s;
   record.evaluation = evaluation;
   return record;
 }

@@ -320,11 +320,8 @@ HttpAnswer ApprovalProcessor::approve(const Parsed& p, LedgerPool::Lease& lease,
     return Status::success();
   };
 
-  engine::Result<engine::PromotionRecord> record = Status(Code::internal, "not run");
-  {
-    std::lock_guard<std::mutex> lock(d_.ledgers.write_mutex());
-    record = lease.ledger().promote(request, *s.rules, hook);
-  }
+  // Committed together with whatever other promotions arrive meanwhile (group commit).
+  auto record = committer_.promote(std::move(request), s.rules, hook);
   if (record.ok()) {
     if (d_.on_committed) d_.on_committed();
     if (d_.metrics) d_.metrics->promotions.inc({"webhook", "promoted"});
@@ -431,23 +428,16 @@ HttpAnswer ApprovalProcessor::deny(const Parsed& p, LedgerPool::Lease& lease) {
 
 engine::Result<engine::PromotionRecord> ApprovalProcessor::promote_automatically(
     const std::string& agent_id, std::int64_t from_tier) {
-  auto lease = d_.ledgers.acquire();
-  if (!lease.ok()) return lease.status();
   auto settings = d_.settings.get();
   engine::PromotionRequest request;
   request.agent_id = agent_id;
   request.approved_by = kAutoApprover;
   request.expected_from_tier = from_tier;
   request.now = d_.clock.wall_now();
-  engine::Result<engine::PromotionRecord> record = Status(Code::internal, "not run");
-  {
-    std::lock_guard<std::mutex> lock(d_.ledgers.write_mutex());
-    record = lease->ledger().promote(request, *settings->rules, d_.outbox_hook);
-  }
+  auto record = committer_.promote(std::move(request), settings->rules, d_.outbox_hook);
   if (!record.ok()) {
     const bool refused = record.status().code() == Code::aborted ||
                          record.status().code() == Code::failed_precondition;
-    if (!refused) lease->discard();
     if (d_.metrics) d_.metrics->promotions.inc({"auto", refused ? "refused" : "error"});
     return record;
   }

@@ -15,7 +15,8 @@
 //       transaction) is neither ELIGIBLE nor PENDING_REVIEW
 //   503 + Retry-After: the ledger cannot be opened, is locked past the busy timeout, or fails
 //
-// An approval is Ledger::promote() with approved_by = approver, expected_from_tier =
+// An approval is a promotion (Ledger::promote_batch through the PromotionCommitter: concurrent
+// approvals share one commit) with approved_by = approver, expected_from_tier =
 // target_tier - 1 and a hook that writes the outbox row (sync) and the delivery row in the
 // same transaction. A denial is ApprovalStore::deny(). The 200 answer is sent after COMMIT
 // and after the audit record is durable, never after the Vault push:
@@ -34,6 +35,7 @@
 #include "engine/ledger.h"
 #include "sidecar/log.h"
 #include "sidecar/server/audit.h"
+#include "sidecar/server/group_commit.h"
 #include "sidecar/server/ledger_pool.h"
 #include "sidecar/server/serve_metrics.h"
 #include "sidecar/server/settings.h"
@@ -76,7 +78,7 @@ struct ApprovalDeps {
 
 class ApprovalProcessor {
  public:
-  explicit ApprovalProcessor(ApprovalDeps deps) : d_(std::move(deps)) {}
+  explicit ApprovalProcessor(ApprovalDeps deps) : d_(std::move(deps)), committer_(d_.ledgers) {}
 
   HttpAnswer handle(const WebhookHttpRequest& request);
 
@@ -101,6 +103,7 @@ class ApprovalProcessor {
   void audit(std::string_view event, const nlohmann::json& fields);
 
   ApprovalDeps d_;
+  PromotionCommitter committer_;
 };
 
 }  // namespace ps::sidecar::server

@@ -104,6 +104,20 @@ struct Daemon::State {
   std::shared_ptr<tls::ServerTls> server_tls;
   std::unique_ptr<Listener> listener;
 
+  // Commits ask for a sync pass through request_wake(): several commits within kWakeDelay
+  // share one pass (one claim and one finish transaction for all of them).
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  bool wake_pending = false;  // guarded by wake_mu
+  void request_wake() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mu);
+      if (wake_pending) return;
+      wake_pending = true;
+    }
+    wake_cv.notify_one();
+  }
+
   std::atomic<bool> stopping{false};
   std::atomic<bool> listener_failed{false};
   std::atomic<bool> detached{false};  // a thread outlived shutdown (see ~Daemon)

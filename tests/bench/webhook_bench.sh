@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Webhook benchmark (not a test): vault-emulator and `policy-sidecar serve` over TLS on
+# loopback, and webhook-load (another process) sending signed approvals open-loop at a fixed
+# rate with repeated deliveries mixed in. Reports sustained approvals/s and latency from each
+# request's due time to the committed answer and to Vault verified (the sync worker's read-back).
+#
+#   tests/bench/webhook_bench.sh [RATE=200] [SECONDS=30] [CONNECTIONS=16] [REPEATS=0.1]
+#
+# Goal (issue 5): p99 <= 20 ms to the committed answer at 200 requests/s on a 2-core machine.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=${PS_BUILD_DIR:-$repo/build}
+rate=${1:-200} seconds=${2:-30} connections=${3:-16} repeats=${4:-0.1}
+cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export PS_UPSTREAM_SCHEMA=$repo/tests/support/reference/upstream-schema.sql
+
+"$build/tls/ps-dev-pki" "$work/pki" >/dev/null
+agents=$(awk -v r="$rate" -v s="$seconds" 'BEGIN { print int(r * s) + 10 }')
+"$build/tests/bench/webhook/webhook-load" seed --ledger "$work/ledger.db" --agents "$agents" >/dev/null
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
+head -c 24 /dev/urandom | base64 >"$work/api-token"
+chmod 600 "$work/secrets" "$work/api-token"
+
+"$build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
+  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
+vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
+
+cat >"$work/config.json" <<JSON
+{
+  "ledger": {"path": "$work/ledger.db"},
+  "vault": {"address": "$vault_addr", "ca_cert": "$work/pki/ca.pem"},
+  "roles": {"missing_role": "create"},
+  "sync": {"rate_limit_per_s": 0, "poll_interval_ms": 1000},
+  "reconcile": {"interval_s": 0},
+  "evaluate": {"interval_s": 0},
+  "listener": {"address": "127.0.0.1:0", "tls_cert": "$work/pki/server.pem",
+               "tls_key": "$work/pki/server-key.pem"},
+  "webhook": {"secrets_file": "$work/secrets"},
+  "api": {"token_file": "$work/api-token"},
+  "log": {"level": "warn"}
+}
+JSON
+VAULT_TOKEN=root "$build/sidecar/policy-sidecar" serve --config "$work/config.json" \
+  >"$work/serve.out" 2>"$work/serve.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
+url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
+[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
+
+echo "machine: $(nproc) cores, $(uname -r); ledger in WAL mode on $(df -T "$work" | awk 'NR==2 {print $2}')"
+"$build/tests/bench/webhook/webhook-load" run --url "$url" --ca "$work/pki/ca.pem" \
+  --secrets "$work/secrets" --agents "$agents" --rate "$rate" --duration "$seconds" \
+  --connections "$connections" --duplicates "$repeats" --ledger "$work/ledger.db" \
+  --vault-addr "$vault_addr" --vault-token root

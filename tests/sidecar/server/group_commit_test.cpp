@@ -1,0 +1,122 @@
+// Group commit: Ledger::promote_batch keeps every promotion all-or-nothing on its own inside
+// one transaction, and PromotionCommitter gives each concurrent caller its own result.
+#include <boost/test/unit_test.hpp>
+#include <thread>
+
+#include "engine/ledger.h"
+#include "sidecar/server/group_commit.h"
+#include "vault/clock.h"
+#include "tests/sidecar/server/server_test_support.h"
+
+using namespace ps::sidecar::server;
+using ps::engine::Code;
+using ps::engine::Status;
+
+namespace {
+
+struct Fixture {
+  ps::testing::TempDir dir;
+  std::string db = dir.file("ledger.db");
+  ps::SimulatedClock clock;
+  std::unique_ptr<ps::testing::RawLedger> raw;
+  Fixture() {
+    ps::testing::create_ledger(db);
+    raw = std::make_unique<ps::testing::RawLedger>(db);
+    auto l = ps::engine::Ledger::open({db, 5000, false});
+    BOOST_REQUIRE((*l)->migrate(clock.wall_now()).ok());
+    raw->exec("BEGIN");
+    for (int i = 0; i < 40; ++i) ps::testing::seed_ready_agent(*raw, "a" + std::to_string(i), 0, clock.wall_now());
+    ps::testing::seed_new_agent(*raw, "new", 0);
+    raw->exec("CREATE TABLE hook_log (agent TEXT)");
+    raw->exec("COMMIT");
+  }
+  ps::engine::PromotionRequest request(const std::string& agent) {
+    ps::engine::PromotionRequest r;
+    r.agent_id = agent;
+    r.approved_by = "batch";
+    r.expected_from_tier = 0;
+    r.now = clock.wall_now();
+    return r;
+  }
+};
+
+ps::engine::TierChangeHook logging_hook(bool fail = false) {
+  return [fail](ps::engine::LedgerTx& tx, const ps::engine::TierChange& c) -> Status {
+    auto st = tx.prepare("INSERT INTO hook_log VALUES (?1)");
+    if (!st.ok()) return st.status();
+    st->bind(1, std::string_view(c.agent_id));
+    if (Status s = st->run(); !s.ok()) return s;
+    return fail ? Status(Code::internal, "hook failed") : Status::success();
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(group_commit)
+
+BOOST_AUTO_TEST_CASE(each_entry_of_a_batch_is_all_or_nothing_on_its_own) {
+  Fixture fx;
+  auto ledger = std::move(ps::engine::Ledger::open({fx.db, 5000, false}).value());
+  const std::vector<ps::engine::Ledger::BatchedPromotion> batch = {
+      {fx.request("a0"), logging_hook()},
+      {fx.request("new"), logging_hook()},       // not eligible
+      {fx.request("a1"), logging_hook(true)},    // its hook fails after writing
+      {fx.request("a0"), logging_hook()},        // a second approval of the same step
+      {fx.request("a2"), logging_hook()},
+  };
+  auto results = ledger->promote_batch(batch, ps::engine::Rules::defaults());
+  BOOST_REQUIRE(results.size() == 5u);
+  BOOST_TEST(results[0].ok());
+  BOOST_TEST((results[1].status().code() == Code::failed_precondition));
+  BOOST_TEST((results[2].status().code() == Code::internal));
+  BOOST_TEST((results[3].status().code() == Code::aborted));
+  BOOST_TEST(results[4].ok());
+  BOOST_TEST(fx.raw->rows("SELECT agent_id FROM promotions ORDER BY id") ==
+             (std::vector<std::string>{"a0", "a2"}));
+  BOOST_TEST(fx.raw->rows("SELECT agent FROM hook_log ORDER BY rowid") ==
+             (std::vector<std::string>{"a0", "a2"}));
+  BOOST_TEST(fx.raw->text("SELECT current_tier FROM agent_metrics WHERE agent_id = 'a1'") == "0");
+  BOOST_TEST(results[4]->id == results[0]->id + 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_that_cannot_take_the_lock_fails_every_entry_and_writes_nothing) {
+  Fixture fx;
+  auto ledger = std::move(ps::engine::Ledger::open({fx.db, 50, false}).value());
+  fx.raw->exec("BEGIN IMMEDIATE");
+  const std::vector<ps::engine::Ledger::BatchedPromotion> batch = {{fx.request("a0"), {}},
+                                                                   {fx.request("a1"), {}}};
+  auto results = ledger->promote_batch(batch, ps::engine::Rules::defaults());
+  fx.raw->exec("ROLLBACK");
+  for (const auto& r : results) BOOST_TEST((r.status().code() == Code::unavailable));
+  BOOST_TEST(fx.raw->integer("SELECT count(*) FROM promotions") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_callers_each_get_their_own_result) {
+  Fixture fx;
+  LedgerPool pool({fx.db, 5000, false});
+  PromotionCommitter committer(pool, 8);
+  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
+  std::vector<std::thread> threads;
+  std::vector<Status> statuses(41);
+  std::vector<std::int64_t> ids(41, 0);
+  for (int i = 0; i <= 40; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string agent = i < 40 ? "a" + std::to_string(i) : "new";
+      auto r = committer.promote(fx.request(agent), rules, logging_hook());
+      statuses[i] = r.status();
+      if (r.ok()) ids[i] = r->id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 40; ++i) {
+    BOOST_TEST(statuses[i].ok(), i << ": " << statuses[i].message());
+    BOOST_TEST(fx.raw->text("SELECT agent_id FROM promotions WHERE id = " + std::to_string(ids[i])) ==
+               "a" + std::to_string(i));
+  }
+  BOOST_TEST((statuses[40].code() == Code::failed_precondition));
+  BOOST_TEST(fx.raw->integer("SELECT count(*) FROM promotions") == 40);
+  BOOST_TEST(committer.promotions() == 40u);
+  BOOST_TEST(committer.batches() <= 41u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
