@@ -203,4 +203,23 @@ Result<std::string> use_wal_journal(const LedgerOptions& options) {
   return std::string(stmt->column_text(0));
 }
 
+Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::open(const LedgerOptions& options) {
+  auto conn = sqlite::Connection::open_existing(options.path, options.busy_timeout_ms);
+  if (!conn.ok()) return conn.status();
+  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(std::move(conn).value()));
+}
+
+Result<WalCheckpointer::Progress> WalCheckpointer::checkpoint() {
+  auto stmt = conn_->prepare("PRAGMA wal_checkpoint(PASSIVE)");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  Progress p;
+  if (*row) {
+    p.wal_frames = stmt->column_int(1);
+    p.checkpointed = stmt->column_int(2);
+  }
+  return p;
+}
+
 }  // namespace ps::engine

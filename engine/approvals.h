@@ -141,4 +141,23 @@ class ApprovalStore {
 // Returns the journal mode in effect afterwards ("wal", "delete", ...).
 Result<std::string> use_wal_journal(const LedgerOptions& options);
 
+// Moves committed pages from the WAL into the ledger file, in the background: without it, the
+// commit that pushes the WAL past 1000 pages does that copy (and an fsync of the ledger file)
+// before it returns - a latency spike for whichever approval is unlucky. A frequent PASSIVE
+// checkpoint (never waits for readers or writers) keeps the WAL short so that never happens.
+class WalCheckpointer {
+ public:
+  static Result<std::unique_ptr<WalCheckpointer>> open(const LedgerOptions& options);
+  // Returns the number of frames in the WAL and how many are now in the ledger file.
+  struct Progress {
+    std::int64_t wal_frames = 0;
+    std::int64_t checkpointed = 0;
+  };
+  Result<Progress> checkpoint();
+
+ private:
+  explicit WalCheckpointer(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
+  std::unique_ptr<sqlite::Connection> conn_;
+};
+
 }  // namespace ps::engine

@@ -159,6 +159,14 @@ std::string parse_body(std::string_view body, std::string& type,
 
 }  // namespace
 
+ApprovalProcessor::ApprovalProcessor(ApprovalDeps deps)
+    : d_(std::move(deps)),
+      committer_(d_.ledgers, 64, [metrics = d_.metrics](std::size_t size, double seconds) {
+        if (!metrics) return;
+        metrics->commit_batch_size.observe(static_cast<double>(size));
+        metrics->commit_duration.observe(seconds);
+      }) {}
+
 void ApprovalProcessor::audit(std::string_view event, const nlohmann::json& fields) {
   if (!d_.audit) return;
   if (Status s = d_.audit->record(event, fields); !s.ok()) {

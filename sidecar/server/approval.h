@@ -78,7 +78,7 @@ struct ApprovalDeps {
 
 class ApprovalProcessor {
  public:
-  explicit ApprovalProcessor(ApprovalDeps deps) : d_(std::move(deps)), committer_(d_.ledgers) {}
+  explicit ApprovalProcessor(ApprovalDeps deps);
 
   HttpAnswer handle(const WebhookHttpRequest& request);
 

@@ -25,6 +25,9 @@ constexpr auto kHealthProbeInterval = 2s;
 // ledger write transactions (claim, finish); under a burst of approvals, one pass per commit
 // would double the fsyncs the approvals themselves need and queue them behind the worker.
 constexpr auto kWakeDelay = 20ms;
+// Background WAL checkpoints (see engine::WalCheckpointer): often enough that the WAL never
+// reaches SQLite's 1000-page auto-checkpoint in a committing connection.
+constexpr auto kCheckpointInterval = 250ms;
 
 std::chrono::milliseconds seconds_ms(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
@@ -306,6 +309,20 @@ engine::Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvir
         sp->wake_pending = false;
       }
       sp->current_group()->worker->wake();
+    }
+  }));
+  s.tasks.push_back(std::make_unique<Task>("wal checkpoint", [sp] {
+    std::unique_ptr<engine::WalCheckpointer> checkpointer;
+    while (!sp->wait_or_stop(kCheckpointInterval)) {
+      if (!checkpointer) {
+        auto c = engine::WalCheckpointer::open(sp->ledger_options);
+        if (!c.ok()) continue;
+        checkpointer = std::move(c).value();
+      }
+      if (auto p = checkpointer->checkpoint(); !p.ok()) {
+        sp->log->debug("ledger.checkpoint", p.status().message());
+        checkpointer.reset();
+      }
     }
   }));
   s.tasks.push_back(std::make_unique<Task>("health probe", [sp] {

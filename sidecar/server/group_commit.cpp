@@ -1,5 +1,6 @@
 #include "sidecar/server/group_commit.h"
 
+#include <chrono>
 #include <vector>
 
 namespace ps::sidecar::server {
@@ -50,7 +51,12 @@ std::vector<engine::Result<engine::PromotionRecord>> PromotionCommitter::commit_
   std::vector<engine::Result<engine::PromotionRecord>> results;
   {
     std::lock_guard<std::mutex> write(ledgers_.write_mutex());
+    const auto start = std::chrono::steady_clock::now();
     results = lease->ledger().promote_batch(promotions, *batch.front()->rules);
+    if (on_batch_) {
+      on_batch_(batch.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
   }
   for (const auto& r : results) {
     const auto code = r.status().code();

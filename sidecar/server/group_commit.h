@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,8 +26,10 @@ namespace ps::sidecar::server {
 
 class PromotionCommitter {
  public:
-  explicit PromotionCommitter(LedgerPool& ledgers, std::size_t max_batch = 64)
-      : ledgers_(ledgers), max_batch_(max_batch) {}
+  // `on_batch` (optional) is told each committed batch's size and commit time (metrics).
+  explicit PromotionCommitter(LedgerPool& ledgers, std::size_t max_batch = 64,
+                              std::function<void(std::size_t, double)> on_batch = {})
+      : ledgers_(ledgers), max_batch_(max_batch), on_batch_(std::move(on_batch)) {}
 
   // Blocks until the promotion is committed (or refused, or the batch failed).
   engine::Result<engine::PromotionRecord> promote(engine::PromotionRequest request,
@@ -48,6 +51,7 @@ class PromotionCommitter {
 
   LedgerPool& ledgers_;
   const std::size_t max_batch_;
+  const std::function<void(std::size_t, double)> on_batch_;
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
   std::deque<Entry*> queue_;  // guarded by mu_

@@ -19,6 +19,12 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
       api_requests(r.counter("policy_sidecar_api_requests_total",
                              "Operator API, health and metrics requests by route and status.",
                              {"route", "status"})),
+      commit_batch_size(r.histogram("policy_sidecar_commit_batch_size",
+                                    "Promotions committed together in one ledger transaction.",
+                                    {}, {1, 2, 4, 8, 16, 32, 64})),
+      commit_duration(r.histogram("policy_sidecar_commit_duration_seconds",
+                                  "One promotion transaction, lock wait and fsync included.", {},
+                                  latency_buckets())),
       vault_requests(r.counter("policy_sidecar_vault_requests_total",
                                "Requests to Vault by operation and status (HTTP status, or the "
                                "error class when no answer arrived).",

@@ -19,6 +19,8 @@ struct ServeMetrics {
   Counter& webhook_rejections;       // {reason}
   Histogram& webhook_duration;       // {outcome}: request received -> answer ready
   Counter& api_requests;             // {route, status}
+  Histogram& commit_batch_size;      // promotions per group-commit transaction
+  Histogram& commit_duration;        // one group-commit transaction (BEGIN .. COMMIT)
   Counter& vault_requests;           // {operation, status}
   Histogram& vault_request_duration; // {operation}
   Counter& sync_results;             // {result=synced|retry|parked|superseded}

@@ -59,3 +59,8 @@ echo "machine: $(nproc) cores, $(uname -r); ledger in WAL mode on $(df -T "$work
   --secrets "$work/secrets" --agents "$agents" --rate "$rate" --duration "$seconds" \
   --connections "$connections" --duplicates "$repeats" --ledger "$work/ledger.db" \
   --vault-addr "$vault_addr" --vault-token root
+
+echo "server side (/metrics): answer times, group-commit batch sizes and transaction times"
+curl -s --cacert "$work/pki/ca.pem" "$url/metrics" |
+  grep -E '^policy_sidecar_(webhook_duration_seconds_(bucket|count)\{outcome="decided"|commit_batch_size_(bucket|count|sum)|commit_duration_seconds_(bucket|count|sum))' |
+  sed 's/^policy_sidecar_/  /'
