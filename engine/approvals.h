@@ -140,6 +140,8 @@ class ApprovalStore {
 // connection holds a lock that prevents the switch; the caller may go on in the old mode.
 // Returns the journal mode in effect afterwards ("wal", "delete", ...).
 Result<std::string> use_wal_journal(const LedgerOptions& options);
+// The journal mode in effect, unchanged ("delete", "wal", ...).
+Result<std::string> journal_mode(const LedgerOptions& options);
 
 // Moves committed pages from the WAL into the ledger file, in the background: without it, the
 // commit that pushes the WAL past 1000 pages does that copy (and an fsync of the ledger file)

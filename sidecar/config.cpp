@@ -45,8 +45,13 @@ Status parse_ledger(const json& section, const std::string& path, Config& config
         return invalid(key_path, "must be a non-negative integer (milliseconds)");
       }
       config.ledger.busy_timeout_ms = *ms;
+    } else if (key == "journal_mode") {  // serve (issue 5): sidecar/server/daemon.cpp
+      if (!value.is_string() || (value != "keep" && value != "wal")) {
+        return invalid(key_path, "must be \"keep\" or \"wal\"");
+      }
+      config.ledger.journal_mode = value.get<std::string>();
     } else {
-      return invalid(key_path, "unknown key (known: path, busy_timeout_ms)");
+      return invalid(key_path, "unknown key (known: path, busy_timeout_ms, journal_mode)");
     }
   }
   return Status::success();

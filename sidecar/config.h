@@ -32,6 +32,9 @@ inline constexpr std::int64_t kDefaultBusyTimeoutMs = 5000;
 struct LedgerConfig {
   std::optional<std::string> path;  // --db and POLICY_SIDECAR_DB take precedence
   std::int64_t busy_timeout_ms = kDefaultBusyTimeoutMs;
+  // serve only: "keep" leaves the file's journal mode alone; "wal" switches the ledger to
+  // write-ahead logging at start (README "Daemon (serve)": one fsync per commit).
+  std::string journal_mode = "keep";
 };
 
 struct Config {

@@ -47,9 +47,11 @@ std::string listener_url(const Config& config, int port, bool tls) {
   return std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(port);
 }
 
-// Prepares the ledger for the daemon's writes: same schema rules as the write commands, then
-// WAL so that a commit is one fsync and the platform's readers never block approvals.
-Status prepare_ledger(const engine::LedgerOptions& options, Clock& clock, Logger& log) {
+// Prepares the ledger for the daemon's writes: same schema rules as the write commands, then,
+// with ledger.journal_mode "wal", write-ahead logging so that a commit is one fsync and readers
+// never block approvals (the journal mode is the file's: "keep" leaves it to the platform).
+Status prepare_ledger(const engine::LedgerOptions& options, const std::string& journal,
+                      Clock& clock, Logger& log) {
   auto ledger = engine::Ledger::open(options);
   if (!ledger.ok()) return ledger.status();
   if (Status s = (*ledger)->check_schema_not_newer(); !s.ok()) return s;
@@ -59,12 +61,14 @@ Status prepare_ledger(const engine::LedgerOptions& options, Clock& clock, Logger
                                                {{"version", m.version}, {"name", std::string(m.name)}});
                                     });
   if (!applied.ok()) return applied.status();
-  auto mode = engine::use_wal_journal(options);
-  if (mode.ok()) {
-    log.info("ledger.journal", "ledger journal mode", {{"mode", *mode}});
+  auto mode = journal == "wal" ? engine::use_wal_journal(options) : engine::journal_mode(options);
+  if (!mode.ok()) {
+    log.warn("ledger.journal", "could not read or set the journal mode: " + mode.status().message());
+  } else if (journal == "wal" && *mode != "wal") {
+    log.warn("ledger.journal", "could not switch the ledger to WAL (another process holds it?)",
+             {{"mode", *mode}});
   } else {
-    log.warn("ledger.journal", "could not switch the ledger to WAL; commits will be slower: " +
-                                   mode.status().message());
+    log.info("ledger.journal", "ledger journal mode", {{"mode", *mode}, {"setting", journal}});
   }
   return Status::success();
 }
@@ -181,7 +185,10 @@ engine::Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvir
 
   // 2. Ledger.
   s.ledger_options = {s.env.db_path, config.ledger.busy_timeout_ms, false};
-  if (Status p = prepare_ledger(s.ledger_options, s.env.clock, log); !p.ok()) return p;
+  if (Status p = prepare_ledger(s.ledger_options, config.ledger.journal_mode, s.env.clock, log);
+      !p.ok()) {
+    return p;
+  }
   s.pool = std::make_unique<LedgerPool>(s.ledger_options);
 
   // 3. Secret files and the audit trail.

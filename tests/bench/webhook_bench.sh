@@ -5,12 +5,14 @@
 # request's due time to the committed answer and to Vault verified (the sync worker's read-back).
 #
 #   tests/bench/webhook_bench.sh [RATE=200] [SECONDS=30] [CONNECTIONS=16] [REPEATS=0.1]
+#   PS_BENCH_JOURNAL=keep tests/bench/webhook_bench.sh ...   (the platform's rollback journal)
 #
 # Goal (issue 5): p99 <= 20 ms to the committed answer at 200 requests/s on a 2-core machine.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}
 rate=${1:-200} seconds=${2:-30} connections=${3:-16} repeats=${4:-0.1}
+journal=${PS_BENCH_JOURNAL:-wal}  # ledger.journal_mode: wal (one fsync per commit) or keep
 cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
 
 work=$(mktemp -d)
@@ -34,7 +36,7 @@ vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
 
 cat >"$work/config.json" <<JSON
 {
-  "ledger": {"path": "$work/ledger.db"},
+  "ledger": {"path": "$work/ledger.db", "journal_mode": "$journal"},
   "vault": {"address": "$vault_addr", "ca_cert": "$work/pki/ca.pem"},
   "roles": {"missing_role": "create"},
   "sync": {"rate_limit_per_s": 0, "poll_interval_ms": 1000},
@@ -54,7 +56,7 @@ for _ in $(seq 100); do grep -q POLICY_SIDECAR_ADDR "$work/serve.out" && break; 
 url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
 [ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
 
-echo "machine: $(nproc) cores, $(uname -r); ledger in WAL mode on $(df -T "$work" | awk 'NR==2 {print $2}')"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ledger.journal_mode $journal on $(df -T "$work" | awk 'NR==2 {print $2}')"
 "$build/tests/bench/webhook/webhook-load" run --url "$url" --ca "$work/pki/ca.pem" \
   --secrets "$work/secrets" --agents "$agents" --rate "$rate" --duration "$seconds" \
   --connections "$connections" --duplicates "$repeats" --ledger "$work/ledger.db" \

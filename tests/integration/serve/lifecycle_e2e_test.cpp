@@ -206,8 +206,11 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_loses_no_committed_approval) {
     seed_ready_agent(env.raw(), "load-" + std::to_string(i), 0, std::chrono::system_clock::now());
   }
   env.raw().exec("COMMIT");
-  const std::string config = env.write_config({{"shutdown", {{"grace_s", 10}}}});
+  // In WAL mode (ledger.journal_mode), as a busy daemon would run.
+  const std::string config =
+      env.write_config({{"shutdown", {{"grace_s", 10}}}, {"ledger", {{"journal_mode", "wal"}}}});
   env.start_serve(config);
+  BOOST_TEST(RawLedger(env.db()).text("PRAGMA journal_mode") == "wal");
 
   std::mutex mu;
   std::map<std::string, HttpReply> answers;  // agent -> reply

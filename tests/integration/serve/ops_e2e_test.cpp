@@ -158,4 +158,27 @@ BOOST_AUTO_TEST_CASE(metrics_move_as_events_happen) {
   BOOST_TEST(read_text_file(env.file("audit.jsonl")).find("\"event\":\"drift.found\"") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_parked_push_is_audited_counted_and_degrades_health) {
+  ServeEnv env;
+  env.raw().exec("BEGIN");
+  seed_ready_agent(env.raw(), "xi", 0, std::chrono::system_clock::now());
+  env.raw().exec("COMMIT");
+  // The role does not exist and the sidecar may not create it: the push is parked.
+  env.start_serve(env.write_config({{"roles", {{"missing_role", "report"}}}}));
+  BOOST_REQUIRE(env.send_approval(approval_body("xi", 1, "anyone"), "msg_xi").status == 200);
+  BOOST_TEST(ServeEnv::eventually([&] {
+    return env.metric("policy_sidecar_sync_results_total{result=\"parked\"}").value_or(0) == 1;
+  }), env.serve_log());
+  const std::string audit = read_text_file(env.file("audit.jsonl"));
+  BOOST_TEST(audit.find("\"event\":\"sync.parked\"") != std::string::npos, audit);
+  BOOST_TEST(audit.find("\"reason\":\"role_missing\"") != std::string::npos, audit);
+  const HttpReply health = env.get("/v1/sys/health");
+  BOOST_TEST(health.status == 200);
+  BOOST_TEST(health.json()["status"] == "degraded");
+  BOOST_TEST(health.json()["checks"]["outbox"]["reason"].get<std::string>().find("parked") != std::string::npos);
+  const HttpReply sync = env.get("/v1/sync", env.api_token());
+  BOOST_TEST(sync.json()["data"]["failed"] == 1);
+  BOOST_TEST(sync.json()["data"]["failed_rows"][0]["error_code"] == "role_missing");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -93,6 +93,13 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_unknown_keys_name_the_key_path) {
   BOOST_TEST(error_of(R"({"shutdown": {"grace_s": "10s"}})").find("config: shutdown.grace_s:") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(ledger_journal_mode_is_keep_unless_wal_is_asked_for) {
+  BOOST_TEST(parsed("{}").ledger.journal_mode == "keep");
+  BOOST_TEST(parsed(R"({"ledger": {"journal_mode": "wal"}})").ledger.journal_mode == "wal");
+  BOOST_TEST(error_of(R"({"ledger": {"journal_mode": "WAL2"}})") ==
+             "config: ledger.journal_mode: must be \"keep\" or \"wal\"");
+}
+
 BOOST_AUTO_TEST_CASE(serve_requires_tls_files_unless_plain_http_on_loopback) {
   BOOST_TEST(validate_serve_config(parsed("{}")).message().find("config: listener.tls_cert: required") == 0u);
   BOOST_TEST(validate_serve_config(parsed(R"({"listener": {"tls_cert": "c"}})")).message().find("config: listener.tls_key: required") == 0u);
