@@ -1,5 +1,7 @@
 #include "sidecar/commands_serve.h"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 
 #include "sidecar/server/daemon.h"
@@ -15,6 +17,9 @@ int run_serve_command(const ServeContext& ctx) {
   // Before any thread exists: every thread inherits the blocked signals, and only the
   // control loop takes them (sigtimedwait), never a handler.
   server::SignalWaiter::block();
+  // The process holds Vault tokens and webhook secrets in memory: never in a core file.
+  const rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
 
   server::DaemonEnvironment denv{
       *ctx.config_path,
