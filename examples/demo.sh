@@ -61,4 +61,66 @@ run evaluate "$other"
 say "Promotion history, newest first"
 run history --limit 3
 
+# ---- Vault sync (issue 4) ------------------------------------------------------------------
+say "Vault: the emulator over TLS with a development PKI (a real Vault is driven the same way)"
+"$build/tls/ps-dev-pki" "$work/pki" >/dev/null
+"$build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
+  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token demo-root \
+  >"$work/vault.out" 2>"$work/vault.err" &
+vault_pid=$!
+trap 'kill "$vault_pid" 2>/dev/null; wait "$vault_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q '^VAULT_ADDR=' "$work/vault.out" && break; sleep 0.05; done
+export VAULT_ADDR=$(sed -n 's/^VAULT_ADDR=//p' "$work/vault.out")
+export VAULT_CACERT=$work/pki/ca.pem VAULT_TOKEN=demo-root  # the sidecar reads Vault's own variables
+echo "VAULT_ADDR=$VAULT_ADDR (CA: the dev PKI's ca.pem)"
+# Defaults kept: role = "agent-{agent_id}" (roles.name_template), tier N -> policy tN-observer.
+cat >"$work/sidecar.json" <<'JSON'
+{ "roles": { "missing_role": "create" },
+  "reconcile": { "drift_mode": "correct" } }
+JSON
+role="agent-$agent"
+run_cfg() {
+  printf '%s$ policy-sidecar --config sidecar.json %s%s\n' "$bold" "$*" "$off"
+  "$sidecar" --config "$work/sidecar.json" "$@"
+}
+role_policies() {
+  curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" \
+    "$VAULT_ADDR/v1/auth/approle/role/$1/policies" | sed -n 's/.*"token_policies":\(\[[^]]*\]\).*/\1/p'
+}
+show_role() { echo "Vault: auth/approle/role/$1 token_policies = $(role_policies "$1")"; }
+
+say "The promotion above was committed with its outbox row; Vault has not been told yet"
+run_cfg status
+echo "In Vault the role still has the old tier's policy (and one the sidecar does not manage):"
+curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" -X POST \
+  -d "{\"token_policies\": [\"t$tier-observer\", \"db-readonly\"]}" \
+  "$VAULT_ADDR/v1/auth/approle/role/$role"
+show_role "$role"
+
+say "Reconcile: the other agents' roles do not exist yet (missing_role: create queues them);"
+echo "$role waits for its queued push. Plan first (nothing changes), then for real."
+run_cfg reconcile --dry-run --detailed-exitcode | awk 'NR <= 4 || /^Plan/' || true
+run_cfg reconcile | tail -1
+
+say "Sync: push the outbox to Vault (write, read back, mark), then exit (cron-friendly)"
+run_cfg sync
+show_role "$role"
+run_cfg status --agent "$agent"
+
+say "Someone edits the role by hand; the reconciler notices (exit 2 = drift) and repairs it"
+curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" -X POST \
+  -d "{\"token_policies\": [\"t4-observer\", \"db-readonly\"]}" \
+  "$VAULT_ADDR/v1/auth/approle/role/$role"
+show_role "$role"
+run_cfg reconcile --dry-run --detailed-exitcode || echo "(exit status $?)"
+run_cfg reconcile | tail -1
+run_cfg sync
+show_role "$role"
+echo "(db-readonly is not a tier policy, so the repair kept it)"
+
+say "A violation: demote the agent; demotions are pushed first"
+run_cfg demote "$agent" --to-tier 0 --reason "demo: critical violation" --by secops
+run_cfg sync
+show_role "$role"
+
 say "Done. Try: $sidecar --db <ledger> --help"
