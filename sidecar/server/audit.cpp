@@ -13,8 +13,9 @@ namespace ps::sidecar::server {
 using engine::Code;
 using engine::Status;
 
-engine::Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path,
-                                                         const Clock& clock) {
+namespace {
+
+engine::Result<int> open_append(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status(Code::unavailable,
@@ -28,7 +29,28 @@ engine::Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path
     (void)::fsync(dfd);
     ::close(dfd);
   }
-  return std::unique_ptr<AuditLog>(new AuditLog(fd, path, clock));
+  return fd;
+}
+
+}  // namespace
+
+engine::Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path,
+                                                         const Clock& clock) {
+  auto fd = open_append(path);
+  if (!fd.ok()) return fd.status();
+  return std::unique_ptr<AuditLog>(new AuditLog(*fd, path, clock));
+}
+
+Status AuditLog::reopen() {
+  auto fd = open_append(path_);
+  if (!fd.ok()) return fd.status();
+  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  (void)::fdatasync(fd_);
+  synced_ = written_;
+  ::close(fd_);
+  fd_ = *fd;
+  return Status::success();
 }
 
 AuditLog::~AuditLog() { ::close(fd_); }

@@ -38,6 +38,10 @@ class AuditLog {
   // is already in the ledger).
   engine::Status record(std::string_view event, const nlohmann::json& fields);
 
+  // Closes the file and opens `path` again (after a rotation by rename: SIGHUP). Records
+  // written before are synced first. On failure the old file stays in use.
+  engine::Status reopen();
+
   const std::string& path() const { return path_; }
   std::uint64_t records_written() const;
 
@@ -45,7 +49,8 @@ class AuditLog {
   AuditLog(int fd, std::string path, const Clock& clock)
       : fd_(fd), path_(std::move(path)), clock_(clock) {}
 
-  const int fd_;
+  // Lock order: sync_mu_ before write_mu_.
+  int fd_;  // written under both locks (reopen), read under either
   const std::string path_;
   const Clock& clock_;
 

@@ -96,6 +96,7 @@ void Daemon::reload() {
   s.log->set_level(next.log.level);
   s.log->set_format(next.log.format);
   s.settings->set(*settings);
+  if (Status a = s.audit->reopen(); !a.ok()) log.error("reload.audit", a.message());
 
   // The old worker finishes its push and releases its claims before the new one starts, so
   // two workers of this process (same lease owner) never hold the same row. Approvals

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -83,6 +84,23 @@ BOOST_AUTO_TEST_CASE(concurrent_records_are_all_complete_lines) {
   for (auto& t : threads) t.join();
   auto lines = read_lines(dir.file("audit.jsonl"));  // throws on a torn line
   BOOST_TEST(lines.size() == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(reopen_after_a_rename_continues_in_a_new_file) {
+  ps::testing::TempDir dir;
+  ps::SimulatedClock clock;
+  const std::string path = dir.file("audit.jsonl");
+  auto log = AuditLog::open(path, clock);
+  BOOST_REQUIRE(log.ok());
+  BOOST_TEST((*log)->record("denial", {{"n", 1}}).ok());
+  BOOST_REQUIRE(std::rename(path.c_str(), dir.file("audit.jsonl.1").c_str()) == 0);
+  BOOST_TEST((*log)->record("denial", {{"n", 2}}).ok());  // still the renamed file
+  BOOST_TEST((*log)->reopen().ok());
+  BOOST_TEST((*log)->record("denial", {{"n", 3}}).ok());
+  BOOST_TEST(read_lines(dir.file("audit.jsonl.1")).size() == 2u);
+  auto fresh = read_lines(path);
+  BOOST_REQUIRE(fresh.size() == 1u);
+  BOOST_TEST(fresh[0]["n"] == 3);
 }
 
 BOOST_AUTO_TEST_CASE(unwritable_location_is_reported_with_the_path) {
