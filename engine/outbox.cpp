@@ -177,6 +177,9 @@ Result<std::unique_ptr<Outbox>> Outbox::open(const LedgerOptions& options) {
   auto conn = sqlite::Connection::open_existing(options.path, options.busy_timeout_ms);
   if (!conn.ok()) return conn.status();
   if (Status s = require_tables(**conn); !s.ok()) return s;
+  if (options.read_only) {
+    if (Status s = (*conn)->exec("PRAGMA query_only = ON"); !s.ok()) return s;
+  }
   return std::unique_ptr<Outbox>(new Outbox(std::move(conn).value()));
 }
 
