@@ -123,4 +123,69 @@ run_cfg demote "$agent" --to-tier 0 --reason "demo: critical violation" --by sec
 run_cfg sync
 show_role "$role"
 
+# ---- The daemon (issue 5) --------------------------------------------------------------------
+say "The daemon: policy-sidecar serve (HTTPS listener, signed approval webhook, operator API,"
+echo "health, metrics, audit trail; the sync worker and the reconciler run inside it)"
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/webhook-secrets"
+head -c 24 /dev/urandom | base64 >"$work/api-token"
+chmod 600 "$work/webhook-secrets" "$work/api-token"  # anything more open is refused, as ssh does
+cat >"$work/serve.json" <<JSON
+{ "roles": { "missing_role": "create" },
+  "reconcile": { "drift_mode": "correct" },
+  "listener": { "address": "127.0.0.1:0",
+                "tls_cert": "$work/pki/server.pem", "tls_key": "$work/pki/server-key.pem" },
+  "webhook": { "secrets_file": "$work/webhook-secrets",
+               "reviewers": ["demo-reviewer"], "admins": ["demo-admin"] },
+  "api": { "token_file": "$work/api-token" },
+  "audit": { "path": "$work/audit.jsonl" },
+  "log": { "format": "text" } }
+JSON
+printf '%s$ policy-sidecar --config serve.json serve &%s\n' "$bold" "$off"
+"$sidecar" --config "$work/serve.json" serve >"$work/serve.out" 2>"$work/serve.log" &
+serve_pid=$!
+trap 'kill "$serve_pid" "$vault_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q '^POLICY_SIDECAR_ADDR=' "$work/serve.out" && break; sleep 0.1; done
+url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
+[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
+echo "listening on $url (first lines of its log:)"
+awk 'NR <= 3' "$work/serve.log"
+
+next=$("$sidecar" eligible | sed -n 's/^\[READY\] //p' | awk 'NR == 2')
+next_tier=$("$sidecar" evaluate "$next" | sed -n 's/^Current Tier: //p')
+target=$((next_tier + 1))
+say "An approval system approves $next for Tier $target: examples/send-approval.sh signs it"
+echo "(Standard Webhooks: HMAC-SHA256 over id.timestamp.body) and posts it; the answer comes"
+echo "after the ledger commit, before Vault is told"
+export CACERT=$work/pki/ca.pem WEBHOOK_ID=msg_demo_$$
+printf '%s$ examples/send-approval.sh %s webhook-secrets %s %s demo-admin "demo: reviewed"%s\n' \
+  "$bold" "$url" "$next" "$target" "$off"
+"$repo/examples/send-approval.sh" "$url" "$work/webhook-secrets" "$next" "$target" demo-admin "demo: reviewed"
+say "The approval system retries the same delivery: same answer, nothing changes"
+"$repo/examples/send-approval.sh" "$url" "$work/webhook-secrets" "$next" "$target" demo-admin "demo: reviewed"
+say "A request signed with another secret is refused (401), and audited"
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/wrong-secret"
+WEBHOOK_ID=msg_forged_$$ "$repo/examples/send-approval.sh" "$url" "$work/wrong-secret" "$next" "$target" mallory \
+  || echo "(curl exit status $?)"
+unset WEBHOOK_ID
+
+say "The sync worker pushes the new tier's policy to Vault (a moment later)"
+for _ in $(seq 50); do role_policies "agent-$next" | grep -q "t$target-observer" && break; sleep 0.2; done
+show_role "agent-$next"
+
+say "Health (no authentication): ok, degraded (e.g. Vault sealed: approvals still commit) or failed"
+curl -s --cacert "$CACERT" "$url/v1/sys/health"; echo
+say "Metrics (Prometheus text format), a few of them"
+curl -s --cacert "$CACERT" "$url/metrics" |
+  grep -E '^policy_sidecar_(promotions_total|webhook_requests_total|outbox_rows|vault_token_valid)' || true
+say "The operator API (bearer token from api.token_file): one agent"
+curl -s --cacert "$CACERT" -H "Authorization: Bearer $(cat "$work/api-token")" \
+  "$url/v1/agents/$next" | cut -c1-300; echo " ..."
+say "The audit trail: one JSON line per decision, on disk before the answer"
+cat "$work/audit.jsonl" | cut -c1-200
+
+say "SIGTERM: stop accepting, finish what is in flight, exit 0"
+kill -TERM "$serve_pid"
+wait "$serve_pid" && echo "serve exited with status 0"
+tail -2 "$work/serve.log"
+
 say "Done. Try: $sidecar --db <ledger> --help"
