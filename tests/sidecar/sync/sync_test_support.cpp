@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "engine/rules_config.h"
+#include "engine/sqlite.h"
 
 namespace ps::sidecar::testing {
 
@@ -78,6 +79,28 @@ engine::DemotionRecord SyncFixture::demote(const std::string& agent, std::int64_
   auto r = ledger_->demote(req, make_outbox_hook(desired));
   BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
   return *r;
+}
+
+void SyncFixture::promote_many(const std::vector<std::string>& agents) {
+  auto conn = engine::sqlite::Connection::open_existing(db, 5000);
+  BOOST_REQUIRE(conn.ok());
+  auto tx = engine::sqlite::Transaction::begin(**conn, engine::sqlite::Transaction::Kind::write);
+  BOOST_REQUIRE(tx.ok());
+  engine::LedgerTx ltx(**conn);
+  for (const auto& agent : agents) {
+    auto up = ltx.prepare("UPDATE agent_metrics SET current_tier = current_tier + 1 "
+                          "WHERE agent_id = ?1 RETURNING current_tier");
+    BOOST_REQUIRE(up.ok());
+    up->bind(1, std::string_view(agent));
+    BOOST_REQUIRE(up->step().value());
+    const std::int64_t tier = up->column_int(0);
+    BOOST_REQUIRE(up->run().ok());
+    BOOST_REQUIRE(engine::write_desired_state(
+                      ltx, desired->change_for(agent, tier, engine::ChangeKind::promotion,
+                                               clock.wall_now()))
+                      .ok());
+  }
+  BOOST_REQUIRE(tx->commit().ok());
 }
 
 std::optional<engine::OutboxRow> SyncFixture::row(const std::string& agent) {

@@ -70,6 +70,9 @@ class SyncFixture {
   // Real tier changes with the real hook (one ledger transaction each); REQUIRE success.
   engine::PromotionRecord promote(const std::string& agent);
   engine::DemotionRecord demote(const std::string& agent, std::int64_t to_tier);
+  // Many promotions' ledger writes (tier, outbox row through engine::write_desired_state) in
+  // ONE transaction: for tests that need many pending rows without a commit each.
+  void promote_many(const std::vector<std::string>& agents);
 
   std::optional<engine::OutboxRow> row(const std::string& agent);
   engine::OutboxStats stats();

@@ -140,12 +140,14 @@ BOOST_AUTO_TEST_CASE(invalid_request_is_parked) {
 BOOST_AUTO_TEST_CASE(sealed_vault_requests_follow_the_backoff_not_the_number_of_agents) {
   SyncFixture f;
   f.add_agents("s", 1000, 0);
+  std::vector<std::string> agents;
   for (int i = 0; i < 1000; ++i) {
     char name[16];
     std::snprintf(name, sizeof name, "s%05d", i);
     f.vault->set_role(SyncFixture::role_of(name), {"t0-observer"});
-    f.promote(name);
+    agents.push_back(name);
   }
+  f.promote_many(agents);
   f.vault->sealed = true;
   SyncConfig config;  // 1 s doubling to 300 s
   auto w = f.worker(config);
