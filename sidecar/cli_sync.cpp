@@ -34,8 +34,9 @@ const std::vector<SyncCommandSpec>& sync_command_specs() {
       {"reconcile", {{"--dry-run", false}, {"--detailed-exitcode", false}}, 0,
        "reconcile [--dry-run] [--detailed-exitcode]",
        "Compare every agent's role in Vault with its tier in the ledger (reconcile.drift_mode:\n"
-       "ignore, detect, correct). --dry-run changes nothing and prints the plan. With\n"
-       "--detailed-exitcode: 0 in sync, 2 differences found, 1 error."},
+       "ignore, detect, correct; correct queues repairs for the next sync) and retry parked\n"
+       "pushes. --dry-run changes nothing and prints the plan. With --detailed-exitcode:\n"
+       "0 in sync, 2 differences found, 1 error."},
       {"status", {{"--agent", true}, {"--json", false}}, 0, "status [--agent AGENT_ID] [--json]",
        "Show the sync outbox: counts by state, the oldest pending change, parked pushes with\n"
        "their reasons; --agent: one agent's sync state, history and drift."},
