@@ -446,20 +446,28 @@ BOOST_AUTO_TEST_CASE(agent_id_that_cannot_name_a_role_commits_and_is_parked) {
   BOOST_TEST(f.vault->requests() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(run_loop_stops_and_wake_starts_a_pass) {
+// The daemon's loop: a commit's wake() starts a pass at once instead of after the (here one
+// hour) poll interval; should_stop ends the loop.
+BOOST_AUTO_TEST_CASE(run_loop_is_woken_by_a_commit_and_stops_when_asked) {
   SyncFixture f;
   f.add_agent("a1", 0);
+  f.add_agent("a2", 0);
   promote_with_role(f, "a1");
   SyncConfig config;
-  config.poll_interval = std::chrono::seconds{3600};
+  config.poll_interval = std::chrono::hours{1};
   auto w = f.worker(config);
-  int loops = 0;
+  const auto start = f.clock.steady_now();
+  bool queued = false;
   w->run([&] {
-    ++loops;
-    if (loops == 3) w->wake();
-    return f.stats().synced == 1 && loops > 5;
+    if (!queued && f.stats().synced == 1) {
+      queued = true;
+      promote_with_role(f, "a2");
+      w->wake();
+    }
+    return f.stats().synced == 2;
   });
-  BOOST_TEST(f.stats().synced == 1);
+  BOOST_TEST(f.stats().synced == 2);
+  BOOST_TEST((f.clock.steady_now() - start < std::chrono::minutes{1}));  // woken, not polled
 }
 
 BOOST_AUTO_TEST_SUITE_END()
