@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "sidecar/server/daemon.h"
@@ -38,7 +39,14 @@ int run_serve_command(const ServeContext& ctx) {
     ctx.env.err << "policy-sidecar: serve: " << s.message() << '\n';
     return s.code() == engine::Code::invalid_argument ? kExitUsage : kExitFailed;
   }
-  return (*daemon)->run();
+  const int status = (*daemon)->run();
+  // Exit without destructors: a thread may still be finishing in the background (an idle
+  // kept-alive connection holds httplib's pool until its idle timeout), and everything that
+  // matters is already on disk (ledger commits, audit records) or flushed here.
+  ctx.env.out.flush();
+  ctx.env.err.flush();
+  std::fflush(nullptr);
+  std::_Exit(status);
 }
 
 }  // namespace ps::sidecar

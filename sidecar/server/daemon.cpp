@@ -248,7 +248,7 @@ engine::Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvir
   };
   probes.vault_health = [sp]() {
     vault::Result<vault::Health> r = [sp] {
-      std::lock_guard<std::mutex> lock(sp->probe_mu);
+      std::lock_guard<std::mutex> lock(sp->vault_probe_mu);
       return sp->health_api->health();
     }();
     sp->metrics->vault_up.set(r.ok() && !r->sealed && r->initialized ? 1 : 0);
@@ -256,7 +256,7 @@ engine::Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvir
   };
   probes.token = [sp] { return sp->vault->auth().status(); };
   probes.outbox = [sp]() -> engine::Result<engine::OutboxStats> {
-    std::lock_guard<std::mutex> lock(sp->probe_mu);
+    std::lock_guard<std::mutex> lock(sp->outbox_probe_mu);
     if (!sp->stats_outbox) {
       auto o = sp->open_outbox();
       if (!o.ok()) return o.status();

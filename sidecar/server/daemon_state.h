@@ -93,9 +93,11 @@ struct Daemon::State {
   mutable std::mutex group_mu;
   std::shared_ptr<SyncGroup> group;  // guarded by group_mu; never null after start
 
-  std::mutex probe_mu;  // guards the two below (health probe, metrics collector)
-  std::unique_ptr<engine::Outbox> stats_outbox;
-  std::unique_ptr<vault::VaultApi> health_api;
+  // Apart, so that a Vault that does not answer never holds up /metrics or the outbox check.
+  std::mutex outbox_probe_mu;
+  std::unique_ptr<engine::Outbox> stats_outbox;  // guarded by outbox_probe_mu
+  std::mutex vault_probe_mu;
+  std::unique_ptr<vault::VaultApi> health_api;  // guarded by vault_probe_mu
 
   std::unique_ptr<ApprovalProcessor> approvals;
   std::unique_ptr<OperatorApi> api;

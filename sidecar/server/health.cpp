@@ -26,14 +26,20 @@ std::string HealthReport::json(const std::string& version) const {
 }
 
 HealthChecker::HealthChecker(HealthProbes probes, const Clock& clock,
-                             std::chrono::milliseconds outbox_stuck)
-    : probes_(std::move(probes)), clock_(clock), outbox_stuck_(outbox_stuck) {}
+                             std::chrono::milliseconds outbox_stuck,
+                             std::chrono::milliseconds slow_probe)
+    : probes_(std::move(probes)), clock_(clock), outbox_stuck_(outbox_stuck), slow_probe_(slow_probe) {}
 
 void HealthChecker::probe_vault() {
   if (!probes_.vault_health) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    probe_started_ = clock_.steady_now();
+  }
   auto result = probes_.vault_health();
   std::lock_guard<std::mutex> lock(mu_);
   last_vault_ = std::move(result);
+  probe_started_.reset();
 }
 
 CheckResult HealthChecker::vault_check(const std::optional<vault::Result<vault::Health>>& last) {
@@ -110,11 +116,22 @@ HealthReport HealthChecker::check() {
   r.checks.emplace_back("ledger", ledger);
   if (probes_.vault_health) {
     std::optional<vault::Result<vault::Health>> last;
+    std::optional<Clock::SteadyTime> started;
     {
       std::lock_guard<std::mutex> lock(mu_);
       last = last_vault_;
+      started = probe_started_;
     }
-    r.checks.emplace_back("vault", vault_check(last));
+    const auto waiting = started ? clock_.steady_now() - *started : Clock::SteadyTime::duration{};
+    if (started && waiting > slow_probe_) {
+      r.checks.emplace_back(
+          "vault", CheckResult{HealthStatus::degraded,
+                               "not answering: the health probe has waited " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(waiting).count()) +
+                                   "s (pushes wait in the outbox)"});
+    } else {
+      r.checks.emplace_back("vault", vault_check(last));
+    }
   }
   if (probes_.token) r.checks.emplace_back("token", token_check(probes_.token()));
   if (probes_.outbox) {

@@ -55,7 +55,10 @@ struct HealthProbes {
 
 class HealthChecker {
  public:
-  HealthChecker(HealthProbes probes, const Clock& clock, std::chrono::milliseconds outbox_stuck);
+  // A probe still waiting for Vault after `slow_probe` makes the vault check degraded ("not
+  // answering") even though its last answer was fine.
+  HealthChecker(HealthProbes probes, const Clock& clock, std::chrono::milliseconds outbox_stuck,
+                std::chrono::milliseconds slow_probe = std::chrono::seconds(5));
 
   // Asks Vault now (may take up to the client's timeout) and keeps the answer for check().
   void probe_vault();
@@ -72,8 +75,10 @@ class HealthChecker {
   HealthProbes probes_;
   const Clock& clock_;
   const std::chrono::milliseconds outbox_stuck_;
+  const std::chrono::milliseconds slow_probe_;
   std::mutex mu_;
   std::optional<vault::Result<vault::Health>> last_vault_;  // guarded by mu_
+  std::optional<Clock::SteadyTime> probe_started_;          // guarded by mu_; set while probing
 };
 
 }  // namespace ps::sidecar::server

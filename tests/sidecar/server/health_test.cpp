@@ -115,6 +115,33 @@ BOOST_AUTO_TEST_CASE(vault_is_asked_only_by_the_background_probe) {
   BOOST_TEST(f.vault_calls == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_probe_that_hangs_degrades_vault_although_its_last_answer_was_fine) {
+  ps::SimulatedClock clock;
+  HealthChecker* self = nullptr;
+  std::string seen_during_probe;
+  HealthProbes p;
+  p.ledger = [] { return CheckResult{HealthStatus::ok, "readable"}; };
+  int calls = 0;
+  p.vault_health = [&]() -> ps::vault::Result<ps::vault::Health> {
+    if (++calls == 2) {
+      // The second probe "hangs": time passes while it waits; health asked meanwhile.
+      clock.advance(4s);
+      seen_during_probe += to_string(self->check().checks[1].second.status);
+      clock.advance(2s);
+      const auto r = self->check();
+      seen_during_probe += std::string(" ") + to_string(r.checks[1].second.status) + " " + r.checks[1].second.reason;
+    }
+    return health_in(ps::vault::HealthState::active);
+  };
+  HealthChecker c(p, clock, 600s, 5s);
+  self = &c;
+  c.probe_vault();
+  c.probe_vault();
+  BOOST_TEST(seen_during_probe.find("ok degraded not answering: the health probe has waited 6s") == 0u,
+             seen_during_probe);
+  BOOST_TEST(to_string(c.check().checks[1].second.status) == std::string("ok"));
+}
+
 BOOST_AUTO_TEST_CASE(missing_or_rejected_token_degrades) {
   Fakes f;
   f.token.valid = false;
