@@ -135,6 +135,21 @@ BOOST_AUTO_TEST_CASE(plain_http_is_served_only_when_asked_for_on_loopback) {
   BOOST_TEST(nlohmann::json::parse(r->body)["checks"]["ledger"]["status"] == "ok");
 }
 
+BOOST_AUTO_TEST_CASE(with_a_client_ca_only_clients_with_its_certificates_get_an_answer) {
+  ServeEnv env;
+  env.start_serve(env.write_config({{"listener", {{"tls_client_ca", env.file("pki/ca.pem")}}}}));
+  BOOST_TEST(env.get("/v1/sys/health").status == 0);  // handshake refused: no certificate
+  auto with_cert = [&](const std::string& cert, const std::string& key) {
+    httplib::SSLClient cli("127.0.0.1", env.port(), cert, key);
+    cli.set_ca_cert_path(env.ca().c_str());
+    cli.enable_server_certificate_verification(true);
+    auto r = cli.Get("/v1/sys/health");
+    return r ? r->status : 0;
+  };
+  BOOST_TEST(with_cert(env.file("pki/client.pem"), env.file("pki/client-key.pem")) == 200);
+  BOOST_TEST(with_cert(env.file("pki/other-client.pem"), env.file("pki/other-client-key.pem")) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(sighup_serves_a_rotated_certificate_and_rejects_a_broken_config) {
   ServeEnv env;
   const std::string cert = env.file("listener.pem"), key = env.file("listener-key.pem");

@@ -195,6 +195,27 @@ BOOST_AUTO_TEST_CASE(every_refused_request_gets_its_status_and_leaves_the_ledger
   BOOST_TEST(signed_post(approval_body("zeta", 4, "adm"), "msg_adm", "application/json").status == 200);
 }
 
+BOOST_AUTO_TEST_CASE(examples_send_approval_sh_signs_what_the_daemon_accepts) {
+  ServeEnv env;
+  seed(env, {{"omicron", 0}});
+  env.start_serve(env.write_config());
+  const std::string url = "https://127.0.0.1:" + std::to_string(env.port());
+  const std::string script = repo_root() + "/examples/send-approval.sh";
+  auto r = run_process({script, url, env.file("secrets"), "omicron", "1", "script-user", "via the example"},
+                       {"CACERT=" + env.ca(), "WEBHOOK_ID=msg_script", "REVIEW_ID=CHG-7"});
+  BOOST_TEST(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("\"to_tier\":1") != std::string::npos, r.out);
+  BOOST_TEST(env.raw().text("SELECT review_id FROM sidecar_webhook_deliveries WHERE webhook_id = 'msg_script'") == "CHG-7");
+  // The same delivery again: same answer; a denial for a step not pending: 409, exit 22.
+  auto again = run_process({script, url, env.file("secrets"), "omicron", "1", "script-user", "via the example"},
+                           {"CACERT=" + env.ca(), "WEBHOOK_ID=msg_script", "REVIEW_ID=CHG-7"});
+  BOOST_TEST(again.out == r.out);
+  auto denial = run_process({script, url, env.file("secrets"), "omicron", "1", "script-user"},
+                            {"CACERT=" + env.ca(), "TYPE=promotion.denied"});
+  BOOST_TEST(denial.exit_code == 22);
+  BOOST_TEST(denial.out.find("errors") != std::string::npos, denial.out);
+}
+
 BOOST_AUTO_TEST_CASE(denial_is_recorded_and_changes_no_tier_or_policy) {
   ServeEnv env;
   seed(env, {{"eta", 2}});
