@@ -30,7 +30,7 @@ const std::vector<RequiredTable>& required_tables() {
 Result<std::unique_ptr<Ledger>> Ledger::open(const LedgerOptions& options) {
   auto conn = sqlite::Connection::open_existing(options.path, options.busy_timeout_ms);
   if (!conn.ok()) return conn.status();
-  std::unique_ptr<Ledger> ledger(new Ledger(std::move(conn).value()));
+  std::unique_ptr<Ledger> ledger(new Ledger(std::move(conn).value(), options));
   if (Status s = ledger->check_upstream_schema(); !s.ok()) return s;
   if (options.read_only) {
     if (Status s = ledger->conn_->exec("PRAGMA query_only = ON"); !s.ok()) return s;

@@ -41,6 +41,14 @@ struct LedgerOptions {
   std::int64_t busy_timeout_ms = 5000;
   // Read commands set this: the connection refuses writes (PRAGMA query_only).
   bool read_only = false;
+  // The all-agents scan (scan_agents) steps the window query of disjoint agent_id ranges on
+  // this many extra read connections, one thread each, while the calling thread merges and
+  // hands agents to the sink in order. 0 = one per CPU (at most 4); 1 = no threads. Used only
+  // when every connection is sure to read the same snapshot (rollback journal; see
+  // ledger_scan.cpp); otherwise, and for ledgers of at most one chunk, the scan is sequential.
+  unsigned scan_threads = 0;
+  // Agents per range handed to one scan thread at a time.
+  std::int64_t scan_chunk_agents = 2048;
 };
 
 // How far a scan over all agents has got; reported every few thousand rows.
@@ -185,6 +193,10 @@ class Ledger {
   // read lock, and the platform's writers wait for it in rollback-journal mode).
   Status scan_agents(WallTime now, const AgentSink& sink, const ProgressFn& progress = {});
 
+  // How many threads stepped the window query in the last scan_agents(): 0 when it ran on
+  // the ledger's own connection (sequential).
+  unsigned last_scan_threads() const { return last_scan_threads_; }
+
   // scan_agents() collected into vectors (tests, small ledgers).
   Result<AllAgentFacts> all_agent_facts(WallTime now, const ProgressFn& progress = {});
 
@@ -245,7 +257,8 @@ class Ledger {
   const std::string& path() const { return conn_->path(); }
 
  private:
-  explicit Ledger(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
+  Ledger(std::unique_ptr<sqlite::Connection> conn, const LedgerOptions& options)
+      : conn_(std::move(conn)), options_(options) {}
   // promote() without BEGIN/COMMIT. REQUIRES: a write transaction is open.
   Result<PromotionRecord> promote_locked(const PromotionRequest& request, const Rules& rules,
                                          const TierChangeHook& hook);
@@ -258,6 +271,8 @@ class Ledger {
                         const ProgressFn& progress);
 
   std::unique_ptr<sqlite::Connection> conn_;
+  LedgerOptions options_;
+  unsigned last_scan_threads_ = 0;
 };
 
 }  // namespace ps::engine

@@ -1,12 +1,21 @@
 // The all-agents pass behind `eligible`: one grouped query per fact kind, never a query per
 // agent.
 //
+// Most of the time goes into stepping the window-actions query (millions of rows). With more
+// than one CPU, disjoint agent_id ranges of it are stepped on extra read connections by
+// worker threads (ParallelWindowScan), while this thread reads agent_metrics and violations
+// and hands agents to the sink in order, exactly as the sequential merge does.
+//
 // With migration 1 the three ordered queries (metrics, window actions, window violations)
 // all come in agent_id order and are merged, so each agent's facts are complete when the
 // scan moves past it: the sink gets them at once and memory stays constant however many
 // agents there are. Without the indexes, one pass over each table is aggregated in memory
 // first (slower, same results: the differential tests check both paths).
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "engine/ledger.h"
@@ -98,6 +107,239 @@ class OrderedCursor {
   bool valid_ = false;
 };
 
+// The window facts of one agent, as a worker computed them.
+struct ChunkAgent {
+  std::int64_t metrics_rowid = 0;
+  std::int64_t total = 0, successful = 0, executions = 0;
+  std::vector<std::string> action_types;
+};
+
+// Steps the window-actions query of agent_id ranges ("chunks") on worker threads, each with
+// its own read connection, and gives the results back in agent order.
+//
+// Same snapshot: every worker's read transaction starts while the caller's (on the ledger's
+// connection) holds its SHARED lock. In a rollback-journal ledger no writer can commit while
+// any SHARED lock is held, so nothing can commit between the caller's start and a worker's:
+// all read the same state. A WAL ledger gives no such guarantee (each transaction reads the
+// latest commit when it starts), so start() declines and the scan runs sequentially. A worker
+// that cannot start its read at once (a writer is waiting for the caller to finish and holds
+// PENDING) also makes start() decline: waiting would deadlock against that writer until the
+// busy timeout.
+//
+// Memory stays bounded: a worker takes chunk k only once the caller has consumed chunk
+// k - 2 * threads.
+class ParallelWindowScan {
+ public:
+  ~ParallelWindowScan() {
+    {
+      std::lock_guard lock(mu_);
+      abort_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  // nullptr: scan sequentially (see above). An error only for a failing query on `main`.
+  static Result<std::unique_ptr<ParallelWindowScan>> start(sqlite::Connection& main,
+                                                           const std::string& now_iso,
+                                                           unsigned threads,
+                                                           std::int64_t chunk_agents) {
+    std::unique_ptr<ParallelWindowScan> none;
+    if (threads <= 1 || chunk_agents < 1) return none;
+    auto mode = main.prepare("PRAGMA journal_mode");
+    if (!mode.ok()) return mode.status();
+    auto has_mode = mode->step();
+    if (!has_mode.ok()) return has_mode.status();
+    if (!*has_mode || mode->column_text(0) == "wal") return none;
+
+    std::unique_ptr<ParallelWindowScan> scan(new ParallelWindowScan(now_iso));
+    auto starts = main.prepare(sql::kAgentRangeStarts);
+    if (!starts.ok()) return starts.status();
+    starts->bind(1, chunk_agents);
+    for (;;) {
+      auto r = starts->step();
+      if (!r.ok()) return r.status();
+      if (!*r) break;
+      scan->chunks_.emplace_back().lo = std::string(starts->column_text(0));
+    }
+    if (scan->chunks_.size() < 2) return none;
+    for (std::size_t i = 0; i + 1 < scan->chunks_.size(); ++i) {
+      scan->chunks_[i].hi = scan->chunks_[i + 1].lo;
+    }
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, scan->chunks_.size()));
+    scan->max_ahead_ = 2 * threads;
+
+    std::vector<std::unique_ptr<sqlite::Connection>> conns;
+    for (unsigned i = 0; i < threads; ++i) {
+      auto conn = sqlite::Connection::open_existing(main.path(), 0);
+      if (!conn.ok()) return none;
+      // The read transaction starts with its first read; busy timeout 0: see above.
+      if (!(*conn)->exec("PRAGMA query_only = ON; BEGIN DEFERRED").ok()) return none;
+      auto first = (*conn)->prepare("SELECT count(*) FROM sqlite_master");
+      if (!first.ok() || !first->step().ok()) return none;
+      conns.push_back(std::move(conn).value());
+    }
+    for (auto& conn : conns) {
+      scan->threads_.emplace_back([s = scan.get(), c = std::move(conn)]() mutable {
+        s->work(*c);
+      });
+    }
+    return scan;
+  }
+
+  unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
+  std::int64_t rows() const { return rows_.load(std::memory_order_relaxed); }
+
+  // Called for each agent_metrics row in order: fills `facts`' window fields when the agent
+  // has window rows, otherwise leaves them zero.
+  Status take(std::int64_t metrics_rowid, AgentFacts& facts) {
+    auto has = next_agent();
+    if (!has.ok()) return has.status();
+    if (!*has) return Status::success();
+    ChunkAgent& a = chunks_[current_].agents[pos_];
+    if (a.metrics_rowid != metrics_rowid) return Status::success();
+    facts.total_actions = a.total;
+    facts.successful_actions = a.successful;
+    facts.successful_executions = a.executions;
+    facts.action_types = std::move(a.action_types);
+    ++pos_;
+    return Status::success();
+  }
+
+  // After the last agent: every worker row must have been merged (a check of the merge).
+  Status finish() {
+    auto has = next_agent();
+    if (!has.ok()) return has.status();
+    if (!*has) return Status::success();
+    return {Code::internal, "parallel scan: window rows of agent_metrics row " +
+                                std::to_string(chunks_[current_].agents[pos_].metrics_rowid) +
+                                " were not merged"};
+  }
+
+ private:
+  struct Chunk {
+    std::string lo;
+    std::optional<std::string> hi;  // none: the last range
+    std::vector<ChunkAgent> agents;
+    bool done = false;
+  };
+
+  explicit ParallelWindowScan(std::string now_iso) : now_iso_(std::move(now_iso)) {}
+
+  // Positions the merge on the next worker row (waiting for its chunk); false when every
+  // chunk has been consumed. Consumed chunks are freed and let the workers run further ahead.
+  Result<bool> next_agent() {
+    while (current_ < chunks_.size()) {
+      if (!ready_) {
+        std::unique_lock lock(mu_);
+        const Chunk& c = chunks_[current_];
+        cv_.wait(lock, [&] { return c.done || !failure_.ok(); });
+        if (!failure_.ok()) return failure_;
+        ready_ = true;
+      }
+      if (pos_ < chunks_[current_].agents.size()) return true;
+      std::vector<ChunkAgent>().swap(chunks_[current_].agents);
+      pos_ = 0;
+      ready_ = false;
+      ++current_;
+      {
+        std::lock_guard lock(mu_);
+        consumed_ = current_;
+      }
+      cv_.notify_all();
+    }
+    return false;
+  }
+
+  void work(sqlite::Connection& conn) {
+    Status s = run(conn);
+    if (!s.ok()) {
+      std::lock_guard lock(mu_);
+      if (failure_.ok()) failure_ = s;
+      abort_ = true;
+    }
+    cv_.notify_all();
+    (void)conn.exec("COMMIT");
+  }
+
+  Status run(sqlite::Connection& conn) {
+    auto bounded = conn.prepare(sql::kWindowActionsByAgentRange);
+    if (!bounded.ok()) return bounded.status();
+    auto open_ended = conn.prepare(sql::kWindowActionsByAgentFrom);
+    if (!open_ended.ok()) return open_ended.status();
+    WindowAggregate window(1);
+    AgentFacts scratch;
+    for (;;) {
+      std::size_t k = 0;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] {
+          return abort_ || next_ >= chunks_.size() || next_ < consumed_ + max_ahead_;
+        });
+        if (abort_ || next_ >= chunks_.size()) return Status::success();
+        k = next_++;
+      }
+      Chunk& chunk = chunks_[k];  // this thread's alone until done is set
+      sqlite::Statement& stmt = chunk.hi ? *bounded : *open_ended;
+      stmt.reset();
+      stmt.bind(1, std::string_view(now_iso_));
+      stmt.bind(2, std::string_view(chunk.lo));
+      if (chunk.hi) stmt.bind(3, std::string_view(*chunk.hi));
+      std::int64_t rows = 0;
+      bool have = false;
+      std::int64_t agent = 0;
+      auto flush = [&] {
+        window.finish(0, scratch);
+        chunk.agents.push_back({agent, scratch.total_actions, scratch.successful_actions,
+                                scratch.successful_executions, std::move(scratch.action_types)});
+        scratch.action_types = {};
+      };
+      for (;;) {
+        auto r = stmt.step();
+        if (!r.ok()) return r.status();
+        if (!*r) break;
+        const std::int64_t rowid = stmt.column_int(0);
+        if (!have || rowid != agent) {
+          if (have) flush();
+          have = true;
+          agent = rowid;
+          window.reset(0);
+        }
+        const std::int64_t flags = stmt.column_int(2);
+        window.add(0, stmt.column_text(1), (flags & 1) != 0, (flags & 2) != 0,
+                   stmt.column_int(3));
+        ++rows;
+      }
+      if (have) flush();
+      stmt.reset();
+      rows_.fetch_add(rows, std::memory_order_relaxed);
+      {
+        std::lock_guard lock(mu_);
+        chunk.done = true;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  const std::string now_iso_;
+  std::vector<Chunk> chunks_;
+  std::vector<std::thread> threads_;
+  std::size_t max_ahead_ = 2;
+  std::atomic<std::int64_t> rows_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t next_ = 0;      // guarded by mu_: the next chunk a worker takes
+  std::size_t consumed_ = 0;  // guarded by mu_: chunks the caller is done with
+  bool abort_ = false;        // guarded by mu_
+  Status failure_;            // guarded by mu_: the first worker error
+
+  // The caller's merge position (caller thread only).
+  std::size_t current_ = 0;
+  std::size_t pos_ = 0;
+  bool ready_ = false;  // chunks_[current_].done was seen
+};
+
 }  // namespace
 
 Status Ledger::scan_agents(WallTime now, const AgentSink& sink, const ProgressFn& progress) {
@@ -116,24 +358,37 @@ Status Ledger::scan_agents(WallTime now, const AgentSink& sink, const ProgressFn
 
 Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
                             const ProgressFn& progress) {
+  last_scan_threads_ = 0;
   auto bad = read_bad_timestamps(*conn_);
   if (!bad.ok()) return bad.status();
 
+  unsigned threads = options_.scan_threads;
+  if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  auto parallel =
+      ParallelWindowScan::start(*conn_, now_iso, threads, options_.scan_chunk_agents);
+  if (!parallel.ok()) return parallel.status();
+  std::unique_ptr<ParallelWindowScan> workers = std::move(parallel).value();
+  if (workers) last_scan_threads_ = workers->threads();
+
   auto metrics = conn_->prepare(sql::kMetricsOrdered);
-  auto actions = conn_->prepare(sql::kWindowActionsByAgent);
   auto violations = conn_->prepare(sql::kWindowViolationsAll);
-  for (const auto* st : {&metrics, &actions, &violations}) {
+  for (const auto* st : {&metrics, &violations}) {
     if (!st->ok()) return st->status();
   }
-  actions->bind(1, std::string_view(now_iso));
   violations->bind(1, std::string_view(now_iso));
   const MetricsLayout layout = layout_of(*metrics);
-  OrderedCursor a(std::move(actions).value());
   OrderedCursor v(std::move(violations).value());
-  if (Status st = a.advance(); !st.ok()) return st;
   if (Status st = v.advance(); !st.ok()) return st;
+  std::optional<OrderedCursor> actions;  // sequential: the window rows on this connection
+  if (!workers) {
+    auto stmt = conn_->prepare(sql::kWindowActionsByAgent);
+    if (!stmt.ok()) return stmt.status();
+    stmt->bind(1, std::string_view(now_iso));
+    actions.emplace(std::move(stmt).value());
+    if (Status st = actions->advance(); !st.ok()) return st;
+  }
 
-  std::int64_t agents = 0, action_rows = 0;
+  std::int64_t agents = 0, action_rows = 0, reported = 0;
   WindowAggregate window(1);
   for (;;) {
     auto r = metrics->step();
@@ -141,17 +396,30 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
     if (!*r) break;
     ++agents;
     ParsedMetrics parsed = parse_metrics_row(*metrics, layout);
-    // The join walks agent_metrics in the same (unique) agent_id order, so this agent's
-    // window rows, if any, are next; they are consumed even if its row is invalid.
-    window.reset(0);
-    while (a.valid() && a.row().column_int(0) == parsed.rowid) {
-      const auto& row = a.row();
-      const std::int64_t flags = row.column_int(2);
-      window.add(0, row.column_text(1), (flags & 1) != 0, (flags & 2) != 0, row.column_int(3));
-      if (++action_rows % kProgressEvery == 0 && progress) {
+    AgentFacts* facts = parsed.problem.empty() ? parsed.facts.get() : nullptr;
+    if (workers) {
+      // The workers' rows of this agent, if any (consumed even if its row is invalid).
+      AgentFacts scratch;
+      if (Status st = workers->take(parsed.rowid, facts ? *facts : scratch); !st.ok()) return st;
+      action_rows = workers->rows();
+      if (progress && action_rows - reported >= kProgressEvery) {
+        reported = action_rows;
         progress({ScanProgress::Phase::actions, action_rows, agents});
       }
-      if (Status st = a.advance(); !st.ok()) return st;
+    } else {
+      // The join walks agent_metrics in the same (unique) agent_id order, so this agent's
+      // window rows, if any, are next; they are consumed even if its row is invalid.
+      window.reset(0);
+      OrderedCursor& a = *actions;
+      while (a.valid() && a.row().column_int(0) == parsed.rowid) {
+        const auto& row = a.row();
+        const std::int64_t flags = row.column_int(2);
+        window.add(0, row.column_text(1), (flags & 1) != 0, (flags & 2) != 0, row.column_int(3));
+        if (++action_rows % kProgressEvery == 0 && progress) {
+          progress({ScanProgress::Phase::actions, action_rows, agents});
+        }
+        if (Status st = a.advance(); !st.ok()) return st;
+      }
     }
     if (parsed.has_id) {
       const std::string_view id = parsed.agent_id;
@@ -165,7 +433,7 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
         if (auto problem = bad->problem_of(id)) parsed.problem = std::move(*problem);
       }
       if (parsed.problem.empty()) {
-        window.finish(0, *parsed.facts);
+        if (!workers) window.finish(0, *parsed.facts);
         parsed.facts->violations_30d = violation_count;
       }
     }
@@ -174,6 +442,10 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
     } else {
       sink({std::move(parsed.facts), std::nullopt});
     }
+  }
+  if (workers) {
+    if (Status st = workers->finish(); !st.ok()) return st;
+    action_rows = workers->rows();
   }
   if (progress) progress({ScanProgress::Phase::actions, action_rows, agents});
   return Status::success();

@@ -33,6 +33,25 @@ inline constexpr std::string_view kWindowActionsByAgent =
     "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "
     "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id "
     "WHERE datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id";
+// The same for one range of agents (the parallel scan's chunks): agent_id >= ?2 AND < ?3,
+// and the last range, agent_id >= ?2 (BLOB ids sort after every text, so they fall in it;
+// rows without an id have no window rows: a NULL never joins).
+inline constexpr std::string_view kWindowActionsByAgentRange =
+    "SELECT m.rowid, a.action, (CASE WHEN a.success = 1 THEN 1 ELSE 0 END) + "
+    "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "
+    "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id "
+    "WHERE m.agent_id >= ?2 AND m.agent_id < ?3 "
+    "AND datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id";
+inline constexpr std::string_view kWindowActionsByAgentFrom =
+    "SELECT m.rowid, a.action, (CASE WHEN a.success = 1 THEN 1 ELSE 0 END) + "
+    "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "
+    "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id "
+    "WHERE m.agent_id >= ?2 "
+    "AND datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id";
+// Every chunk-th text agent_id in order: the ranges' lower bounds (?1 = chunk size).
+inline constexpr std::string_view kAgentRangeStarts =
+    "SELECT agent_id FROM (SELECT agent_id, row_number() OVER (ORDER BY agent_id) AS n "
+    "FROM agent_metrics WHERE typeof(agent_id) = 'text') WHERE (n - 1) % ?1 = 0";
 // Whether migration 1's window index exists (reads work without it, by a full scan).
 inline constexpr std::string_view kHasWindowIndex =
     "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'sidecar_actions_agent_window'";

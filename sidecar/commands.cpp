@@ -42,7 +42,8 @@ int fail(const CliEnvironment& env, const Status& s) {
 }
 
 engine::Result<std::unique_ptr<engine::Ledger>> open_ledger(const Context& ctx, bool read_only) {
-  return engine::Ledger::open({ctx.db_path, ctx.config.ledger.busy_timeout_ms, read_only});
+  return engine::Ledger::open({ctx.db_path, ctx.config.ledger.busy_timeout_ms, read_only,
+                               ctx.config.ledger.scan_threads});
 }
 
 // Write commands bring the schema up to date first, telling the operator on stderr (the

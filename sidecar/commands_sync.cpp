@@ -64,7 +64,8 @@ engine::Result<std::shared_ptr<const DesiredState>> desired_state(const Config& 
 }
 
 engine::LedgerOptions ledger_options(const SyncContext& ctx, bool read_only = false) {
-  return {ctx.db_path, ctx.config.ledger.busy_timeout_ms, read_only};
+  return {ctx.db_path, ctx.config.ledger.busy_timeout_ms, read_only,
+          ctx.config.ledger.scan_threads};
 }
 
 OutboxFactory outbox_factory(const SyncContext& ctx) {

@@ -50,8 +50,13 @@ Status parse_ledger(const json& section, const std::string& path, Config& config
         return invalid(key_path, "must be \"keep\" or \"wal\"");
       }
       config.ledger.journal_mode = value.get<std::string>();
+    } else if (key == "scan_threads") {
+      auto n = non_negative_int(value);
+      if (!n || *n > 64) return invalid(key_path, "must be an integer from 0 (one per CPU) to 64");
+      config.ledger.scan_threads = static_cast<unsigned>(*n);
     } else {
-      return invalid(key_path, "unknown key (known: path, busy_timeout_ms, journal_mode)");
+      return invalid(key_path,
+                     "unknown key (known: path, busy_timeout_ms, journal_mode, scan_threads)");
     }
   }
   return Status::success();

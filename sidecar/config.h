@@ -35,6 +35,9 @@ struct LedgerConfig {
   // serve only: "keep" leaves the file's journal mode alone; "wal" switches the ledger to
   // write-ahead logging at start (README "Daemon (serve)": one fsync per commit).
   std::string journal_mode = "keep";
+  // Threads stepping the all-agents scan (eligible, periodic evaluation): 0 = one per CPU, at
+  // most 4; 1 = none (engine::LedgerOptions::scan_threads).
+  unsigned scan_threads = 0;
 };
 
 struct Config {

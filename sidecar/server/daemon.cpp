@@ -184,7 +184,8 @@ engine::Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvir
   if (Status v = validate_serve_config(config); !v.ok()) return v;
 
   // 2. Ledger.
-  s.ledger_options = {s.env.db_path, config.ledger.busy_timeout_ms, false};
+  s.ledger_options = {s.env.db_path, config.ledger.busy_timeout_ms, false,
+                      config.ledger.scan_threads};
   if (Status p = prepare_ledger(s.ledger_options, config.ledger.journal_mode, s.env.clock, log);
       !p.ok()) {
     return p;

@@ -26,6 +26,7 @@ std::vector<std::string> restart_only_changes(const Config& old_c, const Config&
   check(old_c.ledger.path != new_c.ledger.path, "ledger.path");
   check(old_c.ledger.busy_timeout_ms != new_c.ledger.busy_timeout_ms, "ledger.busy_timeout_ms");
   check(old_c.ledger.journal_mode != new_c.ledger.journal_mode, "ledger.journal_mode");
+  check(old_c.ledger.scan_threads != new_c.ledger.scan_threads, "ledger.scan_threads");
   check(old_c.audit.path != new_c.audit.path, "audit.path");
   check(old_c.health.outbox_stuck_s != new_c.health.outbox_stuck_s, "health.outbox_stuck_s");
   const auto& ov = old_c.vault;

@@ -28,6 +28,7 @@ BOOST_AUTO_TEST_CASE(empty_object_gives_the_defaults) {
   BOOST_REQUIRE(c.ok());
   BOOST_TEST(!c->ledger.path);
   BOOST_TEST(c->ledger.busy_timeout_ms == 5000);
+  BOOST_TEST(c->ledger.scan_threads == 0u);
   std::string a, b;
   ps::engine::PyJsonWriter wa(a, ps::engine::PyJsonWriter::Style::compact);
   ps::engine::PyJsonWriter wb(b, ps::engine::PyJsonWriter::Style::compact);
@@ -37,11 +38,12 @@ BOOST_AUTO_TEST_CASE(empty_object_gives_the_defaults) {
 }
 
 BOOST_AUTO_TEST_CASE(ledger_and_rules_sections_are_read) {
-  auto c = parse_config(R"({"ledger": {"path": "/srv/l.db", "busy_timeout_ms": 250},
+  auto c = parse_config(R"({"ledger": {"path": "/srv/l.db", "busy_timeout_ms": 250, "scan_threads": 3},
                             "rules": {"1": {"min_compliant_runs": 20}}})", "x");
   BOOST_REQUIRE_MESSAGE(c.ok(), c.status().message());
   BOOST_TEST(*c->ledger.path == "/srv/l.db");
   BOOST_TEST(c->ledger.busy_timeout_ms == 250);
+  BOOST_TEST(c->ledger.scan_threads == 3u);
   BOOST_TEST(c->rules.for_tier(1)->get_int(ps::engine::RequirementKey::min_compliant_runs, 0) == 20);
   BOOST_TEST(c->rules.for_tier(1)->get_int(ps::engine::RequirementKey::min_consecutive_compliant, 0) == 5);
 }
@@ -56,6 +58,11 @@ BOOST_AUTO_TEST_CASE(validation_errors_name_the_key_path) {
   BOOST_TEST(error_of(R"({"ledger": {"busy_timeout_ms": "5s"}})") ==
              "config: ledger.busy_timeout_ms: must be a non-negative integer (milliseconds)");
   BOOST_TEST(error_of(R"({"ledger": {"path": ""}})") == "config: ledger.path: must be a non-empty string");
+  for (const char* bad : {"-1", "65", "\"2\"", "1.5", "null"}) {
+    BOOST_TEST(error_of(std::string(R"({"ledger": {"scan_threads": )") + bad + "}}") ==
+                   "config: ledger.scan_threads: must be an integer from 0 (one per CPU) to 64",
+               bad);
+  }
   BOOST_TEST(error_of(R"({"ledger": {"file": "x"}})").find("config: ledger.file: unknown key") == 0u);
   BOOST_TEST(error_of(R"({"ledger": []})") == "config: ledger: must be an object");
   BOOST_TEST(error_of(R"({"vaultt": {}})").find("config: vaultt: unknown section (known: ledger, rules") == 0u);

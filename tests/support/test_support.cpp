@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -76,7 +77,17 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
   for (auto& s : argv_copy) args.push_back(s.data());
   args.push_back(nullptr);
 
-  const int rc = ::posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), envp.data());
+  // The child starts with SIGPIPE's default action even when this test process ignores it
+  // (tests that are TLS clients do): a spawned CLI must be tested with its own handling.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  const int rc = ::posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   ::close(err[1]);

@@ -254,9 +254,11 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_loses_no_committed_approval) {
   BOOST_TEST(*status == 0, env.serve_log());
 
   int ok = 0;
+  std::string promoted;  // one agent whose approval was answered 200
   for (const auto& [agent, r] : answers) {
     if (r.status == 200) {
       ++ok;
+      if (promoted.empty()) promoted = agent;
       const auto id = r.json()["data"]["promotion_id"].get<std::int64_t>();
       BOOST_TEST(env.raw().text("SELECT agent_id FROM promotions WHERE id = " + std::to_string(id)) == agent);
       BOOST_TEST(env.raw().integer("SELECT count(*) FROM sidecar_outbox WHERE agent_id = " + q(agent)) == 1);
@@ -276,7 +278,11 @@ BOOST_AUTO_TEST_CASE(sigterm_under_load_loses_no_committed_approval) {
   BOOST_TEST(ServeEnv::eventually([&] {
     return env.raw().integer("SELECT count(*) FROM sidecar_outbox WHERE state <> 'synced'") == 0;
   }, 60s));
-  BOOST_TEST(*env.role_policies("agent-load-0") == std::vector<std::string>{"t1-observer"});
+  // (Not necessarily load-0: a sender whose connection the shutdown closed got no answer.)
+  BOOST_REQUIRE(!promoted.empty());
+  const auto policies = env.role_policies("agent-" + promoted);
+  BOOST_REQUIRE(policies.has_value());
+  BOOST_TEST(*policies == std::vector<std::string>{"t1-observer"});
 }
 
 BOOST_AUTO_TEST_CASE(systemd_hears_ready_reloading_and_stopping) {

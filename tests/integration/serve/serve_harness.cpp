@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/test/unit_test.hpp>
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -27,6 +28,15 @@ extern char** environ;
 
 namespace ps::testing::serve {
 namespace {
+
+// The test process is a client of a daemon that closes connections (SIGTERM under load,
+// refusals): httplib's TLS writes go through OpenSSL's socket BIO, which raises SIGPIPE when
+// the peer has gone, and that would kill the test instead of failing one request. Children get
+// the default disposition back (ChildProcess), so the daemon is tested with its own handling.
+struct IgnoreSigpipe {
+  IgnoreSigpipe() { ::signal(SIGPIPE, SIG_IGN); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(IgnoreSigpipe);
 
 using namespace std::chrono_literals;
 
@@ -116,7 +126,15 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
   cargv.push_back(nullptr);
   for (auto& e : envs) cenv.push_back(e.data());
   cenv.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  const int rc = posix_spawn(&pid_, cargv[0], &fa, &attr, cargv.data(), cenv.data());
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   out_fd_ = out[0];
