@@ -97,6 +97,29 @@ BOOST_AUTO_TEST_CASE(operator_api_needs_the_bearer_token_and_answers_in_envelope
   BOOST_TEST(env.post("/v1/reconcile", "", {}).status == 401);
 }
 
+BOOST_AUTO_TEST_CASE(slow_and_idle_connections_are_closed) {
+  ServeEnv env;
+  env.start_serve(env.write_config({{"listener", {{"read_timeout_s", 1}, {"idle_timeout_s", 1}}}}));
+  // A client that connects and says nothing, one that stops in the middle of its headers,
+  // one that stops in the middle of its body, one that keeps an idle keep-alive connection:
+  // each is closed by the server (limit far above the 1 s timeouts; a server that never closes
+  // fails), and the daemon still answers afterwards.
+  const std::string partial_headers = "GET /v1/sys/health HTTP/1.1\r\nHost: localhost\r\nX-A: ";
+  const std::string partial_body =
+      "POST /v1/webhooks/approval HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{\"type\":";
+  const std::string keep_alive = "GET /v1/sys/health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  for (const std::string& bytes : {std::string(), partial_headers, partial_body}) {
+    const auto c = env.wait_for_close(bytes, 15s);
+    BOOST_TEST(c.closed, "still open: " << bytes);
+    BOOST_TEST(c.received.find("200 OK") == std::string::npos, c.received);
+  }
+  const auto idle = env.wait_for_close(keep_alive, 15s);
+  BOOST_TEST(idle.closed);
+  BOOST_TEST(idle.received.find("HTTP/1.1 200") == 0u, idle.received);  // answered, then closed
+  BOOST_TEST(env.get("/v1/sys/health").status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(hostile_agent_ids_get_400_and_never_crash_the_daemon) {
   ServeEnv env;
   env.start_serve(env.write_config());

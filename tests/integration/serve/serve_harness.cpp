@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -333,6 +334,40 @@ std::string ServeEnv::raw_request(const std::string& bytes, std::chrono::millise
         out.size() >= end + 4 + std::stoul(out.substr(cl + 16))) {
       break;
     }
+  }
+  return out;
+}
+
+ServeEnv::Closed ServeEnv::wait_for_close(const std::string& bytes,
+                                          std::chrono::milliseconds limit) {
+  Closed out;
+  TlsConn c;
+  if (!c.open(port_, ca(), limit)) return out;
+  if (!bytes.empty() && SSL_write(c.ssl, bytes.data(), static_cast<int>(bytes.size())) <= 0) {
+    return out;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int n = SSL_read(c.ssl, buf, sizeof buf);
+    if (n > 0) {
+      out.received.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    const int err = SSL_get_error(c.ssl, n);
+    if (err == SSL_ERROR_ZERO_RETURN) {
+      out.closed = true;  // close_notify
+      break;
+    }
+    if (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK) {
+      out.closed = true;  // EOF or reset without close_notify
+      break;
+    }
+    if (err == SSL_ERROR_SSL) {
+      out.closed = true;
+      break;
+    }
+    // SO_RCVTIMEO expired (EAGAIN): the limit has passed.
   }
   return out;
 }

@@ -95,6 +95,14 @@ class ServeEnv {
                           std::int64_t skew_s = 0, const std::string& secret = "");
   // Raw bytes over TLS; reads the answer until the server closes or `timeout`.
   std::string raw_request(const std::string& bytes, std::chrono::milliseconds timeout);
+  // Opens a TLS connection, writes `bytes` (possibly an incomplete request, possibly nothing),
+  // then reads until the server closes it. What was read, and whether it was closed before
+  // `limit` (false: still open when the limit passed).
+  struct Closed {
+    bool closed = false;
+    std::string received;
+  };
+  Closed wait_for_close(const std::string& bytes, std::chrono::milliseconds limit);
   // The SHA-256 fingerprint (hex) of the certificate the daemon presents now.
   std::string served_certificate_fingerprint();
 
