@@ -8,9 +8,11 @@
 # reused when present), runs `policy-sidecar migrate`, then times on the same file, with the
 # same pinned `now`:
 #   ours        policy-sidecar eligible --json > /dev/null  (best of $PS_BENCH_RUNS, default 5,
-#               after a warm-up run; the same for every timing below except the reference);
-#               also timed to a file and through a pipe (output spooled until the read
-#               transaction ends), for information
+#               after a warm-up run; the same for every timing below except the reference),
+#               with the default ledger.scan_threads (one per CPU, at most 4); also timed to
+#               a file and through a pipe (output spooled until the read transaction ends),
+#               and on one thread (ledger.scan_threads = 1, the sequential merge), for
+#               information
 #   bare        one grouped SQLite query over the same window rows, through the same index
 #               (sqlite3 CLI; best of $PS_BENCH_RUNS); also the planner's own GROUP BY plan
 #   reference   the reference engine through tests/support/reference_harness.py (pinned now,
@@ -51,7 +53,10 @@ best_of() {  # best_of N cmd... -> minimum wall seconds, after one untimed warm-
   echo "$best"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b ? a : b) }'; }
 piped() { "$sidecar" --db "$1" --now "$now" eligible --json | cat; }
+one_thread_config=$bench/one-thread.json
+echo '{"ledger": {"scan_threads": 1}}' > "$one_thread_config"
 
 window="datetime(a.timestamp) >= datetime('$now', '-30 days')"
 bare_join="SELECT m.agent_id, count(*), sum(CASE WHEN a.success = 1 THEN 1 ELSE 0 END),
@@ -72,12 +77,13 @@ run_size() {
   echo "   migrate:  $(seconds "$sidecar" --db "$db" migrate 2>/dev/null) s (0 when already migrated)"
   sync  # a freshly written ledger's writeback must not land in the timings
   echo "   ledger:   $(du -h "$db" | cut -f1)"
-  local ours ours_file ours_pipe join plain bare ref
+  local ours ours_file ours_pipe ours_one join plain bare ref
   ours=$(best_of "$runs" "$sidecar" --db "$db" --now "$now" eligible --json)
   out=$bench/$name.ours.json
   ours_file=$(best_of "$runs" "$sidecar" --db "$db" --now "$now" eligible --json)
   out=/dev/null
   ours_pipe=$(best_of "$runs" piped "$db")
+  ours_one=$(best_of "$runs" "$sidecar" --db "$db" --config "$one_thread_config" --now "$now" eligible --json)
   join=$(best_of "$runs" sqlite3 "$db" "$bare_join")
   plain=$(best_of "$runs" sqlite3 "$db" "$bare_plain")
   bare=$join
@@ -85,6 +91,7 @@ run_size() {
   echo "   ours (to /dev/null):     $ours s  ($(grep -c '^    "agent_id": ' "$bench/$name.ours.json" || true) agents listed, $(du -h "$bench/$name.ours.json" | cut -f1) of JSON)"
   echo "   ours (to a file):        $ours_file s"
   echo "   ours (through a pipe):   $ours_pipe s (spooled until the read transaction ends)"
+  echo "   ours (one thread):       $ours_one s (ledger.scan_threads 1; ratio to bare $(ratio "$ours_one" "$(min "$join" "$plain")"))"
   echo "   bare grouped scan:       $join s (agent-driven join) / $plain s (planner's GROUP BY); using $bare s"
   if [ "${PS_BENCH_SKIP_REFERENCE:-0}" = 1 ]; then
     echo "   reference:               skipped (PS_BENCH_SKIP_REFERENCE=1)"
