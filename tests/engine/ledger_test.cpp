@@ -7,6 +7,7 @@
 #include "engine/evaluation_json.h"
 #include "engine/ledger.h"
 #include "engine/ledger_sql.h"
+#include "tests/support/facts_text.h"
 #include "tests/support/ledger_gen.h"
 #include "tests/support/test_support.h"
 #include "tests/support/engine_printers.h"
@@ -41,20 +42,7 @@ std::shared_ptr<const AgentFacts> facts_of(Ledger& l, const std::string& agent) 
   return *f;
 }
 
-std::string all_facts_json(Ledger& l) {
-  auto all = l.all_agent_facts(kNow);
-  BOOST_REQUIRE(all.ok());
-  std::string out;
-  for (const auto& f : all->agents) {
-    Evidence ev;
-    ev.kind = Evidence::Kind::full;
-    ev.facts = f;
-    ev.requirements = std::make_shared<TierRequirements>();
-    out += evidence_json_compact(ev) + "\n";
-  }
-  for (const auto& p : all->problems) out += "problem " + p.message + "\n";
-  return out;
-}
+std::string all_facts_json(Ledger& l) { return ps::testing::all_facts_text(l, kNow); }
 
 struct Fixture {
   TempDir dir;

@@ -12,6 +12,7 @@
 #include "engine/ledger.h"
 #include "engine/ledger_sql.h"
 #include "tests/support/engine_printers.h"
+#include "tests/support/facts_text.h"
 #include "tests/support/ledger_gen.h"
 #include "tests/support/test_support.h"
 
@@ -37,22 +38,7 @@ std::unique_ptr<Ledger> open_with(const std::string& path, unsigned threads,
   return std::move(l).value();
 }
 
-// Every agent's facts as evidence JSON (all window fields, action types in order), then the
-// problems: what `eligible` is made of.
-std::string scan_text(Ledger& l) {
-  auto all = l.all_agent_facts(kNow);
-  BOOST_REQUIRE_MESSAGE(all.ok(), all.status().message());
-  std::string out;
-  for (const auto& f : all->agents) {
-    Evidence ev;
-    ev.kind = Evidence::Kind::full;
-    ev.facts = f;
-    ev.requirements = std::make_shared<TierRequirements>();
-    out += evidence_json_compact(ev) + "\n";
-  }
-  for (const auto& p : all->problems) out += "problem " + p.message + "\n";
-  return out;
-}
+std::string scan_text(Ledger& l) { return ps::testing::all_facts_text(l, kNow); }
 
 std::string generated(const TempDir& dir, std::int64_t agents, std::int64_t actions,
                       std::uint64_t seed) {

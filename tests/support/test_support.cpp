@@ -77,17 +77,8 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
   for (auto& s : argv_copy) args.push_back(s.data());
   args.push_back(nullptr);
 
-  // The child starts with SIGPIPE's default action even when this test process ignores it
-  // (tests that are TLS clients do): a spawned CLI must be tested with its own handling.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  const int rc = ::posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
+  const SpawnDefaultSigpipe attr;
+  const int rc = ::posix_spawnp(&pid_, args[0], &fa, attr.get(), args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   ::close(err[1]);
@@ -142,6 +133,17 @@ ProcessResult Process::wait() {
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   return Process(argv, env).wait();
 }
+
+SpawnDefaultSigpipe::SpawnDefaultSigpipe() {
+  posix_spawnattr_init(&attr_);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr_, &defaults);
+  posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGDEF);
+}
+
+SpawnDefaultSigpipe::~SpawnDefaultSigpipe() { posix_spawnattr_destroy(&attr_); }
 
 RawLedger::RawLedger(const std::string& path, bool create) {
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);

@@ -3,6 +3,7 @@
 // std::runtime_error on setup failures (a test that cannot set up must fail loudly).
 #pragma once
 
+#include <spawn.h>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -67,6 +68,21 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 
 // Raw access to a ledger file, independent of engine/ (so tests check the product's writes
 // with code that is not the product's).
+// posix_spawn attributes giving the child SIGPIPE's default action even when this test
+// process ignores it (tests that are TLS clients do): a spawned program must be tested with
+// its own handling.
+class SpawnDefaultSigpipe {
+ public:
+  SpawnDefaultSigpipe();
+  ~SpawnDefaultSigpipe();
+  SpawnDefaultSigpipe(const SpawnDefaultSigpipe&) = delete;
+  SpawnDefaultSigpipe& operator=(const SpawnDefaultSigpipe&) = delete;
+  const posix_spawnattr_t* get() const { return &attr_; }
+
+ private:
+  posix_spawnattr_t attr_;
+};
+
 class RawLedger {
  public:
   // Opens `path`; with `create`, first creates it from the upstream schema.

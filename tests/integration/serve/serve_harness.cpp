@@ -127,15 +127,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
   cargv.push_back(nullptr);
   for (auto& e : envs) cenv.push_back(e.data());
   cenv.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-  const int rc = posix_spawn(&pid_, cargv[0], &fa, &attr, cargv.data(), cenv.data());
-  posix_spawnattr_destroy(&attr);
+  const SpawnDefaultSigpipe attr;  // the daemon is tested with its own SIGPIPE handling
+  const int rc = posix_spawn(&pid_, cargv[0], &fa, attr.get(), cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   out_fd_ = out[0];
