@@ -138,7 +138,8 @@ BOOST_AUTO_TEST_CASE(hostile_agent_ids_get_400_and_never_crash_the_daemon) {
     BOOST_TEST(reply.rfind("HTTP/1.1 404", 0) == 0u, path << ": " << reply.substr(0, 80));
   }
   // Garbage on the wire.
-  env.raw_request(std::string("\x16\x03\x01\xff\xff garbage\r\n\r\n", 20), 2s);
+  static constexpr char kGarbage[] = "\x16\x03\x01\xff\xff garbage\r\n\r\n";
+  env.raw_request(std::string(kGarbage, sizeof kGarbage - 1), 2s);
   env.raw_request("GET /" + std::string(20000, 'x') + " HTTP/1.1\r\nHost: x\r\n\r\n", 2s);
   env.raw_request("POST /v1/webhooks/approval HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 2s);
   BOOST_TEST(env.get("/v1/sys/health").status == 200);
