@@ -107,6 +107,12 @@ class OrderedCursor {
   bool valid_ = false;
 };
 
+// One row of the kWindowActionsByAgent* queries (m.rowid, action, flags, id) into slot 0.
+void add_window_row(WindowAggregate& window, const sqlite::Statement& row) {
+  const std::int64_t flags = row.column_int(2);  // 1 = success, 2 = successful execution
+  window.add(0, row.column_text(1), (flags & 1) != 0, (flags & 2) != 0, row.column_int(3));
+}
+
 // The window facts of one agent, as a worker computed them.
 struct ChunkAgent {
   std::int64_t metrics_rowid = 0;
@@ -305,9 +311,7 @@ class ParallelWindowScan {
           agent = rowid;
           window.reset(0);
         }
-        const std::int64_t flags = stmt.column_int(2);
-        window.add(0, stmt.column_text(1), (flags & 1) != 0, (flags & 2) != 0,
-                   stmt.column_int(3));
+        add_window_row(window, stmt);
         ++rows;
       }
       if (have) flush();
@@ -412,9 +416,7 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
       window.reset(0);
       OrderedCursor& a = *actions;
       while (a.valid() && a.row().column_int(0) == parsed.rowid) {
-        const auto& row = a.row();
-        const std::int64_t flags = row.column_int(2);
-        window.add(0, row.column_text(1), (flags & 1) != 0, (flags & 2) != 0, row.column_int(3));
+        add_window_row(window, a.row());
         if (++action_rows % kProgressEvery == 0 && progress) {
           progress({ScanProgress::Phase::actions, action_rows, agents});
         }

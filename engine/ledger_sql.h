@@ -28,26 +28,23 @@ inline constexpr std::string_view kWindowActionsAll =
 // arrive grouped by agent in agent_id order (CROSS JOIN fixes the loop order). Columns:
 // the agent's agent_metrics rowid, action, flags (1 = success, 2 = successful execution),
 // the action's rowid. Integers keep the per-row work small: this is the hot loop.
+#define PS_WINDOW_BY_AGENT_SELECT                                                          \
+  "SELECT m.rowid, a.action, (CASE WHEN a.success = 1 THEN 1 ELSE 0 END) + "              \
+  "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "     \
+  "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id WHERE "
+#define PS_WINDOW_BY_AGENT_TAIL \
+  "datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id"
 inline constexpr std::string_view kWindowActionsByAgent =
-    "SELECT m.rowid, a.action, (CASE WHEN a.success = 1 THEN 1 ELSE 0 END) + "
-    "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "
-    "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id "
-    "WHERE datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id";
+    PS_WINDOW_BY_AGENT_SELECT PS_WINDOW_BY_AGENT_TAIL;
 // The same for one range of agents (the parallel scan's chunks): agent_id >= ?2 AND < ?3,
 // and the last range, agent_id >= ?2 (BLOB ids sort after every text, so they fall in it;
 // rows without an id have no window rows: a NULL never joins).
 inline constexpr std::string_view kWindowActionsByAgentRange =
-    "SELECT m.rowid, a.action, (CASE WHEN a.success = 1 THEN 1 ELSE 0 END) + "
-    "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "
-    "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id "
-    "WHERE m.agent_id >= ?2 AND m.agent_id < ?3 "
-    "AND datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id";
+    PS_WINDOW_BY_AGENT_SELECT "m.agent_id >= ?2 AND m.agent_id < ?3 AND " PS_WINDOW_BY_AGENT_TAIL;
 inline constexpr std::string_view kWindowActionsByAgentFrom =
-    "SELECT m.rowid, a.action, (CASE WHEN a.success = 1 THEN 1 ELSE 0 END) + "
-    "2 * (CASE WHEN a.decision = 'EXECUTE' AND a.success = 1 THEN 1 ELSE 0 END), a.id "
-    "FROM agent_metrics AS m CROSS JOIN agent_actions AS a ON a.agent_id = m.agent_id "
-    "WHERE m.agent_id >= ?2 "
-    "AND datetime(a.timestamp) >= datetime(?1, '-30 days') ORDER BY m.agent_id";
+    PS_WINDOW_BY_AGENT_SELECT "m.agent_id >= ?2 AND " PS_WINDOW_BY_AGENT_TAIL;
+#undef PS_WINDOW_BY_AGENT_SELECT
+#undef PS_WINDOW_BY_AGENT_TAIL
 // Every chunk-th text agent_id in order: the ranges' lower bounds (?1 = chunk size).
 inline constexpr std::string_view kAgentRangeStarts =
     "SELECT agent_id FROM (SELECT agent_id, row_number() OVER (ORDER BY agent_id) AS n "

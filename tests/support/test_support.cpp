@@ -58,18 +58,7 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
 
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    const auto eq = kv.find('=');
-    vars[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
-  }
-  for (const std::string& kv : env) {
-    const auto eq = kv.find('=');
-    vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : vars) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings = merged_environment(env);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -132,6 +121,24 @@ ProcessResult Process::wait() {
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   return Process(argv, env).wait();
+}
+
+std::vector<std::string> merged_environment(const std::vector<std::string>& overrides,
+                                            const std::vector<std::string>& remove) {
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    const auto eq = kv.find('=');
+    vars[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  }
+  for (const std::string& name : remove) vars.erase(name);
+  for (const std::string& kv : overrides) {
+    const auto eq = kv.find('=');
+    vars[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  }
+  std::vector<std::string> out;
+  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
+  return out;
 }
 
 SpawnDefaultSigpipe::SpawnDefaultSigpipe() {

@@ -68,6 +68,11 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 
 // Raw access to a ledger file, independent of engine/ (so tests check the product's writes
 // with code that is not the product's).
+// This process's environment with `remove`d names dropped and `overrides` ("NAME=value")
+// applied, as "NAME=value" strings sorted by name: a spawned child's environment.
+std::vector<std::string> merged_environment(const std::vector<std::string>& overrides,
+                                            const std::vector<std::string>& remove = {});
+
 // posix_spawn attributes giving the child SIGPIPE's default action even when this test
 // process ignores it (tests that are TLS clients do): a spawned program must be tested with
 // its own handling.

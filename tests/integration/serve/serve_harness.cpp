@@ -111,16 +111,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
   posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, stderr_file.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0600);
-  std::vector<std::string> envs;
-  for (char** e = environ; *e; ++e) {
-    std::string kv(*e);
-    bool overridden = false;
-    for (const auto& add : env) {
-      if (kv.substr(0, kv.find('=') + 1) == add.substr(0, add.find('=') + 1)) overridden = true;
-    }
-    if (!overridden) envs.push_back(kv);
-  }
-  envs.insert(envs.end(), env.begin(), env.end());
+  std::vector<std::string> envs = merged_environment(env);
   std::vector<char*> cargv, cenv;
   std::vector<std::string> args = argv;
   for (auto& a : args) cargv.push_back(a.data());
@@ -250,7 +241,8 @@ std::string ServeEnv::write_config(const nlohmann::json& patch) {
 }
 
 void ServeEnv::start_serve(const std::string& config_path, std::vector<std::string> env) {
-  env.push_back(std::string("VAULT_TOKEN=") + kRootToken);
+  // A default the caller's own VAULT_TOKEN=... overrides (later entries win).
+  env.insert(env.begin(), std::string("VAULT_TOKEN=") + kRootToken);
   serve_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{sidecar_path(), "serve", "--config", config_path}, env,
       file("serve.log"));
@@ -263,7 +255,8 @@ void ServeEnv::start_serve(const std::string& config_path, std::vector<std::stri
 
 int ServeEnv::start_serve_expect_failure(const std::string& config_path, std::string& err,
                                          std::vector<std::string> env) {
-  env.push_back(std::string("VAULT_TOKEN=") + kRootToken);
+  // A default the caller's own VAULT_TOKEN=... overrides (later entries win).
+  env.insert(env.begin(), std::string("VAULT_TOKEN=") + kRootToken);
   const std::string log = file("serve-fail-" + std::to_string(++configs_) + ".log");
   ChildProcess p({sidecar_path(), "serve", "--config", config_path}, env, log);
   auto status = p.wait_exit(20s);

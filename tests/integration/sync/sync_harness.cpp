@@ -37,27 +37,11 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-std::vector<std::string> merged_environment(const std::vector<std::string>& extra) {
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e; ++e) {
-    std::string kv = *e;
-    const auto eq = kv.find('=');
-    vars[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
-  }
-  // The sidecar must see only what the test gives it.
-  for (const char* name : {"VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT", "VAULT_CAPATH",
-                           "VAULT_AGENT_ADDR", "VAULT_NAMESPACE", "VAULT_SKIP_VERIFY",
-                           "VAULT_MAX_RETRIES", "VAULT_CLIENT_TIMEOUT", "PS_TEST_CRASH_AT"}) {
-    vars.erase(name);
-  }
-  for (const std::string& kv : extra) {
-    const auto eq = kv.find('=');
-    vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  std::vector<std::string> out;
-  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
-  return out;
-}
+// The sidecar must see only what the test gives it.
+const std::vector<std::string> kInheritedVariablesRemoved = {
+    "VAULT_ADDR",      "VAULT_TOKEN",       "VAULT_CACERT",      "VAULT_CAPATH",
+    "VAULT_AGENT_ADDR", "VAULT_NAMESPACE",  "VAULT_SKIP_VERIFY", "VAULT_MAX_RETRIES",
+    "VAULT_CLIENT_TIMEOUT", "PS_TEST_CRASH_AT"};
 
 }  // namespace
 
@@ -79,14 +63,16 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> env_strings = merged_environment(env);
+  std::vector<std::string> env_strings =
+      ps::testing::merged_environment(env, kInheritedVariablesRemoved);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_copy = argv;
   for (auto& s : argv_copy) args.push_back(s.data());
   args.push_back(nullptr);
-  const int rc = ::posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), envp.data());
+  const ps::testing::SpawnDefaultSigpipe attr;  // the CLI is tested with its own handling
+  const int rc = ::posix_spawn(&pid_, args[0], &fa, attr.get(), args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
 }
