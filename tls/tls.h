@@ -20,18 +20,12 @@
 
 #include <openssl/ssl.h>
 
+#include "engine/base/log_level.h"
+
 namespace httplib {
 class SSLServer;
 class SSLClient;
 }  // namespace httplib
-
-namespace ps {
-
-enum class LogLevel { debug, info, warn, error };
-// A log sink injected by the executable. Messages never contain secrets.
-using LogFn = std::function<void(LogLevel, std::string_view message)>;
-
-}  // namespace ps
 
 namespace ps::tls {
 

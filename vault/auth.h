@@ -35,7 +35,7 @@
 #include "tls/tls.h"
 #include "vault/api.h"
 #include "vault/backoff.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 #include "vault/config.h"
 #include "vault/secret_file.h"
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::vault {
 

@@ -27,7 +27,7 @@
 
 #include "tls/tls.h"
 #include "vault/api.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 #include "vault/config.h"
 #include "vault/response.h"
 

@@ -1,4 +1,4 @@
-// Errors as values that say what to do next, and Result<T>.
+// Errors as values that say what to do next, and vault::Result<T>.
 //
 // Every failure of a Vault call becomes an Error whose `action` tells the caller what to do:
 //   retry           transient (network, timeout, 429, 412, 5xx except 501, sealed, standby):
@@ -23,6 +23,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "engine/base/status.h"
 
 namespace ps::vault {
 
@@ -101,46 +103,9 @@ Error classify_transport(TransportFailure failure, std::string detail);
 // malformed values give nullopt (Vault sends seconds).
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value);
 
-// A value or an Error. Small stand-in for std::expected (not in g++ 12).
+// A value or an Error: the project's one Result template (engine/base/status.h) with the Vault
+// error as its payload.
 template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-
-  // REQUIRES: ok().
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-
-  // REQUIRES: !ok().
-  const Error& error() const& { return std::get<1>(v_); }
-  Error&& error() && { return std::get<1>(std::move(v_)); }
-
- private:
-  std::variant<T, Error> v_;
-};
-
-template <>
-class [[nodiscard]] Result<void> {
- public:
-  Result() = default;
-  Result(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
-
-  bool ok() const { return !error_.has_value(); }
-  explicit operator bool() const { return ok(); }
-  const Error& error() const& { return *error_; }
-  Error&& error() && { return std::move(*error_); }
-
- private:
-  std::optional<Error> error_;
-};
+using Result = ps::Result<T, Error>;
 
 }  // namespace ps::vault

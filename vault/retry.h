@@ -25,7 +25,7 @@
 
 #include "vault/api.h"
 #include "vault/backoff.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 #include "vault/error.h"
 
 namespace ps::vault {

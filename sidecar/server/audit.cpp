@@ -6,16 +6,14 @@
 #include <cerrno>
 #include <cstring>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 
 namespace ps::sidecar::server {
 
-using engine::Code;
-using engine::Status;
 
 namespace {
 
-engine::Result<int> open_append(const std::string& path) {
+Result<int> open_append(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status(Code::unavailable,
@@ -34,7 +32,7 @@ engine::Result<int> open_append(const std::string& path) {
 
 }  // namespace
 
-engine::Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path,
+Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path,
                                                          const Clock& clock) {
   auto fd = open_append(path);
   if (!fd.ok()) return fd.status();

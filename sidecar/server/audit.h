@@ -18,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/status.h"
-#include "vault/clock.h"
+#include "engine/base/status.h"
+#include "engine/base/clock.h"
 
 namespace ps::sidecar::server {
 
@@ -27,7 +27,7 @@ class AuditLog {
  public:
   // Opens (creating if needed) the file. The directory must exist. unavailable on failure,
   // naming the path and the OS error.
-  static engine::Result<std::unique_ptr<AuditLog>> open(const std::string& path,
+  static Result<std::unique_ptr<AuditLog>> open(const std::string& path,
                                                         const Clock& clock);
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
@@ -36,11 +36,11 @@ class AuditLog {
   // Appends {"ts": ..., "event": event, ...fields} and waits until it is durable.
   // unavailable when the write or the sync failed (the caller logs it; the decision itself
   // is already in the ledger).
-  engine::Status record(std::string_view event, const nlohmann::json& fields);
+  Status record(std::string_view event, const nlohmann::json& fields);
 
   // Closes the file and opens `path` again (after a rotation by rename: SIGHUP). Records
   // written before are synced first. On failure the old file stays in use.
-  engine::Status reopen();
+  Status reopen();
 
   const std::string& path() const { return path_; }
   std::uint64_t records_written() const;

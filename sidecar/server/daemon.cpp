@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "engine/approvals.h"
-#include "engine/ledger_migrations.h"
+#include "engine/ledger/ledger_migrations.h"
+#include "engine/ledger/wal.h"
 #include "sidecar/server/daemon_state.h"
 #include "sidecar/server/signals.h"
 
@@ -14,24 +14,14 @@
 
 namespace ps::sidecar::server {
 
-using engine::Code;
-using engine::Status;
 using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kHealthProbeInterval = 2s;
 // How long a commit waits for others before the sync worker is woken. Each pass costs two
 // ledger write transactions (claim, finish); under a burst of approvals, one pass per commit
 // would double the fsyncs the approvals themselves need and queue them behind the worker.
 constexpr auto kWakeDelay = 20ms;
-// Background WAL checkpoints (see engine::WalCheckpointer): often enough that the WAL never
-// reaches SQLite's 1000-page auto-checkpoint in a committing connection.
-constexpr auto kCheckpointInterval = 250ms;
-
-std::chrono::milliseconds seconds_ms(double s) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
-}
 
 std::string audit_path_for(const Config& config, const std::string& db_path) {
   if (!config.audit.path.empty()) return config.audit.path;
@@ -120,12 +110,11 @@ bool Daemon::State::wait_or_stop(std::chrono::milliseconds d) {
   return stop_cv.wait_for(lock, d, [this] { return stopping.load(); });
 }
 
-engine::Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& config) {
+Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& config) {
   auto desired = DesiredState::create(config.roles, vault->config().mount);
   if (!desired.ok()) return desired.status();
   auto g = std::make_shared<SyncGroup>();
   g->desired = *desired;
-  g->hook = make_outbox_hook(g->desired);
   OutboxFactory outbox = [options = ledger_options] { return engine::Outbox::open(options); };
   SyncWorkerOptions worker_options;
   worker_options.limiter = limiter;
@@ -162,6 +151,150 @@ void Daemon::State::stop_group(SyncGroup& g, Clock::SteadyTime deadline) {
   }
 }
 
+// ---- Start-up steps -----------------------------------------------------------------------
+
+Status Daemon::State::open_ledger(const Config& config) {
+  ledger_options = {env.db_path, config.ledger.busy_timeout_ms, false, config.ledger.scan_threads};
+  if (Status p = prepare_ledger(ledger_options, config.ledger.journal_mode, env.clock, *log);
+      !p.ok()) {
+    return p;
+  }
+  pool = std::make_unique<LedgerPool>(ledger_options);
+  return Status::success();
+}
+
+Status Daemon::State::open_settings_and_audit(const Config& config) {
+  auto loaded = load_serve_settings(config);
+  if (!loaded.ok()) return loaded.status();
+  settings = std::make_unique<SettingsStore>(*loaded);
+  auto opened = AuditLog::open(audit_path_for(config, env.db_path), env.clock);
+  if (!opened.ok()) return opened.status();
+  audit = std::move(opened).value();
+  metrics = std::make_unique<ServeMetrics>(registry, version);
+  events = std::make_unique<ServeEvents>(*metrics, *log, audit.get());
+  return Status::success();
+}
+
+Status Daemon::State::open_vault(const Config& config) {
+  auto vault_config = effective_vault_config(config.vault, env.vault_env);
+  if (!vault_config.ok()) return vault_config.status();
+  auto setup = VaultSetup::open(*vault_config, env.clock, env.random, *log,
+                                vault_request_metrics(*metrics));
+  if (!setup.ok()) return setup.status();
+  vault = *setup;
+  limiter = std::make_shared<RateLimiter>(config.sync.rate_limit_per_s, env.clock);
+  auto made = make_group(config);
+  if (!made.ok()) return made.status();
+  group = *made;
+  health_api = vault->single_attempt_api();
+  return Status::success();
+}
+
+// The waker and the worker are looked up per wake-up: a reload may have replaced the group.
+void Daemon::State::build_services() {
+  waker = std::make_unique<CommitWaker>(kWakeDelay, [this] { current_group()->worker->wake(); });
+  TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
+  deps.on_committed = [this] { waker->request(); };
+  tier_changes = std::make_unique<TierChangeService>(std::move(deps), group->desired);
+  webhook = std::make_unique<ApprovalWebhook>(WebhookDeps{
+      *pool, *settings, *tier_changes, env.clock, *log, audit.get(), metrics.get()});
+  evaluator =
+      std::make_unique<Evaluator>(*pool, *settings, *tier_changes, env.clock, *log, *events);
+  api = std::make_unique<OperatorApi>(OperatorApiDeps{
+      *pool, *settings, [this] { return open_outbox(); },
+      [this](bool dry_run) { return current_group()->reconciler->run(dry_run); }, env.clock,
+      *log});
+}
+
+CheckResult Daemon::State::probe_ledger() {
+  auto lease = pool->acquire();
+  if (!lease.ok()) return {HealthStatus::failed, lease.status().message()};
+  auto schema = lease->ledger().schema_version();
+  if (!schema.ok()) {
+    lease->discard();
+    return {HealthStatus::failed, schema.status().message()};
+  }
+  const int want = engine::ledger_migrations().back().version;
+  if (*schema < want) {
+    return {HealthStatus::failed, "not migrated (schema version " + std::to_string(*schema) +
+                                      ", this build needs " + std::to_string(want) + ")"};
+  }
+  return {HealthStatus::ok, "readable, schema version " + std::to_string(*schema)};
+}
+
+Result<engine::OutboxStats> Daemon::State::probe_outbox() {
+  std::lock_guard<std::mutex> lock(outbox_probe_mu);
+  if (!stats_outbox) {
+    auto o = open_outbox();
+    if (!o.ok()) return o.status();
+    stats_outbox = std::move(o).value();
+  }
+  auto stats = stats_outbox->stats(env.clock.wall_now(), 0);
+  if (!stats.ok()) stats_outbox.reset();
+  return stats;
+}
+
+void Daemon::State::collect_metrics() {
+  auto stats = probe_outbox();
+  if (stats.ok()) {
+    metrics->outbox_rows.set({"pending"}, static_cast<double>(stats->pending));
+    metrics->outbox_rows.set({"synced"}, static_cast<double>(stats->synced));
+    metrics->outbox_rows.set({"failed"}, static_cast<double>(stats->failed));
+    metrics->outbox_rows.set({"in_flight"}, static_cast<double>(stats->leased));
+    const double age =
+        stats->oldest_pending_since
+            ? std::chrono::duration<double>(env.clock.wall_now() - *stats->oldest_pending_since)
+                  .count()
+            : 0;
+    metrics->outbox_oldest_pending_age.set(std::max(0.0, age));
+  }
+  const vault::TokenStatus t = vault->auth().status();
+  metrics->token_valid.set(t.has_token && t.valid ? 1 : 0);
+  metrics->token_ttl.set(t.ttl_known && t.expires ? static_cast<double>(t.ttl.count()) : -1);
+}
+
+void Daemon::State::build_health(const Config& config) {
+  HealthProbes probes;
+  probes.ledger = [this] { return probe_ledger(); };
+  probes.vault_health = [this] {
+    vault::Result<vault::Health> r = [this] {
+      std::lock_guard<std::mutex> lock(vault_probe_mu);
+      return health_api->health();
+    }();
+    metrics->vault_up.set(r.ok() && !r->sealed && r->initialized ? 1 : 0);
+    return r;
+  };
+  probes.token = [this] { return vault->auth().status(); };
+  probes.outbox = [this] { return probe_outbox(); };
+  health = std::make_unique<HealthChecker>(probes, env.clock,
+                                           seconds_ms(config.health.outbox_stuck_s));
+  registry.add_collector([this] { collect_metrics(); });
+}
+
+Status Daemon::State::bind_listener(const Config& config) {
+  if (!config.listener.tls_disable) {
+    std::string why;
+    server_tls = tls::ServerTls::create(
+        {config.listener.tls_cert, config.listener.tls_key, config.listener.tls_client_ca},
+        log->as_log_fn("tls"), &why);
+    if (!server_tls) return Status(Code::invalid_argument, "listener TLS: " + why);
+  }
+  Routes routes{webhook.get(), api.get(), health.get(), &registry, metrics.get(), version};
+  auto bound = Listener::create(config.listener, server_tls, routes, *log, env.clock);
+  if (!bound.ok()) return bound.status();
+  listener = std::move(bound).value();
+  return Status::success();
+}
+
+void Daemon::State::announce_ready() {
+  const std::string url = listener_url(*config, listener->port(), listener->tls());
+  log->info("serve.ready", "policy-sidecar is serving",
+            {{"address", url}, {"ledger", env.db_path}, {"version", version},
+             {"vault", vault->config().address}});
+  env.announce << "POLICY_SIDECAR_ADDR=" << url << std::endl;
+  if (auto e = notifier->ready("serving on " + url); !e.empty()) log->warn("systemd.notify", e);
+}
+
 // ---- Start --------------------------------------------------------------------------------
 
 Daemon::Daemon(std::unique_ptr<State> state) : s_(std::move(state)) {}
@@ -174,205 +307,22 @@ Daemon::~Daemon() {
 
 int Daemon::port() const { return s_->listener ? s_->listener->port() : 0; }
 
-engine::Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment env) {
+Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment env) {
   auto st = std::make_unique<State>(std::move(env));
   State& s = *st;
   s.version = PS_VERSION;
   s.log = std::make_unique<Logger>(s.env.log_sink, s.env.clock, config.log.level, config.log.format);
   s.notifier = std::make_unique<SdNotifier>(s.env.notify_socket);
-  Logger& log = *s.log;
   if (Status v = validate_serve_config(config); !v.ok()) return v;
-
-  // 2. Ledger.
-  s.ledger_options = {s.env.db_path, config.ledger.busy_timeout_ms, false,
-                      config.ledger.scan_threads};
-  if (Status p = prepare_ledger(s.ledger_options, config.ledger.journal_mode, s.env.clock, log);
-      !p.ok()) {
-    return p;
-  }
-  s.pool = std::make_unique<LedgerPool>(s.ledger_options);
-
-  // 3. Secret files and the audit trail.
-  auto settings = load_serve_settings(config);
-  if (!settings.ok()) return settings.status();
-  s.settings = std::make_unique<SettingsStore>(*settings);
-  auto audit = AuditLog::open(audit_path_for(config, s.env.db_path), s.env.clock);
-  if (!audit.ok()) return audit.status();
-  s.audit = std::move(audit).value();
-  s.metrics = std::make_unique<ServeMetrics>(s.registry, s.version);
-  s.events = std::make_unique<ServeSyncEvents>(*s.metrics, log, s.audit.get());
-
-  // 4. Vault and the role mapping.
-  auto vault_config = effective_vault_config(config.vault, s.env.vault_env);
-  if (!vault_config.ok()) return vault_config.status();
-  auto vault = VaultSetup::open(*vault_config, s.env.clock, s.env.random, log,
-                                vault_request_metrics(*s.metrics));
-  if (!vault.ok()) return vault.status();
-  s.vault = *vault;
-  s.limiter = std::make_shared<RateLimiter>(config.sync.rate_limit_per_s, s.env.clock);
-  auto group = s.make_group(config);
-  if (!group.ok()) return group.status();
-  s.group = *group;
-  s.health_api = s.vault->single_attempt_api();
-
-  State* sp = &s;
-  ApprovalDeps deps{*s.pool, *s.settings, {}, "pending", s.env.clock, log, s.audit.get(),
-                    s.metrics.get()};
-  // The hook and the worker are looked up per promotion: a reload may have replaced them.
-  deps.outbox_hook = [sp](engine::LedgerTx& tx, const engine::TierChange& c) {
-    return sp->current_group()->hook(tx, c);
-  };
-  deps.on_committed = [sp] { sp->request_wake(); };
-  s.approvals = std::make_unique<ApprovalProcessor>(std::move(deps));
-  s.evaluator = std::make_unique<Evaluator>(*s.pool, *s.settings, *s.approvals, s.env.clock, log,
-                                            s.metrics.get());
-  s.api = std::make_unique<OperatorApi>(OperatorApiDeps{
-      *s.pool, *s.settings, [sp] { return sp->open_outbox(); },
-      [sp](bool dry_run) { return sp->current_group()->reconciler->run(dry_run); }, s.env.clock,
-      log});
-
-  HealthProbes probes;
-  probes.ledger = [sp]() -> CheckResult {
-    auto lease = sp->pool->acquire();
-    if (!lease.ok()) return {HealthStatus::failed, lease.status().message()};
-    auto version = lease->ledger().schema_version();
-    if (!version.ok()) {
-      lease->discard();
-      return {HealthStatus::failed, version.status().message()};
-    }
-    const int want = engine::ledger_migrations().back().version;
-    if (*version < want) {
-      return {HealthStatus::failed, "not migrated (schema version " + std::to_string(*version) +
-                                        ", this build needs " + std::to_string(want) + ")"};
-    }
-    return {HealthStatus::ok, "readable, schema version " + std::to_string(*version)};
-  };
-  probes.vault_health = [sp]() {
-    vault::Result<vault::Health> r = [sp] {
-      std::lock_guard<std::mutex> lock(sp->vault_probe_mu);
-      return sp->health_api->health();
-    }();
-    sp->metrics->vault_up.set(r.ok() && !r->sealed && r->initialized ? 1 : 0);
-    return r;
-  };
-  probes.token = [sp] { return sp->vault->auth().status(); };
-  probes.outbox = [sp]() -> engine::Result<engine::OutboxStats> {
-    std::lock_guard<std::mutex> lock(sp->outbox_probe_mu);
-    if (!sp->stats_outbox) {
-      auto o = sp->open_outbox();
-      if (!o.ok()) return o.status();
-      sp->stats_outbox = std::move(o).value();
-    }
-    auto stats = sp->stats_outbox->stats(sp->env.clock.wall_now(), 0);
-    if (!stats.ok()) sp->stats_outbox.reset();
-    return stats;
-  };
-  s.health = std::make_unique<HealthChecker>(probes, s.env.clock, seconds_ms(config.health.outbox_stuck_s));
-  s.registry.add_collector([sp, outbox = probes.outbox] {
-    auto stats = outbox();
-    if (stats.ok()) {
-      sp->metrics->outbox_rows.set({"pending"}, static_cast<double>(stats->pending));
-      sp->metrics->outbox_rows.set({"synced"}, static_cast<double>(stats->synced));
-      sp->metrics->outbox_rows.set({"failed"}, static_cast<double>(stats->failed));
-      sp->metrics->outbox_rows.set({"in_flight"}, static_cast<double>(stats->leased));
-      const double age = stats->oldest_pending_since
-          ? std::chrono::duration<double>(sp->env.clock.wall_now() - *stats->oldest_pending_since).count()
-          : 0;
-      sp->metrics->outbox_oldest_pending_age.set(std::max(0.0, age));
-    }
-    const vault::TokenStatus t = sp->vault->auth().status();
-    sp->metrics->token_valid.set(t.has_token && t.valid ? 1 : 0);
-    sp->metrics->token_ttl.set(t.ttl_known && t.expires ? static_cast<double>(t.ttl.count()) : -1);
-  });
-
-  // 5. Listener (bound now: a taken port fails the start).
-  if (!config.listener.tls_disable) {
-    std::string why;
-    s.server_tls = tls::ServerTls::create(
-        {config.listener.tls_cert, config.listener.tls_key, config.listener.tls_client_ca},
-        log.as_log_fn("tls"), &why);
-    if (!s.server_tls) return Status(Code::invalid_argument, "listener TLS: " + why);
-  }
-  Routes routes{s.approvals.get(), s.api.get(), s.health.get(), &s.registry, s.metrics.get(), s.version};
-  auto listener = Listener::create(config.listener, s.server_tls, routes, log, s.env.clock);
-  if (!listener.ok()) return listener.status();
-  s.listener = std::move(listener).value();
+  if (Status x = s.open_ledger(config); !x.ok()) return x;
+  if (Status x = s.open_settings_and_audit(config); !x.ok()) return x;
+  if (Status x = s.open_vault(config); !x.ok()) return x;
+  s.build_services();
+  s.build_health(config);
+  if (Status x = s.bind_listener(config); !x.ok()) return x;  // a taken port fails the start
   s.config = std::make_shared<const Config>(std::move(config));
-
-  // 6. Threads.
-  s.health->probe_vault();
-  s.start_group(*s.group);
-  s.tasks.push_back(std::make_unique<Task>("vault auth", [sp] {
-    sp->vault->auth().run([sp] { return sp->stopping.load(); }, 500ms);
-  }));
-  s.tasks.push_back(std::make_unique<Task>("sync waker", [sp] {
-    for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(sp->wake_mu);
-        sp->wake_cv.wait(lock, [sp] { return sp->wake_pending || sp->stopping.load(); });
-      }
-      if (sp->wait_or_stop(kWakeDelay)) return;
-      {
-        std::lock_guard<std::mutex> lock(sp->wake_mu);
-        sp->wake_pending = false;
-      }
-      sp->current_group()->worker->wake();
-    }
-  }));
-  s.tasks.push_back(std::make_unique<Task>("wal checkpoint", [sp] {
-    std::unique_ptr<engine::WalCheckpointer> checkpointer;
-    while (!sp->wait_or_stop(kCheckpointInterval)) {
-      if (!checkpointer) {
-        auto c = engine::WalCheckpointer::open(sp->ledger_options);
-        if (!c.ok()) continue;
-        checkpointer = std::move(c).value();
-      }
-      if (auto p = checkpointer->checkpoint(); !p.ok()) {
-        sp->log->debug("ledger.checkpoint", p.status().message());
-        checkpointer.reset();
-      }
-    }
-  }));
-  s.tasks.push_back(std::make_unique<Task>("health probe", [sp] {
-    HealthStatus last = HealthStatus::ok;
-    while (!sp->wait_or_stop(kHealthProbeInterval)) {
-      sp->health->probe_vault();
-      const HealthReport r = sp->health->check();
-      if (r.status != last) {
-        nlohmann::json checks = nlohmann::json::object();
-        for (const auto& [name, c] : r.checks) checks[name] = c.reason;
-        sp->log->log(r.status == HealthStatus::ok ? LogLevel::info : LogLevel::warn,
-                     "health.changed", std::string("health is ") + to_string(r.status),
-                     {{"checks", checks}});
-        last = r.status;
-      }
-    }
-  }));
-  s.tasks.push_back(std::make_unique<Task>("evaluator", [sp] {
-    for (;;) {
-      auto cfg = sp->current_config();
-      if (cfg->evaluate.interval_s > 0) {
-        auto pass = sp->evaluator->run_once(cfg->evaluate.auto_promote);
-        if (!pass.ok()) sp->log->error("evaluate.failed", pass.status().message());
-      }
-      const double wait_s = cfg->evaluate.interval_s > 0 ? cfg->evaluate.interval_s : 60;
-      if (sp->wait_or_stop(seconds_ms(wait_s))) return;
-    }
-  }));
-  s.tasks.push_back(std::make_unique<Task>("listener", [sp] {
-    sp->listener->run();
-    if (!sp->stopping.load()) sp->listener_failed = true;
-  }));
-
-  // 7. Ready.
-  const std::string url = listener_url(*s.config, s.listener->port(), s.listener->tls());
-  log.info("serve.ready", "policy-sidecar is serving",
-           {{"address", url}, {"ledger", s.env.db_path}, {"version", s.version},
-            {"vault", s.vault->config().address}});
-  s.env.announce << "POLICY_SIDECAR_ADDR=" << url << std::endl;
-  if (auto e = s.notifier->ready("serving on " + url); !e.empty()) {
-    log.warn("systemd.notify", e);
-  }
+  s.start_threads();
+  s.announce_ready();
   return std::unique_ptr<Daemon>(new Daemon(std::move(st)));
 }
 
@@ -413,7 +363,7 @@ void Daemon::shutdown() {
                 {{"in_flight", s.listener->in_flight()}});
   }
   s.stop_cv.notify_all();
-  s.wake_cv.notify_all();
+  s.waker->stop();
   s.stop_group(*s.current_group(), deadline);
   std::vector<Task*> tasks;
   for (auto& t : s.tasks) tasks.push_back(t.get());

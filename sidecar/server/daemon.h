@@ -33,10 +33,10 @@
 #include <thread>
 #include <vector>
 
-#include "engine/status.h"
-#include "sidecar/config.h"
-#include "sidecar/log.h"
-#include "vault/clock.h"
+#include "engine/base/status.h"
+#include "sidecar/config/config.h"
+#include "sidecar/config/log.h"
+#include "engine/base/clock.h"
 #include "vault/config.h"
 
 namespace ps::sidecar::server {
@@ -58,7 +58,7 @@ class Daemon {
   // Everything up to and including READY (see above). A failure is the reason the daemon
   // cannot start (invalid_argument: configuration; unavailable: ledger, port, files); nothing
   // keeps running after it.
-  static engine::Result<std::unique_ptr<Daemon>> start(Config config, DaemonEnvironment env);
+  static Result<std::unique_ptr<Daemon>> start(Config config, DaemonEnvironment env);
   ~Daemon();
 
   // Handles signals until SIGTERM/SIGINT, then shuts down. Returns the exit status (0).

@@ -4,10 +4,6 @@
 #include "sidecar/server/daemon_state.h"
 
 namespace ps::sidecar::server {
-
-using engine::Code;
-using engine::Status;
-
 namespace {
 
 // Keys whose new values need a restart: named in a warning, the old values stay in effect.
@@ -109,6 +105,7 @@ void Daemon::reload() {
     std::lock_guard<std::mutex> lock(s.group_mu);
     s.group = *group;
   }
+  s.tier_changes->set_desired((*group)->desired);
   if (s.detached.load()) {
     // A thread of the old group is still running: keep its objects alive.
     static std::vector<std::shared_ptr<SyncGroup>> graveyard;

@@ -1,4 +1,6 @@
-// What the daemon owns and the threads it runs (private to daemon*.cpp).
+// What the daemon owns, the steps that build it and the threads it runs (private to daemon*.cpp:
+// daemon.cpp builds and stops, daemon_threads.cpp holds the thread bodies, daemon_reload.cpp
+// handles SIGHUP).
 #pragma once
 
 #include <atomic>
@@ -11,31 +13,38 @@
 #include <thread>
 #include <vector>
 
-#include "engine/ledger.h"
-#include "sidecar/config.h"
-#include "sidecar/log.h"
-#include "sidecar/server/approval.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/outbox.h"
+#include "sidecar/config/config.h"
+#include "sidecar/config/log.h"
+#include "sidecar/config/settings.h"
+#include "sidecar/config/vault_setup.h"
 #include "sidecar/server/audit.h"
 #include "sidecar/server/daemon.h"
-#include "sidecar/server/evaluator.h"
 #include "sidecar/server/health.h"
-#include "sidecar/server/ledger_pool.h"
 #include "sidecar/server/listener.h"
 #include "sidecar/server/metrics.h"
 #include "sidecar/server/operator_api.h"
 #include "sidecar/server/sd_notify.h"
 #include "sidecar/server/serve_events.h"
 #include "sidecar/server/serve_metrics.h"
-#include "sidecar/server/settings.h"
+#include "sidecar/server/webhook.h"
+#include "sidecar/sync/commit_waker.h"
 #include "sidecar/sync/desired_state.h"
-#include "sidecar/sync/outbox_hook.h"
+#include "sidecar/sync/evaluator.h"
+#include "sidecar/sync/ledger_pool.h"
 #include "sidecar/sync/rate_limiter.h"
 #include "sidecar/sync/reconciler.h"
 #include "sidecar/sync/sync_worker.h"
-#include "sidecar/vault_setup.h"
+#include "sidecar/sync/tier_change_service.h"
 #include "tls/tls.h"
 
 namespace ps::sidecar::server {
+
+// Seconds from the config as milliseconds.
+inline std::chrono::milliseconds seconds_ms(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
 
 // A thread that says when it has finished, so shutdown can wait for it with a deadline.
 class Task {
@@ -62,7 +71,6 @@ std::vector<std::string> wait_for_tasks(std::vector<Task*> tasks, const Clock& c
 // replaced as a whole on a reload that changes them.
 struct SyncGroup {
   std::shared_ptr<const DesiredState> desired;
-  engine::TierChangeHook hook;  // writes the outbox row with `desired`
   std::unique_ptr<SyncWorker> worker;
   std::unique_ptr<Reconciler> reconciler;
   std::atomic<bool> stop{false};
@@ -86,7 +94,7 @@ struct Daemon::State {
   std::unique_ptr<SettingsStore> settings;
   MetricsRegistry registry;
   std::unique_ptr<ServeMetrics> metrics;
-  std::unique_ptr<ServeSyncEvents> events;
+  std::unique_ptr<ServeEvents> events;
 
   std::shared_ptr<VaultSetup> vault;
   std::shared_ptr<RateLimiter> limiter;
@@ -99,26 +107,14 @@ struct Daemon::State {
   std::mutex vault_probe_mu;
   std::unique_ptr<vault::VaultApi> health_api;  // guarded by vault_probe_mu
 
-  std::unique_ptr<ApprovalProcessor> approvals;
+  std::unique_ptr<CommitWaker> waker;
+  std::unique_ptr<TierChangeService> tier_changes;
+  std::unique_ptr<ApprovalWebhook> webhook;
   std::unique_ptr<OperatorApi> api;
   std::unique_ptr<HealthChecker> health;
   std::unique_ptr<Evaluator> evaluator;
   std::shared_ptr<tls::ServerTls> server_tls;
   std::unique_ptr<Listener> listener;
-
-  // Commits ask for a sync pass through request_wake(): several commits within kWakeDelay
-  // share one pass (one claim and one finish transaction for all of them).
-  std::mutex wake_mu;
-  std::condition_variable wake_cv;
-  bool wake_pending = false;  // guarded by wake_mu
-  void request_wake() {
-    {
-      std::lock_guard<std::mutex> lock(wake_mu);
-      if (wake_pending) return;
-      wake_pending = true;
-    }
-    wake_cv.notify_one();
-  }
 
   std::atomic<bool> stopping{false};
   std::atomic<bool> listener_failed{false};
@@ -127,6 +123,22 @@ struct Daemon::State {
   std::condition_variable stop_cv;
   std::vector<std::unique_ptr<Task>> tasks;  // background threads other than the sync group
 
+  // ---- start-up steps, in order (daemon.cpp) ----
+  Status open_ledger(const Config& config);
+  Status open_settings_and_audit(const Config& config);
+  Status open_vault(const Config& config);
+  void build_services();
+  void build_health(const Config& config);
+  Status bind_listener(const Config& config);
+  void announce_ready();
+
+  // ---- threads (daemon_threads.cpp) ----
+  void start_threads();
+  void run_evaluator();
+  void run_health_probe();
+  void run_wal_checkpoints();
+
+  // ---- helpers ----
   std::shared_ptr<const Config> current_config() const {
     std::lock_guard<std::mutex> lock(config_mu);
     return config;
@@ -139,14 +151,17 @@ struct Daemon::State {
   bool wait_or_stop(std::chrono::milliseconds d);
 
   // Builds and starts a sync group for `config` (its roles, sync and reconcile sections).
-  engine::Result<std::shared_ptr<SyncGroup>> make_group(const Config& config);
+  Result<std::shared_ptr<SyncGroup>> make_group(const Config& config);
   void start_group(SyncGroup& group);
   // Asks the group's threads to stop and waits for them until `deadline`.
   void stop_group(SyncGroup& group, Clock::SteadyTime deadline);
 
-  engine::Result<std::unique_ptr<engine::Outbox>> open_outbox() const {
+  Result<std::unique_ptr<engine::Outbox>> open_outbox() const {
     return engine::Outbox::open(ledger_options);
   }
+  CheckResult probe_ledger();
+  Result<engine::OutboxStats> probe_outbox();
+  void collect_metrics();
 };
 
 }  // namespace ps::sidecar::server

@@ -79,7 +79,7 @@ CheckResult HealthChecker::token_check(const vault::TokenStatus& t) {
   return {HealthStatus::ok, t.ttl_known ? "valid, does not expire" : "valid"};
 }
 
-CheckResult HealthChecker::outbox_check(const engine::Result<engine::OutboxStats>& stats,
+CheckResult HealthChecker::outbox_check(const Result<engine::OutboxStats>& stats,
                                         Clock::WallTime now, std::chrono::milliseconds stuck) {
   if (!stats.ok()) return {HealthStatus::degraded, "cannot read the outbox: " + stats.status().message()};
   const engine::OutboxStats& s = *stats;

@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/outbox.h"
-#include "engine/status.h"
+#include "engine/ledger/outbox.h"
+#include "engine/base/status.h"
 #include "vault/auth.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 #include "vault/types.h"
 
 namespace ps::sidecar::server {
@@ -50,7 +50,7 @@ struct HealthProbes {
   // Empty when the daemon runs without Vault.
   std::function<vault::Result<vault::Health>()> vault_health;
   std::function<vault::TokenStatus()> token;
-  std::function<engine::Result<engine::OutboxStats>()> outbox;
+  std::function<Result<engine::OutboxStats>()> outbox;
 };
 
 class HealthChecker {
@@ -67,7 +67,7 @@ class HealthChecker {
   // The mapping, exposed for tests.
   static CheckResult vault_check(const std::optional<vault::Result<vault::Health>>& last);
   static CheckResult token_check(const vault::TokenStatus& token);
-  static CheckResult outbox_check(const engine::Result<engine::OutboxStats>& stats,
+  static CheckResult outbox_check(const Result<engine::OutboxStats>& stats,
                                   Clock::WallTime now, std::chrono::milliseconds stuck);
   static HealthStatus overall(const std::vector<std::pair<std::string, CheckResult>>& checks);
 

@@ -14,8 +14,6 @@
 namespace ps::sidecar::server {
 namespace {
 
-using engine::Code;
-using engine::Status;
 
 constexpr const char* kJson = "application/json";
 constexpr std::size_t kKeepAliveMaxCount = 100;
@@ -91,7 +89,7 @@ std::pair<time_t, time_t> split_seconds(double s) {
 
 }  // namespace
 
-engine::Result<std::unique_ptr<Listener>> Listener::create(const ListenerConfig& config,
+Result<std::unique_ptr<Listener>> Listener::create(const ListenerConfig& config,
                                                            std::shared_ptr<tls::ServerTls> tls,
                                                            Routes routes, Logger& log,
                                                            const Clock& clock) {

@@ -3,7 +3,7 @@
 // listener.tls_disable is set (serve refuses that off loopback, see validate_serve_config).
 //
 // Routes:
-//   POST /v1/webhooks/approval   ApprovalProcessor          (signature, no bearer token)
+//   POST /v1/webhooks/approval   ApprovalWebhook            (signature, no bearer token)
 //   GET  /v1/sys/health          HealthChecker              (no auth)
 //   GET  /metrics                MetricsRegistry            (no auth)
 //   /v1/agents/{id}, /v1/eligible, /v1/promotions, /v1/sync, /v1/reconcile   OperatorApi
@@ -29,16 +29,16 @@
 #include <set>
 #include <string>
 
-#include "engine/status.h"
-#include "sidecar/config_serve.h"
-#include "sidecar/log.h"
-#include "sidecar/server/approval.h"
+#include "engine/base/status.h"
+#include "sidecar/config/config_serve.h"
+#include "sidecar/config/log.h"
+#include "sidecar/server/webhook.h"
 #include "sidecar/server/health.h"
 #include "sidecar/server/metrics.h"
 #include "sidecar/server/operator_api.h"
 #include "sidecar/server/serve_metrics.h"
 #include "tls/tls.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace httplib {
 class Server;
@@ -49,7 +49,7 @@ struct Response;
 namespace ps::sidecar::server {
 
 struct Routes {
-  ApprovalProcessor* webhook = nullptr;
+  ApprovalWebhook* webhook = nullptr;
   OperatorApi* api = nullptr;
   HealthChecker* health = nullptr;
   MetricsRegistry* registry = nullptr;
@@ -64,7 +64,7 @@ class Listener {
 
   // Builds the server and binds the address (port 0: any free port). `tls` null = plain HTTP.
   // unavailable when the address cannot be bound.
-  static engine::Result<std::unique_ptr<Listener>> create(const ListenerConfig& config,
+  static Result<std::unique_ptr<Listener>> create(const ListenerConfig& config,
                                                           std::shared_ptr<tls::ServerTls> tls,
                                                           Routes routes, Logger& log,
                                                           const Clock& clock);

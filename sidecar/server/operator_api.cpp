@@ -2,15 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/evaluation_json.h"
-#include "engine/pyjson.h"
-#include "engine/timestamp.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/rules/pyjson.h"
+#include "engine/rules/timestamp.h"
 #include "sidecar/server/webhook_signature.h"
+#include "sidecar/sync/outbox_json.h"
+#include "tls/digest.h"
 
 namespace ps::sidecar::server {
 namespace {
 
-using engine::Code;
 using ojson = nlohmann::ordered_json;
 
 constexpr std::int64_t kDefaultLimit = 20;
@@ -42,32 +43,12 @@ ojson sql_value(const engine::SqlValue& v) {
 
 ojson optional_text(const std::optional<std::string>& s) { return s ? ojson(*s) : ojson(nullptr); }
 
-ojson outbox_row_json(const engine::OutboxRow& r) {
-  ojson j;
-  j["state"] = std::string(engine::to_string(r.state));
-  j["role"] = optional_text(r.role);
-  j["tier"] = r.tier;
-  j["policies"] = r.policies;
-  j["kind"] = std::string(engine::to_string(r.kind));
-  j["generation"] = r.generation;
-  j["synced_generation"] = r.synced_generation;
-  j["attempts"] = r.attempts;
-  j["next_attempt_at"] = engine::format_isoformat_utc(r.next_attempt_at);
-  j["pending_since"] =
-      r.pending_since ? ojson(engine::format_isoformat_utc(*r.pending_since)) : ojson(nullptr);
-  j["error_code"] = optional_text(r.error_code);
-  j["last_error"] = optional_text(r.last_error);
-  j["updated_at"] = r.updated_at;
-  j["synced_at"] = optional_text(r.synced_at);
-  return j;
-}
-
 // The single value of `name`, or nullopt; a parameter given twice is an error (ambiguous).
-engine::Result<std::optional<std::string>> single_param(const ApiRequest& r, const std::string& name) {
+Result<std::optional<std::string>> single_param(const ApiRequest& r, const std::string& name) {
   auto range = r.params.equal_range(name);
   if (range.first == range.second) return std::optional<std::string>{};
   if (std::next(range.first) != range.second) {
-    return engine::Status(Code::invalid_argument, "parameter " + name + " given more than once");
+    return Status(Code::invalid_argument, "parameter " + name + " given more than once");
   }
   return std::optional<std::string>(range.first->second);
 }
@@ -132,14 +113,14 @@ std::optional<HttpAnswer> OperatorApi::authorize(const ApiRequest& r) const {
     return error_answer(401, "missing bearer token (Authorization: Bearer <token>)");
   }
   // Digests have a fixed length, so the comparison time says nothing about the token.
-  const std::string given = sha256_hex(std::string_view(r.authorization).substr(kBearer.size()));
-  if (!constant_time_equal(given, sha256_hex(settings->api_token))) {
+  const std::string given = tls::sha256_hex(std::string_view(r.authorization).substr(kBearer.size()));
+  if (!tls::constant_time_equal(given, tls::sha256_hex(settings->api_token))) {
     return error_answer(403, "permission denied");
   }
   return std::nullopt;
 }
 
-HttpAnswer OperatorApi::unavailable(const engine::Status& s, std::string_view what) const {
+HttpAnswer OperatorApi::unavailable(const Status& s, std::string_view what) const {
   d_.log.error("api.unavailable", s.message(), {{"what", std::string(what)}});
   HttpAnswer a = error_answer(503, std::string(what) + " is unavailable; retry later");
   a.retry_after_s = s.code() == Code::unavailable ? 1 : 5;
@@ -176,9 +157,9 @@ HttpAnswer OperatorApi::agent(const ApiRequest&, std::string_view agent_id) {
     if (!outbox.ok()) return unavailable(outbox.status(), "the outbox");
     auto row = (*outbox)->row(id);
     if (!row.ok()) return unavailable(row.status(), "the outbox");
-    if (*row) data["sync"] = outbox_row_json(**row);
+    if (*row) data["sync"] = outbox_row_json(**row, now);
   }
-  auto denials = lease->approvals().denials(id, 5);
+  auto denials = lease->ledger().denials(id, 5);
   if (!denials.ok()) {
     lease->discard();
     return unavailable(denials.status(), "the ledger");
@@ -201,7 +182,7 @@ HttpAnswer OperatorApi::eligible(const ApiRequest&) {
   ojson agents = ojson::array();
   ojson skipped = ojson::array();
   std::vector<engine::Evaluation> promotable;
-  const engine::Status s = lease->ledger().scan_agents(now, [&](engine::AgentScanItem&& item) {
+  const Status s = lease->ledger().scan_agents(now, [&](engine::AgentScanItem&& item) {
     if (item.problem) {
       skipped.push_back({{"agent_id", item.problem->agent_id}, {"problem", item.problem->message}});
       return;
@@ -279,9 +260,7 @@ HttpAnswer OperatorApi::sync(const ApiRequest&) {
   }
   ojson failed = ojson::array();
   for (const auto& row : stats->failed_rows) {
-    ojson f = outbox_row_json(row);
-    f["agent_id"] = row.agent_id;
-    failed.push_back(std::move(f));
+    failed.push_back(outbox_row_json(row, now));
   }
   data["failed_rows"] = failed;
   return data_answer(dump(data));

@@ -25,13 +25,13 @@
 #include <string>
 #include <string_view>
 
-#include "engine/outbox.h"
-#include "sidecar/log.h"
-#include "sidecar/server/approval.h"  // HttpAnswer, errors_body
-#include "sidecar/server/ledger_pool.h"
-#include "sidecar/server/settings.h"
+#include "engine/ledger/outbox.h"
+#include "sidecar/config/log.h"
+#include "sidecar/server/webhook.h"  // HttpAnswer, errors_body
+#include "sidecar/sync/ledger_pool.h"
+#include "sidecar/config/settings.h"
 #include "sidecar/sync/reconciler.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::sidecar::server {
 
@@ -44,8 +44,8 @@ struct OperatorApiDeps {
   LedgerPool& ledgers;
   const SettingsStore& settings;
   // Empty when the daemon runs without Vault sync (then /v1/sync and /v1/reconcile are 503).
-  std::function<engine::Result<std::unique_ptr<engine::Outbox>>()> open_outbox;
-  std::function<engine::Result<ReconcileReport>(bool dry_run)> reconcile;
+  std::function<Result<std::unique_ptr<engine::Outbox>>()> open_outbox;
+  std::function<Result<ReconcileReport>(bool dry_run)> reconcile;
   Clock& clock;
   Logger& log;
 };
@@ -64,7 +64,7 @@ class OperatorApi {
   HttpAnswer reconcile(const ApiRequest& request);
 
  private:
-  HttpAnswer unavailable(const engine::Status& s, std::string_view what) const;
+  HttpAnswer unavailable(const Status& s, std::string_view what) const;
 
   OperatorApiDeps d_;
 };

@@ -20,7 +20,7 @@ nlohmann::json drift_fields(const DriftEvent& e) {
 
 }  // namespace
 
-void ServeSyncEvents::audit(std::string_view event, const nlohmann::json& fields) {
+void ServeEvents::audit(std::string_view event, const nlohmann::json& fields) {
   if (!audit_) return;
   if (auto s = audit_->record(event, fields); !s.ok()) {
     metrics_.audit_failures.inc();
@@ -28,16 +28,16 @@ void ServeSyncEvents::audit(std::string_view event, const nlohmann::json& fields
   }
 }
 
-void ServeSyncEvents::on_synced(const SyncedEvent&) {
+void ServeEvents::on_synced(const SyncedEvent&) {
   metrics_.sync_results.inc({"synced"});
 }
 
-void ServeSyncEvents::on_retry_scheduled(const RetryScheduledEvent&) {
+void ServeEvents::on_retry_scheduled(const RetryScheduledEvent&) {
   metrics_.sync_results.inc({"retry"});
   metrics_.sync_retries.inc();
 }
 
-void ServeSyncEvents::on_parked(const ParkedEvent& e) {
+void ServeEvents::on_parked(const ParkedEvent& e) {
   metrics_.sync_results.inc({"parked"});
   audit("sync.parked", {{"agent_id", e.agent_id},
                         {"role", e.role},
@@ -47,34 +47,104 @@ void ServeSyncEvents::on_parked(const ParkedEvent& e) {
                         {"message", e.message}});
 }
 
-void ServeSyncEvents::on_superseded(const SupersededEvent&) {
+void ServeEvents::on_superseded(const SupersededEvent&) {
   metrics_.sync_results.inc({"superseded"});
 }
 
-void ServeSyncEvents::on_vault_unavailable(const VaultUnavailableEvent&) {
+void ServeEvents::on_vault_unavailable(const VaultUnavailableEvent&) {
   metrics_.vault_up.set(0);
 }
 
-void ServeSyncEvents::on_vault_available() {
+void ServeEvents::on_vault_available() {
   metrics_.vault_up.set(1);
 }
 
-void ServeSyncEvents::on_drift_found(const DriftEvent& e) {
+void ServeEvents::on_drift_found(const DriftEvent& e) {
   if (e.dry_run) return;  // a plan, not a finding: the report carries it
   metrics_.drift_found.inc();
   audit("drift.found", drift_fields(e));
 }
 
-void ServeSyncEvents::on_drift_corrected(const DriftEvent& e) {
+void ServeEvents::on_drift_corrected(const DriftEvent& e) {
   metrics_.drift_corrected.inc();
   log_.info("reconcile.corrected", "drifted role repaired", drift_fields(e));
   audit("drift.corrected", drift_fields(e));
 }
 
-void ServeSyncEvents::on_reconcile_done(const ReconcileSummary& s) {
+void ServeEvents::on_reconcile_done(const ReconcileSummary& s) {
   const double seconds = std::chrono::duration<double>(s.duration).count();
   metrics_.reconcile_duration.observe({s.dry_run ? "true" : "false"}, seconds);
   metrics_.reconcile_runs.inc({s.complete ? "ok" : "error"});
+}
+
+void ServeEvents::on_promoted(const PromotedEvent& e) {
+  const auto& r = e.record;
+  const std::string source(to_string(e.source));
+  metrics_.promotions.inc({source, "promoted"});
+  nlohmann::json fields = {{"source", source},         {"agent_id", r.agent_id},
+                           {"from_tier", r.from_tier}, {"to_tier", r.to_tier},
+                           {"promotion_id", r.id},     {"approved_by", r.approved_by}};
+  if (e.webhook_id) fields["webhook_id"] = *e.webhook_id;
+  if (e.review_id) fields["review_id"] = *e.review_id;
+  switch (e.source) {
+    case ChangeSource::webhook:
+      log_.info("promotion.approved", "promoted by a signed approval", fields);
+      break;
+    case ChangeSource::auto_promotion:
+      log_.info("promotion.auto", "promoted automatically (no manual review needed)", fields);
+      break;
+    case ChangeSource::cli:
+      log_.info("promotion.recorded", "promoted", fields);
+      break;
+  }
+  audit("promotion", fields);
+}
+
+void ServeEvents::on_promotion_refused(const PromotionRefusedEvent& e) {
+  metrics_.promotions.inc(
+      {std::string(to_string(e.source)), is_refusal(e.status.code()) ? "refused" : "error"});
+}
+
+void ServeEvents::on_denied(const DeniedEvent& e) {
+  const auto& r = e.record;
+  metrics_.denials.inc({"recorded"});
+  nlohmann::json fields = {{"agent_id", r.agent_id},     {"tier", r.current_tier},
+                           {"target_tier", r.target_tier}, {"denial_id", r.id},
+                           {"denied_by", r.denied_by}};
+  if (e.webhook_id) fields["webhook_id"] = *e.webhook_id;
+  if (r.review_id) fields["review_id"] = *r.review_id;
+  log_.info("promotion.denied", "denial recorded; tier unchanged", fields);
+  audit("denial", fields);
+}
+
+void ServeEvents::on_denial_refused(const DenialRefusedEvent& e) {
+  metrics_.denials.inc({is_refusal(e.status.code()) ? "refused" : "error"});
+}
+
+void ServeEvents::on_demoted(const DemotedEvent& e) {
+  const auto& r = e.record;
+  const nlohmann::json fields = {{"source", std::string(to_string(e.source))},
+                                 {"agent_id", r.agent_id},
+                                 {"from_tier", r.from_tier},
+                                 {"to_tier", r.to_tier},
+                                 {"demotion_id", r.id},
+                                 {"demoted_by", r.demoted_by},
+                                 {"reason", r.reason}};
+  log_.info("demotion.recorded", "demoted", fields);
+  audit("demotion", fields);
+}
+
+void ServeEvents::on_commit_batch(const CommitBatchEvent& e) {
+  metrics_.commit_batch_size.observe(static_cast<double>(e.promotions));
+  metrics_.commit_duration.observe(e.seconds);
+}
+
+void ServeEvents::on_evaluation_done(const EvaluationPass& pass) {
+  metrics_.agents.set({"eligible"}, static_cast<double>(pass.eligible));
+  metrics_.agents.set({"pending_review"}, static_cast<double>(pass.pending_review));
+  metrics_.agents.set({"not_eligible"}, static_cast<double>(pass.not_eligible));
+  metrics_.agents.set({"invalid"}, static_cast<double>(pass.invalid));
+  metrics_.evaluation_duration.observe(pass.seconds);
 }
 
 vault::RequestObserver vault_request_metrics(ServeMetrics& metrics) {

@@ -1,12 +1,14 @@
-// The daemon's view of Vault traffic and sync outcomes: SyncEvents (sidecar/sync/events.h) and
-// the Vault client's RequestObserver turned into metrics, log events and audit records.
+// The daemon's view of tier changes, Vault traffic and sync outcomes: TierChangeEvents and
+// SyncEvents (sidecar/sync/events.h) and the Vault client's RequestObserver turned into
+// metrics, log events and audit records.
 //
-// Audited: sync parked (with the reason), drift found, drift corrected. The worker and the
-// reconciler log their own outcomes; this adds the log line for a corrected drift only.
+// Audited: promotions (webhook and auto), denials, demotions, sync parked (with the reason),
+// drift found, drift corrected. Logged here: every tier change; the worker and the reconciler
+// log their own outcomes, this adds the line for a corrected drift.
 // Thread-safe and quick: no ledger or Vault calls.
 #pragma once
 
-#include "sidecar/log.h"
+#include "sidecar/config/log.h"
 #include "sidecar/server/audit.h"
 #include "sidecar/server/serve_metrics.h"
 #include "sidecar/sync/events.h"
@@ -14,9 +16,9 @@
 
 namespace ps::sidecar::server {
 
-class ServeSyncEvents final : public SyncEvents {
+class ServeEvents final : public SyncEvents, public TierChangeEvents {
  public:
-  ServeSyncEvents(ServeMetrics& metrics, Logger& log, AuditLog* audit)
+  ServeEvents(ServeMetrics& metrics, Logger& log, AuditLog* audit)
       : metrics_(metrics), log_(log), audit_(audit) {}
 
   void on_synced(const SyncedEvent& e) override;
@@ -28,6 +30,14 @@ class ServeSyncEvents final : public SyncEvents {
   void on_drift_found(const DriftEvent& e) override;
   void on_drift_corrected(const DriftEvent& e) override;
   void on_reconcile_done(const ReconcileSummary& s) override;
+
+  void on_promoted(const PromotedEvent& e) override;
+  void on_promotion_refused(const PromotionRefusedEvent& e) override;
+  void on_denied(const DeniedEvent& e) override;
+  void on_denial_refused(const DenialRefusedEvent& e) override;
+  void on_demoted(const DemotedEvent& e) override;
+  void on_commit_batch(const CommitBatchEvent& e) override;
+  void on_evaluation_done(const EvaluationPass& pass) override;
 
  private:
   void audit(std::string_view event, const nlohmann::json& fields);

@@ -20,26 +20,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.h"
+#include "sidecar/config/secret_files.h"  // WebhookSecret
 
 namespace ps::sidecar::server {
-
-// A decoded signing key. Holds key bytes: never logged, no stream operator.
-class WebhookSecret {
- public:
-  // Parses "whsec_<base64>"; invalid_argument (without the value) when malformed or empty.
-  static engine::Result<WebhookSecret> parse(std::string_view text);
-  const std::string& key() const { return key_; }
-
- private:
-  explicit WebhookSecret(std::string key) : key_(std::move(key)) {}
-  std::string key_;
-};
-
-// Reads a secrets file: one "whsec_..." per line; blank lines and lines starting with '#'
-// are skipped. Refused (invalid_argument, naming the path and the line number, never the
-// content) when unreadable, readable by group or others, empty, or a line is malformed.
-engine::Result<std::vector<WebhookSecret>> load_webhook_secrets(const std::string& path);
 
 enum class SignatureVerdict {
   ok,
@@ -69,13 +52,5 @@ SignatureVerdict verify_webhook(const SignedMessage& message,
 // (Tests, the load generator and docs use it.)
 std::string sign_webhook(const WebhookSecret& secret, std::string_view id,
                          std::string_view timestamp, std::string_view body);
-
-// Strict base64 (standard alphabet, padding required to a multiple of 4); nullopt if invalid.
-std::optional<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
-// Lowercase hex SHA-256 of `bytes`.
-std::string sha256_hex(std::string_view bytes);
-// Constant-time equality of two strings (length is not secret).
-bool constant_time_equal(std::string_view a, std::string_view b);
 
 }  // namespace ps::sidecar::server

@@ -5,8 +5,6 @@
 namespace ps::sidecar {
 namespace {
 
-using engine::Code;
-using engine::Status;
 
 // A policy name as Vault's role API stores it: comma-separated input is split, so a name with
 // a comma would become two; whitespace is trimmed; "root" cannot be granted through a role.
@@ -57,7 +55,7 @@ std::string describe_policies(const PolicyList& policies) {
   return out;
 }
 
-engine::Result<std::shared_ptr<const DesiredState>> DesiredState::create(
+Result<std::shared_ptr<const DesiredState>> DesiredState::create(
     const RolesConfig& roles, std::string_view mount) {
   auto namer = vault::RoleNamer::create(roles.name_template, mount);
   if (!namer) {

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/outbox.h"
-#include "engine/status.h"
-#include "sidecar/sync/settings.h"
+#include "engine/ledger/outbox.h"
+#include "engine/base/status.h"
+#include "sidecar/config/sync_settings.h"
 #include "vault/names.h"
 
 namespace ps::sidecar {
@@ -38,7 +38,7 @@ class DesiredState {
   // Checks the template (RoleNamer) and the policy names (non-empty lowercase printable ASCII
   // without ',' or whitespace, not "root"), and that every tier 0..4 has a list.
   // invalid_argument naming the key (roles.tier_policies."2"[0] ...).
-  static engine::Result<std::shared_ptr<const DesiredState>> create(const RolesConfig& roles,
+  static Result<std::shared_ptr<const DesiredState>> create(const RolesConfig& roles,
                                                                     std::string_view mount);
 
   // The tier's policies, sorted; empty for a tier without an entry.

@@ -1,9 +1,12 @@
-// SyncEvents: what the sync worker and the reconciler report about every outcome, for
-// metrics, logs and the audit trail (serve implements it; the CLI uses the no-op default).
+// What the sync layer reports, for metrics, logs and the audit trail (serve implements both
+// interfaces in sidecar/server/serve_events.h; the CLI uses the no-op defaults):
+//   SyncEvents        the sync worker's and the reconciler's outcomes
+//   TierChangeEvents  the tier-change service's decisions (promotions, denials, demotions,
+//                     group commits) and the periodic evaluator's passes
 //
-// Calls come from the worker's and the reconciler's threads (the reconciler calls from its
-// coordinating thread only), after the outcome is committed to the ledger. Implementations
-// must be thread-safe and quick (no Vault or ledger calls). No event carries a secret.
+// Calls come from the threads doing the work, after the outcome is committed to the ledger.
+// Implementations must be thread-safe and quick (no Vault or ledger calls). No event carries a
+// secret.
 #pragma once
 
 #include <chrono>
@@ -12,8 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/outbox.h"
-#include "sidecar/sync/settings.h"
+#include "engine/base/status.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/outbox.h"
+#include "sidecar/config/sync_settings.h"
 
 namespace ps::sidecar {
 
@@ -114,5 +119,79 @@ class SyncEvents {
 
 // Ignores everything (the CLI commands, tests that do not look).
 class NoSyncEvents final : public SyncEvents {};
+
+// ---- Tier changes -------------------------------------------------------------------------
+
+// Who asked for a tier change (the metrics label `source` and the audit field).
+enum class ChangeSource { cli, webhook, auto_promotion };
+// "cli" | "webhook" | "auto"
+std::string_view to_string(ChangeSource source);
+
+struct PromotedEvent {
+  ChangeSource source = ChangeSource::cli;
+  engine::PromotionRecord record;
+  std::optional<std::string> webhook_id;
+  std::optional<std::string> review_id;
+};
+
+// A promotion that did not commit. `status` says why: aborted / failed_precondition /
+// invalid_data / invalid_argument / permission_denied are refusals, anything else an error.
+struct PromotionRefusedEvent {
+  ChangeSource source = ChangeSource::cli;
+  std::string agent_id;
+  Status status;
+  std::optional<std::string> webhook_id;
+};
+
+struct DeniedEvent {
+  engine::DenialRecord record;
+  std::optional<std::string> webhook_id;
+};
+
+struct DenialRefusedEvent {
+  std::string agent_id;
+  Status status;
+  std::optional<std::string> webhook_id;
+};
+
+struct DemotedEvent {
+  ChangeSource source = ChangeSource::cli;
+  engine::DemotionRecord record;
+};
+
+// One group-commit transaction of promotions (BEGIN .. COMMIT).
+struct CommitBatchEvent {
+  std::size_t promotions = 0;
+  double seconds = 0;
+};
+
+// One periodic evaluation pass (sidecar/sync/evaluator.h).
+struct EvaluationPass {
+  std::int64_t eligible = 0;
+  std::int64_t pending_review = 0;
+  std::int64_t not_eligible = 0;
+  std::int64_t invalid = 0;
+  std::int64_t auto_promoted = 0;
+  std::int64_t auto_refused = 0;  // lost a race or stopped qualifying in the transaction
+  double seconds = 0;
+};
+
+class TierChangeEvents {
+ public:
+  virtual ~TierChangeEvents() = default;
+  virtual void on_promoted(const PromotedEvent&) {}
+  virtual void on_promotion_refused(const PromotionRefusedEvent&) {}
+  virtual void on_denied(const DeniedEvent&) {}
+  virtual void on_denial_refused(const DenialRefusedEvent&) {}
+  virtual void on_demoted(const DemotedEvent&) {}
+  virtual void on_commit_batch(const CommitBatchEvent&) {}
+  virtual void on_evaluation_done(const EvaluationPass&) {}
+};
+
+class NoTierChangeEvents final : public TierChangeEvents {};
+
+// True for the codes that mean "refused" (the request was understood and said no), false for
+// errors (the ledger failed).
+bool is_refusal(Code code);
 
 }  // namespace ps::sidecar

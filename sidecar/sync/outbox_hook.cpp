@@ -1,21 +1,21 @@
 #include "sidecar/sync/outbox_hook.h"
 
-#include "engine/outbox.h"
+#include "engine/ledger/outbox.h"
 
 namespace ps::sidecar {
 
 engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desired,
                                         Checkpoint checkpoint) {
   return [desired = std::move(desired), checkpoint = std::move(checkpoint)](
-             engine::LedgerTx& tx, const engine::TierChange& change) -> engine::Status {
+             engine::LedgerTx& tx, const engine::TierChange& change) -> Status {
     const auto at = engine::parse_iso8601(change.timestamp);
     if (!at) {
-      return {engine::Code::internal, "tier change without a valid timestamp: " + change.timestamp};
+      return {Code::internal, "tier change without a valid timestamp: " + change.timestamp};
     }
     const auto kind = change.kind == engine::TierChange::Kind::demotion
                           ? engine::ChangeKind::demotion
                           : engine::ChangeKind::promotion;
-    engine::Status s =
+    Status s =
         engine::write_desired_state(tx, desired->change_for(change.agent_id, change.to_tier,
                                                             kind, *at));
     if (s.ok() && checkpoint) checkpoint("outbox.before_commit");
@@ -25,12 +25,12 @@ engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desi
 
 engine::TierChangeHook chain_hooks(engine::TierChangeHook first, engine::TierChangeHook second) {
   return [first = std::move(first), second = std::move(second)](
-             engine::LedgerTx& tx, const engine::TierChange& change) -> engine::Status {
+             engine::LedgerTx& tx, const engine::TierChange& change) -> Status {
     if (first) {
-      if (engine::Status s = first(tx, change); !s.ok()) return s;
+      if (Status s = first(tx, change); !s.ok()) return s;
     }
     if (second) return second(tx, change);
-    return engine::Status::success();
+    return Status::success();
   };
 }
 

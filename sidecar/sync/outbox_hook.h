@@ -18,7 +18,7 @@
 #include <memory>
 #include <string_view>
 
-#include "engine/ledger.h"
+#include "engine/ledger/ledger.h"
 #include "sidecar/sync/desired_state.h"
 
 namespace ps::sidecar {

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <mutex>
 
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::sidecar {
 

@@ -113,7 +113,7 @@ void Reconciler::read_roles(Page& page) {
   for (auto& t : threads) t.join();
 }
 
-engine::Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
+Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
                                           engine::Outbox& outbox) {
   ReconcileSummary& sum = report.summary;
   engine::ReconcileWrites writes;
@@ -221,7 +221,7 @@ engine::Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileRep
   }
 
   if (dry_run || (writes.drift.empty() && writes.repairs.empty() && writes.requeues.empty())) {
-    return engine::Status::success();
+    return Status::success();
   }
   const std::int64_t planned = static_cast<std::int64_t>(writes.repairs.size());
   auto written = outbox.write_reconcile(writes);
@@ -229,10 +229,10 @@ engine::Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileRep
   // Repairs overtaken by a newer change since the page was read are not written (that change
   // queued its own push).
   sum.repairs -= planned - written->repairs_written;
-  return engine::Status::success();
+  return Status::success();
 }
 
-engine::Result<ReconcileReport> Reconciler::run(bool dry_run) {
+Result<ReconcileReport> Reconciler::run(bool dry_run) {
   std::lock_guard<std::mutex> lock(run_mu_);
   const auto start = clock_.steady_now();
   ReconcileReport report;
@@ -284,7 +284,7 @@ engine::Result<ReconcileReport> Reconciler::run(bool dry_run) {
                    {"detail", page.global_error->message}});
         break;
       }
-      if (engine::Status s = reconcile_page(dry_run, page, report, *outbox_); !s.ok()) return s;
+      if (Status s = reconcile_page(dry_run, page, report, *outbox_); !s.ok()) return s;
     }
     if (stop_.load() && !report.summary.error) report.summary.error = "stopped";
   }
@@ -311,7 +311,7 @@ engine::Result<ReconcileReport> Reconciler::run(bool dry_run) {
 
 void Reconciler::run_loop(
     const std::function<bool()>& should_stop,
-    const std::function<void(const engine::Result<ReconcileReport>&)>& done) {
+    const std::function<void(const Result<ReconcileReport>&)>& done) {
   auto stop = [&] { return stop_.load() || (should_stop && should_stop()); };
   while (!stop()) {
     triggered_.store(false);

@@ -32,14 +32,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/status.h"
-#include "sidecar/log.h"
+#include "engine/base/status.h"
+#include "sidecar/config/log.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/events.h"
 #include "sidecar/sync/rate_limiter.h"
-#include "sidecar/sync/settings.h"
+#include "sidecar/config/sync_settings.h"
 #include "sidecar/sync/sync_worker.h"  // OutboxFactory, VaultApiFactory
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::sidecar {
 
@@ -89,7 +89,7 @@ class Reconciler {
 
   // One pass (see above). Errors: the ledger could not be read or written. A Vault outage is
   // not an error of run(): it ends the pass early with summary.complete = false.
-  engine::Result<ReconcileReport> run(bool dry_run);
+  Result<ReconcileReport> run(bool dry_run);
 
   // The wait before the next scheduled pass: interval_s +- jitter (uniform).
   std::chrono::milliseconds next_interval();
@@ -97,14 +97,14 @@ class Reconciler {
   // Runs a pass at once, then on schedule (and on trigger()) until should_stop() or
   // request_stop(); `done` (optional) sees each report.
   void run_loop(const std::function<bool()>& should_stop,
-                const std::function<void(const engine::Result<ReconcileReport>&)>& done = {});
+                const std::function<void(const Result<ReconcileReport>&)>& done = {});
   // Asks run_loop() for a pass now.
   void trigger();
   void request_stop();
 
  private:
   struct Page;
-  engine::Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
+  Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
                                 engine::Outbox& outbox);
   void read_roles(Page& page);
   vault::VaultApi& api(std::size_t i);

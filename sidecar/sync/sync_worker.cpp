@@ -325,7 +325,7 @@ void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
   }
 }
 
-engine::Result<PassStats> SyncWorker::run_once() {
+Result<PassStats> SyncWorker::run_once() {
   PassStats stats;
   if (!outbox_) {
     auto opened = open_outbox_();

@@ -42,25 +42,22 @@
 #include <optional>
 #include <string>
 
-#include "engine/outbox.h"
-#include "engine/status.h"
-#include "sidecar/log.h"
+#include "engine/ledger/outbox.h"
+#include "engine/base/status.h"
+#include "sidecar/config/log.h"
+#include "sidecar/config/vault_setup.h"  // VaultApiFactory
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/events.h"
 #include "sidecar/sync/outbox_hook.h"
 #include "sidecar/sync/rate_limiter.h"
-#include "sidecar/sync/settings.h"
+#include "sidecar/config/sync_settings.h"
 #include "vault/api.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::sidecar {
 
 // Opens the ledger's outbox (usually engine::Outbox::open with the configured path).
-using OutboxFactory = std::function<engine::Result<std::unique_ptr<engine::Outbox>>()>;
-// A VaultApi for one thread (its own keep-alive connection). Callers wrap the client so that
-// a rejected token is re-authenticated once and nothing else is retried (the worker keeps its
-// own schedule): see VaultSetup::single_attempt_api().
-using VaultApiFactory = std::function<std::unique_ptr<vault::VaultApi>()>;
+using OutboxFactory = std::function<Result<std::unique_ptr<engine::Outbox>>()>;
 
 struct SyncWorkerOptions {
   // Shared with the reconciler (and other workers in this process); null = a limiter of
@@ -106,7 +103,7 @@ class SyncWorker {
   // One pass over the due rows (see above). Returns early, with stats.paused, while Vault is
   // unavailable. Errors: the ledger could not be opened or written (the pass's claims are
   // released when possible).
-  engine::Result<PassStats> run_once();
+  Result<PassStats> run_once();
 
   // Runs passes until should_stop() (or request_stop()): after a pass, waits
   // config.poll_interval, the end of a pause, or a wake() - whichever comes first. A stop

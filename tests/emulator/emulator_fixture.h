@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "vault/clock.h"
+#include "tests/support/simulated_clock.h"
 #include "vault/emulator/emulator.h"
 
 namespace ps::vault::emulator::testing {

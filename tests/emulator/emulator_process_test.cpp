@@ -10,6 +10,7 @@
 #include "tests/emulator/emulator_process.h"
 #include "tls/tls.h"
 
+
 using namespace ps::vault::emulator::testing;
 using nlohmann::json;
 

@@ -1,9 +1,10 @@
 // HTTP/1.1 framing of the emulator's server and the request log's redaction.
 #include <boost/test/unit_test.hpp>
 
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 #include "vault/emulator/http_parse.h"
 #include "vault/emulator/request_log.h"
+
 
 using namespace ps::vault::emulator;
 using namespace ps::vault::emulator::http;

@@ -4,13 +4,17 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 
-#include "engine/evaluation_json.h"
-#include "engine/ledger.h"
-#include "engine/ledger_sql.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/ledger_sql.h"
 #include "tests/support/facts_text.h"
 #include "tests/support/ledger_gen.h"
 #include "tests/support/test_support.h"
 #include "tests/support/engine_printers.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::engine;
 using ps::testing::q;

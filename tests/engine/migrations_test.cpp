@@ -3,9 +3,13 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
-#include "engine/ledger.h"
+#include "engine/ledger/ledger.h"
 #include "tests/support/test_support.h"
 #include "tests/support/engine_printers.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::engine;
 using ps::testing::RawLedger;

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/evaluation_json.h"
-#include "engine/ledger.h"
-#include "engine/ledger_sql.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/ledger_sql.h"
 #include "tests/support/engine_printers.h"
 #include "tests/support/facts_text.h"
 #include "tests/support/ledger_gen.h"

@@ -2,10 +2,14 @@
 // promotions row as the reference writes it, the tier-change hook, and every refusal.
 #include <boost/test/unit_test.hpp>
 
-#include "engine/evaluation_json.h"
-#include "engine/ledger.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/ledger/ledger.h"
 #include "tests/support/test_support.h"
 #include "tests/support/engine_printers.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::engine;
 using ps::testing::RawLedger;

@@ -1,8 +1,12 @@
 // The "rules" config section: merge semantics and validation errors naming the key path.
 #include <boost/test/unit_test.hpp>
 
-#include "engine/evaluation_json.h"
-#include "engine/rules_config.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/rules/rules_config.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::engine;
 using json = nlohmann::ordered_json;

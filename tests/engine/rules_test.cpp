@@ -1,9 +1,9 @@
 // Every branch of the promotion rules, against the reference engine's sentences.
 #include <boost/test/unit_test.hpp>
 
-#include "engine/evaluation_json.h"
-#include "engine/rules.h"
-#include "engine/timestamp.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/rules/rules.h"
+#include "engine/rules/timestamp.h"
 #include "tests/support/engine_printers.h"
 
 using namespace ps::engine;

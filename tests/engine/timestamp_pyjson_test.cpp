@@ -1,8 +1,8 @@
 // ISO-8601 parsing/formatting and Python-identical JSON.
 #include <boost/test/unit_test.hpp>
 
-#include "engine/pyjson.h"
-#include "engine/timestamp.h"
+#include "engine/rules/pyjson.h"
+#include "engine/rules/timestamp.h"
 
 using namespace ps::engine;
 

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "engine/window_aggregate.h"
+#include "engine/ledger/window_aggregate.h"
 
 using namespace ps::engine;
 

@@ -1,13 +1,17 @@
 // Argument parsing with the reference's argparse semantics.
 #include <boost/test/unit_test.hpp>
 
-#include "sidecar/cli.h"
+#include "sidecar/cli/cli.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::sidecar;
 
 namespace {
 
-ps::engine::Result<Invocation> parse(std::vector<std::string_view> args) {
+ps::Result<Invocation> parse(std::vector<std::string_view> args) {
   return parse_command_line(args);
 }
 

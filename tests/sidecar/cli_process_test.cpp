@@ -9,7 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 #include "tests/support/ledger_gen.h"
 #include "tests/support/test_support.h"
 

@@ -7,13 +7,18 @@
 #include <map>
 #include <sstream>
 
-#include "engine/ledger_migrations.h"
-#include "engine/timestamp.h"
-#include "sidecar/commands.h"
-#include "sidecar/output.h"
-#include "sidecar/spool.h"
+#include "tests/support/simulated_clock.h"
+#include "engine/ledger/ledger_migrations.h"
+#include "engine/rules/timestamp.h"
+#include "sidecar/cli/commands.h"
+#include "sidecar/cli/output.h"
+#include "sidecar/cli/spool.h"
 #include "tests/support/ledger_gen.h"
 #include "tests/support/test_support.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::sidecar;
 using ps::testing::RawLedger;

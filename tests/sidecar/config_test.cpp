@@ -2,13 +2,16 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 
-#include "engine/evaluation_json.h"
-#include "sidecar/config.h"
+#include "engine/rules/evaluation_json.h"
+#include "sidecar/config/config.h"
 #include "tests/support/engine_printers.h"
 #include "tests/support/test_support.h"
 
+using ps::Code;
+using ps::Result;
+using ps::Status;
+
 using namespace ps::sidecar;
-using ps::engine::Code;
 
 namespace {
 

@@ -6,11 +6,15 @@
 #include <filesystem>
 #include <map>
 
-#include "engine/evaluation_json.h"
-#include "engine/ledger.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/ledger/ledger.h"
 #include "tests/support/engine_printers.h"
 #include "tests/support/ledger_gen.h"
 #include "tests/support/test_support.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::engine;
 using namespace ps::testing;

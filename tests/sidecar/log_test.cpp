@@ -1,4 +1,5 @@
-#include "sidecar/log.h"
+#include "tests/support/simulated_clock.h"
+#include "sidecar/config/log.h"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/evaluation_json.h"
-#include "engine/ledger.h"
+#include "engine/rules/evaluation_json.h"
+#include "engine/ledger/ledger.h"
 
 namespace ps::testing {
 

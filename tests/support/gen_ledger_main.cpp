@@ -6,7 +6,7 @@
 #include <iostream>
 #include <string>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 #include "tests/support/ledger_gen.h"
 
 namespace {

@@ -12,7 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 
 namespace ps::testing {
 namespace {

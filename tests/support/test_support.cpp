@@ -16,7 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 
 extern char** environ;
 

@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "tests/support/simulated_clock.h"
 #include "tests/vault/emulator_fixture.h"
 #include "vault/connection.h"
 #include "vault/retrying_api.h"

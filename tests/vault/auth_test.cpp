@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/support/simulated_clock.h"
 #include "tests/vault/fake_vault_api.h"
 #include "tests/vault/test_support.h"
 #include "vault/auth.h"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "tests/support/simulated_clock.h"
 #include "tests/vault/emulator_fixture.h"
 #include "vault/retrying_api.h"
 

@@ -9,6 +9,10 @@
 
 #include "tests/vault/emulator_fixture.h"
 
+using ps::Code;
+using ps::Result;
+using ps::Status;
+
 namespace ps::vault {
 namespace {
 

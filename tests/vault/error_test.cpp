@@ -7,6 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+using ps::Code;
+using ps::Result;
+using ps::Status;
+
 namespace ps::vault {
 namespace {
 

@@ -4,7 +4,12 @@
 
 #include <deque>
 
+#include "tests/support/simulated_clock.h"
 #include "vault/retry.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 namespace ps::vault {
 namespace {

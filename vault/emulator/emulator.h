@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::vault::emulator {
 

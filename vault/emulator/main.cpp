@@ -14,7 +14,7 @@
 #include <string>
 
 #include "tls/tls.h"
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 #include "vault/emulator/emulator.h"
 #include "vault/emulator/request_log.h"
 #include "vault/emulator/server.h"

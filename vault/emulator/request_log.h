@@ -9,7 +9,7 @@
 #include <mutex>
 #include <string>
 
-#include "vault/clock.h"
+#include "engine/base/clock.h"
 
 namespace ps::vault::emulator {
 

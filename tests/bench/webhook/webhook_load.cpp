@@ -37,7 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 #include "sidecar/server/webhook_signature.h"
 #include "tests/sidecar/server/server_test_support.h"
 
@@ -154,7 +154,7 @@ int run(const std::map<std::string, std::string>& f) {
   std::ifstream sf(flag(f, "--secrets"));
   std::string secret_text;
   std::getline(sf, secret_text);
-  auto secret = ps::sidecar::server::WebhookSecret::parse(secret_text);
+  auto secret = ps::sidecar::WebhookSecret::parse(secret_text);
   if (!secret.ok()) {
     std::cerr << "webhook-load: bad secret file\n";
     return 2;

@@ -25,6 +25,7 @@
 
 #include "tls/dev_pki.h"
 
+
 extern char** environ;
 
 namespace ps::testing::serve {

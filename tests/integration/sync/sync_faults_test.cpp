@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "engine/timestamp.h"
+#include "engine/rules/timestamp.h"
 #include "tests/integration/sync/sync_harness.h"
 
 using namespace ps::sidecar::itest;

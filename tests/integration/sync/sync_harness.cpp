@@ -14,11 +14,11 @@
 
 #include <httplib.h>
 
-#include "engine/ledger.h"
-#include "engine/outbox.h"
-#include "engine/sqlite.h"
-#include "engine/rules_config.h"
-#include "sidecar/config.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/outbox.h"
+#include "engine/ledger/sqlite.h"
+#include "engine/rules/rules_config.h"
+#include "sidecar/config/config.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/outbox_hook.h"
 

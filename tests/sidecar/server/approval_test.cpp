@@ -7,10 +7,18 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "engine/ledger.h"
-#include "sidecar/config.h"
-#include "sidecar/server/approval.h"
+#include "tests/support/simulated_clock.h"
+#include "engine/ledger/ledger.h"
+#include "sidecar/config/config.h"
+#include "sidecar/server/serve_events.h"
+#include "sidecar/server/webhook.h"
+#include "sidecar/sync/tier_change_service.h"
+#include "tls/digest.h"
 #include "tests/sidecar/server/server_test_support.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::sidecar;
 using namespace ps::sidecar::server;
@@ -41,9 +49,10 @@ struct Fixture {
   MetricsRegistry registry;
   ServeMetrics metrics{registry, "test"};
   std::unique_ptr<AuditLog> audit;
-  std::atomic<int> hook_calls{0};
-  bool hook_fails = false;
-  std::unique_ptr<ApprovalProcessor> processor;
+  std::unique_ptr<ServeEvents> events;
+  std::shared_ptr<const DesiredState> desired;
+  std::unique_ptr<TierChangeService> tier_changes;
+  std::unique_ptr<ApprovalWebhook> processor;
 
   explicit Fixture(std::int64_t busy_timeout_ms = 5000) {
     ps::testing::create_ledger(db);
@@ -54,7 +63,6 @@ struct Fixture {
       BOOST_REQUIRE((*l)->migrate(clock.wall_now()).ok());
     }
     raw->exec("BEGIN");
-    raw->exec("CREATE TABLE test_outbox (agent_id TEXT, to_tier INTEGER, promotion_id INTEGER)");
     ps::testing::seed_ready_agent(*raw, "t0", 0, clock.wall_now());
     ps::testing::seed_ready_agent(*raw, "t2", 2, clock.wall_now());
     ps::testing::seed_ready_agent(*raw, "t3", 3, clock.wall_now());
@@ -74,16 +82,23 @@ struct Fixture {
   // A new pool and processor on the same files: what a restarted daemon has.
   void restart(std::int64_t busy_timeout_ms = 5000) {
     pool = std::make_unique<LedgerPool>(ps::engine::LedgerOptions{db, busy_timeout_ms, false});
-    ApprovalDeps deps{*pool, *settings, {}, "pending", clock, logger, audit.get(), &metrics};
-    deps.outbox_hook = [this](ps::engine::LedgerTx& tx, const ps::engine::TierChange& c) {
-      ++hook_calls;
-      if (hook_fails) return ps::engine::Status(ps::engine::Code::internal, "outbox write failed");
-      auto st = tx.prepare("INSERT INTO test_outbox VALUES (?1, ?2, ?3)");
-      if (!st.ok()) return st.status();
-      st->bind(1, std::string_view(c.agent_id)).bind(2, c.to_tier).bind(3, c.promotion_id);
-      return st->run();
-    };
-    processor = std::make_unique<ApprovalProcessor>(std::move(deps));
+    desired = DesiredState::create(RolesConfig{}, "approle").value();
+    if (!events) events = std::make_unique<ServeEvents>(metrics, logger, audit.get());
+    tier_changes = std::make_unique<TierChangeService>(
+        TierChangeServiceDeps{*pool, *settings, clock, *events}, desired);
+    processor = std::make_unique<ApprovalWebhook>(
+        WebhookDeps{*pool, *settings, *tier_changes, clock, logger, audit.get(), &metrics});
+  }
+
+  // Every later write of an outbox row fails inside the tier change's transaction.
+  void make_outbox_writes_fail() {
+    raw->exec("CREATE TRIGGER outbox_fails BEFORE INSERT ON sidecar_outbox "
+              "BEGIN SELECT RAISE(ABORT, 'outbox write failed'); END");
+  }
+
+  // The outbox rows: agent|tier|generation.
+  std::vector<std::string> outbox() {
+    return raw->rows("SELECT agent_id, tier, generation FROM sidecar_outbox ORDER BY agent_id");
   }
 
   std::int64_t now_unix() const {
@@ -115,7 +130,7 @@ BOOST_AUTO_TEST_CASE(signed_approval_promotes_in_one_transaction_and_answers_the
   BOOST_TEST(fx.tier("t0") == "1");
   BOOST_TEST(fx.raw->rows("SELECT agent_id, from_tier, to_tier, approved_by, rationale FROM promotions") ==
              std::vector<std::string>{"t0|0|1|anyone|reviewed in test"});
-  BOOST_TEST(fx.raw->rows("SELECT * FROM test_outbox") == std::vector<std::string>{"t0|1|1"});
+  BOOST_TEST(fx.outbox() == std::vector<std::string>{"t0|1|1"});
   BOOST_TEST(fx.raw->rows("SELECT webhook_id, event_type, agent_id, target_tier, actor, http_status, "
                           "promotion_id, response FROM sidecar_webhook_deliveries") ==
              std::vector<std::string>{"msg_1|promotion.approved|t0|1|anyone|200|1|" + a.body});
@@ -141,7 +156,7 @@ BOOST_AUTO_TEST_CASE(repeated_id_gets_the_same_answer_and_changes_nothing_also_a
   BOOST_TEST(after_restart.status == 200);
   BOOST_TEST(after_restart.body == first.body);
   BOOST_TEST(dump_ledger(*fx.raw) == after_first);
-  BOOST_TEST(fx.hook_calls == 1);
+  BOOST_TEST(fx.outbox() == std::vector<std::string>{"t0|1|1"});  // one change, one push
 }
 
 BOOST_AUTO_TEST_CASE(same_id_with_a_different_message_is_a_conflict) {
@@ -172,7 +187,7 @@ BOOST_AUTO_TEST_CASE(twenty_concurrent_deliveries_of_one_id_promote_once) {
   }
   BOOST_TEST(fx.raw->integer("SELECT count(*) FROM promotions") == 1);
   BOOST_TEST(fx.raw->integer("SELECT count(*) FROM sidecar_webhook_deliveries") == 1);
-  BOOST_TEST(fx.raw->integer("SELECT count(*) FROM test_outbox") == 1);
+  BOOST_TEST(fx.outbox() == std::vector<std::string>{"t0|1|1"});
   BOOST_TEST(fx.tier("t0") == "1");
 }
 
@@ -187,7 +202,7 @@ BOOST_AUTO_TEST_CASE(every_refusal_gets_its_status_and_leaves_the_ledger_unchang
   };
   auto h = sign_approval(fx.secret, "msg_t", fx.now_unix(), good);
   auto forged = h;
-  forged.signature = "v1," + ps::sidecar::server::base64_encode(std::string(32, 'A'));
+  forged.signature = "v1," + ps::tls::base64_encode(std::string(32, 'A'));
   const std::string truncated = good.substr(0, good.size() - 5);
   std::vector<Case> cases = {
       {"forged", fx.processor->handle({forged.id, forged.timestamp, forged.signature, "application/json", good}), 401},
@@ -212,7 +227,7 @@ BOOST_AUTO_TEST_CASE(every_refusal_gets_its_status_and_leaves_the_ledger_unchang
     BOOST_TEST(c.answer.body.find(fx.secret.substr(6, 10)) == std::string::npos);
   }
   BOOST_TEST(dump_ledger(*fx.raw) == before);
-  BOOST_TEST(fx.hook_calls == 0);
+  BOOST_TEST(fx.outbox().empty());
   const std::string audit = ps::testing::read_text_file(fx.dir.file("audit.jsonl"));
   std::size_t rejected = 0;
   for (auto p = audit.find("webhook.rejected"); p != std::string::npos; p = audit.find("webhook.rejected", p + 1)) ++rejected;
@@ -291,9 +306,9 @@ BOOST_AUTO_TEST_CASE(locked_ledger_gives_503_with_retry_after_and_changes_nothin
   BOOST_TEST(fx.send(approval_body("t0", 1, "anyone"), "l1").status == 200);  // retry works
 }
 
-BOOST_AUTO_TEST_CASE(failing_outbox_hook_rolls_the_promotion_back) {
+BOOST_AUTO_TEST_CASE(failing_outbox_write_rolls_the_promotion_back) {
   Fixture fx;
-  fx.hook_fails = true;
+  fx.make_outbox_writes_fail();
   const auto before = dump_ledger(*fx.raw);
   const HttpAnswer a = fx.send(approval_body("t0", 1, "anyone"), "h1");
   BOOST_TEST(a.status == 503);

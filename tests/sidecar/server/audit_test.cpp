@@ -10,6 +10,7 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/support/simulated_clock.h"
 #include "sidecar/server/audit.h"
 #include "tests/support/test_support.h"
 

@@ -2,7 +2,7 @@
 // refused with the key path, serve-only checks (TLS files, plain HTTP only on loopback).
 #include <boost/test/unit_test.hpp>
 
-#include "sidecar/config.h"
+#include "sidecar/config/config.h"
 
 using namespace ps::sidecar;
 

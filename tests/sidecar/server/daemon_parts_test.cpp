@@ -8,11 +8,17 @@
 #include <cstddef>
 #include <cstring>
 
-#include "engine/ledger.h"
-#include "sidecar/server/evaluator.h"
+#include "tests/support/simulated_clock.h"
+#include "engine/ledger/ledger.h"
+#include "sidecar/sync/evaluator.h"
 #include "sidecar/server/operator_api.h"
 #include "sidecar/server/sd_notify.h"
+#include "sidecar/server/serve_events.h"
 #include "tests/sidecar/server/server_test_support.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::sidecar;
 using namespace ps::sidecar::server;
@@ -124,15 +130,12 @@ BOOST_AUTO_TEST_CASE(periodic_evaluation_counts_and_auto_promotes_only_tiers_wit
   Logger log([&](std::string_view l) { lines.emplace_back(l); }, clock);
   MetricsRegistry registry;
   ServeMetrics metrics(registry, "t");
-  int hooked = 0;
+  ServeEvents events(metrics, log, nullptr);
   int woken = 0;
-  ApprovalDeps deps{pool, settings, {}, "pending", clock, log, nullptr, &metrics};
-  deps.outbox_hook = [&](ps::engine::LedgerTx&, const ps::engine::TierChange&) {
-    ++hooked;
-    return ps::engine::Status::success();
-  };
-  ApprovalProcessor promoter(deps);
-  Evaluator evaluator(pool, settings, promoter, clock, log, &metrics, [&] { ++woken; });
+  TierChangeServiceDeps deps{pool, settings, clock, events};
+  deps.on_committed = [&] { ++woken; };
+  TierChangeService tier_changes(deps, DesiredState::create(RolesConfig{}, "approle").value());
+  Evaluator evaluator(pool, settings, tier_changes, clock, log, events);
 
   auto pass = evaluator.run_once(false);
   BOOST_REQUIRE(pass.ok());
@@ -148,7 +151,8 @@ BOOST_AUTO_TEST_CASE(periodic_evaluation_counts_and_auto_promotes_only_tiers_wit
   BOOST_TEST(pass->auto_promoted == 1);
   BOOST_TEST(raw.rows("SELECT agent_id, from_tier, to_tier, approved_by FROM promotions") ==
              std::vector<std::string>{"t0|0|1|policy-sidecar:auto"});
-  BOOST_TEST(hooked == 1);
+  BOOST_TEST(raw.rows("SELECT agent_id, tier FROM sidecar_outbox") ==
+             std::vector<std::string>{"t0|1"});
   BOOST_TEST(woken == 1);
   BOOST_TEST(metrics.promotions.value({"auto", "promoted"}) == 1);
 }

@@ -3,14 +3,16 @@
 #include <boost/test/unit_test.hpp>
 #include <thread>
 
-#include "engine/ledger.h"
-#include "sidecar/server/group_commit.h"
-#include "vault/clock.h"
+#include "engine/ledger/ledger.h"
+#include "sidecar/sync/group_commit.h"
+#include "tests/support/simulated_clock.h"
 #include "tests/sidecar/server/server_test_support.h"
 
-using namespace ps::sidecar::server;
-using ps::engine::Code;
-using ps::engine::Status;
+using ps::Code;
+using ps::Result;
+using ps::Status;
+
+using namespace ps::sidecar;
 
 namespace {
 

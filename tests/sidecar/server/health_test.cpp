@@ -3,7 +3,12 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/simulated_clock.h"
 #include "sidecar/server/health.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 using namespace ps::sidecar::server;
 using namespace std::chrono_literals;
@@ -34,7 +39,7 @@ struct Fakes {
   ps::vault::Result<ps::vault::Health> vault = health_in(ps::vault::HealthState::active);
   int vault_calls = 0;
   ps::vault::TokenStatus token = valid_token();
-  ps::engine::Result<ps::engine::OutboxStats> outbox = ps::engine::OutboxStats{};
+  ps::Result<ps::engine::OutboxStats> outbox = ps::engine::OutboxStats{};
 
   HealthChecker checker() {
     HealthProbes p;

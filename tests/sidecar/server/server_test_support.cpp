@@ -1,5 +1,7 @@
 #include "tests/sidecar/server/server_test_support.h"
 
+#include "tls/digest.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -45,7 +47,7 @@ std::vector<std::string> dump_ledger(RawLedger& raw) {
 }
 
 std::string make_secret(const std::string& key) {
-  return "whsec_" + sidecar::server::base64_encode(key);
+  return "whsec_" + tls::base64_encode(key);
 }
 
 std::string approval_body(const std::string& agent, int target_tier, const std::string& approver,
@@ -59,7 +61,7 @@ std::string approval_body(const std::string& agent, int target_tier, const std::
 
 SignedHeaders sign_approval(const std::string& secret, const std::string& id,
                             std::int64_t timestamp, const std::string& body) {
-  auto s = sidecar::server::WebhookSecret::parse(secret);
+  auto s = sidecar::WebhookSecret::parse(secret);
   if (!s.ok()) throw std::runtime_error("bad test secret");
   const std::string ts = std::to_string(timestamp);
   return {id, ts, sidecar::server::sign_webhook(*s, id, ts, body)};

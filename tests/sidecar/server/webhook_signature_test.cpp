@@ -6,8 +6,10 @@
 #include <fstream>
 
 #include "sidecar/server/webhook_signature.h"
+#include "tls/digest.h"
 #include "tests/support/test_support.h"
 
+using namespace ps::sidecar;
 using namespace ps::sidecar::server;
 
 namespace {
@@ -105,12 +107,12 @@ BOOST_AUTO_TEST_CASE(secrets_must_be_whsec_base64) {
 
 BOOST_AUTO_TEST_CASE(strict_base64_round_trips_and_refuses_misplaced_padding) {
   for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
-    BOOST_TEST(*base64_decode(base64_encode(s)) == s);
+    BOOST_TEST(*ps::tls::base64_decode(ps::tls::base64_encode(s)) == s);
   }
-  BOOST_TEST(!base64_decode("YQ=").has_value());
-  BOOST_TEST(!base64_decode("Y===").has_value());
-  BOOST_TEST(!base64_decode("YQ==YQ==").has_value());
-  BOOST_TEST(!base64_decode("Y=Q=").has_value());
+  BOOST_TEST(!ps::tls::base64_decode("YQ=").has_value());
+  BOOST_TEST(!ps::tls::base64_decode("Y===").has_value());
+  BOOST_TEST(!ps::tls::base64_decode("YQ==YQ==").has_value());
+  BOOST_TEST(!ps::tls::base64_decode("Y=Q=").has_value());
 }
 
 BOOST_AUTO_TEST_CASE(secrets_file_holds_several_secrets_comments_and_blank_lines) {

@@ -4,6 +4,10 @@
 
 #include "tests/sidecar/sync/sync_test_support.h"
 
+using ps::Code;
+using ps::Result;
+using ps::Status;
+
 using namespace ps;
 using namespace ps::sidecar;
 using namespace ps::sidecar::testing;
@@ -54,7 +58,7 @@ BOOST_AUTO_TEST_CASE(a_failing_hook_rolls_back_the_promotion_and_the_row) {
   req.approved_by = "x";
   req.now = f.clock.wall_now();
   auto hook = chain_hooks(make_outbox_hook(f.desired), [](engine::LedgerTx&, const engine::TierChange&) {
-    return engine::Status(engine::Code::unavailable, "disk full");
+    return Status(Code::unavailable, "disk full");
   });
   auto r = (*ledger)->promote(req, permissive_rules(), hook);
   BOOST_TEST(!r.ok());
@@ -104,15 +108,15 @@ BOOST_AUTO_TEST_CASE(demotion_refuses_unknown_agents_non_demotions_and_moved_tie
   req.reason = "r";
   req.now = f.clock.wall_now();
   auto hook = make_outbox_hook(f.desired);
-  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == engine::Code::failed_precondition));
+  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == Code::failed_precondition));
   req.agent_id = "a1";
   req.to_tier = 2;
-  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == engine::Code::failed_precondition));
+  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == Code::failed_precondition));
   req.to_tier = 7;
-  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == engine::Code::invalid_argument));
+  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == Code::invalid_argument));
   req.to_tier = 0;
   req.expected_from_tier = 3;
-  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == engine::Code::aborted));
+  BOOST_TEST((((*ledger)->demote(req, hook)).status().code() == Code::aborted));
   BOOST_TEST(count(f, "SELECT COUNT(*) FROM sidecar_demotions") == 0);
   BOOST_TEST(count(f, "SELECT COUNT(*) FROM sidecar_outbox") == 0);
 }
@@ -262,7 +266,7 @@ BOOST_AUTO_TEST_CASE(opening_the_outbox_of_an_unmigrated_ledger_names_migrate) {
   ps::testing::RawLedger raw(dir.file("l.db"), true);
   auto o = engine::Outbox::open({dir.file("l.db"), 5000, false});
   BOOST_TEST(!o.ok());
-  BOOST_TEST((o.status().code() == engine::Code::failed_precondition));
+  BOOST_TEST((o.status().code() == Code::failed_precondition));
   BOOST_TEST(o.status().message().find("policy-sidecar migrate") != std::string::npos);
 }
 

@@ -5,6 +5,10 @@
 
 #include "tests/sidecar/sync/sync_test_support.h"
 
+using ps::Code;
+using ps::Result;
+using ps::Status;
+
 using namespace ps;
 using namespace ps::sidecar;
 using namespace ps::sidecar::testing;
@@ -267,7 +271,7 @@ BOOST_AUTO_TEST_CASE(run_loop_runs_at_start_and_on_trigger) {
   auto r = f.reconciler(c);
   int passes = 0;
   r->run_loop([&] { return passes >= 2; },
-              [&](const engine::Result<ReconcileReport>& rep) {
+              [&](const Result<ReconcileReport>& rep) {
                 BOOST_REQUIRE(rep.ok());
                 if (++passes == 1) r->trigger();
               });

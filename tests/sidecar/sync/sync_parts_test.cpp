@@ -8,14 +8,14 @@
 #include <boost/test/unit_test.hpp>
 #include <fstream>
 
-#include "sidecar/config.h"
+#include "sidecar/config/config.h"
 #include "sidecar/sync/checkpoint.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/lease.h"
 #include "sidecar/sync/rate_limiter.h"
-#include "sidecar/vault_setup.h"
+#include "sidecar/config/vault_setup.h"
 #include "tests/support/test_support.h"
-#include "vault/clock.h"
+#include "tests/support/simulated_clock.h"
 
 using namespace ps;
 using namespace ps::sidecar;

@@ -2,8 +2,12 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "engine/rules_config.h"
-#include "engine/sqlite.h"
+#include "engine/rules/rules_config.h"
+#include "engine/ledger/sqlite.h"
+
+using ps::Code;
+using ps::Result;
+using ps::Status;
 
 namespace ps::sidecar::testing {
 
@@ -16,7 +20,7 @@ engine::Rules permissive_rules() {
                                 {"max_violations_30d", 1000000},
                                 {"requires_manual_review", false}};
   nlohmann::ordered_json section = {{"0", off}, {"1", off}, {"2", off}, {"3", off}};
-  engine::Status s = engine::apply_rules_config(section, "rules", rules);
+  Status s = engine::apply_rules_config(section, "rules", rules);
   if (!s.ok()) throw std::runtime_error(s.message());
   return rules;
 }

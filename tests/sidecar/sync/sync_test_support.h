@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/ledger.h"
-#include "engine/outbox.h"
-#include "engine/rules.h"
-#include "sidecar/log.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/outbox.h"
+#include "engine/rules/rules.h"
+#include "sidecar/config/log.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/events.h"
 #include "sidecar/sync/outbox_hook.h"
@@ -19,7 +19,7 @@
 #include "sidecar/sync/sync_worker.h"
 #include "tests/sidecar/sync/fake_vault.h"
 #include "tests/support/test_support.h"
-#include "vault/clock.h"
+#include "tests/support/simulated_clock.h"
 
 namespace ps::sidecar::testing {
 

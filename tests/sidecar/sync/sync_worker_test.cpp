@@ -2,6 +2,7 @@
 // reaches Vault, how each error class is handled, and the ordering/fencing rules.
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/simulated_clock.h"
 #include "tests/sidecar/sync/sync_test_support.h"
 
 using namespace ps;

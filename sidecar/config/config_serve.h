@@ -1,0 +1,92 @@
+// The configuration sections of the daemon (`policy-sidecar serve`): listener, webhook, api,
+// log, audit, evaluate, health, shutdown. Keys, types and defaults are documented in README
+// ("Configuration reference"); each section's parser refuses unknown keys and wrong types,
+// naming the key path (`config: listener.max_request_bytes: must be ...`).
+//
+// Parsing checks each value on its own; what only matters to `serve` (a certificate for
+// the listener, plain HTTP only on loopback) is checked by validate_serve_config(), so the
+// other commands can share one config file without a listener in it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/base/status.h"
+#include "sidecar/config/log.h"
+
+namespace ps::sidecar {
+
+struct Config;
+
+struct ListenerConfig {
+  std::string address = "127.0.0.1:8443";  // host:port; [v6]:port; port 0 = any (tests)
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;  // non-empty: clients must present a certificate from this CA
+  bool tls_disable = false;   // plain HTTP; refused unless the address is loopback
+  std::int64_t max_request_bytes = 65536;
+  double read_timeout_s = 10;  // per socket read/write while a request is in progress
+  double idle_timeout_s = 30;  // an idle kept-alive connection is closed after this
+};
+
+struct WebhookConfig {
+  std::string secrets_file;  // empty: the approval webhook is disabled (404)
+  std::int64_t tolerance_s = 300;
+  std::vector<std::string> reviewers;
+  std::vector<std::string> admins;
+};
+
+struct ApiConfig {
+  std::string token_file;  // empty: the operator API is disabled (404)
+};
+
+struct LogConfig {
+  LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::json;
+};
+
+struct AuditConfig {
+  std::string path;  // empty: <ledger dir>/policy-sidecar-audit.jsonl
+};
+
+struct EvaluateConfig {
+  double interval_s = 60;  // 0 disables the periodic evaluation
+  bool auto_promote = false;
+};
+
+struct HealthConfig {
+  double outbox_stuck_s = 600;
+};
+
+struct ShutdownConfig {
+  double grace_s = 10;
+};
+
+// Section parsers for the table in config.cpp. `path` is the section's key path.
+using json_section = nlohmann::ordered_json;
+Status parse_listener_section(const json_section& v, const std::string& path, Config& c);
+Status parse_webhook_section(const json_section& v, const std::string& path, Config& c);
+Status parse_api_section(const json_section& v, const std::string& path, Config& c);
+Status parse_log_section(const json_section& v, const std::string& path, Config& c);
+Status parse_audit_section(const json_section& v, const std::string& path, Config& c);
+Status parse_evaluate_section(const json_section& v, const std::string& path, Config& c);
+Status parse_health_section(const json_section& v, const std::string& path, Config& c);
+Status parse_shutdown_section(const json_section& v, const std::string& path, Config& c);
+
+// host and port of listener.address; IPv6 without brackets.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+Result<HostPort> parse_host_port(const std::string& address);
+// 127.0.0.0/8, ::1, "localhost".
+bool is_loopback_host(const std::string& host);
+
+// What `serve` needs beyond per-key validity: TLS files unless tls_disable, tls_disable only on
+// a loopback address. invalid_argument naming the key.
+Status validate_serve_config(const Config& config);
+
+}  // namespace ps::sidecar

@@ -1,0 +1,80 @@
+// The daemon's background threads: one function per thread body (see daemon.h, step 6).
+#include <chrono>
+
+#include "engine/ledger/wal.h"
+#include "sidecar/server/daemon_state.h"
+
+namespace ps::sidecar::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kHealthProbeInterval = 2s;
+// Background WAL checkpoints (see engine::WalCheckpointer): often enough that the WAL never
+// reaches SQLite's 1000-page auto-checkpoint in a committing connection.
+constexpr auto kCheckpointInterval = 250ms;
+
+}  // namespace
+
+void Daemon::State::start_threads() {
+  health->probe_vault();
+  start_group(*group);
+  tasks.push_back(std::make_unique<Task>("vault auth", [this] {
+    vault->auth().run([this] { return stopping.load(); }, 500ms);
+  }));
+  tasks.push_back(std::make_unique<Task>("sync waker", [this] { waker->run(); }));
+  tasks.push_back(std::make_unique<Task>("wal checkpoint", [this] { run_wal_checkpoints(); }));
+  tasks.push_back(std::make_unique<Task>("health probe", [this] { run_health_probe(); }));
+  tasks.push_back(std::make_unique<Task>("evaluator", [this] { run_evaluator(); }));
+  tasks.push_back(std::make_unique<Task>("listener", [this] {
+    listener->run();
+    if (!stopping.load()) listener_failed = true;
+  }));
+}
+
+void Daemon::State::run_wal_checkpoints() {
+  std::unique_ptr<engine::WalCheckpointer> checkpointer;
+  while (!wait_or_stop(kCheckpointInterval)) {
+    if (!checkpointer) {
+      auto c = engine::WalCheckpointer::open(ledger_options);
+      if (!c.ok()) continue;
+      checkpointer = std::move(c).value();
+    }
+    if (auto p = checkpointer->checkpoint(); !p.ok()) {
+      log->debug("ledger.checkpoint", p.status().message());
+      checkpointer.reset();
+    }
+  }
+}
+
+// Probes Vault in the background (health requests never wait for Vault) and logs every change
+// of the overall health.
+void Daemon::State::run_health_probe() {
+  HealthStatus last = HealthStatus::ok;
+  while (!wait_or_stop(kHealthProbeInterval)) {
+    health->probe_vault();
+    const HealthReport r = health->check();
+    if (r.status == last) continue;
+    nlohmann::json checks = nlohmann::json::object();
+    for (const auto& [name, c] : r.checks) checks[name] = c.reason;
+    log->log(r.status == HealthStatus::ok ? LogLevel::info : LogLevel::warn, "health.changed",
+             std::string("health is ") + to_string(r.status), {{"checks", checks}});
+    last = r.status;
+  }
+}
+
+// evaluate.interval_s is read on every round: a reload may change it (0 = off; looked at again
+// every minute).
+void Daemon::State::run_evaluator() {
+  for (;;) {
+    auto cfg = current_config();
+    if (cfg->evaluate.interval_s > 0) {
+      auto pass = evaluator->run_once(cfg->evaluate.auto_promote);
+      if (!pass.ok()) log->error("evaluate.failed", pass.status().message());
+    }
+    const double wait_s = cfg->evaluate.interval_s > 0 ? cfg->evaluate.interval_s : 60;
+    if (wait_or_stop(seconds_ms(wait_s))) return;
+  }
+}
+
+}  // namespace ps::sidecar::server

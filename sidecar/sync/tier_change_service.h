@@ -1,0 +1,137 @@
+// The tier-change service: the one path every tier change takes - the CLI's promote and demote,
+// the approval webhook's approve and deny, and the periodic auto-promotion.
+//
+// What it owns, so no caller composes it again:
+//  - who may decide which step (authorize(): webhook.reviewers / webhook.admins, from the rules
+//    in effect; an admin may also decide review steps);
+//  - the write transaction: promotions through group commit (concurrent promotions share one
+//    transaction and one fsync, engine::Ledger::promote_batch), demotions and denials under the
+//    pool's write mutex;
+//  - what commits with the change: the outbox row that makes Vault follow (make_outbox_hook)
+//    and, for a webhook decision, the delivery record that answers it (record_delivery),
+//    chained into one hook (chain_hooks);
+//  - after a commit that queued a push: the wake-up of the sync worker (deps.on_committed);
+//  - reporting each decision through TierChangeEvents (metrics, logs, audit in serve).
+//
+// Errors are the ledger's (engine/ledger/ledger.h): aborted (the agent moved), failed_precondition
+// (not eligible, nothing to deny), invalid_data, invalid_argument, permission_denied (the actor
+// may not decide this step); unavailable / internal when the ledger fails.
+//
+// Thread-safe: every method may be called concurrently (the daemon's request threads).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "engine/base/clock.h"
+#include "engine/base/status.h"
+#include "engine/ledger/ledger.h"
+#include "engine/ledger/webhook_deliveries.h"
+#include "sidecar/config/settings.h"
+#include "sidecar/sync/desired_state.h"
+#include "sidecar/sync/events.h"
+#include "sidecar/sync/group_commit.h"
+#include "sidecar/sync/ledger_pool.h"
+#include "sidecar/sync/outbox_hook.h"
+
+namespace ps::sidecar {
+
+struct TierChangeServiceDeps {
+  LedgerPool& ledgers;
+  const SettingsStore& settings;  // rules and approver lists in effect (a SIGHUP may swap them)
+  Clock& clock;
+  TierChangeEvents& events;
+  // Called after every commit that queued a Vault push (wakes the sync worker). May be empty.
+  std::function<void()> on_committed = {};
+  Checkpoint checkpoint = {};  // test crash point outbox.before_commit
+  std::size_t max_batch = 64;  // promotions per group-commit transaction
+};
+
+class TierChangeService {
+ public:
+  // `desired` maps tiers to Vault state; null when the sidecar does not sync Vault (then no
+  // outbox row is written).
+  TierChangeService(TierChangeServiceDeps deps, std::shared_ptr<const DesiredState> desired);
+
+  // A reload's new role mapping: changes committed from now on use it.
+  void set_desired(std::shared_ptr<const DesiredState> desired);
+  bool syncs_vault() const;
+
+  struct Promotion {
+    std::string agent_id;
+    std::string approved_by;
+    std::optional<std::string> rationale;
+    // The tier the approver saw: promote only from it (aborted otherwise).
+    std::optional<std::int64_t> expected_from_tier;
+    std::optional<engine::WallTime> at;  // default: the clock's now
+    ChangeSource source = ChangeSource::cli;
+  };
+  Result<engine::PromotionRecord> promote(const Promotion& promotion);
+
+  static constexpr const char* kAutoApprover = "policy-sidecar:auto";
+  // True when the step up from `from_tier` needs a reviewer or an admin under `rules`.
+  static bool needs_person(const engine::Rules& rules, std::int64_t from_tier);
+  // The periodic evaluation's promotion of an agent whose next step needs no person, by
+  // kAutoApprover, only if it is still at `from_tier` and still needs no person under the rules
+  // in effect now (failed_precondition otherwise).
+  Result<engine::PromotionRecord> promote_automatically(const std::string& agent_id,
+                                                        std::int64_t from_tier);
+
+  // ok when `actor` may decide the step to `target_tier` under the settings in effect;
+  // permission_denied naming the list it must be in otherwise.
+  Status authorize(const std::string& actor, std::int64_t target_tier) const;
+
+  // A signed webhook decision: authorize, then promote (approve) or record the denial, with the
+  // delivery record in the same transaction. `delivery` carries the webhook's own fields; the
+  // service fills in the answer (rendered by the caller from what committed) and the ids.
+  struct Decision {
+    bool approve = true;
+    std::string agent_id;
+    std::int64_t target_tier = 0;
+    std::string actor;
+    std::optional<std::string> rationale;
+    std::optional<std::string> review_id;
+    engine::WebhookDelivery delivery;
+    std::function<std::string(const engine::TierChange&)> render_approval;
+    std::function<std::string(const engine::DenialRecord&)> render_denial;
+  };
+  struct Decided {
+    std::string answer;  // the body stored with the delivery
+    std::optional<engine::PromotionRecord> promotion;
+    std::optional<engine::DenialRecord> denial;
+  };
+  Result<Decided> decide(const Decision& decision);
+
+  struct Demotion {
+    std::string agent_id;
+    std::int64_t to_tier = 0;
+    std::string demoted_by;
+    std::string reason;
+    std::optional<std::int64_t> expected_from_tier;
+    std::optional<engine::WallTime> at;
+    ChangeSource source = ChangeSource::cli;
+  };
+  Result<engine::DemotionRecord> demote(const Demotion& demotion);
+
+ private:
+  engine::TierChangeHook outbox_hook() const;
+  Result<engine::PromotionRecord> commit_promotion(engine::PromotionRequest request,
+                                                   std::shared_ptr<const engine::Rules> rules,
+                                                   engine::TierChangeHook extra);
+  Result<Decided> approve(const Decision& decision, const ServeSettings& settings);
+  Result<Decided> deny(const Decision& decision);
+  void report_promotion(const Result<engine::PromotionRecord>& record, ChangeSource source,
+                        const std::string& agent_id, const Decision* decision);
+  void committed();
+
+  TierChangeServiceDeps d_;
+  PromotionCommitter committer_;
+  mutable std::mutex desired_mu_;
+  std::shared_ptr<const DesiredState> desired_;  // guarded by desired_mu_
+};
+
+}  // namespace ps::sidecar

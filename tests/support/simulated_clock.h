@@ -1,0 +1,51 @@
+// A clock for tests that only moves when told to (the production Clock interface is in
+// engine/base/clock.h). sleep_for() advances it by the requested amount and records the
+// request, so a retry loop can be run to completion in a test and its schedule read back from
+// sleeps(). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <vector>
+
+#include "engine/base/clock.h"
+
+namespace ps {
+
+class SimulatedClock final : public Clock {
+ public:
+  explicit SimulatedClock(WallTime start = WallTime{std::chrono::seconds{1'800'000'000}})
+      : wall_(start), steady_(SteadyTime{std::chrono::hours{1}}) {}
+
+  WallTime wall_now() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return wall_;
+  }
+  SteadyTime steady_now() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return steady_;
+  }
+  void sleep_for(std::chrono::milliseconds d) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    sleeps_.push_back(d);
+    wall_ += d;
+    steady_ += d;
+  }
+  void advance(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    wall_ += d;
+    steady_ += d;
+  }
+  std::vector<std::chrono::milliseconds> sleeps() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sleeps_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  WallTime wall_;                                  // guarded by mu_
+  SteadyTime steady_;                              // guarded by mu_
+  std::vector<std::chrono::milliseconds> sleeps_;  // guarded by mu_
+};
+
+}  // namespace ps
