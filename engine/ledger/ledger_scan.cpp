@@ -344,6 +344,96 @@ class ParallelWindowScan {
   bool ready_ = false;  // chunks_[current_].done was seen
 };
 
+// The sequential scan's window rows of the agent with agent_metrics `rowid`: the join walks
+// agent_metrics in the same (unique) agent_id order, so they are next in `actions`; they are
+// consumed even if the agent's row is invalid.
+Status take_window_rows(OrderedCursor& actions, std::int64_t rowid, WindowAggregate& window,
+                        std::int64_t& action_rows, std::int64_t agents,
+                        const ProgressFn& progress) {
+  window.reset(0);
+  while (actions.valid() && actions.row().column_int(0) == rowid) {
+    add_window_row(window, actions.row());
+    if (++action_rows % kProgressEvery == 0 && progress) {
+      progress({ScanProgress::Phase::actions, action_rows, agents});
+    }
+    if (Status st = actions.advance(); !st.ok()) return st;
+  }
+  return Status::success();
+}
+
+// The agent's window violations (consumed from the ordered cursor `v`) and its unparseable
+// timestamps; `window` (sequential scan only) is finished into the facts.
+Status complete_agent(ParsedMetrics& parsed, OrderedCursor& v, const BadTimestamps& bad,
+                      WindowAggregate* window) {
+  if (!parsed.has_id) return Status::success();
+  const std::string_view id = parsed.agent_id;
+  if (Status st = v.skip_before(id); !st.ok()) return st;
+  std::int64_t violation_count = 0;
+  if (v.valid() && v.agent() == id) {
+    violation_count = v.row().column_int(1);
+    if (Status st = v.advance(); !st.ok()) return st;
+  }
+  if (parsed.problem.empty()) {
+    if (auto problem = bad.problem_of(id)) parsed.problem = std::move(*problem);
+  }
+  if (parsed.problem.empty()) {
+    if (window) window->finish(0, *parsed.facts);
+    parsed.facts->violations_30d = violation_count;
+  }
+  return Status::success();
+}
+
+void emit(ParsedMetrics& parsed, const AgentSink& sink) {
+  if (!parsed.problem.empty()) {
+    sink({nullptr, AgentProblem{std::move(parsed.agent_id), std::move(parsed.problem)}});
+  } else {
+    sink({std::move(parsed.facts), std::nullopt});
+  }
+}
+
+// Every agent_metrics row, parsed, in the reference's `eligible` order: agent_id by BINARY
+// collation (bytewise, like std::string's compare), rows without a usable id first (as SQLite
+// sorts NULL).
+Result<std::vector<ParsedMetrics>> read_metrics_in_order(
+    sqlite::Connection& conn, const std::function<void(std::int64_t)>& report) {
+  std::vector<ParsedMetrics> entries;
+  auto stmt = conn.prepare(sql::kMetricsAll);
+  if (!stmt.ok()) return stmt.status();
+  const MetricsLayout layout = layout_of(*stmt);
+  for (;;) {
+    auto r = stmt->step();
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    entries.push_back(parse_metrics_row(*stmt, layout));
+    if (entries.size() % kProgressEvery == 0) report(static_cast<std::int64_t>(entries.size()));
+  }
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const ParsedMetrics& x, const ParsedMetrics& y) {
+                     if (x.has_id != y.has_id) return !x.has_id;
+                     return x.agent_id < y.agent_id;
+                   });
+  return entries;
+}
+
+// Window violations per agent, by the agent's position in `index`.
+Result<std::vector<std::int64_t>> count_window_violations(sqlite::Connection& conn,
+                                                          const std::string& now_iso,
+                                                          const StringIndex& index,
+                                                          std::size_t agents) {
+  std::vector<std::int64_t> counts(agents, 0);
+  auto stmt = conn.prepare(sql::kWindowViolationsAll);
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, std::string_view(now_iso));
+  for (;;) {
+    auto r = stmt->step();
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    const std::uint32_t at = index.find(stmt->column_text(0));
+    if (at != StringIndex::kNotFound) counts[at] = stmt->column_int(1);
+  }
+  return counts;
+}
+
 }  // namespace
 
 Status Ledger::scan_agents(WallTime now, const AgentSink& sink, const ProgressFn& progress) {
@@ -410,40 +500,15 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
         reported = action_rows;
         progress({ScanProgress::Phase::actions, action_rows, agents});
       }
-    } else {
-      // The join walks agent_metrics in the same (unique) agent_id order, so this agent's
-      // window rows, if any, are next; they are consumed even if its row is invalid.
-      window.reset(0);
-      OrderedCursor& a = *actions;
-      while (a.valid() && a.row().column_int(0) == parsed.rowid) {
-        add_window_row(window, a.row());
-        if (++action_rows % kProgressEvery == 0 && progress) {
-          progress({ScanProgress::Phase::actions, action_rows, agents});
-        }
-        if (Status st = a.advance(); !st.ok()) return st;
-      }
+    } else if (Status st = take_window_rows(*actions, parsed.rowid, window, action_rows, agents,
+                                            progress);
+               !st.ok()) {
+      return st;
     }
-    if (parsed.has_id) {
-      const std::string_view id = parsed.agent_id;
-      if (Status st = v.skip_before(id); !st.ok()) return st;
-      std::int64_t violation_count = 0;
-      if (v.valid() && v.agent() == id) {
-        violation_count = v.row().column_int(1);
-        if (Status st = v.advance(); !st.ok()) return st;
-      }
-      if (parsed.problem.empty()) {
-        if (auto problem = bad->problem_of(id)) parsed.problem = std::move(*problem);
-      }
-      if (parsed.problem.empty()) {
-        if (!workers) window.finish(0, *parsed.facts);
-        parsed.facts->violations_30d = violation_count;
-      }
+    if (Status st = complete_agent(parsed, v, *bad, workers ? nullptr : &window); !st.ok()) {
+      return st;
     }
-    if (!parsed.problem.empty()) {
-      sink({nullptr, AgentProblem{std::move(parsed.agent_id), std::move(parsed.problem)}});
-    } else {
-      sink({std::move(parsed.facts), std::nullopt});
-    }
+    emit(parsed, sink);
   }
   if (workers) {
     if (Status st = workers->finish(); !st.ok()) return st;
@@ -456,43 +521,27 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
 // Without migration 1's indexes: one pass per table, aggregated by agent in memory.
 Status Ledger::scan_in_memory(const std::string& now_iso, const AgentSink& sink,
                               const ProgressFn& progress) {
-  std::vector<ParsedMetrics> entries;
   std::int64_t known_agents = 0;
   auto report = [&](ScanProgress::Phase phase, std::int64_t rows) {
     if (progress) progress({phase, rows, known_agents});
   };
-  {
-    auto stmt = conn_->prepare(sql::kMetricsAll);
-    if (!stmt.ok()) return stmt.status();
-    const MetricsLayout layout = layout_of(*stmt);
-    for (;;) {
-      auto r = stmt->step();
-      if (!r.ok()) return r.status();
-      if (!*r) break;
-      entries.push_back(parse_metrics_row(*stmt, layout));
-      if (++known_agents % kProgressEvery == 0) report(ScanProgress::Phase::metrics, known_agents);
-    }
-  }
-  // The reference lists agents in agent_id order (BINARY collation: bytewise, like
-  // std::string's compare); rows without a usable id first, as SQLite sorts NULL.
-  std::stable_sort(entries.begin(), entries.end(), [](const ParsedMetrics& x, const ParsedMetrics& y) {
-    if (x.has_id != y.has_id) return !x.has_id;
-    return x.agent_id < y.agent_id;
-  });
+  auto read = read_metrics_in_order(
+      *conn_, [&](std::int64_t rows) {
+        known_agents = rows;
+        report(ScanProgress::Phase::metrics, rows);
+      });
+  if (!read.ok()) return read.status();
+  std::vector<ParsedMetrics>& entries = *read;
+  known_agents = static_cast<std::int64_t>(entries.size());
   StringIndex index(entries.size());
   for (const ParsedMetrics& e : entries) {
     // agent_id is the primary key: each id once, so an entry's index is its position.
-    if (e.has_id) {
-      index.add(e.agent_id);
-    } else {
-      index.add_anonymous();
-    }
+    e.has_id ? index.add(e.agent_id) : index.add_anonymous();
   }
   report(ScanProgress::Phase::metrics, known_agents);
 
   auto bad = read_bad_timestamps(*conn_);
   if (!bad.ok()) return bad.status();
-
   WindowAggregate window(entries.size());
   {
     auto stmt = conn_->prepare(sql::kWindowActionsAll);
@@ -511,33 +560,19 @@ Status Ledger::scan_in_memory(const std::string& now_iso, const AgentSink& sink,
     }
     report(ScanProgress::Phase::actions, rows);
   }
-
-  std::vector<std::int64_t> violation_counts(entries.size(), 0);
-  {
-    auto stmt = conn_->prepare(sql::kWindowViolationsAll);
-    if (!stmt.ok()) return stmt.status();
-    stmt->bind(1, std::string_view(now_iso));
-    for (;;) {
-      auto r = stmt->step();
-      if (!r.ok()) return r.status();
-      if (!*r) break;
-      const std::uint32_t at = index.find(stmt->column_text(0));
-      if (at != StringIndex::kNotFound) violation_counts[at] = stmt->column_int(1);
-    }
-  }
+  auto violations = count_window_violations(*conn_, now_iso, index, entries.size());
+  if (!violations.ok()) return violations.status();
 
   for (std::uint32_t i = 0; i < entries.size(); ++i) {
     ParsedMetrics& e = entries[i];
     if (e.problem.empty() && e.has_id) {
       if (auto problem = bad->problem_of(e.agent_id)) e.problem = std::move(*problem);
     }
-    if (!e.problem.empty()) {
-      sink({nullptr, AgentProblem{std::move(e.agent_id), std::move(e.problem)}});
-      continue;
+    if (e.problem.empty()) {
+      window.finish(i, *e.facts);
+      e.facts->violations_30d = (*violations)[i];
     }
-    window.finish(i, *e.facts);
-    e.facts->violations_30d = violation_counts[i];
-    sink({std::move(e.facts), std::nullopt});
+    emit(e, sink);
   }
   return Status::success();
 }

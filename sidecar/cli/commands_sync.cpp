@@ -224,102 +224,123 @@ int run_sync_command(const SyncContext& ctx, const ReconcileCommand& cmd) {
   return report->differences() || s.errors > 0 ? 2 : kExitOk;
 }
 
-int run_sync_command(const SyncContext& ctx, const StatusCommand& cmd) {
-  auto outbox = engine::Outbox::open(ledger_options(ctx, true));
-  if (!outbox.ok()) return fail(ctx.env, outbox.status().message());
+namespace {
+
+// What `status AGENT` shows, read in one place.
+struct AgentStatus {
+  std::string agent_id;
+  std::optional<std::int64_t> tier;
+  std::optional<engine::OutboxRow> row;
+  std::vector<engine::SyncHistoryEntry> history;
+  std::vector<engine::DriftRecord> drift;
+};
+
+void print_agent_json(std::ostream& out, const AgentStatus& a, engine::WallTime now) {
+  ojson j;
+  j["agent_id"] = a.agent_id;
+  j["ledger_tier"] = a.tier ? ojson(*a.tier) : ojson(nullptr);
+  j["sync"] = a.row ? outbox_row_json(*a.row, now) : ojson(nullptr);
+  ojson h = ojson::array();
+  for (const auto& e : a.history) {
+    h.push_back({{"at", e.at},
+                 {"generation", e.generation},
+                 {"tier", e.tier},
+                 {"outcome", e.outcome},
+                 {"policies", e.policies ? ojson(*e.policies) : ojson(nullptr)},
+                 {"error_code", e.error_code ? ojson(*e.error_code) : ojson(nullptr)},
+                 {"message", e.message ? ojson(*e.message) : ojson(nullptr)}});
+  }
+  j["history"] = h;
+  ojson d = ojson::array();
+  for (const auto& e : a.drift) {
+    d.push_back({{"found_at", e.found_at},
+                 {"kind", e.kind},
+                 {"expected", e.expected},
+                 {"found", e.found ? ojson(*e.found) : ojson(nullptr)},
+                 {"mode", e.mode},
+                 {"action", e.action}});
+  }
+  j["drift"] = d;
+  out << j.dump(2) << std::endl;
+}
+
+void print_row_text(std::ostream& out, const engine::OutboxRow& r, engine::WallTime now) {
+  out << "  role: " << r.role.value_or("(none)") << '\n'
+      << "  desired token_policies: " << describe_policies(r.policies) << " (tier " << r.tier
+      << ")\n"
+      << "  state: " << engine::to_string(r.state) << " (generation " << r.generation
+      << ", synced generation " << r.synced_generation << ", " << engine::to_string(r.kind)
+      << ")\n"
+      << "  attempts: " << r.attempts << '\n';
+  if (r.state == engine::OutboxState::pending) {
+    out << "  next attempt: " << iso(r.next_attempt_at) << '\n';
+  }
+  if (r.pending_since && r.state != engine::OutboxState::synced) {
+    out << "  out of step since: " << iso(*r.pending_since) << " ("
+        << age_seconds(*r.pending_since, now) << " s)\n";
+  }
+  if (r.last_error) {
+    out << "  last error: " << r.error_code.value_or("error") << ": " << *r.last_error << '\n';
+  }
+  if (r.synced_at) out << "  last synced: " << *r.synced_at << '\n';
+}
+
+void print_agent_text(std::ostream& out, const AgentStatus& a, engine::WallTime now) {
+  out << "Agent " << a.agent_id << ": ledger tier "
+      << (a.tier ? std::to_string(*a.tier) : std::string("(unknown)")) << '\n';
+  if (!a.row) {
+    out << "  No tier change recorded by the sidecar yet (reconcile checks its role)\n";
+  } else {
+    print_row_text(out, *a.row, now);
+  }
+  if (!a.history.empty()) {
+    out << "Recent pushes:\n";
+    for (const auto& e : a.history) {
+      out << "  " << e.at << "  generation " << e.generation << "  " << e.outcome;
+      if (e.policies) out << "  [" << describe_policies(*e.policies) << "]";
+      if (e.error_code) out << "  " << *e.error_code << ": " << e.message.value_or("");
+      out << '\n';
+    }
+  }
+  if (!a.drift.empty()) {
+    out << "Recent drift:\n";
+    for (const auto& e : a.drift) {
+      out << "  " << e.found_at << "  " << e.kind << "  expected ["
+          << describe_policies(e.expected) << "]  found "
+          << (e.found ? "[" + describe_policies(*e.found) + "]" : std::string("(missing)"))
+          << "  " << e.mode << " -> " << e.action << '\n';
+    }
+  }
+  out << std::flush;
+}
+
+int status_of_agent(const SyncContext& ctx, const StatusCommand& cmd, engine::Outbox& outbox) {
+  AgentStatus a;
+  a.agent_id = *cmd.agent_id;
+  auto ledger = engine::Ledger::open(ledger_options(ctx, true));
+  if (!ledger.ok()) return fail(ctx.env, ledger.status().message());
+  auto tier = (*ledger)->current_tier(a.agent_id);
+  if (!tier.ok()) return fail(ctx.env, tier.status().message());
+  auto row = outbox.row(a.agent_id);
+  if (!row.ok()) return fail(ctx.env, row.status().message());
+  if (!*tier && !*row) return fail(ctx.env, "Agent " + a.agent_id + " not found");
+  auto history = outbox.history(a.agent_id, 10);
+  auto drift = outbox.drift(a.agent_id, 10);
+  if (!history.ok()) return fail(ctx.env, history.status().message());
+  if (!drift.ok()) return fail(ctx.env, drift.status().message());
+  a.tier = *tier;
+  a.row = *row;
+  a.history = std::move(history).value();
+  a.drift = std::move(drift).value();
+  const engine::WallTime now = ctx.env.clock.wall_now();
+  cmd.json ? print_agent_json(ctx.env.out, a, now) : print_agent_text(ctx.env.out, a, now);
+  return kExitOk;
+}
+
+int status_of_outbox(const SyncContext& ctx, const StatusCommand& cmd, engine::Outbox& outbox) {
   const engine::WallTime now = ctx.env.clock.wall_now();
   auto& out = ctx.env.out;
-
-  if (cmd.agent_id) {
-    auto ledger = engine::Ledger::open(ledger_options(ctx, true));
-    if (!ledger.ok()) return fail(ctx.env, ledger.status().message());
-    auto tier = (*ledger)->current_tier(*cmd.agent_id);
-    if (!tier.ok()) return fail(ctx.env, tier.status().message());
-    auto row = (*outbox)->row(*cmd.agent_id);
-    if (!row.ok()) return fail(ctx.env, row.status().message());
-    if (!*tier && !*row) return fail(ctx.env, "Agent " + *cmd.agent_id + " not found");
-    auto history = (*outbox)->history(*cmd.agent_id, 10);
-    auto drift = (*outbox)->drift(*cmd.agent_id, 10);
-    if (!history.ok()) return fail(ctx.env, history.status().message());
-    if (!drift.ok()) return fail(ctx.env, drift.status().message());
-    if (cmd.json) {
-      ojson j;
-      j["agent_id"] = *cmd.agent_id;
-      j["ledger_tier"] = *tier ? ojson(**tier) : ojson(nullptr);
-      j["sync"] = *row ? outbox_row_json(**row, now) : ojson(nullptr);
-      ojson h = ojson::array();
-      for (const auto& e : *history) {
-        h.push_back({{"at", e.at},
-                     {"generation", e.generation},
-                     {"tier", e.tier},
-                     {"outcome", e.outcome},
-                     {"policies", e.policies ? ojson(*e.policies) : ojson(nullptr)},
-                     {"error_code", e.error_code ? ojson(*e.error_code) : ojson(nullptr)},
-                     {"message", e.message ? ojson(*e.message) : ojson(nullptr)}});
-      }
-      j["history"] = h;
-      ojson d = ojson::array();
-      for (const auto& e : *drift) {
-        d.push_back({{"found_at", e.found_at},
-                     {"kind", e.kind},
-                     {"expected", e.expected},
-                     {"found", e.found ? ojson(*e.found) : ojson(nullptr)},
-                     {"mode", e.mode},
-                     {"action", e.action}});
-      }
-      j["drift"] = d;
-      out << j.dump(2) << std::endl;
-      return kExitOk;
-    }
-    out << "Agent " << *cmd.agent_id << ": ledger tier "
-        << (*tier ? std::to_string(**tier) : std::string("(unknown)")) << '\n';
-    if (!*row) {
-      out << "  No tier change recorded by the sidecar yet (reconcile checks its role)\n";
-    } else {
-      const auto& r = **row;
-      out << "  role: " << r.role.value_or("(none)") << '\n'
-          << "  desired token_policies: " << describe_policies(r.policies) << " (tier " << r.tier
-          << ")\n"
-          << "  state: " << engine::to_string(r.state) << " (generation " << r.generation
-          << ", synced generation " << r.synced_generation << ", " << engine::to_string(r.kind)
-          << ")\n"
-          << "  attempts: " << r.attempts << '\n';
-      if (r.state == engine::OutboxState::pending) {
-        out << "  next attempt: " << iso(r.next_attempt_at) << '\n';
-      }
-      if (r.pending_since && r.state != engine::OutboxState::synced) {
-        out << "  out of step since: " << iso(*r.pending_since) << " ("
-            << age_seconds(*r.pending_since, now) << " s)\n";
-      }
-      if (r.last_error) {
-        out << "  last error: " << r.error_code.value_or("error") << ": " << *r.last_error
-            << '\n';
-      }
-      if (r.synced_at) out << "  last synced: " << *r.synced_at << '\n';
-    }
-    if (!history->empty()) {
-      out << "Recent pushes:\n";
-      for (const auto& e : *history) {
-        out << "  " << e.at << "  generation " << e.generation << "  " << e.outcome;
-        if (e.policies) out << "  [" << describe_policies(*e.policies) << "]";
-        if (e.error_code) out << "  " << *e.error_code << ": " << e.message.value_or("");
-        out << '\n';
-      }
-    }
-    if (!drift->empty()) {
-      out << "Recent drift:\n";
-      for (const auto& e : *drift) {
-        out << "  " << e.found_at << "  " << e.kind << "  expected ["
-            << describe_policies(e.expected) << "]  found "
-            << (e.found ? "[" + describe_policies(*e.found) + "]" : std::string("(missing)"))
-            << "  " << e.mode << " -> " << e.action << '\n';
-      }
-    }
-    out << std::flush;
-    return kExitOk;
-  }
-
-  auto stats = (*outbox)->stats(now);
+  auto stats = outbox.stats(now);
   if (!stats.ok()) return fail(ctx.env, stats.status().message());
   const auto& s = *stats;
   if (cmd.json) {
@@ -353,6 +374,15 @@ int run_sync_command(const SyncContext& ctx, const StatusCommand& cmd) {
   }
   out << std::flush;
   return kExitOk;
+}
+
+
+}  // namespace
+
+int run_sync_command(const SyncContext& ctx, const StatusCommand& cmd) {
+  auto outbox = engine::Outbox::open(ledger_options(ctx, true));
+  if (!outbox.ok()) return fail(ctx.env, outbox.status().message());
+  return cmd.agent_id ? status_of_agent(ctx, cmd, **outbox) : status_of_outbox(ctx, cmd, **outbox);
 }
 
 int run_sync_command(const SyncContext& ctx, const DemoteCommand& cmd) {

@@ -41,6 +41,8 @@
 
 namespace ps::sidecar::server {
 
+struct SyncGroup;
+
 struct DaemonEnvironment {
   std::string config_path;  // re-read on SIGHUP
   std::string db_path;      // resolved like every command (--db, POLICY_SIDECAR_DB, config)
@@ -69,10 +71,14 @@ class Daemon {
   void shutdown();
   int port() const;
 
-  struct State;  // everything the daemon owns (daemon.cpp)
+  struct State;  // everything the daemon owns (daemon_state.h)
 
  private:
+  struct ReloadPlan;
   explicit Daemon(std::unique_ptr<State> state);
+  Result<ReloadPlan> check_reload();
+  void apply_reload(ReloadPlan plan);
+  void replace_group(std::shared_ptr<SyncGroup> next);
   std::unique_ptr<State> s_;
 };
 

@@ -42,102 +42,140 @@ std::vector<std::string> restart_only_changes(const Config& old_c, const Config&
 
 }  // namespace
 
-void Daemon::reload() {
+// Everything a reload needs, checked before anything changes.
+struct Daemon::ReloadPlan {
+  Config next;
+  std::shared_ptr<const ServeSettings> settings;
+  tls::ServerConfig server_tls;
+  vault::VaultConfig vault_config;
+  std::shared_ptr<SyncGroup> group;
+};
+
+namespace {
+
+// Keeps what cannot change live at its running value, so the next diff is against it.
+Config effective_config(const Config& running, const Config& next) {
+  Config effective = next;
+  effective.listener.address = running.listener.address;
+  effective.listener.tls_disable = running.listener.tls_disable;
+  effective.listener.max_request_bytes = running.listener.max_request_bytes;
+  effective.listener.read_timeout_s = running.listener.read_timeout_s;
+  effective.listener.idle_timeout_s = running.listener.idle_timeout_s;
+  effective.ledger = running.ledger;
+  effective.audit = running.audit;
+  effective.health = running.health;
+  effective.vault = running.vault;
+  effective.vault.tls = next.vault.tls;
+  effective.sync.rate_limit_per_s = running.sync.rate_limit_per_s;
+  return effective;
+}
+
+}  // namespace
+
+// 1. Everything that can fail, without changing anything.
+Result<Daemon::ReloadPlan> Daemon::check_reload() {
+  State& s = *s_;
+  auto parsed = load_config_file(s.env.config_path);
+  if (!parsed.ok()) return parsed.status();
+  ReloadPlan plan;
+  plan.next = std::move(parsed).value();
+  if (Status v = validate_serve_config(plan.next); !v.ok()) return v;
+  auto settings = load_serve_settings(plan.next);
+  if (!settings.ok()) return settings.status();
+  plan.settings = *settings;
+  plan.server_tls = {plan.next.listener.tls_cert, plan.next.listener.tls_key,
+                     plan.next.listener.tls_client_ca};
+  if (s.server_tls && !plan.next.listener.tls_disable) {
+    std::string why;
+    if (!tls::ServerTls::create(plan.server_tls, {}, &why)) {
+      return Status(Code::invalid_argument, "listener TLS: " + why);
+    }
+  }
+  auto vault_config = effective_vault_config(plan.next.vault, s.env.vault_env);
+  if (!vault_config.ok()) return vault_config.status();
+  plan.vault_config = *vault_config;
+  if (s.vault->connection().factory->tls()) {
+    std::string why;
+    if (!tls::ClientTls::create(plan.vault_config.tls, {}, &why)) {
+      return Status(Code::invalid_argument, "vault TLS: " + why);
+    }
+  }
+  auto group = s.make_group(plan.next);
+  if (!group.ok()) return group.status();
+  plan.group = *group;
+  return plan;
+}
+
+// 2. Apply. The checks make the reloads below succeed unless a file changes again in between;
+// then that part keeps its old material and says so.
+void Daemon::apply_reload(ReloadPlan plan) {
   State& s = *s_;
   Logger& log = *s.log;
-  if (auto e = s.notifier->reloading(); !e.empty()) log.warn("systemd.notify", e);
-  const auto old_config = s.current_config();
-
-  auto reject = [&](const std::string& why) {
-    s.metrics->reloads.inc({"rejected"});
-    log.error("reload.rejected", "reload rejected; the running configuration stays: " + why,
-              {{"config", s.env.config_path}});
-    (void)s.notifier->ready("serving (reload rejected)");
-  };
-
-  // 1. Everything that can fail, without changing anything.
-  auto parsed = load_config_file(s.env.config_path);
-  if (!parsed.ok()) return reject(parsed.status().message());
-  Config next = std::move(parsed).value();
-  if (Status v = validate_serve_config(next); !v.ok()) return reject(v.message());
-  auto settings = load_serve_settings(next);
-  if (!settings.ok()) return reject(settings.status().message());
-  auto desired = DesiredState::create(next.roles, s.vault->config().mount);
-  if (!desired.ok()) return reject(desired.status().message());
-  const tls::ServerConfig server_tls{next.listener.tls_cert, next.listener.tls_key,
-                                     next.listener.tls_client_ca};
-  if (s.server_tls && !next.listener.tls_disable) {
+  if (s.server_tls && !plan.next.listener.tls_disable) {
     std::string why;
-    if (!tls::ServerTls::create(server_tls, {}, &why)) return reject("listener TLS: " + why);
+    if (!s.server_tls->reload(plan.server_tls, &why)) log.error("reload.listener_tls", why);
   }
-  auto vault_config = effective_vault_config(next.vault, s.env.vault_env);
-  if (!vault_config.ok()) return reject(vault_config.status().message());
-  const auto& client_tls = s.vault->connection().factory->tls();
-  if (client_tls) {
+  if (const auto& client_tls = s.vault->connection().factory->tls()) {
     std::string why;
-    if (!tls::ClientTls::create(vault_config->tls, {}, &why)) return reject("vault TLS: " + why);
+    if (!client_tls->reload(plan.vault_config.tls, &why)) log.error("reload.vault_tls", why);
   }
-  auto group = s.make_group(next);
-  if (!group.ok()) return reject(group.status().message());
-
-  // 2. Apply. The checks above make the reloads below succeed unless a file changes again in
-  // between; then that part keeps its old material and says so.
-  if (s.server_tls && !next.listener.tls_disable) {
-    std::string why;
-    if (!s.server_tls->reload(server_tls, &why)) log.error("reload.listener_tls", why);
-  }
-  if (client_tls) {
-    std::string why;
-    if (!client_tls->reload(vault_config->tls, &why)) log.error("reload.vault_tls", why);
-  }
-  s.log->set_level(next.log.level);
-  s.log->set_format(next.log.format);
-  s.settings->set(*settings);
+  s.log->set_level(plan.next.log.level);
+  s.log->set_format(plan.next.log.format);
+  s.settings->set(plan.settings);
   if (Status a = s.audit->reopen(); !a.ok()) log.error("reload.audit", a.message());
+  replace_group(plan.group);
+  const auto running = s.current_config();
+  const auto restart_only = restart_only_changes(*running, plan.next);
+  {
+    std::lock_guard<std::mutex> lock(s.config_mu);
+    s.config = std::make_shared<const Config>(effective_config(*running, plan.next));
+  }
+  if (!restart_only.empty()) {
+    std::string keys;
+    for (const auto& k : restart_only) keys += (keys.empty() ? "" : ", ") + k;
+    log.warn("reload.restart_needed",
+             "changed settings that take effect only after a restart: " + keys);
+  }
+}
 
-  // The old worker finishes its push and releases its claims before the new one starts, so
-  // two workers of this process (same lease owner) never hold the same row. Approvals
-  // committed in between stay pending and are the new worker's first pass.
+// The old worker finishes its push and releases its claims before the new one starts, so two
+// workers of this process (same lease owner) never hold the same row. Approvals committed in
+// between stay pending and are the new worker's first pass.
+void Daemon::replace_group(std::shared_ptr<SyncGroup> next) {
+  State& s = *s_;
   std::shared_ptr<SyncGroup> old_group = s.current_group();
   s.stop_group(*old_group, s.env.clock.steady_now() + std::chrono::seconds(30));
-  s.start_group(**group);
+  s.start_group(*next);
   {
     std::lock_guard<std::mutex> lock(s.group_mu);
-    s.group = *group;
+    s.group = next;
   }
-  s.tier_changes->set_desired((*group)->desired);
+  s.tier_changes->set_desired(next->desired);
   if (s.detached.load()) {
     // A thread of the old group is still running: keep its objects alive.
     static std::vector<std::shared_ptr<SyncGroup>> graveyard;
     graveyard.push_back(old_group);
   }
+}
 
-  const auto restart_only = restart_only_changes(*old_config, next);
-  // Keep what cannot change live at its running value, so the next diff is against it.
-  Config effective = next;
-  effective.listener.address = old_config->listener.address;
-  effective.listener.tls_disable = old_config->listener.tls_disable;
-  effective.listener.max_request_bytes = old_config->listener.max_request_bytes;
-  effective.listener.read_timeout_s = old_config->listener.read_timeout_s;
-  effective.listener.idle_timeout_s = old_config->listener.idle_timeout_s;
-  effective.ledger = old_config->ledger;
-  effective.audit = old_config->audit;
-  effective.health = old_config->health;
-  effective.vault = old_config->vault;
-  effective.vault.tls = next.vault.tls;
-  effective.sync.rate_limit_per_s = old_config->sync.rate_limit_per_s;
-  {
-    std::lock_guard<std::mutex> lock(s.config_mu);
-    s.config = std::make_shared<const Config>(std::move(effective));
+void Daemon::reload() {
+  State& s = *s_;
+  Logger& log = *s.log;
+  if (auto e = s.notifier->reloading(); !e.empty()) log.warn("systemd.notify", e);
+  auto plan = check_reload();
+  if (!plan.ok()) {
+    s.metrics->reloads.inc({"rejected"});
+    log.error("reload.rejected",
+              "reload rejected; the running configuration stays: " + plan.status().message(),
+              {{"config", s.env.config_path}});
+    (void)s.notifier->ready("serving (reload rejected)");
+    return;
   }
-  if (!restart_only.empty()) {
-    std::string keys;
-    for (const auto& k : restart_only) keys += (keys.empty() ? "" : ", ") + k;
-    log.warn("reload.restart_needed", "changed settings that take effect only after a restart: " + keys);
-  }
+  const LogLevel level = plan->next.log.level;
+  apply_reload(std::move(plan).value());
   s.metrics->reloads.inc({"ok"});
   log.info("reload.done", "configuration reloaded",
-           {{"config", s.env.config_path}, {"log_level", log_level_name(next.log.level)}});
+           {{"config", s.env.config_path}, {"log_level", log_level_name(level)}});
   (void)s.notifier->ready("serving (reloaded)");
 }
 

@@ -292,26 +292,13 @@ void Listener::install_routes() {
     }
   });
 
+  add_routes();
+}
+
+void Listener::add_routes() {
+  httplib::Server& s = *server_;
   s.Post("/v1/webhooks/approval", [this](const httplib::Request& req, httplib::Response& res) {
-    const auto start = clock_.steady_now();
-    HttpAnswer a;
-    if (req.body.size() > static_cast<std::size_t>(config_.max_request_bytes)) {
-      a = {413, errors_body(too_large_message()), {}, false};  // payload_max_length's backstop
-    } else if (!routes_.webhook) {
-      a = {404, errors_body("the approval webhook is disabled"), {}, false};
-    } else {
-      const std::string id = req.get_header_value("webhook-id");
-      const std::string ts = req.get_header_value("webhook-timestamp");
-      const std::string sig = req.get_header_value("webhook-signature");
-      const std::string ct = req.get_header_value("Content-Type");
-      a = routes_.webhook->handle({id, ts, sig, ct, req.body});
-    }
-    send(res, a);
-    if (routes_.metrics) {
-      const char* outcome = a.replayed ? "replayed" : a.status == 200 ? "decided" : "refused";
-      routes_.metrics->webhook_duration.observe(
-          {outcome}, std::chrono::duration<double>(clock_.steady_now() - start).count());
-    }
+    webhook_route(req, res);
   });
   s.Get("/v1/sys/health", [this](const httplib::Request&, httplib::Response& res) {
     const HealthReport report = routes_.health->check();
@@ -335,6 +322,28 @@ void Listener::install_routes() {
   s.Post("/v1/reconcile", [this](const httplib::Request& req, httplib::Response& res) {
     api_route(req, res, "reconcile");
   });
+}
+
+void Listener::webhook_route(const httplib::Request& req, httplib::Response& res) {
+  const auto start = clock_.steady_now();
+  HttpAnswer a;
+  if (req.body.size() > static_cast<std::size_t>(config_.max_request_bytes)) {
+    a = {413, errors_body(too_large_message()), {}, false};  // payload_max_length's backstop
+  } else if (!routes_.webhook) {
+    a = {404, errors_body("the approval webhook is disabled"), {}, false};
+  } else {
+    const std::string id = req.get_header_value("webhook-id");
+    const std::string ts = req.get_header_value("webhook-timestamp");
+    const std::string sig = req.get_header_value("webhook-signature");
+    const std::string ct = req.get_header_value("Content-Type");
+    a = routes_.webhook->handle({id, ts, sig, ct, req.body});
+  }
+  send(res, a);
+  if (routes_.metrics) {
+    const char* outcome = a.replayed ? "replayed" : a.status == 200 ? "decided" : "refused";
+    routes_.metrics->webhook_duration.observe(
+        {outcome}, std::chrono::duration<double>(clock_.steady_now() - start).count());
+  }
 }
 
 }  // namespace ps::sidecar::server

@@ -84,7 +84,9 @@ class Listener {
   Listener(ListenerConfig config, std::shared_ptr<tls::ServerTls> tls,
            std::unique_ptr<httplib::Server> server, Routes routes, Logger& log,
            const Clock& clock);
-  void install_routes();
+  void install_routes();  // limits, handlers, then add_routes()
+  void add_routes();
+  void webhook_route(const httplib::Request& req, httplib::Response& res);
   bool admit(const httplib::Request& req, httplib::Response& res);
   void refuse_and_close(const httplib::Request& req, httplib::Response& res, int status,
                         const std::string& message);

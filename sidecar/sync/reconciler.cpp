@@ -113,113 +113,108 @@ void Reconciler::read_roles(Page& page) {
   for (auto& t : threads) t.join();
 }
 
-Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
-                                          engine::Outbox& outbox) {
+// One agent of a page: in sync, explained by a queued or parked push, or drift.
+void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
+                                 ReconcileReport& report, engine::ReconcileWrites& writes) {
   ReconcileSummary& sum = report.summary;
+  const engine::AgentSyncView& v = page.agents[i];
+  ++sum.agents;
+  if (v.problem) {
+    ++sum.errors;
+    if (report.errors.size() < kMaxErrorsKept) report.errors.push_back(*v.problem);
+    return;
+  }
+  const std::int64_t tier = *v.tier;
+  const PolicyList expected = desired_->policies_for_tier(tier);
+  PlanLine line{v.agent_id, "", tier, expected, std::nullopt, "", ""};
+  if (!page.roles[i]) {
+    ++sum.errors;
+    line.kind = "invalid_role";
+    line.action = "none";
+    return add_line(report, std::move(line));
+  }
+  line.role = page.roles[i]->str();
+  const auto& found = *page.found[i];
+  if (found.ok() && *found) line.found = canonical(**found);  // shown as a sorted set
+
+  const auto& row = v.row;
+  const bool row_current =
+      row && row->tier == tier && canonical(row->policies) == canonical(expected);
+  if (row_current && row->state == engine::OutboxState::failed) {
+    // A parked push for the current tier: retried, whatever the drift mode.
+    ++sum.parked;
+    line.kind = "parked";
+    line.action = "retry";
+    if (!dry_run) writes.requeues.push_back({v.agent_id, row->revision});
+    return add_line(report, std::move(line));
+  }
+  if (!found.ok()) {
+    ++sum.errors;
+    if (report.errors.size() < kMaxErrorsKept) {
+      report.errors.push_back("agent '" + v.agent_id + "' (role " + line.role +
+                              "): " + found.error().describe());
+    }
+    return;
+  }
+  if (*found && desired_->matches(**found, expected)) {
+    ++sum.in_sync;
+    return;
+  }
+  if (row_current && row->state == engine::OutboxState::pending) {
+    ++sum.pending;
+    line.kind = "pending";
+    line.action = "wait";
+    return add_line(report, std::move(line));
+  }
+  record_drift(dry_run, v, std::move(line), !*found, report, writes);
+}
+
+// Vault differs and nothing queued explains it: counted, reported, recorded and (mode correct)
+// repaired through the outbox.
+void Reconciler::record_drift(bool dry_run, const engine::AgentSyncView& v, PlanLine line,
+                              bool missing, ReconcileReport& report,
+                              engine::ReconcileWrites& writes) {
+  ReconcileSummary& sum = report.summary;
+  const DriftMode mode = config_.drift_mode;
+  missing ? ++sum.missing_roles : ++sum.drifted;
+  line.kind = missing ? "role_missing" : "policies";
+  const bool repair = mode == DriftMode::correct &&
+                      (!missing || desired_->missing_role() == MissingRole::create);
+  line.action = !repair ? "report" : missing ? "create" : "repair";
+  if (repair) ++sum.repairs;
+  events_.on_drift_found({v.agent_id, line.role, line.kind, line.expected, line.found, mode,
+                          line.action, dry_run});
+  const nlohmann::json fields = {{"agent_id", v.agent_id},
+                                 {"role", line.role},
+                                 {"kind", line.kind},
+                                 {"expected", line.expected},
+                                 {"found", line.found ? nlohmann::json(*line.found) : nullptr},
+                                 {"action", line.action},
+                                 {"dry_run", dry_run}};
+  // A dry run only plans: its findings are not events an operator must act on.
+  log_.log(dry_run ? LogLevel::info : LogLevel::warn, "reconcile.drift",
+           missing ? "role missing in Vault" : "role policies drifted", fields);
+  if (!dry_run) {
+    writes.drift.push_back(engine::DriftRecord{engine::format_isoformat_utc(writes.now),
+                                               v.agent_id, line.role, line.kind, line.expected,
+                                               line.found, std::string(to_string(mode)),
+                                               line.action});
+    if (repair) {
+      writes.repairs.push_back(
+          {desired_->change_for(v.agent_id, line.tier, engine::ChangeKind::repair, writes.now),
+           v.row ? v.row->generation : 0});
+    }
+  }
+  add_line(report, std::move(line));
+}
+
+Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
+                                  engine::Outbox& outbox) {
   engine::ReconcileWrites writes;
   writes.now = clock_.wall_now();
-  const std::string now_iso = engine::format_isoformat_utc(writes.now);
-  const DriftMode mode = config_.drift_mode;
-
   for (std::size_t i = 0; i < page.agents.size(); ++i) {
-    const engine::AgentSyncView& v = page.agents[i];
-    ++sum.agents;
-    if (v.problem) {
-      ++sum.errors;
-      if (report.errors.size() < kMaxErrorsKept) report.errors.push_back(*v.problem);
-      continue;
-    }
-    const std::int64_t tier = *v.tier;
-    const PolicyList expected = desired_->policies_for_tier(tier);
-    PlanLine line{v.agent_id, "", tier, expected, std::nullopt, "", ""};
-    if (!page.roles[i]) {
-      ++sum.errors;
-      line.kind = "invalid_role";
-      line.action = "none";
-      add_line(report, std::move(line));
-      continue;
-    }
-    line.role = page.roles[i]->str();
-    const auto& found = *page.found[i];
-    if (found.ok() && *found) line.found = canonical(**found);  // shown as a sorted set
-
-    const auto& row = v.row;
-    const bool row_current =
-        row && row->tier == tier && canonical(row->policies) == canonical(expected);
-    if (row_current && row->state == engine::OutboxState::failed) {
-      // A parked push for the current tier: retried, whatever the drift mode.
-      ++sum.parked;
-      line.kind = "parked";
-      line.action = "retry";
-      if (!dry_run) writes.requeues.push_back({v.agent_id, row->revision});
-      add_line(report, std::move(line));
-      continue;
-    }
-    if (!found.ok()) {
-      ++sum.errors;
-      if (report.errors.size() < kMaxErrorsKept) {
-        report.errors.push_back("agent '" + v.agent_id + "' (role " + line.role +
-                                "): " + found.error().describe());
-      }
-      continue;
-    }
-    if (*found && desired_->matches(**found, expected)) {
-      ++sum.in_sync;
-      continue;
-    }
-    if (row_current && row->state == engine::OutboxState::pending) {
-      ++sum.pending;
-      line.kind = "pending";
-      line.action = "wait";
-      add_line(report, std::move(line));
-      continue;
-    }
-
-    // Drift: Vault differs and nothing queued explains it.
-    const bool missing = !*found;
-    missing ? ++sum.missing_roles : ++sum.drifted;
-    line.kind = missing ? "role_missing" : "policies";
-    bool repair = false;
-    if (mode == DriftMode::correct) {
-      if (!missing) {
-        line.action = "repair";
-        repair = true;
-      } else if (desired_->missing_role() == MissingRole::create) {
-        line.action = "create";
-        repair = true;
-      } else {
-        line.action = "report";
-      }
-    } else {
-      line.action = "report";
-    }
-    if (repair) ++sum.repairs;
-    DriftEvent event{v.agent_id, line.role, line.kind, expected, line.found, mode, line.action,
-                     dry_run};
-    events_.on_drift_found(event);
-    nlohmann::json fields = {{"agent_id", v.agent_id},
-                             {"role", line.role},
-                             {"kind", line.kind},
-                             {"expected", expected},
-                             {"found", line.found ? nlohmann::json(*line.found) : nullptr},
-                             {"action", line.action},
-                             {"dry_run", dry_run}};
-    // A dry run only plans: its findings are not events an operator must act on.
-    log_.log(dry_run ? LogLevel::info : LogLevel::warn, "reconcile.drift",
-             missing ? "role missing in Vault" : "role policies drifted", fields);
-    if (!dry_run) {
-      writes.drift.push_back(engine::DriftRecord{now_iso, v.agent_id, line.role, line.kind,
-                                                 expected, line.found,
-                                                 std::string(to_string(mode)), line.action});
-      if (repair) {
-        writes.repairs.push_back(
-            {desired_->change_for(v.agent_id, tier, engine::ChangeKind::repair, writes.now),
-             row ? row->generation : 0});
-      }
-    }
-    add_line(report, std::move(line));
+    reconcile_agent(dry_run, page, i, report, writes);
   }
-
   if (dry_run || (writes.drift.empty() && writes.repairs.empty() && writes.requeues.empty())) {
     return Status::success();
   }
@@ -228,7 +223,7 @@ Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& rep
   if (!written.ok()) return written.status();
   // Repairs overtaken by a newer change since the page was read are not written (that change
   // queued its own push).
-  sum.repairs -= planned - written->repairs_written;
+  report.summary.repairs -= planned - written->repairs_written;
   return Status::success();
 }
 

@@ -106,6 +106,10 @@ class Reconciler {
   struct Page;
   Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
                                 engine::Outbox& outbox);
+  void reconcile_agent(bool dry_run, const Page& page, std::size_t i, ReconcileReport& report,
+                       engine::ReconcileWrites& writes);
+  void record_drift(bool dry_run, const engine::AgentSyncView& agent, PlanLine line,
+                    bool missing, ReconcileReport& report, engine::ReconcileWrites& writes);
   void read_roles(Page& page);
   vault::VaultApi& api(std::size_t i);
   void add_line(ReconcileReport& report, PlanLine line);
