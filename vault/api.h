@@ -88,12 +88,18 @@ class VaultApi {
   // POST .../role/<name> with only the fields set in `spec` (create, or update keeping the
   // rest). Needs `create` for a missing role.
   virtual Result<void> write_role(const RoleName& role, const RoleSpec& spec) = 0;
+  // DELETE .../role/<name>: 204 also for a missing role. Removes the role's secret IDs; tokens
+  // already issued live on until they expire or are revoked.
+  virtual Result<void> delete_role(const RoleName& role) = 0;
   // GET .../role/<name>/secret-id?list=true -> accessors; empty when there are none.
   virtual Result<std::vector<std::string>> list_secret_id_accessors(const RoleName& role) = 0;
   // POST .../role/<name>/secret-id-accessor/destroy. An unknown accessor (Vault: 500
   // "failed to find accessor entry") is ErrorCode::not_found.
   virtual Result<void> destroy_secret_id_accessor(const RoleName& role,
                                                   const std::string& accessor) = 0;
+  // POST .../role/<name>/secret-id-accessor/lookup; nullopt for an unknown accessor (404).
+  virtual Result<std::optional<SecretIdInfo>> lookup_secret_id_accessor(
+      const RoleName& role, const std::string& accessor) = 0;
   // GET auth/token/accessors?list=true (needs sudo); empty when there are none.
   virtual Result<std::vector<std::string>> list_token_accessors() = 0;
   virtual Result<TokenInfo> lookup_token_accessor(const std::string& accessor) = 0;

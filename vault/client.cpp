@@ -358,6 +358,14 @@ Result<void> VaultClient::write_role(const RoleName& role, const RoleSpec& spec)
   return {};
 }
 
+Result<void> VaultClient::delete_role(const RoleName& role) {
+  Request r{Operation::delete_role, "DELETE", role_base(role)};
+  r.auth = Auth::source;
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return {};
+}
+
 Result<std::vector<std::string>> VaultClient::list_secret_id_accessors(const RoleName& role) {
   Request r{Operation::list_secret_id_accessors, "GET", role_base(role) + "/secret-id?list=true"};
   r.auth = Auth::source;
@@ -384,6 +392,24 @@ Result<void> VaultClient::destroy_secret_id_accessor(const RoleName& role,
   auto answer = send_with_source(std::move(r));
   if (!answer) return answer.error();
   return {};
+}
+
+Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
+    const RoleName& role, const std::string& accessor) {
+  auto body = dump_json(json{{"secret_id_accessor", accessor}});
+  if (!body) return body.error();
+  Request r{Operation::lookup_secret_id_accessor, "POST",
+            role_base(role) + "/secret-id-accessor/lookup"};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  // Vault answers an unknown accessor with 404 "failed to find accessor entry ...".
+  r.also_accept = {404};
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  if (answer->status == 404) return std::optional<SecretIdInfo>{};
+  auto info = parse_secret_id_info(answer->body);
+  if (!info) return info.error();
+  return std::optional<SecretIdInfo>(std::move(info).value());
 }
 
 Result<std::vector<std::string>> VaultClient::list_token_accessors() {

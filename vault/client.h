@@ -70,9 +70,12 @@ class VaultClient final : public VaultApi {
                                    const std::vector<std::string>& token_policies) override;
   Result<std::vector<std::string>> list_roles() override;
   Result<void> write_role(const RoleName& role, const RoleSpec& spec) override;
+  Result<void> delete_role(const RoleName& role) override;
   Result<std::vector<std::string>> list_secret_id_accessors(const RoleName& role) override;
   Result<void> destroy_secret_id_accessor(const RoleName& role,
                                           const std::string& accessor) override;
+  Result<std::optional<SecretIdInfo>> lookup_secret_id_accessor(
+      const RoleName& role, const std::string& accessor) override;
   Result<std::vector<std::string>> list_token_accessors() override;
   Result<TokenInfo> lookup_token_accessor(const std::string& accessor) override;
   Result<void> revoke_token_accessor(const std::string& accessor) override;

@@ -253,6 +253,19 @@ Result<AuthInfo> parse_auth(const std::string& body) {
   return a;
 }
 
+Result<SecretIdInfo> parse_secret_id_info(const std::string& body) {
+  auto d = data_of(body);
+  if (!d) return d.error();
+  const json& data = *d;
+  SecretIdInfo s;
+  s.accessor = str(data, "secret_id_accessor");
+  s.creation_time = str(data, "creation_time");
+  s.expiration_time = str(data, "expiration_time");
+  s.num_uses = num(data, "secret_id_num_uses");
+  s.ttl = num(data, "secret_id_ttl");
+  return s;
+}
+
 Result<TokenInfo> parse_token_info(const std::string& body) {
   auto d = data_of(body);
   if (!d) return d.error();

@@ -46,6 +46,7 @@ Result<std::vector<std::string>> parse_keys(const std::string& body);
 // The `auth` block of a login or renew-self answer.
 Result<AuthInfo> parse_auth(const std::string& body);
 // The `data` of lookup-self / lookup-accessor.
+Result<SecretIdInfo> parse_secret_id_info(const std::string& body);
 Result<TokenInfo> parse_token_info(const std::string& body);
 
 // The JSON body of a role create/update: only the fields set in `spec`. invalid_argument when

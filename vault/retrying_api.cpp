@@ -48,6 +48,10 @@ Result<void> RetryingVaultApi::write_role_policies(
 Result<std::vector<std::string>> RetryingVaultApi::list_roles() {
   return retry_call(with_tokens_, Operation::list_roles, [&] { return inner_.list_roles(); });
 }
+Result<void> RetryingVaultApi::delete_role(const RoleName& role) {
+  return retry_call(with_tokens_, Operation::delete_role, [&] { return inner_.delete_role(role); });
+}
+
 Result<void> RetryingVaultApi::write_role(const RoleName& role, const RoleSpec& spec) {
   return retry_call(with_tokens_, Operation::write_role,
                     [&] { return inner_.write_role(role, spec); });
@@ -62,6 +66,12 @@ Result<void> RetryingVaultApi::destroy_secret_id_accessor(const RoleName& role,
   return retry_call(with_tokens_, Operation::destroy_secret_id_accessor,
                     [&] { return inner_.destroy_secret_id_accessor(role, accessor); });
 }
+Result<std::optional<SecretIdInfo>> RetryingVaultApi::lookup_secret_id_accessor(
+    const RoleName& role, const std::string& accessor) {
+  return retry_call(with_tokens_, Operation::lookup_secret_id_accessor,
+                    [&] { return inner_.lookup_secret_id_accessor(role, accessor); });
+}
+
 Result<std::vector<std::string>> RetryingVaultApi::list_token_accessors() {
   return retry_call(with_tokens_, Operation::list_token_accessors,
                     [&] { return inner_.list_token_accessors(); });

@@ -32,6 +32,8 @@ enum class Operation {
   list_token_accessors,
   lookup_token_accessor,
   revoke_token_accessor,
+  lookup_secret_id_accessor,
+  delete_role,
 };
 std::string_view to_string(Operation op);
 
@@ -138,6 +140,19 @@ struct AuthInfo {
 };
 
 // lookup-self / lookup-accessor `data` (the `id` is never read).
+// POST .../secret-id-accessor/lookup (the secret itself is never returned).
+struct SecretIdInfo {
+  std::string accessor;
+  std::string creation_time;    // RFC 3339 as Vault writes it
+  std::string expiration_time;  // RFC 3339; "0001-01-01T00:00:00Z" when it never expires
+  std::int64_t num_uses = 0;
+  std::int64_t ttl = 0;
+};
+
+// Unix milliseconds of an RFC 3339 time ("2026-12-04T10:15:30.123456789Z",
+// "...+01:00"); nullopt when it does not parse.
+std::optional<std::int64_t> rfc3339_unix_ms(std::string_view text);
+
 struct TokenInfo {
   std::string accessor;
   std::vector<std::string> policies;

@@ -98,10 +98,16 @@ class LedgerTx {
   Status exec(std::string_view sql) { return conn_.exec(sql); }
   std::int64_t changes() const { return conn_.changes(); }
   std::int64_t last_insert_rowid() const { return conn_.last_insert_rowid(); }
+  // For engine/ code that runs its own statements inside the caller's transaction.
+  const sqlite::Connection& connection() const { return conn_; }
 
  private:
   sqlite::Connection& conn_;
 };
+
+// Why a demotion happened (sidecar_demotions.source).
+enum class DemotionSource { manual, violation, freeze };
+std::string_view to_string(DemotionSource source);
 
 // A tier change the ledger is about to commit.
 struct TierChange {
@@ -109,11 +115,13 @@ struct TierChange {
   Kind kind = Kind::promotion;
   std::string agent_id;
   std::int64_t from_tier = 0;
-  std::int64_t to_tier = 0;
+  std::int64_t to_tier = 0;  // == from_tier for a revocation of an agent already low enough
   // promotions.id of the row just inserted; for a demotion, sidecar_demotions.id.
   std::int64_t promotion_id = 0;
   std::string timestamp;          // the change's timestamp (isoformat, UTC)
   std::string approved_by;        // for a demotion: who demoted
+  DemotionSource source = DemotionSource::manual;  // demotions only
+  std::optional<std::int64_t> violation_id;        // source violation only
 };
 
 // Called inside the tier change's transaction, after agent_metrics is updated and the
@@ -131,6 +139,9 @@ struct PromotionRequest {
   // it (otherwise aborted), so two approvals of the same step never promote twice.
   std::optional<std::int64_t> expected_from_tier;
   WallTime now;
+  // Checked inside the transaction once the evaluation allows the promotion, before anything
+  // is written (a freeze, an unhandled violation): a non-ok Status refuses it.
+  std::function<Status(LedgerTx&)> precondition;
 };
 
 struct PromotionRecord {
@@ -155,6 +166,10 @@ struct DemotionRequest {
   // When set, the demotion happens only if the agent is still at this tier (aborted otherwise).
   std::optional<std::int64_t> expected_from_tier;
   WallTime now;
+  DemotionSource source = DemotionSource::manual;
+  std::optional<std::int64_t> violation_id;
+  // A revocation (violation, freeze) of an agent already at or below to_tier is recorded
+  // without a tier change, so its Vault-side steps still run; a manual demotion is refused.
 };
 
 struct DemotionRecord {
@@ -165,6 +180,8 @@ struct DemotionRecord {
   std::int64_t to_tier = 0;
   std::string demoted_by;
   std::string reason;
+  DemotionSource source = DemotionSource::manual;
+  std::optional<std::int64_t> violation_id;
 };
 
 // A reviewer's "no" (the webhook's promotion.denied): recorded in sidecar_denials; the tier
@@ -278,10 +295,11 @@ class Ledger {
                                                      const Rules& rules);
 
   // One write transaction (engine/ledger/ledger_demote.cpp): the agent must exist (failed_precondition
-  // otherwise), be above request.to_tier (failed_precondition: not a demotion) and, when
-  // expected_from_tier is set, still at it (aborted); to_tier must be 0..4 (invalid_argument).
-  // Sets current_tier and updated_at where the tier still holds, inserts the sidecar_demotions
-  // row, calls `hook` (kind demotion), commits. Needs migration 2 (failed_precondition).
+  // otherwise), be above request.to_tier (failed_precondition: not a demotion; see
+  // DemotionRequest for revocations) and, when expected_from_tier is set, still at it (aborted);
+  // to_tier must be 0..4 (invalid_argument). Sets current_tier and updated_at where the tier
+  // still holds, inserts the sidecar_demotions row, calls `hook` (kind demotion), commits.
+  // Needs migrations 2 and 6 (failed_precondition).
   Result<DemotionRecord> demote(const DemotionRequest& request, const TierChangeHook& hook = {});
 
   // One write transaction (engine/ledger/ledger_deny.cpp): the agent must exist and be at
@@ -296,8 +314,11 @@ class Ledger {
   const std::string& path() const { return conn_->path(); }
 
  private:
+  friend class Revocations;  // engine/ledger/revocation.h: transactions over these internals
   Ledger(std::unique_ptr<sqlite::Connection> conn, const LedgerOptions& options)
       : conn_(std::move(conn)), options_(options) {}
+  // demote() without BEGIN/COMMIT. REQUIRES: a write transaction is open.
+  Result<DemotionRecord> demote_locked(const DemotionRequest& request, const TierChangeHook& hook);
   // promote() without BEGIN/COMMIT. REQUIRES: a write transaction is open.
   Result<PromotionRecord> promote_locked(const PromotionRequest& request, const Rules& rules,
                                          const TierChangeHook& hook);

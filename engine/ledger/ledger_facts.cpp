@@ -53,6 +53,9 @@ Result<std::shared_ptr<const AgentFacts>> Ledger::load_agent_facts(std::string_v
   auto v = violations->step();
   if (!v.ok()) return v.status();
   f.violations_30d = violations->column_int(1);
+  auto demoted = read_last_demotions(*conn_, agent_id);
+  if (!demoted.ok()) return demoted.status();
+  if (auto it = demoted->find(agent_id); it != demoted->end()) f.last_demotion_at = it->second;
   return std::shared_ptr<const AgentFacts>(std::move(parsed.facts));
 }
 

@@ -139,12 +139,73 @@ CREATE INDEX IF NOT EXISTS sidecar_denials_agent ON sidecar_denials(agent_id, id
 )sql";
 
 
+// Migration 6: revocation (engine/ledger/revocation.h, engine/ledger/revocation_steps.h). The
+// mark starts at the highest existing violation id: violations older than the sidecar are not
+// acted on, and each of them gets a 'before_sidecar' outcome so that a row inserted later with
+// an id below the mark is recognised as new.
+constexpr std::string_view kRevocationMigration = R"sql(
+ALTER TABLE sidecar_demotions ADD COLUMN source TEXT NOT NULL DEFAULT 'manual';
+ALTER TABLE sidecar_demotions ADD COLUMN violation_id INTEGER;
+CREATE TABLE IF NOT EXISTS sidecar_revocation_mark (
+  id                INTEGER PRIMARY KEY CHECK (id = 1),
+  last_violation_id INTEGER NOT NULL,
+  started_at_id     INTEGER NOT NULL,
+  updated_at        TEXT
+);
+INSERT OR IGNORE INTO sidecar_revocation_mark (id, last_violation_id, started_at_id)
+  SELECT 1, COALESCE(MAX(id), 0), COALESCE(MAX(id), 0) FROM violations;
+CREATE TABLE IF NOT EXISTS sidecar_violation_outcomes (
+  violation_id INTEGER PRIMARY KEY,
+  agent_id     TEXT,
+  severity     TEXT,
+  outcome      TEXT NOT NULL,
+  rule         TEXT,
+  demotion_id  INTEGER,
+  handled_at   TEXT
+);
+INSERT OR IGNORE INTO sidecar_violation_outcomes (violation_id, agent_id, severity, outcome)
+  SELECT id, agent_id, severity, 'before_sidecar' FROM violations;
+CREATE TABLE IF NOT EXISTS sidecar_freeze (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  frozen      INTEGER NOT NULL,
+  reason      TEXT NOT NULL,
+  changed_by  TEXT NOT NULL,
+  changed_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sidecar_revocation_steps (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  agent_id        TEXT NOT NULL,
+  role            TEXT,
+  demotion_id     INTEGER NOT NULL,
+  step            TEXT NOT NULL CHECK (step IN ('destroy_secret_ids', 'revoke_tokens')),
+  tier            INTEGER NOT NULL,
+  cutoff_ms       INTEGER NOT NULL,
+  state           TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  revision        INTEGER NOT NULL DEFAULT 0,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms INTEGER NOT NULL,
+  error_code      TEXT,
+  last_error      TEXT,
+  lease_owner     TEXT,
+  lease_until_ms  INTEGER,
+  detail          TEXT,
+  created_at      TEXT NOT NULL,
+  updated_at      TEXT NOT NULL,
+  done_at         TEXT
+);
+CREATE INDEX IF NOT EXISTS sidecar_revocation_steps_due
+  ON sidecar_revocation_steps(state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS sidecar_revocation_steps_agent
+  ON sidecar_revocation_steps(agent_id, id);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "evaluation_indexes", kEvaluationIndexes},
     {2, "sync_outbox", kOutboxMigration},
     {3, "sync_history_drift", kSyncRecordsMigration},
     {4, "webhook_deliveries", kWebhookDeliveriesMigration},
     {5, "denials", kDenialsMigration},
+    {6, "revocation", kRevocationMigration},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

@@ -3,6 +3,17 @@
 #include "engine/ledger/ledger.h"
 
 namespace ps::engine {
+namespace {
+
+// The refusal names a running cooldown (the reference's message has no room for it otherwise).
+std::string cooldown_detail(const Evaluation& e) {
+  for (const auto& sentence : e.requirements_missing) {
+    if (sentence.rfind(kCooldownSentencePrefix, 0) == 0) return " (" + sentence + ")";
+  }
+  return "";
+}
+
+}  // namespace
 
 // The order of the steps is the point of this function:
 //  1. BEGIN IMMEDIATE takes the write lock first, so the facts read in step 2 cannot change
@@ -12,7 +23,7 @@ namespace ps::engine {
 //  3. The UPDATE is conditional on the tier we evaluated, and must change exactly one row:
 //     a second line of defence should the lock ever not be exclusive (e.g. a foreign writer
 //     not honouring locks).
-//  4. The promotions row, then the hook (issue 4's outbox row), then COMMIT: all or nothing.
+//  4. The promotions row, then the hook (the outbox row), then COMMIT: all or nothing.
 Result<PromotionRecord> Ledger::promote(const PromotionRequest& request, const Rules& rules,
                                         const TierChangeHook& hook) {
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
@@ -40,7 +51,12 @@ Result<PromotionRecord> Ledger::promote_locked(const PromotionRequest& request, 
                                      "); nothing changed");
   }
   if (!is_promotable(evaluation.status)) {
-    return Status(Code::failed_precondition, "Agent not eligible: " + evaluation.recommendation);
+    return Status(Code::failed_precondition, "Agent not eligible: " + evaluation.recommendation +
+                                                 cooldown_detail(evaluation));
+  }
+  if (request.precondition) {
+    LedgerTx view(*conn_);
+    if (Status s = request.precondition(view); !s.ok()) return s;
   }
 
   auto update = conn_->prepare(
@@ -84,8 +100,13 @@ Result<PromotionRecord> Ledger::promote_locked(const PromotionRequest& request, 
 
   if (hook) {
     LedgerTx view(*conn_);
-    const TierChange change{TierChange::Kind::promotion, record.agent_id, record.from_tier,
-                            record.to_tier, record.id, record.timestamp, record.approved_by};
+    TierChange change;
+    change.agent_id = record.agent_id;
+    change.from_tier = record.from_tier;
+    change.to_tier = record.to_tier;
+    change.promotion_id = record.id;
+    change.timestamp = record.timestamp;
+    change.approved_by = record.approved_by;
     if (Status s = hook(view, change); !s.ok()) return s;
   }
   record.evaluation = evaluation;

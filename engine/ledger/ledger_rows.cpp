@@ -114,4 +114,31 @@ std::string bad_timestamp_problem(std::string_view agent_id, std::string_view ta
          std::to_string(rowid) + " has an unparseable timestamp " + describe(ts);
 }
 
+Result<LastDemotions> read_last_demotions(sqlite::Connection& conn,
+                                          std::optional<std::string_view> agent) {
+  LastDemotions out;
+  auto has = conn.prepare(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sidecar_demotions'");
+  if (!has.ok()) return has.status();
+  auto present = has->step();
+  if (!present.ok()) return present.status();
+  if (!*present) return out;
+  auto stmt = conn.prepare(agent ? "SELECT agent_id, MAX(timestamp) FROM sidecar_demotions "
+                                   "WHERE agent_id = ?1 GROUP BY agent_id"
+                                 : "SELECT agent_id, MAX(timestamp) FROM sidecar_demotions "
+                                   "GROUP BY agent_id");
+  if (!stmt.ok()) return stmt.status();
+  if (agent) stmt->bind(1, *agent);
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    // The sidecar writes these timestamps itself (isoformat); an unparseable one is skipped.
+    if (auto at = parse_iso8601(stmt->column_text(1))) {
+      out.emplace(std::string(stmt->column_text(0)), *at);
+    }
+  }
+  return out;
+}
+
 }  // namespace ps::engine::rows

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,12 @@ struct ParsedMetrics {
   std::string problem;                // set when invalid
 };
 ParsedMetrics parse_metrics_row(const sqlite::Statement& stmt, const MetricsLayout& layout);
+
+// The newest sidecar demotion of each agent (empty without the sidecar_demotions table: an
+// unmigrated ledger has none), for the cooldown requirement. `agent` set: that agent only.
+using LastDemotions = std::map<std::string, WallTime, std::less<>>;
+Result<LastDemotions> read_last_demotions(sqlite::Connection& conn,
+                                          std::optional<std::string_view> agent = std::nullopt);
 
 std::string bad_timestamp_problem(std::string_view agent_id, std::string_view table,
                                   std::int64_t rowid, const std::optional<SqlValue>& ts);

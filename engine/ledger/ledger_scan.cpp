@@ -364,7 +364,7 @@ Status take_window_rows(OrderedCursor& actions, std::int64_t rowid, WindowAggreg
 // The agent's window violations (consumed from the ordered cursor `v`) and its unparseable
 // timestamps; `window` (sequential scan only) is finished into the facts.
 Status complete_agent(ParsedMetrics& parsed, OrderedCursor& v, const BadTimestamps& bad,
-                      WindowAggregate* window) {
+                      const LastDemotions& demoted, WindowAggregate* window) {
   if (!parsed.has_id) return Status::success();
   const std::string_view id = parsed.agent_id;
   if (Status st = v.skip_before(id); !st.ok()) return st;
@@ -379,6 +379,7 @@ Status complete_agent(ParsedMetrics& parsed, OrderedCursor& v, const BadTimestam
   if (parsed.problem.empty()) {
     if (window) window->finish(0, *parsed.facts);
     parsed.facts->violations_30d = violation_count;
+    if (auto it = demoted.find(id); it != demoted.end()) parsed.facts->last_demotion_at = it->second;
   }
   return Status::success();
 }
@@ -455,6 +456,8 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
   last_scan_threads_ = 0;
   auto bad = read_bad_timestamps(*conn_);
   if (!bad.ok()) return bad.status();
+  auto demoted = read_last_demotions(*conn_);
+  if (!demoted.ok()) return demoted.status();
 
   unsigned threads = options_.scan_threads;
   if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
@@ -505,7 +508,8 @@ Status Ledger::scan_ordered(const std::string& now_iso, const AgentSink& sink,
                !st.ok()) {
       return st;
     }
-    if (Status st = complete_agent(parsed, v, *bad, workers ? nullptr : &window); !st.ok()) {
+    if (Status st = complete_agent(parsed, v, *bad, *demoted, workers ? nullptr : &window);
+        !st.ok()) {
       return st;
     }
     emit(parsed, sink);
@@ -542,6 +546,8 @@ Status Ledger::scan_in_memory(const std::string& now_iso, const AgentSink& sink,
 
   auto bad = read_bad_timestamps(*conn_);
   if (!bad.ok()) return bad.status();
+  auto demoted = read_last_demotions(*conn_);
+  if (!demoted.ok()) return demoted.status();
   WindowAggregate window(entries.size());
   {
     auto stmt = conn_->prepare(sql::kWindowActionsAll);
@@ -571,6 +577,9 @@ Status Ledger::scan_in_memory(const std::string& now_iso, const AgentSink& sink,
     if (e.problem.empty()) {
       window.finish(i, *e.facts);
       e.facts->violations_30d = (*violations)[i];
+      if (auto it = demoted->find(e.agent_id); it != demoted->end()) {
+        e.facts->last_demotion_at = it->second;
+      }
     }
     emit(e, sink);
   }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/ledger/outbox_sql.h"
+#include "engine/ledger/revocation.h"
 
 namespace ps::engine {
 
@@ -350,6 +351,12 @@ Result<std::int64_t> Outbox::prune_history(std::int64_t keep) {
   stmt->bind(1, keep);
   if (Status s = stmt->run(); !s.ok()) return s;
   return conn_->changes();
+}
+
+Result<bool> Outbox::frozen() {
+  auto state = read_freeze_state(*conn_);
+  if (!state.ok()) return state.status();
+  return state->frozen;
 }
 
 }  // namespace ps::engine

@@ -261,6 +261,10 @@ class Outbox {
   Result<std::vector<SyncHistoryEntry>> history(std::string_view agent_id, std::int64_t limit);
   Result<std::vector<DriftRecord>> drift(std::string_view agent_id, std::int64_t limit);
 
+  // True while the kill switch is on (engine/ledger/revocation.h): every role's desired state
+  // is then tier 0's.
+  Result<bool> frozen();
+
   // Deletes sync history rows older than the newest `keep` rows. Returns the number deleted.
   Result<std::int64_t> prune_history(std::int64_t keep);
 

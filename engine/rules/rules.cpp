@@ -211,6 +211,15 @@ Evaluation evaluate(std::shared_ptr<const AgentFacts> facts, const Rules& rules,
     }
   }
 
+  if (f.last_demotion_at) {
+    const WallTime until = *f.last_demotion_at + std::chrono::hours(24 * rules.cooldown_days());
+    if (now < until) {
+      missing.push_back(kCooldownSentencePrefix + format_isoformat_utc(until));
+    } else {
+      met.emplace_back(kCooldownKey, "ended " + format_isoformat_utc(until));
+    }
+  }
+
   if (missing.empty()) {
     if (req->get_bool(K::requires_manual_review)) {
       e.status = PromotionStatus::pending_review;

@@ -80,8 +80,13 @@ class Rules {
   std::shared_ptr<const TierRequirements> for_tier(std::int64_t tier) const;
   void set_tier(std::int64_t tier, TierRequirements requirements);  // REQUIRES: 0 <= tier < 4
 
+  // No promotion for this many days after a sidecar demotion (revocation.cooldown_days).
+  std::int64_t cooldown_days() const { return cooldown_days_; }
+  void set_cooldown_days(std::int64_t days) { cooldown_days_ = days; }
+
  private:
   std::array<std::shared_ptr<const TierRequirements>, kRuleTiers> tiers_;
+  std::int64_t cooldown_days_ = 7;
 };
 
 // The agent_metrics row as read, every column in table order (shown as evidence.metrics).
@@ -104,7 +109,16 @@ struct AgentFacts {
   std::int64_t successful_executions = 0;  // decision = 'EXECUTE' AND success = 1
   std::vector<std::string> action_types;   // distinct, in order of first appearance (rowid)
   std::int64_t violations_30d = 0;
+  // The newest sidecar demotion of the agent (sidecar_demotions, any source), when there is
+  // one: the cooldown requirement appears only then, so evaluations of every other agent stay
+  // byte-identical to the reference's.
+  std::optional<WallTime> last_demotion_at;
 };
+
+// The cooldown requirement's key in requirements_met, and how its sentence in
+// requirements_missing begins: "Cooldown after demotion until <isoformat>".
+inline constexpr const char* kCooldownKey = "cooldown_after_demotion";
+inline constexpr const char* kCooldownSentencePrefix = "Cooldown after demotion until ";
 
 enum class PromotionStatus { eligible, not_eligible, pending_review };
 const char* status_name(PromotionStatus status);  // "ELIGIBLE", "NOT_ELIGIBLE", ...

@@ -71,7 +71,6 @@ struct Section {
   std::string_view name;
   SectionParser parse;
 };
-// Later issues add: vault, roles, reconcile, listener, webhook, api, log, audit.
 constexpr Section kSections[] = {
     {"ledger", parse_ledger},
     {"rules", parse_rules},
@@ -87,6 +86,7 @@ constexpr Section kSections[] = {
     {"roles", parse_roles_section},
     {"sync", parse_sync_section},
     {"reconcile", parse_reconcile_section},
+    {"revocation", parse_revocation_section},
 };
 
 std::string known_sections() {
@@ -134,6 +134,9 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
     if (!section) return invalid(path, "unknown section (known: " + known_sections() + ")");
     if (Status s = section->parse(value, path, config); !s.ok()) return s;
   }
+  // The cooldown is a promotion rule too: evaluate/eligible and the promotion transaction
+  // read it from the rules (whichever order the sections came in).
+  config.rules.set_cooldown_days(config.revocation.cooldown_days);
   return config;
 }
 

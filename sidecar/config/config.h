@@ -9,8 +9,8 @@
 // (`config: ledger.busy_timeout_ms: must be a non-negative integer`). The rules section's
 // format and merge semantics are engine/rules_config.h's.
 //
-// Extending: later features add a section by adding a member to Config and an entry to the
-// section table in config.cpp (its parser validates the section and fills the member).
+// Extending: add a member to Config and an entry to the section table in config.cpp (its
+// parser validates the section and fills the member).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,7 @@
 #include "engine/base/status.h"
 #include "sidecar/config/config_serve.h"  // listener, webhook, api, log, audit, evaluate, health, shutdown
 #include "sidecar/config/config_sync.h"   // vault, roles, sync, reconcile
+#include "sidecar/config/revocation_config.h"
 #include "sidecar/config/sync_settings.h"
 #include "vault/config.h"
 
@@ -57,6 +58,7 @@ struct Config {
   RolesConfig roles;
   SyncConfig sync;
   ReconcileConfig reconcile;
+  RevocationConfig revocation;  // sidecar/config/revocation_config.h
 };
 
 // Parses a config document. Errors are invalid_argument, message starting "config: ".

@@ -6,82 +6,12 @@
 
 #include "engine/rules/rules_config.h"  // config_key_path
 #include "sidecar/config/config.h"
+#include "sidecar/config/config_read.h"
 
 namespace ps::sidecar {
 namespace {
 
-using json = nlohmann::ordered_json;
-
-Status invalid(const std::string& path, const std::string& what) {
-  return {Code::invalid_argument, "config: " + path + ": " + what};
-}
-
-std::string key_path(const std::string& parent, const std::string& key) {
-  return engine::config_key_path(parent, key);
-}
-
-Status require_object(const json& v, const std::string& path) {
-  return v.is_object() ? Status::success() : invalid(path, "must be an object");
-}
-
-Status read_string(const json& v, const std::string& path, std::string& out,
-                   bool allow_empty = true) {
-  if (!v.is_string()) return invalid(path, "must be a string");
-  if (!allow_empty && v.get<std::string>().empty()) return invalid(path, "must not be empty");
-  out = v.get<std::string>();
-  return Status::success();
-}
-
-Status read_bool(const json& v, const std::string& path, bool& out) {
-  if (!v.is_boolean()) return invalid(path, "must be true or false");
-  out = v.get<bool>();
-  return Status::success();
-}
-
-// A finite number >= min (and <= max).
-Status read_number(const json& v, const std::string& path, double& out, double min,
-                   double max = std::numeric_limits<double>::max()) {
-  if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min ||
-      v.get<double>() > max) {
-    return invalid(path, "must be a number from " + json(min).dump() +
-                             (max < std::numeric_limits<double>::max() ? " to " + json(max).dump()
-                                                                       : " up"));
-  }
-  out = v.get<double>();
-  return Status::success();
-}
-
-Status read_int(const json& v, const std::string& path, std::int64_t& out, std::int64_t min,
-                std::int64_t max = std::numeric_limits<std::int32_t>::max()) {
-  if (!v.is_number_integer() || (v.is_number_unsigned() &&
-                                  v.get<std::uint64_t>() > static_cast<std::uint64_t>(max)) ||
-      v.get<std::int64_t>() < min || v.get<std::int64_t>() > max) {
-    return invalid(path, "must be an integer from " + std::to_string(min) + " to " +
-                             std::to_string(max));
-  }
-  out = v.get<std::int64_t>();
-  return Status::success();
-}
-
-Status read_ms(const json& v, const std::string& path, std::chrono::milliseconds& out,
-               std::int64_t min_ms) {
-  std::int64_t ms = 0;
-  if (Status s = read_int(v, path, ms, min_ms); !s.ok()) return s;
-  out = std::chrono::milliseconds(ms);
-  return Status::success();
-}
-
-Status read_seconds(const json& v, const std::string& path, std::chrono::milliseconds& out,
-                    double min_s) {
-  double s = 0;
-  if (Status st = read_number(v, path, s, min_s, 1e7); !st.ok()) return st;
-  out = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(s * 1000.0)));
-  return Status::success();
-}
-
-Status unknown(const std::string& path, const char* known) {
-  return invalid(path, std::string("unknown key (known: ") + known + ")");
-}
+using namespace config_read;
 
 Status parse_retry(const json& section, const std::string& path, vault::BackoffPolicy& retry) {
   if (Status s = require_object(section, path); !s.ok()) return s;
@@ -321,8 +251,10 @@ Status parse_reconcile_section(const json& section, const std::string& path, Con
       s = read_int(value, p, c.page_size, 1, 100000);
     } else if (key == "concurrency") {
       s = read_int(value, p, c.concurrency, 1, 64);
+    } else if (key == "delete_orphan_roles") {
+      s = read_bool(value, p, c.delete_orphan_roles);
     } else {
-      s = unknown(p, "interval_s, jitter, drift_mode, page_size, concurrency");
+      s = unknown(p, "interval_s, jitter, drift_mode, page_size, concurrency, delete_orphan_roles");
     }
     if (!s.ok()) return s;
   }

@@ -11,6 +11,7 @@ Result<std::shared_ptr<const ServeSettings>> load_serve_settings(const Config& c
   s->tolerance_s = config.webhook.tolerance_s;
   s->reviewers = config.webhook.reviewers;
   s->admins = config.webhook.admins;
+  s->revocation = config.revocation;
   if (!config.webhook.secrets_file.empty()) {
     auto secrets = load_webhook_secrets(config.webhook.secrets_file);
     if (!secrets.ok()) return secrets.status();

@@ -12,6 +12,7 @@
 
 #include "engine/rules/rules.h"
 #include "engine/base/status.h"
+#include "sidecar/config/revocation_config.h"
 #include "sidecar/config/secret_files.h"
 
 namespace ps::sidecar {
@@ -25,6 +26,7 @@ struct ServeSettings {
   std::vector<std::string> reviewers;
   std::vector<std::string> admins;
   std::string api_token;  // empty: the operator API is disabled. Never logged.
+  RevocationConfig revocation;  // violation rules, Vault-side steps
 };
 
 // Builds the settings from a parsed config, reading the secret files (refused when too open).

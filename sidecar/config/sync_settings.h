@@ -58,6 +58,9 @@ struct ReconcileConfig {
   DriftMode drift_mode = DriftMode::detect;
   std::int64_t page_size = 500;
   std::int64_t concurrency = 4;  // Vault reads in flight (one connection each)
+  // Roles in the managed mount that fit the name template but belong to no ledger agent lose
+  // their managed tier policies in every mode but ignore; deleting them is opt-in.
+  bool delete_orphan_roles = false;
 };
 
 }  // namespace ps::sidecar

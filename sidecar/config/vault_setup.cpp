@@ -43,6 +43,9 @@ class OwnedRetryingApi final : public vault::VaultApi {
     return retry_.write_role_policies(role, policies);
   }
   vault::Result<std::vector<std::string>> list_roles() override { return retry_.list_roles(); }
+  vault::Result<void> delete_role(const vault::RoleName& role) override {
+    return retry_.delete_role(role);
+  }
   vault::Result<void> write_role(const vault::RoleName& role,
                                  const vault::RoleSpec& spec) override {
     return retry_.write_role(role, spec);
@@ -54,6 +57,10 @@ class OwnedRetryingApi final : public vault::VaultApi {
   vault::Result<void> destroy_secret_id_accessor(const vault::RoleName& role,
                                                  const std::string& accessor) override {
     return retry_.destroy_secret_id_accessor(role, accessor);
+  }
+  vault::Result<std::optional<vault::SecretIdInfo>> lookup_secret_id_accessor(
+      const vault::RoleName& role, const std::string& accessor) override {
+    return retry_.lookup_secret_id_accessor(role, accessor);
   }
   vault::Result<std::vector<std::string>> list_token_accessors() override {
     return retry_.list_token_accessors();

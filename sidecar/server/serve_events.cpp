@@ -72,6 +72,7 @@ void ServeEvents::on_drift_corrected(const DriftEvent& e) {
 }
 
 void ServeEvents::on_reconcile_done(const ReconcileSummary& s) {
+  if (!s.dry_run && s.complete) metrics_.orphan_roles.set(static_cast<double>(s.orphans));
   const double seconds = std::chrono::duration<double>(s.duration).count();
   metrics_.reconcile_duration.observe({s.dry_run ? "true" : "false"}, seconds);
   metrics_.reconcile_runs.inc({s.complete ? "ok" : "error"});
@@ -93,7 +94,7 @@ void ServeEvents::on_promoted(const PromotedEvent& e) {
     case ChangeSource::auto_promotion:
       log_.info("promotion.auto", "promoted automatically (no manual review needed)", fields);
       break;
-    case ChangeSource::cli:
+    default:
       log_.info("promotion.recorded", "promoted", fields);
       break;
   }
@@ -123,15 +124,58 @@ void ServeEvents::on_denial_refused(const DenialRefusedEvent& e) {
 
 void ServeEvents::on_demoted(const DemotedEvent& e) {
   const auto& r = e.record;
+  metrics_.revocations.inc({std::string(engine::to_string(r.source))});
   const nlohmann::json fields = {{"source", std::string(to_string(e.source))},
                                  {"agent_id", r.agent_id},
                                  {"from_tier", r.from_tier},
                                  {"to_tier", r.to_tier},
                                  {"demotion_id", r.id},
                                  {"demoted_by", r.demoted_by},
-                                 {"reason", r.reason}};
+                                 {"reason", r.reason},
+                                 {"violation_id", r.violation_id ? nlohmann::json(*r.violation_id)
+                                                                 : nlohmann::json(nullptr)}};
   log_.info("demotion.recorded", "demoted", fields);
   audit("demotion", fields);
+}
+
+void ServeEvents::on_violation_handled(const ViolationHandledEvent& e) {
+  const auto& o = e.outcome;
+  metrics_.violations.inc({o.outcome});
+  if (o.below_mark) metrics_.violations.inc({"below_mark"});
+  if (o.outcome == "demoted" && !o.below_mark) return;  // on_demoted logs and audits it
+  const nlohmann::json fields = {{"violation_id", o.violation.id},
+                                 {"agent_id", o.violation.agent_id},
+                                 {"severity", o.violation.severity},
+                                 {"violation_type", o.violation.violation_type},
+                                 {"outcome", o.outcome},
+                                 {"rule", o.rule},
+                                 {"below_mark", o.below_mark}};
+  // Bad input is worth a warning (someone should look); a rule of none is routine.
+  const bool bad = o.outcome != "no_action" && o.outcome != "demoted";
+  log_.log(bad || o.below_mark ? LogLevel::warn : LogLevel::info, "revocation.violation",
+           o.below_mark ? "violation found below the mark (inserted late with an explicit id)"
+                        : "violation handled",
+           fields);
+  if (o.below_mark) audit("violation.below_mark", fields);
+}
+
+void ServeEvents::on_freeze_changed(const FreezeEvent& e) {
+  metrics_.frozen.set(e.frozen ? 1 : 0);
+  if (e.frozen) metrics_.revocations.inc({"freeze"}, static_cast<double>(e.agents));
+  const nlohmann::json fields = {{"frozen", e.frozen}, {"reason", e.reason}, {"by", e.by},
+                                 {"agents", e.agents}, {"demoted", e.demoted}};
+  log_.warn(e.frozen ? "freeze.on" : "freeze.off",
+            e.frozen ? "kill switch on: every agent at tier 0" : "kill switch off", fields);
+  audit(e.frozen ? "freeze" : "unfreeze", fields);
+}
+
+void ServeEvents::on_revocation_step(const RevocationStepEvent& e) {
+  metrics_.revocation_steps.inc({e.step, e.result});
+  if (e.result == "done" || e.result == "parked") {
+    audit("revocation.step", {{"agent_id", e.agent_id}, {"role", e.role}, {"step", e.step},
+                              {"result", e.result}, {"detail", e.detail},
+                              {"error", e.error_code}});
+  }
 }
 
 void ServeEvents::on_commit_batch(const CommitBatchEvent& e) {

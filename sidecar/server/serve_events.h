@@ -38,6 +38,9 @@ class ServeEvents final : public SyncEvents, public TierChangeEvents {
   void on_demoted(const DemotedEvent& e) override;
   void on_commit_batch(const CommitBatchEvent& e) override;
   void on_evaluation_done(const EvaluationPass& pass) override;
+  void on_violation_handled(const ViolationHandledEvent& e) override;
+  void on_freeze_changed(const FreezeEvent& e) override;
+  void on_revocation_step(const RevocationStepEvent& e) override;
 
  private:
   void audit(std::string_view event, const nlohmann::json& fields);

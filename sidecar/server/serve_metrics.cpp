@@ -62,7 +62,20 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                                       {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60})),
       audit_failures(r.counter("policy_sidecar_audit_failures_total",
                                "Audit records that could not be written or synced.")),
-      reloads(r.counter("policy_sidecar_reloads_total", "SIGHUP reloads by result.", {"result"})) {
+      reloads(r.counter("policy_sidecar_reloads_total", "SIGHUP reloads by result.", {"result"})),
+      revocations(r.counter("policy_sidecar_revocations_total",
+                            "Demotions recorded, by source (violation, manual, freeze).",
+                            {"source"})),
+      violations(r.counter("policy_sidecar_violations_total",
+                           "Violations handled by the revocation watcher, by outcome.",
+                           {"outcome"})),
+      revocation_steps(r.counter("policy_sidecar_revocation_steps_total",
+                                 "Vault-side revocation steps by step and result.",
+                                 {"step", "result"})),
+      frozen(r.gauge("policy_sidecar_frozen", "1 while the kill switch (freeze) is on.")),
+      orphan_roles(r.gauge("policy_sidecar_orphan_roles",
+                           "Roles in the managed mount that belong to no ledger agent (last "
+                           "reconcile pass).")) {
   build_info.set({version}, 1);
 }
 

@@ -38,6 +38,11 @@ struct ServeMetrics {
   Histogram& evaluation_duration;    // one periodic evaluation pass
   Counter& audit_failures;
   Counter& reloads;                  // {result=ok|rejected}
+  Counter& revocations;              // {source=violation|manual|freeze}
+  Counter& violations;               // {outcome=demoted|no_action|invalid_severity|...}
+  Counter& revocation_steps;         // {step, result=done|retry|parked}
+  Gauge& frozen;                     // 1 | 0
+  Gauge& orphan_roles;
 };
 
 }  // namespace ps::sidecar::server

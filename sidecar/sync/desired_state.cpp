@@ -113,6 +113,16 @@ bool DesiredState::matches(const PolicyList& found, const PolicyList& desired) c
   return sorted_set(std::move(relevant)) == sorted_set(desired);
 }
 
+PolicyList DesiredState::unjustified(const PolicyList& found, const PolicyList& justified) const {
+  PolicyList out;
+  for (const std::string& p : canonical(found)) {
+    if (managed_set_.count(p) && !std::binary_search(justified.begin(), justified.end(), p)) {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
 engine::DesiredChange DesiredState::change_for(std::string_view agent_id, std::int64_t tier,
                                                engine::ChangeKind kind,
                                                engine::WallTime at) const {

@@ -56,6 +56,10 @@ class DesiredState {
   // True when `found` says what `desired` says: the managed part of canonical(found) equals
   // `desired` as a set (the whole of it when exclusive).
   bool matches(const PolicyList& found, const PolicyList& desired) const;
+  // The unjustified-privilege rule's input: the managed tier policies in `found` that
+  // `justified` does not hold (sorted). Non-empty means the role grants more than the ledger
+  // says; every mode but an explicit `ignore` removes them (never a dry run).
+  PolicyList unjustified(const PolicyList& found, const PolicyList& justified) const;
 
   // The outbox entry for `agent_id` at `tier`. When the id cannot name a role, `role` is empty
   // and `problem` explains (the row is parked at once).

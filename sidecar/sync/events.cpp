@@ -7,6 +7,9 @@ std::string_view to_string(ChangeSource source) {
     case ChangeSource::cli: return "cli";
     case ChangeSource::webhook: return "webhook";
     case ChangeSource::auto_promotion: return "auto";
+    case ChangeSource::violation: return "violation";
+    case ChangeSource::freeze: return "freeze";
+    case ChangeSource::api: return "api";
   }
   return "unknown";
 }

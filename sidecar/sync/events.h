@@ -18,6 +18,7 @@
 #include "engine/base/status.h"
 #include "engine/ledger/ledger.h"
 #include "engine/ledger/outbox.h"
+#include "engine/ledger/revocation.h"
 #include "sidecar/config/sync_settings.h"
 
 namespace ps::sidecar {
@@ -53,6 +54,18 @@ struct ParkedEvent {
   std::int64_t generation = 0;
   std::int64_t tier = 0;
   std::string reason;         // role_missing, permission_denied, invalid_request, ...
+  std::string message;
+};
+
+// A Vault-side revocation step (destroy_secret_ids, revoke_tokens) finished, is retried, or
+// is parked.
+struct RevocationStepEvent {
+  std::string agent_id;
+  std::string role;
+  std::string step;    // destroy_secret_ids | revoke_tokens
+  std::string result;  // done | retry | parked
+  std::string detail;  // what it did
+  std::string error_code;
   std::string message;
 };
 
@@ -97,6 +110,10 @@ struct ReconcileSummary {
   std::int64_t parked = 0;          // parked rows found (requeued unless dry run)
   std::int64_t repairs = 0;         // repairs / creations queued (planned when dry run)
   std::int64_t errors = 0;          // agents that could not be checked
+  bool frozen = false;              // the kill switch was on: every desired state is tier 0's
+  std::int64_t orphans = 0;         // orphan roles found (sidecar/sync/reconciler.h)
+  std::int64_t orphans_stripped = 0;  // of them, managed policies removed
+  std::int64_t orphans_deleted = 0;   // of them, deleted (reconcile.delete_orphan_roles)
   std::chrono::milliseconds duration{0};
 };
 
@@ -107,6 +124,7 @@ class SyncEvents {
   virtual void on_retry_scheduled(const RetryScheduledEvent&) {}
   virtual void on_parked(const ParkedEvent&) {}
   virtual void on_superseded(const SupersededEvent&) {}
+  virtual void on_revocation_step(const RevocationStepEvent&) {}
   virtual void on_vault_unavailable(const VaultUnavailableEvent&) {}
   // The first successful push after on_vault_unavailable.
   virtual void on_vault_available() {}
@@ -123,7 +141,7 @@ class NoSyncEvents final : public SyncEvents {};
 // ---- Tier changes -------------------------------------------------------------------------
 
 // Who asked for a tier change (the metrics label `source` and the audit field).
-enum class ChangeSource { cli, webhook, auto_promotion };
+enum class ChangeSource { cli, webhook, auto_promotion, violation, freeze, api };
 // "cli" | "webhook" | "auto"
 std::string_view to_string(ChangeSource source);
 
@@ -176,6 +194,21 @@ struct EvaluationPass {
   double seconds = 0;
 };
 
+// One violation handled by the revocation watcher or `revoke-scan` (demoted, no_action,
+// invalid_severity, unknown_agent, invalid_agent_data; below_mark when it arrived late).
+struct ViolationHandledEvent {
+  engine::ViolationOutcome outcome;
+};
+
+// The kill switch changed (freeze: every agent demoted to tier 0 in one transaction).
+struct FreezeEvent {
+  bool frozen = false;
+  std::string reason;
+  std::string by;
+  std::int64_t agents = 0;   // freeze: agents recorded
+  std::int64_t demoted = 0;  // freeze: of them, tiers lowered
+};
+
 class TierChangeEvents {
  public:
   virtual ~TierChangeEvents() = default;
@@ -186,6 +219,8 @@ class TierChangeEvents {
   virtual void on_demoted(const DemotedEvent&) {}
   virtual void on_commit_batch(const CommitBatchEvent&) {}
   virtual void on_evaluation_done(const EvaluationPass&) {}
+  virtual void on_violation_handled(const ViolationHandledEvent&) {}
+  virtual void on_freeze_changed(const FreezeEvent&) {}
 };
 
 class NoTierChangeEvents final : public TierChangeEvents {};

@@ -1,6 +1,7 @@
 #include "sidecar/sync/outbox_hook.h"
 
 #include "engine/ledger/outbox.h"
+#include "engine/ledger/revocation_steps.h"
 
 namespace ps::sidecar {
 
@@ -20,6 +21,30 @@ engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desi
                                                             kind, *at));
     if (s.ok() && checkpoint) checkpoint("outbox.before_commit");
     return s;
+  };
+}
+
+engine::TierChangeHook make_revocation_steps_hook(std::shared_ptr<const DesiredState> desired,
+                                                  bool destroy_secret_ids, bool revoke_tokens) {
+  return [desired = std::move(desired), destroy_secret_ids, revoke_tokens](
+             engine::LedgerTx& tx, const engine::TierChange& change) -> Status {
+    if (change.kind != engine::TierChange::Kind::demotion) return Status::success();
+    const auto at = engine::parse_iso8601(change.timestamp);
+    if (!at) return {Code::internal, "demotion without a valid timestamp: " + change.timestamp};
+    engine::RevocationStepRequest step;
+    step.agent_id = change.agent_id;
+    if (auto role = desired->namer().role_for(change.agent_id)) step.role = role->str();
+    step.demotion_id = change.promotion_id;
+    step.tier = change.to_tier;
+    step.cutoff = *at;
+    for (const auto& [enabled, kind] :
+         {std::pair{destroy_secret_ids, engine::RevocationStepKind::destroy_secret_ids},
+          std::pair{revoke_tokens, engine::RevocationStepKind::revoke_tokens}}) {
+      if (!enabled) continue;
+      step.kind = kind;
+      if (Status s = engine::write_revocation_step(tx, step, *at); !s.ok()) return s;
+    }
+    return Status::success();
   };
 }
 

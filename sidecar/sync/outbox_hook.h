@@ -1,17 +1,8 @@
-// The seam between a tier change and Vault: the TierChangeHook that writes the agent's desired
-// Vault state into the outbox inside the tier change's own transaction (engine/ledger.h).
-//
-// Every path that changes a tier uses it: the promote and demote commands, the webhook's
-// approvals and auto-promotion (serve). Whatever else a caller must write in the same
-// transaction (e.g. the webhook's delivery record) goes into the same hook:
-//
-//   auto outbox = make_outbox_hook(desired);
-//   ledger->promote(request, rules, [&](engine::LedgerTx& tx, const engine::TierChange& c) {
-//     if (auto s = outbox(tx, c); !s.ok()) return s;
-//     return engine::record_delivery(tx, delivery);
-//   });
-//
-// After the commit, wake the sync worker (SyncWorker::wake) so the push starts at once.
+// The seam between a tier change and Vault: the TierChangeHooks that write, inside the tier
+// change's own transaction (engine/ledger/ledger.h), the agent's desired Vault state (the
+// outbox row) and, for a demotion, the Vault-side revocation steps. The tier-change service
+// (sidecar/sync/tier_change_service.h) is their only caller: it chains them with whatever else
+// the change must commit (a webhook delivery record) and wakes the sync worker after COMMIT.
 #pragma once
 
 #include <functional>
@@ -32,6 +23,12 @@ using Checkpoint = std::function<void(std::string_view point)>;
 // name a role still commits, with the row parked (see DesiredState::change_for).
 engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desired,
                                         Checkpoint checkpoint = {});
+
+// For a demotion: the Vault-side revocation steps the config enables (destroy the role's secret
+// IDs, revoke its tokens; engine/ledger/revocation_steps.h), cut off at the demotion's time.
+// Nothing for a promotion.
+engine::TierChangeHook make_revocation_steps_hook(std::shared_ptr<const DesiredState> desired,
+                                                  bool destroy_secret_ids, bool revoke_tokens);
 
 // Runs `first`, then (if it succeeded) `second`, in the same transaction.
 engine::TierChangeHook chain_hooks(engine::TierChangeHook first, engine::TierChangeHook second);

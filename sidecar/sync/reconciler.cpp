@@ -57,7 +57,8 @@ Reconciler::Reconciler(OutboxFactory open_outbox, VaultApiFactory make_vault,
 Reconciler::~Reconciler() = default;
 
 vault::VaultApi& Reconciler::api(std::size_t i) {
-  // REQUIRES run_mu_ held by the pass; apis_ was sized before the threads started.
+  // REQUIRES run_mu_ held by the pass; apis_ is sized before reading threads start.
+  if (apis_.size() <= i) apis_.resize(i + 1);
   if (!apis_[i]) apis_[i] = make_vault_();
   return *apis_[i];
 }
@@ -124,7 +125,7 @@ void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
     if (report.errors.size() < kMaxErrorsKept) report.errors.push_back(*v.problem);
     return;
   }
-  const std::int64_t tier = *v.tier;
+  const std::int64_t tier = frozen_ ? 0 : *v.tier;  // frozen: tier 0's, whatever the ledger says
   const PolicyList expected = desired_->policies_for_tier(tier);
   PlanLine line{v.agent_id, "", tier, expected, std::nullopt, "", ""};
   if (!page.roles[i]) {
@@ -134,6 +135,7 @@ void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
     return add_line(report, std::move(line));
   }
   line.role = page.roles[i]->str();
+  agent_roles_.insert(line.role);
   const auto& found = *page.found[i];
   if (found.ok() && *found) line.found = canonical(**found);  // shown as a sorted set
 
@@ -178,8 +180,11 @@ void Reconciler::record_drift(bool dry_run, const engine::AgentSyncView& v, Plan
   const DriftMode mode = config_.drift_mode;
   missing ? ++sum.missing_roles : ++sum.drifted;
   line.kind = missing ? "role_missing" : "policies";
-  const bool repair = mode == DriftMode::correct &&
-                      (!missing || desired_->missing_role() == MissingRole::create);
+  // The unjustified-privilege rule for a frozen agent: removed in every mode but ignore.
+  const bool excess = frozen_ && line.found && !desired_->unjustified(*line.found, line.expected).empty();
+  const bool repair = (mode == DriftMode::correct &&
+                       (!missing || desired_->missing_role() == MissingRole::create)) ||
+                      (excess && mode != DriftMode::ignore);
   line.action = !repair ? "report" : missing ? "create" : "repair";
   if (repair) ++sum.repairs;
   events_.on_drift_found({v.agent_id, line.role, line.kind, line.expected, line.found, mode,
@@ -227,6 +232,132 @@ Status Reconciler::reconcile_page(bool dry_run, Page& page, ReconcileReport& rep
   return Status::success();
 }
 
+// Drift mode ignore: roles are not compared; parked pushes are still retried.
+Status Reconciler::requeue_parked_only(bool dry_run, ReconcileReport& report) {
+  auto stats = outbox_->stats(clock_.wall_now(), static_cast<std::int64_t>(options_.max_plan_lines));
+  if (!stats.ok()) return stats.status();
+  for (const auto& row : stats->failed_rows) {
+    if (!row.role) continue;
+    add_line(report, PlanLine{row.agent_id, *row.role, row.tier, row.policies, std::nullopt,
+                              "parked", "retry"});
+    ++report.summary.parked;
+  }
+  if (!dry_run) {
+    auto requeued = outbox_->requeue_all_failed(clock_.wall_now());
+    if (!requeued.ok()) return requeued.status();
+    report.summary.parked = *requeued;
+  }
+  return Status::success();
+}
+
+Status Reconciler::walk_agents(bool dry_run, ReconcileReport& report) {
+  std::string after;
+  while (!stop_.load()) {
+    Page page;
+    auto agents = outbox_->agents_page(after, config_.page_size);
+    if (!agents.ok()) return agents.status();
+    if (agents->empty()) break;
+    after = agents->back().agent_id;
+    page.agents = std::move(agents).value();
+    for (const auto& v : page.agents) {
+      std::optional<vault::RoleName> role;
+      if (!v.problem) {
+        auto r = desired_->namer().role_for(v.agent_id);
+        if (r) role = std::move(r).value();
+      }
+      page.roles.push_back(std::move(role));
+    }
+    read_roles(page);
+    if (page.global_error) {
+      report.summary.error = "Vault unavailable: " + page.global_error->describe();
+      log_.warn("reconcile.vault_unavailable", "reconcile pass stopped: Vault unavailable",
+                {{"error", std::string(vault::to_string(page.global_error->code))},
+                 {"detail", page.global_error->message}});
+      return Status::success();
+    }
+    if (Status s = reconcile_page(dry_run, page, report, *outbox_); !s.ok()) return s;
+  }
+  if (stop_.load()) report.summary.error = "stopped";
+  return Status::success();
+}
+
+// Roles in the managed mount that fit the name template but belong to no agent of this pass.
+void Reconciler::reconcile_orphans(bool dry_run, ReconcileReport& report) {
+  options_.limiter->acquire();
+  auto roles = api(0).list_roles();
+  if (!roles) {
+    // The agents were reconciled; only the orphan check could not run (often: no `list` on
+    // the mount's roles in the sidecar's policy). Counted and reported, not silent.
+    ++report.summary.errors;
+    if (report.errors.size() < kMaxErrorsKept) {
+      report.errors.push_back("orphan roles not checked: " + roles.error().describe());
+    }
+    log_.warn("reconcile.orphans_unchecked", "could not list the roles of the managed mount",
+              {{"error", roles.error().describe()}});
+    return;
+  }
+  for (const std::string& name : *roles) {
+    auto role = vault::RoleName::parse(name);
+    if (!role || !desired_->namer().agent_id_for(*role) || agent_roles_.count(role->str())) {
+      continue;
+    }
+    ++report.summary.orphans;
+    if (report.orphans.size() < options_.max_plan_lines) report.orphans.push_back(role->str());
+    strip_orphan(dry_run, *role, report);
+  }
+}
+
+// The unjustified-privilege rule for an orphan role: nothing justifies any managed policy.
+void Reconciler::strip_orphan(bool dry_run, const vault::RoleName& role, ReconcileReport& report) {
+  options_.limiter->acquire();
+  auto found = api(0).read_role_policies(role);
+  if (!found || !*found) return;  // gone meanwhile, or unreadable: the next pass looks again
+  const PolicyList excess = desired_->unjustified(**found, {});
+  const bool act = !dry_run && config_.drift_mode != DriftMode::ignore;
+  nlohmann::json fields = {{"role", role.str()}, {"found", canonical(**found)},
+                           {"excess", excess}, {"dry_run", dry_run}};
+  if (act && !excess.empty()) {
+    PolicyList keep;
+    for (const std::string& p : canonical(**found)) {
+      if (!std::binary_search(excess.begin(), excess.end(), p)) keep.push_back(p);
+    }
+    options_.limiter->acquire();
+    if (auto written = api(0).write_role_policies(role, keep); written) {
+      ++report.summary.orphans_stripped;
+    } else {
+      fields["error"] = written.error().describe();
+    }
+  }
+  if (act && config_.delete_orphan_roles) {
+    options_.limiter->acquire();
+    if (auto deleted = api(0).delete_role(role); deleted) ++report.summary.orphans_deleted;
+  }
+  log_.log(dry_run ? LogLevel::info : LogLevel::warn, "reconcile.orphan",
+           "role in the managed mount belongs to no ledger agent", fields);
+}
+
+void Reconciler::finish_report(bool dry_run, ReconcileReport& report, Clock::SteadyTime start) {
+  report.summary.complete = !report.summary.error.has_value();
+  report.summary.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start);
+  events_.on_reconcile_done(report.summary);
+  const auto& s = report.summary;
+  log_.info("reconcile.done", s.complete ? "reconcile pass done" : "reconcile pass incomplete",
+            {{"dry_run", dry_run},
+             {"mode", std::string(to_string(s.mode))},
+             {"frozen", s.frozen},
+             {"agents", s.agents},
+             {"in_sync", s.in_sync},
+             {"drifted", s.drifted},
+             {"missing_roles", s.missing_roles},
+             {"pending", s.pending},
+             {"parked", s.parked},
+             {"repairs", s.repairs},
+             {"orphans", s.orphans},
+             {"errors", s.errors},
+             {"duration_ms", s.duration.count()}});
+}
+
 Result<ReconcileReport> Reconciler::run(bool dry_run) {
   std::lock_guard<std::mutex> lock(run_mu_);
   const auto start = clock_.steady_now();
@@ -238,69 +369,22 @@ Result<ReconcileReport> Reconciler::run(bool dry_run) {
     if (!opened.ok()) return opened.status();
     outbox_ = std::move(opened).value();
   }
-
-  if (config_.drift_mode == DriftMode::ignore) {
-    // Roles are not compared; parked pushes are still retried.
-    auto stats = outbox_->stats(clock_.wall_now(), static_cast<std::int64_t>(options_.max_plan_lines));
-    if (!stats.ok()) return stats.status();
-    for (const auto& row : stats->failed_rows) {
-      if (!row.role) continue;
-      add_line(report, PlanLine{row.agent_id, *row.role, row.tier, row.policies, std::nullopt,
-                                "parked", "retry"});
-      ++report.summary.parked;
+  auto frozen = outbox_->frozen();
+  if (!frozen.ok()) return frozen.status();
+  frozen_ = report.summary.frozen = *frozen;
+  agent_roles_.clear();
+  if (!dry_run && options_.open_steps) {
+    if (auto steps = options_.open_steps(); steps.ok()) {
+      (void)(*steps)->requeue_failed(clock_.wall_now());
     }
-    if (!dry_run) {
-      auto requeued = outbox_->requeue_all_failed(clock_.wall_now());
-      if (!requeued.ok()) return requeued.status();
-      report.summary.parked = *requeued;
-    }
-  } else {
-    std::string after;
-    while (!stop_.load()) {
-      Page page;
-      auto agents = outbox_->agents_page(after, config_.page_size);
-      if (!agents.ok()) return agents.status();
-      if (agents->empty()) break;
-      after = agents->back().agent_id;
-      page.agents = std::move(agents).value();
-      for (const auto& v : page.agents) {
-        std::optional<vault::RoleName> role;
-        if (!v.problem) {
-          auto r = desired_->namer().role_for(v.agent_id);
-          if (r) role = std::move(r).value();
-        }
-        page.roles.push_back(std::move(role));
-      }
-      read_roles(page);
-      if (page.global_error) {
-        report.summary.error = "Vault unavailable: " + page.global_error->describe();
-        log_.warn("reconcile.vault_unavailable", "reconcile pass stopped: Vault unavailable",
-                  {{"error", std::string(vault::to_string(page.global_error->code))},
-                   {"detail", page.global_error->message}});
-        break;
-      }
-      if (Status s = reconcile_page(dry_run, page, report, *outbox_); !s.ok()) return s;
-    }
-    if (stop_.load() && !report.summary.error) report.summary.error = "stopped";
   }
-
-  report.summary.complete = !report.summary.error.has_value();
-  report.summary.duration =
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start);
-  events_.on_reconcile_done(report.summary);
-  const auto& s = report.summary;
-  log_.info("reconcile.done", s.complete ? "reconcile pass done" : "reconcile pass incomplete",
-            {{"dry_run", dry_run},
-             {"mode", std::string(to_string(s.mode))},
-             {"agents", s.agents},
-             {"in_sync", s.in_sync},
-             {"drifted", s.drifted},
-             {"missing_roles", s.missing_roles},
-             {"pending", s.pending},
-             {"parked", s.parked},
-             {"repairs", s.repairs},
-             {"errors", s.errors},
-             {"duration_ms", s.duration.count()}});
+  if (config_.drift_mode == DriftMode::ignore) {
+    if (Status s = requeue_parked_only(dry_run, report); !s.ok()) return s;
+  } else {
+    if (Status s = walk_agents(dry_run, report); !s.ok()) return s;
+    if (!report.summary.error) reconcile_orphans(dry_run, report);
+  }
+  finish_report(dry_run, report, start);
   return report;
 }
 

@@ -12,6 +12,12 @@
 //   - otherwise drift ("policies", or "role_missing"): recorded in sidecar_drift, counted,
 //     logged and reported (SyncEvents::on_drift_found); in mode correct, repaired through the
 //     outbox (a new generation; a missing role only when roles.missing_role = create).
+// While frozen (the kill switch), every agent's desired state is tier 0's whatever its ledger
+// tier says. The unjustified-privilege rule (DesiredState::unjustified): a managed tier policy
+// the ledger does not justify is removed in every mode but ignore - for frozen agents and for
+// orphan roles (roles in the mount that fit the name template but belong to no ledger agent,
+// compared after the template's lowercasing; deleting them is opt-in,
+// reconcile.delete_orphan_roles). Each pass also requeues parked revocation steps.
 // Mode ignore reads nothing from Vault (only requeues parked rows). A dry run reads but writes
 // nothing and changes nothing: its plan says what a real pass would do.
 // A Vault-wide failure (down, sealed, own token) stops the pass (report.error, complete =
@@ -29,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +44,7 @@
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/events.h"
 #include "sidecar/sync/rate_limiter.h"
+#include "sidecar/sync/revocation_runner.h"  // StepsFactory
 #include "sidecar/config/sync_settings.h"
 #include "sidecar/sync/sync_worker.h"  // OutboxFactory, VaultApiFactory
 #include "engine/base/clock.h"
@@ -64,6 +72,7 @@ struct ReconcileReport {
   std::vector<PlanLine> plan;
   std::int64_t plan_truncated = 0;
   std::vector<std::string> errors;  // per-agent problems (at most 100 kept)
+  std::vector<std::string> orphans; // orphan role names (at most max_plan_lines kept)
   // True when Vault differs from the ledger in any way a pass can see (drift, missing role,
   // pending or parked pushes): `--detailed-exitcode` 2.
   bool differences() const { return !plan.empty() || plan_truncated > 0; }
@@ -75,6 +84,7 @@ struct ReconcilerOptions {
   // Sees every plan line as it is decided (the CLI prints them); called on run()'s thread.
   std::function<void(const PlanLine&)> on_plan_line;
   std::chrono::milliseconds wait_slice{100};  // interruptible waits in run_loop()
+  StepsFactory open_steps;  // parked revocation steps are requeued each pass; empty: not
 };
 
 class Reconciler {
@@ -111,6 +121,11 @@ class Reconciler {
   void record_drift(bool dry_run, const engine::AgentSyncView& agent, PlanLine line,
                     bool missing, ReconcileReport& report, engine::ReconcileWrites& writes);
   void read_roles(Page& page);
+  Status walk_agents(bool dry_run, ReconcileReport& report);
+  Status requeue_parked_only(bool dry_run, ReconcileReport& report);
+  void reconcile_orphans(bool dry_run, ReconcileReport& report);
+  void strip_orphan(bool dry_run, const vault::RoleName& role, ReconcileReport& report);
+  void finish_report(bool dry_run, ReconcileReport& report, Clock::SteadyTime start);
   vault::VaultApi& api(std::size_t i);
   void add_line(ReconcileReport& report, PlanLine line);
 
@@ -127,6 +142,8 @@ class Reconciler {
   std::mutex run_mu_;  // one pass at a time; guards apis_ and outbox_
   std::vector<std::unique_ptr<vault::VaultApi>> apis_;  // one per reading thread
   std::unique_ptr<engine::Outbox> outbox_;
+  std::set<std::string> agent_roles_;  // this pass's agents' roles (orphan detection)
+  bool frozen_ = false;                // this pass's
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> triggered_{false};

@@ -75,6 +75,11 @@ SyncWorker::SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
   }
   if (options_.owner.empty()) options_.owner = worker_owner_id();
   if (!options_.owner_is_dead) options_.owner_is_dead = lease_owner_is_dead;
+  if (options_.open_steps) {
+    steps_ = std::make_unique<RevocationRunner>(
+        options_.open_steps, desired_, *options_.limiter, clock_, log_, events_,
+        [this](std::int64_t attempts) { return row_backoff(attempts); });
+  }
 }
 
 SyncWorker::~SyncWorker() = default;
@@ -344,7 +349,15 @@ Result<PassStats> SyncWorker::run_once() {
                                config_.lease, options_.owner_is_dead};
     auto claimed = outbox_->claim_due(claim);
     if (!claimed.ok()) return claimed.status();
-    if (claimed->empty()) break;
+    if (claimed->empty()) {
+      // Policies first: the revocation steps run once no push is due.
+      bool vault_down = false;
+      auto any = run_steps(stats, &vault_down);
+      if (!any.ok()) return any.status();
+      if (vault_down) stats.paused = true;
+      if (!*any || vault_down) break;
+      continue;
+    }
     if (options_.checkpoint) options_.checkpoint("sync.after_claim");
     stats.claimed += static_cast<std::int64_t>(claimed->size());
 
@@ -391,6 +404,23 @@ Result<PassStats> SyncWorker::run_once() {
   return stats;
 }
 
+Result<bool> SyncWorker::run_steps(PassStats& stats, bool* vault_down) {
+  if (!steps_) return false;
+  engine::ClaimRequest claim{options_.owner, clock_.wall_now(), config_.batch_size, config_.lease,
+                             options_.owner_is_dead};
+  auto batch = steps_->run_batch(api(), claim);
+  if (!batch.ok()) return batch.status();
+  stats.steps_done += batch->done;
+  stats.steps_pending += batch->retried + batch->parked;
+  if (batch->vault_error) {
+    *vault_down = true;
+    enter_pause(*batch->vault_error);
+  } else if (batch->claimed > 0) {
+    leave_pause();
+  }
+  return batch->claimed > 0;
+}
+
 void SyncWorker::interruptible_wait(std::chrono::milliseconds d,
                                     const std::function<bool()>& should_stop) {
   const auto end = clock_.steady_now() + d;
@@ -421,10 +451,15 @@ void SyncWorker::run(const std::function<bool()>& should_stop) {
     } else if (outbox_) {
       // Sleep until the next row is due, if that is sooner than the poll interval. Rows due
       // now but not claimed are leased to another worker: wait the full interval for them.
-      auto due = outbox_->next_due();
-      if (due.ok() && *due && **due > clock_.wall_now()) {
-        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  **due - clock_.wall_now()) +
+      // The sooner of the next push and the next revocation step (max: none pending).
+      auto next = engine::WallTime::max();
+      if (auto due = outbox_->next_due(); due.ok() && *due) next = **due;
+      if (steps_) {
+        if (auto step = steps_->next_due()) next = std::min(next, *step);
+      }
+      const auto now = clock_.wall_now();
+      if (next != engine::WallTime::max() && next > now) {
+        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(next - now) +
                                   std::chrono::milliseconds{1});
       }
     }

@@ -50,6 +50,7 @@
 #include "sidecar/sync/events.h"
 #include "sidecar/sync/outbox_hook.h"
 #include "sidecar/sync/rate_limiter.h"
+#include "sidecar/sync/revocation_runner.h"
 #include "sidecar/config/sync_settings.h"
 #include "vault/api.h"
 #include "engine/base/clock.h"
@@ -68,6 +69,9 @@ struct SyncWorkerOptions {
   std::function<bool(std::string_view)> owner_is_dead;
   Checkpoint checkpoint;  // test crash points: sync.after_claim, sync.after_write,
                           // sync.before_finish
+  // The revocation steps (engine/ledger/revocation_steps.h), carried out after the policy
+  // pushes of each pass. Empty: the worker does not do them.
+  StepsFactory open_steps;
   // Steady time slice of interruptible waits in run().
   std::chrono::milliseconds wait_slice{100};
 };
@@ -79,6 +83,8 @@ struct PassStats {
   std::int64_t parked = 0;
   std::int64_t superseded = 0;
   std::int64_t released = 0;
+  std::int64_t steps_done = 0;     // revocation steps finished
+  std::int64_t steps_pending = 0;  // revocation steps retried or parked
   bool paused = false;  // the pass ended because Vault is unavailable
 };
 
@@ -144,7 +150,11 @@ class SyncWorker {
   SyncEvents& events_;
   SyncWorkerOptions options_;
 
+  // One batch of revocation steps; true when there were any.
+  Result<bool> run_steps(PassStats& stats, bool* vault_down);
+
   std::unique_ptr<engine::Outbox> outbox_;  // worker thread only
+  std::unique_ptr<RevocationRunner> steps_;  // worker thread only; null without open_steps
   std::unique_ptr<vault::VaultApi> api_;    // worker thread only
   std::int64_t since_prune_ = 0;            // worker thread only
 

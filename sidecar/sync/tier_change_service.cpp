@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "sidecar/sync/revocation_rules.h"
 #include "vault/names.h"
 
 namespace ps::sidecar {
@@ -38,14 +39,30 @@ bool TierChangeService::syncs_vault() const {
   return desired_ != nullptr;
 }
 
-engine::TierChangeHook TierChangeService::outbox_hook() const {
+// The outbox row and, for demotions, the revocation steps the settings enable.
+engine::TierChangeHook TierChangeService::change_hook(const ServeSettings& settings) const {
   std::lock_guard<std::mutex> lock(desired_mu_);
   if (!desired_) return {};
-  return make_outbox_hook(desired_, d_.checkpoint);
+  return chain_hooks(make_outbox_hook(desired_, d_.checkpoint),
+                     make_revocation_steps_hook(desired_, settings.revocation.destroy_secret_ids,
+                                                settings.revocation.revoke_tokens));
 }
 
 void TierChangeService::committed() {
   if (d_.on_committed && syncs_vault()) d_.on_committed();
+}
+
+template <class T>
+Result<T> TierChangeService::with_writer(const std::function<Result<T>(engine::Ledger&)>& work) {
+  auto lease = d_.ledgers.acquire();
+  if (!lease.ok()) return lease.status();
+  Result<T> result = Status(Code::internal, "not run");
+  {
+    std::lock_guard<std::mutex> write(d_.ledgers.write_mutex());
+    result = work(lease->ledger());
+  }
+  if (!result.ok() && !is_refusal(result.status().code())) lease->discard();
+  return result;
 }
 
 bool TierChangeService::needs_person(const engine::Rules& rules, std::int64_t from_tier) {
@@ -70,11 +87,37 @@ Status TierChangeService::authorize(const std::string& actor, std::int64_t targe
   return Status::success();
 }
 
+// Inside the promotion's transaction: a freeze or an unhandled demoting violation refuses it,
+// so an approval racing a violation can never end above where the violation puts the agent.
+std::function<Status(engine::LedgerTx&)> TierChangeService::promotion_guard(
+    const std::string& agent_id, const ServeSettings& settings) const {
+  return [agent_id, revocation = settings.revocation](engine::LedgerTx& tx) -> Status {
+    auto frozen = engine::freeze_state(tx);
+    if (!frozen.ok()) return frozen.status();
+    if (frozen->frozen) {
+      return {Code::failed_precondition, "promotions are frozen since " +
+                                             frozen->since.value_or("?") + " by " + frozen->by +
+                                             ": " + frozen->reason};
+    }
+    auto violations = engine::unhandled_violations(tx, agent_id);
+    if (!violations.ok()) return violations.status();
+    for (const engine::ViolationRow& v : *violations) {
+      if (!demotes(revocation, v)) continue;
+      return {Code::failed_precondition,
+              "Agent " + agent_id + " has an unhandled violation (id " + std::to_string(v.id) +
+                  ", " + v.violation_type + ", severity " + v.severity +
+                  ") that demotes it; no promotion until it is applied"};
+    }
+    return Status::success();
+  };
+}
+
 Result<engine::PromotionRecord> TierChangeService::commit_promotion(
-    engine::PromotionRequest request, std::shared_ptr<const engine::Rules> rules,
+    engine::PromotionRequest request, const ServeSettings& settings,
     engine::TierChangeHook extra) {
-  auto record = committer_.promote(std::move(request), std::move(rules),
-                                   chain_hooks(outbox_hook(), std::move(extra)));
+  request.precondition = promotion_guard(request.agent_id, settings);
+  auto record = committer_.promote(std::move(request), settings.rules,
+                                   chain_hooks(change_hook(settings), std::move(extra)));
   if (record.ok()) committed();
   return record;
 }
@@ -99,17 +142,17 @@ Result<engine::PromotionRecord> TierChangeService::promote(const Promotion& p) {
   request.rationale = p.rationale;
   request.expected_from_tier = p.expected_from_tier;
   request.now = p.at.value_or(d_.clock.wall_now());
-  auto record = commit_promotion(std::move(request), d_.settings.get()->rules, {});
+  auto record = commit_promotion(std::move(request), *d_.settings.get(), {});
   report_promotion(record, p.source, p.agent_id, nullptr);
   return record;
 }
 
 Result<engine::PromotionRecord> TierChangeService::promote_automatically(
     const std::string& agent_id, std::int64_t from_tier) {
-  // One rules snapshot for the "needs no person" decision and the promotion itself.
-  auto rules = d_.settings.get()->rules;
+  // One settings snapshot for the "needs no person" decision and the promotion itself.
+  const auto settings = d_.settings.get();
   Result<engine::PromotionRecord> record = Status(Code::internal, "not run");
-  if (needs_person(*rules, from_tier)) {
+  if (needs_person(*settings->rules, from_tier)) {
     record = Status(Code::failed_precondition,
                     "the step from Tier " + std::to_string(from_tier) +
                         " now needs a reviewer or an admin; not promoted automatically");
@@ -119,22 +162,14 @@ Result<engine::PromotionRecord> TierChangeService::promote_automatically(
     request.approved_by = kAutoApprover;
     request.expected_from_tier = from_tier;
     request.now = d_.clock.wall_now();
-    record = commit_promotion(std::move(request), std::move(rules), {});
+    record = commit_promotion(std::move(request), *settings, {});
   }
   report_promotion(record, ChangeSource::auto_promotion, agent_id, nullptr);
   return record;
 }
 
 Result<TierChangeService::Decided> TierChangeService::decide(const Decision& decision) {
-  if (Status s = authorize(decision.actor, decision.target_tier); !s.ok()) {
-    if (decision.approve) {
-      d_.events.on_promotion_refused(
-          {ChangeSource::webhook, decision.agent_id, s, decision.delivery.webhook_id});
-    } else {
-      d_.events.on_denial_refused({decision.agent_id, s, decision.delivery.webhook_id});
-    }
-    return s;
-  }
+  if (Status s = authorize(decision.actor, decision.target_tier); !s.ok()) return s;
   return decision.approve ? approve(decision, *d_.settings.get()) : deny(decision);
 }
 
@@ -155,7 +190,7 @@ Result<TierChangeService::Decided> TierChangeService::approve(const Decision& de
     answer = std::move(delivery.response);
     return Status::success();
   };
-  auto record = commit_promotion(std::move(request), settings.rules, record_answer);
+  auto record = commit_promotion(std::move(request), settings, record_answer);
   report_promotion(record, ChangeSource::webhook, decision.agent_id, &decision);
   if (!record.ok()) return record.status();
   return Decided{std::move(answer), *record, std::nullopt};
@@ -180,15 +215,8 @@ Result<TierChangeService::Decided> TierChangeService::deny(const Decision& decis
     answer = std::move(delivery.response);
     return Status::success();
   };
-  Result<engine::DenialRecord> record = Status(Code::internal, "not run");
-  auto lease = d_.ledgers.acquire();
-  if (!lease.ok()) {
-    record = lease.status();
-  } else {
-    std::lock_guard<std::mutex> write(d_.ledgers.write_mutex());
-    record = lease->ledger().deny(request, record_answer);
-    if (!record.ok() && !is_refusal(record.status().code())) lease->discard();
-  }
+  auto record = with_writer<engine::DenialRecord>(
+      [&](engine::Ledger& ledger) { return ledger.deny(request, record_answer); });
   if (!record.ok()) {
     d_.events.on_denial_refused(
         {decision.agent_id, record.status(), decision.delivery.webhook_id});
@@ -206,20 +234,94 @@ Result<engine::DemotionRecord> TierChangeService::demote(const Demotion& demotio
   request.reason = demotion.reason;
   request.expected_from_tier = demotion.expected_from_tier;
   request.now = demotion.at.value_or(d_.clock.wall_now());
-  Result<engine::DemotionRecord> record = Status(Code::internal, "not run");
-  auto lease = d_.ledgers.acquire();
-  if (!lease.ok()) return lease.status();
-  {
-    std::lock_guard<std::mutex> write(d_.ledgers.write_mutex());
-    record = lease->ledger().demote(request, outbox_hook());
-  }
-  if (!record.ok()) {
-    if (!is_refusal(record.status().code())) lease->discard();
-    return record;
-  }
+  const auto hook = change_hook(*d_.settings.get());
+  auto record = with_writer<engine::DemotionRecord>(
+      [&](engine::Ledger& ledger) { return ledger.demote(request, hook); });
+  if (!record.ok()) return record;
   committed();
   d_.events.on_demoted({demotion.source, *record});
   return record;
+}
+
+void TierChangeService::count(ViolationPass& pass, const engine::ViolationOutcome& o) const {
+  ++pass.handled;
+  if (o.below_mark) ++pass.below_mark;
+  if (o.outcome == "demoted") {
+    (o.demotion && o.demotion->to_tier < o.demotion->from_tier ? pass.demoted
+                                                              : pass.revoked_in_place)++;
+  } else if (o.outcome == "no_action") {
+    ++pass.no_action;
+  } else if (o.outcome == "invalid_severity") {
+    ++pass.invalid_severity;
+  } else if (o.outcome == "unknown_agent") {
+    ++pass.unknown_agent;
+  } else if (o.outcome == "invalid_agent_data") {
+    ++pass.invalid_agent_data;
+  }
+}
+
+Result<TierChangeService::ViolationPass> TierChangeService::scan_violations(
+    std::optional<std::int64_t> from_id, std::string by) {
+  ViolationPass pass;
+  for (;;) {
+    const auto settings = d_.settings.get();
+    engine::ViolationScan scan;
+    scan.now = d_.clock.wall_now();
+    scan.limit = settings->revocation.batch;
+    scan.from_id = from_id;
+    scan.by = by;
+    const RevocationConfig rules = settings->revocation;
+    const auto hook = change_hook(*settings);
+    auto result = with_writer<engine::ViolationScanResult>([&](engine::Ledger& ledger) {
+      return engine::Revocations(ledger).apply_violations(
+          scan,
+          [&](const engine::ViolationRow& v, std::int64_t tier) {
+            return decide_violation(rules, v, tier);
+          },
+          hook);
+    });
+    if (!result.ok()) return result.status();
+    bool demoted = false;
+    for (const auto& o : result->outcomes) {
+      count(pass, o);
+      d_.events.on_violation_handled({o});
+      if (o.demotion) {
+        demoted = true;
+        d_.events.on_demoted({ChangeSource::violation, *o.demotion});
+      }
+    }
+    if (demoted) committed();
+    pass.mark = result->mark_after;
+    if (!result->more) return pass;
+    if (from_id && !result->outcomes.empty()) from_id = result->outcomes.back().violation.id + 1;
+  }
+}
+
+Result<engine::FreezeResult> TierChangeService::freeze(const std::string& reason,
+                                                       const std::string& by,
+                                                       ChangeSource source) {
+  const auto hook = change_hook(*d_.settings.get());
+  const engine::FreezeRequest request{reason, by, d_.clock.wall_now()};
+  auto result = with_writer<engine::FreezeResult>([&](engine::Ledger& ledger) {
+    return engine::Revocations(ledger).freeze(request, hook);
+  });
+  if (!result.ok()) return result;
+  committed();
+  d_.events.on_freeze_changed({true, reason, by + " (" + std::string(to_string(source)) + ")",
+                               result->agents, result->demoted});
+  return result;
+}
+
+Status TierChangeService::unfreeze(const std::string& by, ChangeSource source) {
+  auto done = with_writer<bool>([&](engine::Ledger& ledger) -> Result<bool> {
+    if (Status s = engine::Revocations(ledger).unfreeze(by, d_.clock.wall_now()); !s.ok()) {
+      return s;
+    }
+    return true;
+  });
+  if (!done.ok()) return done.status();
+  d_.events.on_freeze_changed({false, "", by + " (" + std::string(to_string(source)) + ")", 0, 0});
+  return Status::success();
 }
 
 }  // namespace ps::sidecar

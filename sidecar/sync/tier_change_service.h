@@ -1,5 +1,6 @@
 // The tier-change service: the one path every tier change takes - the CLI's promote and demote,
-// the approval webhook's approve and deny, and the periodic auto-promotion.
+// the approval webhook's approve and deny, the periodic auto-promotion, violation-driven
+// revocation (the watcher in serve, `revoke-scan`), and the kill switch (freeze).
 //
 // What it owns, so no caller composes it again:
 //  - who may decide which step (authorize(): webhook.reviewers / webhook.admins, from the rules
@@ -7,9 +8,13 @@
 //  - the write transaction: promotions through group commit (concurrent promotions share one
 //    transaction and one fsync, engine::Ledger::promote_batch), demotions and denials under the
 //    pool's write mutex;
-//  - what commits with the change: the outbox row that makes Vault follow (make_outbox_hook)
-//    and, for a webhook decision, the delivery record that answers it (record_delivery),
-//    chained into one hook (chain_hooks);
+//  - what commits with the change: the outbox row that makes Vault follow (make_outbox_hook),
+//    for a demotion the Vault-side revocation steps (make_revocation_steps_hook), and for a
+//    webhook decision the delivery record that answers it (record_delivery), chained into one
+//    hook (chain_hooks);
+//  - the guard of every promotion, inside its transaction: refused while frozen, while the
+//    agent has an unhandled violation whose rule is not `none`, and during the cooldown after a
+//    demotion (the evaluation's own requirement, engine/rules/rules.h);
 //  - after a commit that queued a push: the wake-up of the sync worker (deps.on_committed);
 //  - reporting each decision through TierChangeEvents (metrics, logs, audit in serve).
 //
@@ -30,6 +35,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/status.h"
 #include "engine/ledger/ledger.h"
+#include "engine/ledger/revocation.h"
 #include "engine/ledger/webhook_deliveries.h"
 #include "sidecar/config/settings.h"
 #include "sidecar/sync/desired_state.h"
@@ -117,11 +123,42 @@ class TierChangeService {
   };
   Result<engine::DemotionRecord> demote(const Demotion& demotion);
 
+  // Violations to demotions (revocation.rules in effect), every batch one transaction that also
+  // advances the mark; loops until none is due. from_id replays violations with id >= from_id
+  // on purpose (revoke-scan --from-id).
+  struct ViolationPass {
+    std::int64_t handled = 0;
+    std::int64_t demoted = 0;           // tier lowered
+    std::int64_t revoked_in_place = 0;  // already at or below: Vault-side steps only
+    std::int64_t no_action = 0;
+    std::int64_t invalid_severity = 0;
+    std::int64_t unknown_agent = 0;
+    std::int64_t invalid_agent_data = 0;
+    std::int64_t below_mark = 0;  // found late (inserted with an id below the mark)
+    std::int64_t mark = 0;        // the mark afterwards
+  };
+  Result<ViolationPass> scan_violations(std::optional<std::int64_t> from_id = std::nullopt,
+                                        std::string by = "policy-sidecar:revocation");
+
+  // The kill switch: every agent to tier 0 in one transaction (top-priority pushes and the
+  // Vault-side steps); promotions refused until unfreeze(). failed_precondition when already
+  // frozen (or, for unfreeze, when not frozen).
+  Result<engine::FreezeResult> freeze(const std::string& reason, const std::string& by,
+                                      ChangeSource source);
+  Status unfreeze(const std::string& by, ChangeSource source);
+
  private:
-  engine::TierChangeHook outbox_hook() const;
+  engine::TierChangeHook change_hook(const ServeSettings& settings) const;
+  std::function<Status(engine::LedgerTx&)> promotion_guard(const std::string& agent_id,
+                                                           const ServeSettings& settings) const;
+  void count(ViolationPass& pass, const engine::ViolationOutcome& o) const;
   Result<engine::PromotionRecord> commit_promotion(engine::PromotionRequest request,
-                                                   std::shared_ptr<const engine::Rules> rules,
+                                                   const ServeSettings& settings,
                                                    engine::TierChangeHook extra);
+  // Runs `work` on a pooled ledger under the in-process write mutex; drops the connection after
+  // an error that is not a refusal.
+  template <class T>
+  Result<T> with_writer(const std::function<Result<T>(engine::Ledger&)>& work);
   Result<Decided> approve(const Decision& decision, const ServeSettings& settings);
   Result<Decided> deny(const Decision& decision);
   void report_promotion(const Result<engine::PromotionRecord>& record, ChangeSource source,

@@ -43,7 +43,7 @@ struct Fixture {
   }
 
   PromotionRequest request(const std::string& agent, std::optional<std::int64_t> from = {}) {
-    return {agent, "carol", std::nullopt, from, kNow};
+    return {agent, "carol", std::nullopt, from, kNow, {}};
   }
   std::string tier(const std::string& agent) {
     return raw.text("SELECT current_tier FROM agent_metrics WHERE agent_id = '" + agent + "'");

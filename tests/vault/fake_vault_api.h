@@ -92,6 +92,11 @@ class FakeVaultApi final : public VaultApi {
   Result<void> destroy_secret_id_accessor(const RoleName&, const std::string&) override {
     return unsupported();
   }
+  Result<void> delete_role(const RoleName&) override { return unsupported(); }
+  Result<std::optional<SecretIdInfo>> lookup_secret_id_accessor(const RoleName&,
+                                                                const std::string&) override {
+    return unsupported();
+  }
   Result<std::vector<std::string>> list_token_accessors() override { return unsupported(); }
   Result<TokenInfo> lookup_token_accessor(const std::string&) override { return unsupported(); }
   Result<void> revoke_token_accessor(const std::string&) override { return unsupported(); }

@@ -175,12 +175,17 @@ void SyncWorld::write_config(const WorldOptions& options) {
   sync.merge_patch(options.sync);
   json reconcile = {{"drift_mode", "correct"}, {"concurrency", 2}, {"page_size", 50}};
   reconcile.merge_patch(options.reconcile);
+  // The worlds move agents up and down at will: no cooldown after a demotion unless a test
+  // asks for one.
+  json revocation = {{"cooldown_days", 0}};
+  revocation.merge_patch(options.revocation);
   json doc = {{"ledger", {{"busy_timeout_ms", 20000}}},
               {"rules", permissive_rules_json()},
               {"vault", vault},
               {"roles", options.roles},
               {"sync", sync},
-              {"reconcile", reconcile}};
+              {"reconcile", reconcile},
+              {"revocation", revocation}};
   ps::vault::testing::write_file(config, doc.dump(2));
 }
 

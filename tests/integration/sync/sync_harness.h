@@ -60,6 +60,7 @@ struct WorldOptions {
   nlohmann::json sync = nlohmann::json::object();       // merged over the fast test defaults
   nlohmann::json reconcile = nlohmann::json::object();
   nlohmann::json vault = nlohmann::json::object();
+  nlohmann::json revocation = nlohmann::json::object();  // over cooldown_days 0
 };
 
 class SyncWorld {

@@ -136,6 +136,11 @@ class FakeVault final : public vault::VaultApi {
                                                  const std::string&) override {
     return unsupported();
   }
+  vault::Result<void> delete_role(const vault::RoleName&) override { return unsupported(); }
+  vault::Result<std::optional<vault::SecretIdInfo>> lookup_secret_id_accessor(
+      const vault::RoleName&, const std::string&) override {
+    return unsupported();
+  }
   vault::Result<std::vector<std::string>> list_token_accessors() override { return unsupported(); }
   vault::Result<vault::TokenInfo> lookup_token_accessor(const std::string&) override {
     return unsupported();

@@ -1,0 +1,251 @@
+#include "sidecar/sync/revocation_runner.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace ps::sidecar {
+namespace {
+
+using engine::StepOutcome;
+using vault::ErrorCode;
+
+// A step's own problem: retrying cannot help until someone acts (a policy, a role).
+bool is_step_problem(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::role_missing:
+    case ErrorCode::permission_denied:
+    case ErrorCode::invalid_request:
+    case ErrorCode::bad_response:
+    case ErrorCode::unexpected_status:
+    case ErrorCode::invalid_argument:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+struct RevocationRunner::Work {
+  engine::RevocationStep step;
+  std::optional<vault::RoleName> role;
+  StepOutcome outcome;
+  bool finished = false;  // outcome decided
+};
+
+RevocationRunner::RevocationRunner(StepsFactory open_steps,
+                                   std::shared_ptr<const DesiredState> desired,
+                                   RateLimiter& limiter, Clock& clock, Logger& log,
+                                   SyncEvents& events,
+                                   std::function<std::chrono::milliseconds(std::int64_t)> backoff)
+    : open_steps_(std::move(open_steps)),
+      desired_(std::move(desired)),
+      limiter_(limiter),
+      clock_(clock),
+      log_(log),
+      events_(events),
+      backoff_(std::move(backoff)) {}
+
+bool RevocationRunner::open() {
+  if (steps_) return true;
+  if (unavailable_ || !open_steps_) return false;
+  auto opened = open_steps_();
+  if (!opened.ok()) {
+    // An older schema without the steps table: nothing to do (write commands migrate first).
+    if (opened.status().code() == Code::failed_precondition) unavailable_ = true;
+    return false;
+  }
+  steps_ = std::move(opened).value();
+  return true;
+}
+
+std::optional<engine::WallTime> RevocationRunner::next_due() {
+  if (!open()) return std::nullopt;
+  auto due = steps_->next_due();
+  return due.ok() ? *due : std::nullopt;
+}
+
+void RevocationRunner::fail(Work& w, const vault::Error& error) {
+  w.finished = true;
+  w.outcome.error_code = std::string(vault::to_string(error.code));
+  w.outcome.message = error.describe();
+  if (is_step_problem(error.code)) {
+    w.outcome.kind = StepOutcome::Kind::parked;
+    return;
+  }
+  vault_error_ = error;
+  w.outcome.kind = StepOutcome::Kind::retry;
+  w.outcome.next_attempt_at = clock_.wall_now() + backoff_(w.step.attempts + 1);
+}
+
+void RevocationRunner::destroy_secret_ids(vault::VaultApi& api, Work& w) {
+  limiter_.acquire();
+  auto accessors = api.list_secret_id_accessors(*w.role);
+  if (!accessors) {
+    if (accessors.error().code != ErrorCode::invalid_request) return fail(w, accessors.error());
+    // Vault answers 400 for the secret IDs of a role that does not exist: none to destroy.
+    accessors = std::vector<std::string>{};
+  }
+  const std::int64_t cutoff = engine::to_unix_ms(w.step.cutoff);
+  std::int64_t destroyed = 0, kept = 0;
+  for (const std::string& accessor : *accessors) {
+    limiter_.acquire();
+    auto info = api.lookup_secret_id_accessor(*w.role, accessor);
+    if (!info) return fail(w, info.error());
+    if (!*info) continue;  // destroyed meanwhile
+    // An unreadable creation time is treated as old: the safe side of a revocation.
+    const auto created = vault::rfc3339_unix_ms((*info)->creation_time);
+    if (created && *created >= cutoff) {
+      ++kept;
+      continue;
+    }
+    limiter_.acquire();
+    auto gone = api.destroy_secret_id_accessor(*w.role, accessor);
+    if (!gone && gone.error().code != ErrorCode::not_found) return fail(w, gone.error());
+    ++destroyed;
+  }
+  w.finished = true;
+  w.outcome.kind = StepOutcome::Kind::done;
+  w.outcome.detail = "destroyed " + std::to_string(destroyed) + " secret ID(s); kept " +
+                     std::to_string(kept) + " created after the demotion";
+}
+
+// One listing and one lookup per token accessor for every token step of the batch.
+void RevocationRunner::revoke_tokens(vault::VaultApi& api, std::vector<Work*>& steps) {
+  limiter_.acquire();
+  auto accessors = api.list_token_accessors();
+  if (!accessors) {
+    for (Work* w : steps) fail(*w, accessors.error());
+    return;
+  }
+  std::map<std::string, std::vector<Work*>> by_role;
+  for (Work* w : steps) by_role[w->role->str()].push_back(w);
+  std::map<Work*, std::int64_t> revoked;
+  for (const std::string& accessor : *accessors) {
+    limiter_.acquire();
+    auto token = api.lookup_token_accessor(accessor);
+    if (!token) {
+      // Revoked or expired since the listing: nothing to do.
+      if (token.error().code == ErrorCode::invalid_request ||
+          token.error().code == ErrorCode::not_found) {
+        continue;
+      }
+      for (Work* w : steps) fail(*w, token.error());
+      return;
+    }
+    auto role = token->meta.find("role_name");
+    if (role == token->meta.end()) continue;
+    auto it = by_role.find(lower(role->second));
+    if (it == by_role.end()) continue;
+    for (Work* w : it->second) {
+      const bool before = token->creation_time * 1000 < engine::to_unix_ms(w->step.cutoff);
+      const PolicyList justified = desired_->policies_for_tier(w->step.tier);
+      bool unjustified = false;
+      for (const std::string& p : canonical(token->policies)) {
+        const auto& managed = desired_->managed();
+        if (std::binary_search(managed.begin(), managed.end(), p) &&
+            !std::binary_search(justified.begin(), justified.end(), p)) {
+          unjustified = true;
+        }
+      }
+      if (!before && !unjustified) continue;
+      limiter_.acquire();
+      auto done = api.revoke_token_accessor(accessor);
+      if (!done && done.error().code != ErrorCode::invalid_request &&
+          done.error().code != ErrorCode::not_found) {
+        for (Work* s : steps) fail(*s, done.error());
+        return;
+      }
+      ++revoked[w];
+      break;  // the token is gone for every step of this role
+    }
+  }
+  for (Work* w : steps) {
+    w->finished = true;
+    w->outcome.kind = StepOutcome::Kind::done;
+    w->outcome.detail = "revoked " + std::to_string(revoked[w]) + " token(s) of role " +
+                        w->role->str() + " (" + std::to_string(accessors->size()) +
+                        " token accessor(s) checked)";
+  }
+}
+
+void RevocationRunner::report(const Work& w) {
+  RevocationStepEvent e{w.step.agent_id, w.step.role.value_or(""),
+                        std::string(engine::to_string(w.step.kind)),
+                        w.outcome.kind == StepOutcome::Kind::done    ? "done"
+                        : w.outcome.kind == StepOutcome::Kind::retry ? "retry"
+                        : w.outcome.kind == StepOutcome::Kind::parked ? "parked"
+                                                                      : "released",
+                        w.outcome.detail.value_or(""), w.outcome.error_code.value_or(""),
+                        w.outcome.message.value_or("")};
+  events_.on_revocation_step(e);
+  nlohmann::json fields = {{"agent_id", e.agent_id}, {"role", e.role},
+                           {"step", e.step},         {"result", e.result},
+                           {"detail", e.detail},     {"demotion_id", w.step.demotion_id}};
+  if (!e.error_code.empty()) fields["error"] = e.error_code;
+  const LogLevel level = w.outcome.kind == StepOutcome::Kind::parked ? LogLevel::warn
+                         : w.outcome.kind == StepOutcome::Kind::done ? LogLevel::info
+                                                                     : LogLevel::debug;
+  log_.log(level, "revocation.step", e.message.empty() ? "revocation step " + e.result : e.message,
+           fields);
+}
+
+Result<RevocationRunner::Batch> RevocationRunner::run_batch(vault::VaultApi& api,
+                                                            const engine::ClaimRequest& claim) {
+  Batch batch;
+  if (!open()) return batch;
+  auto claimed = steps_->claim_due(claim);
+  if (!claimed.ok()) return claimed.status();
+  batch.claimed = static_cast<std::int64_t>(claimed->size());
+  vault_error_.reset();
+  std::vector<Work> work(claimed->size());
+  std::vector<Work*> token_steps;
+  for (std::size_t i = 0; i < claimed->size(); ++i) {
+    Work& w = work[i];
+    w.step = (*claimed)[i];
+    w.outcome.id = w.step.id;
+    w.outcome.revision = w.step.revision;
+    if (w.step.role) {
+      if (auto role = vault::RoleName::parse(*w.step.role)) w.role = *role;
+    }
+    if (!w.role) {
+      w.finished = true;
+      w.outcome.kind = StepOutcome::Kind::parked;
+      w.outcome.error_code = "invalid_role_name";
+      w.outcome.message = "the agent id names no Vault role";
+    } else if (w.step.kind == engine::RevocationStepKind::revoke_tokens) {
+      token_steps.push_back(&w);
+    } else if (!vault_error_) {
+      destroy_secret_ids(api, w);
+    }
+  }
+  if (!token_steps.empty() && !vault_error_) revoke_tokens(api, token_steps);
+  std::vector<StepOutcome> outcomes;
+  for (Work& w : work) {
+    if (!w.finished) w.outcome.kind = StepOutcome::Kind::released;  // after a Vault-wide failure
+    outcomes.push_back(w.outcome);
+  }
+  auto applied = steps_->finish(outcomes, clock_.wall_now());
+  if (!applied.ok()) return applied.status();
+  for (std::size_t i = 0; i < work.size(); ++i) {
+    if (!(*applied)[i] || work[i].outcome.kind == StepOutcome::Kind::released) continue;
+    report(work[i]);
+    switch (work[i].outcome.kind) {
+      case StepOutcome::Kind::done: ++batch.done; break;
+      case StepOutcome::Kind::retry: ++batch.retried; break;
+      case StepOutcome::Kind::parked: ++batch.parked; break;
+      case StepOutcome::Kind::released: break;
+    }
+  }
+  batch.vault_error = vault_error_;
+  return batch;
+}
+
+}  // namespace ps::sidecar
