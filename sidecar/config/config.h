@@ -7,10 +7,10 @@
 //
 // Every section is optional. Unknown keys and wrong types are refused, naming the key path
 // (`config: ledger.busy_timeout_ms: must be a non-negative integer`). The rules section's
-// format and merge semantics are engine/rules_config.h's.
+// format and merge semantics are engine/rules/rules_config.h's.
 //
-// Extending: later features add a section by adding a member to Config and an entry to the
-// section table in config.cpp (its parser validates the section and fills the member).
+// Adding a section: a member in Config and an entry in the section table in config.cpp (its
+// parser validates the section and fills the member).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +43,7 @@ struct LedgerConfig {
 struct Config {
   LedgerConfig ledger;
   engine::Rules rules = engine::Rules::defaults();
-  // serve (issue 5): sidecar/config_serve.h
+  // serve: sidecar/config/config_serve.h
   ListenerConfig listener;
   WebhookConfig webhook;
   ApiConfig api;
@@ -52,7 +52,8 @@ struct Config {
   EvaluateConfig evaluate;
   HealthConfig health;
   ShutdownConfig shutdown;
-  // sync (issue 4): sidecar/config_sync.h; VAULT_* apply over `vault` (sidecar/vault_setup.h)
+  // Vault sync: sidecar/config/config_sync.h; VAULT_* apply over `vault`
+  // (sidecar/config/vault_setup.h)
   vault::VaultConfig vault = default_vault_config();
   RolesConfig roles;
   SyncConfig sync;
