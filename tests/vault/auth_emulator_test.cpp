@@ -19,7 +19,8 @@ using namespace ps::vault::testing;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// The minimal sidecar policy of the fact sheet (section 6), per-field endpoint only.
+// The sidecar's least-privilege policy, per-field endpoint only (vault/README.md,
+// "Least-privilege policy and its caveat").
 const json kSidecarPolicy = {
     {"path",
      {{"auth/approle/role/+/policies", {{"capabilities", {"read", "update"}}}},
