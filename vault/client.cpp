@@ -231,6 +231,16 @@ Result<HttpAnswer> VaultClient::send_with_source(Request request) {
   return e;
 }
 
+Result<std::optional<HttpAnswer>> VaultClient::send_allowing_absent(Request request) {
+  const Operation op = request.op;
+  request.also_accept = {404};
+  auto answer = send_with_source(std::move(request));
+  if (!answer) return answer.error();
+  if (answer->status != 404) return std::optional<HttpAnswer>(std::move(answer).value());
+  if (!parse_errors(answer->body).empty()) return classify_answer(op, *answer);
+  return std::optional<HttpAnswer>{};
+}
+
 // ---- operations ----
 
 Result<Health> VaultClient::health() {
@@ -292,14 +302,10 @@ Result<AuthInfo> VaultClient::renew_self(const Secret& token, std::chrono::secon
 Result<std::optional<RoleInfo>> VaultClient::read_role(const RoleName& role) {
   Request r{Operation::read_role, "GET", role_base(role)};
   r.auth = Auth::source;
-  r.also_accept = {404};
-  auto answer = send_with_source(std::move(r));
+  auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
-  if (answer->status == 404) {
-    if (!parse_errors(answer->body).empty()) return classify_answer(Operation::read_role, *answer);
-    return std::optional<RoleInfo>{};
-  }
-  auto parsed = parse_role(answer->body);
+  if (!answer->has_value()) return std::optional<RoleInfo>{};
+  auto parsed = parse_role((*answer)->body);
   if (!parsed) return parsed.error();
   return std::optional<RoleInfo>(std::move(parsed).value());
 }
@@ -308,16 +314,10 @@ Result<std::optional<std::vector<std::string>>> VaultClient::read_role_policies(
     const RoleName& role) {
   Request r{Operation::read_role_policies, "GET", role_base(role) + "/policies"};
   r.auth = Auth::source;
-  r.also_accept = {404};
-  auto answer = send_with_source(std::move(r));
+  auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
-  if (answer->status == 404) {
-    if (!parse_errors(answer->body).empty()) {
-      return classify_answer(Operation::read_role_policies, *answer);
-    }
-    return std::optional<std::vector<std::string>>{};
-  }
-  auto parsed = parse_role_policies(answer->body);
+  if (!answer->has_value()) return std::optional<std::vector<std::string>>{};
+  auto parsed = parse_role_policies((*answer)->body);
   if (!parsed) return parsed.error();
   return std::optional<std::vector<std::string>>(std::move(parsed).value());
 }
@@ -337,14 +337,10 @@ Result<void> VaultClient::write_role_policies(const RoleName& role,
 Result<std::vector<std::string>> VaultClient::list_roles() {
   Request r{Operation::list_roles, "GET", "/v1/auth/" + options_.mount.str() + "/role?list=true"};
   r.auth = Auth::source;
-  r.also_accept = {404};
-  auto answer = send_with_source(std::move(r));
+  auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
-  if (answer->status == 404) {
-    if (!parse_errors(answer->body).empty()) return classify_answer(Operation::list_roles, *answer);
-    return std::vector<std::string>{};
-  }
-  return parse_keys(answer->body);
+  if (!answer->has_value()) return std::vector<std::string>{};
+  return parse_keys((*answer)->body);
 }
 
 Result<void> VaultClient::write_role(const RoleName& role, const RoleSpec& spec) {
@@ -369,16 +365,10 @@ Result<void> VaultClient::delete_role(const RoleName& role) {
 Result<std::vector<std::string>> VaultClient::list_secret_id_accessors(const RoleName& role) {
   Request r{Operation::list_secret_id_accessors, "GET", role_base(role) + "/secret-id?list=true"};
   r.auth = Auth::source;
-  r.also_accept = {404};
-  auto answer = send_with_source(std::move(r));
+  auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
-  if (answer->status == 404) {
-    if (!parse_errors(answer->body).empty()) {
-      return classify_answer(Operation::list_secret_id_accessors, *answer);
-    }
-    return std::vector<std::string>{};
-  }
-  return parse_keys(answer->body);
+  if (!answer->has_value()) return std::vector<std::string>{};
+  return parse_keys((*answer)->body);
 }
 
 Result<void> VaultClient::destroy_secret_id_accessor(const RoleName& role,
@@ -415,16 +405,10 @@ Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
 Result<std::vector<std::string>> VaultClient::list_token_accessors() {
   Request r{Operation::list_token_accessors, "GET", "/v1/auth/token/accessors?list=true"};
   r.auth = Auth::source;
-  r.also_accept = {404};
-  auto answer = send_with_source(std::move(r));
+  auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
-  if (answer->status == 404) {
-    if (!parse_errors(answer->body).empty()) {
-      return classify_answer(Operation::list_token_accessors, *answer);
-    }
-    return std::vector<std::string>{};
-  }
-  return parse_keys(answer->body);
+  if (!answer->has_value()) return std::vector<std::string>{};
+  return parse_keys((*answer)->body);
 }
 
 Result<TokenInfo> VaultClient::lookup_token_accessor(const std::string& accessor) {

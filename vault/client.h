@@ -94,6 +94,10 @@ class VaultClient final : public VaultApi {
   // status outside 2xx / request.also_accept into the classified Error, with the token and
   // request.secrets redacted from its message.
   Result<HttpAnswer> send_with_source(Request request);
+  // For reads and lists: send_with_source with 404 accepted. Vault's 404 {"errors":[]} (a
+  // missing role, a list without keys) is nullopt; a 404 with errors (no such mount, an
+  // unsupported path) is the classified Error, like any other failure.
+  Result<std::optional<HttpAnswer>> send_allowing_absent(Request request);
   bool ensure_connection(Error* error);
   std::string role_base(const RoleName& role) const;
 

@@ -50,14 +50,6 @@ std::string_view to_string(AuthMethod method) {
   return "unknown";
 }
 
-EnvGetter process_environment() {
-  return [](const char* name) -> std::optional<std::string> {
-    const char* v = std::getenv(name);
-    if (v == nullptr) return std::nullopt;
-    return std::string(v);
-  };
-}
-
 std::optional<bool> parse_go_bool(std::string_view t) {
   if (t == "1" || t == "t" || t == "T" || t == "TRUE" || t == "true" || t == "True") return true;
   if (t == "0" || t == "f" || t == "F" || t == "FALSE" || t == "false" || t == "False") {

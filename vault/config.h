@@ -61,7 +61,6 @@ struct VaultConfig {
 
 // Reads one environment variable; nullopt when unset.
 using EnvGetter = std::function<std::optional<std::string>(const char* name)>;
-EnvGetter process_environment();
 
 // Applies Vault's standard variables over `config`, as the Go client reads them (an empty
 // value counts as unset):

@@ -7,6 +7,9 @@
 // With max_attempts = 1 it makes a single attempt plus, on a rejected token, one attempt with
 // a fresh token: the shape a caller with its own schedule (the sync worker) wants.
 //
+// It owns the VaultApi it wraps, so `RetryingVaultApi(factory->make_client(tokens), ...)` is
+// the whole per-thread API.
+//
 // Threading: as thread-safe as the wrapped VaultApi (a VaultClient: one thread at a time).
 #pragma once
 
@@ -19,9 +22,10 @@ namespace ps::vault {
 
 class RetryingVaultApi final : public VaultApi {
  public:
-  // `inner` and `clock` must outlive this object; `tokens` may be null.
-  RetryingVaultApi(VaultApi& inner, Clock& clock, BackoffPolicy policy, RandomSource random,
-                   TokenSource* tokens, RetryObserver on_retry = {},
+  // `inner` must not be null. `clock` and `tokens` (which may be null) must outlive this
+  // object.
+  RetryingVaultApi(std::unique_ptr<VaultApi> inner, Clock& clock, BackoffPolicy policy,
+                   RandomSource random, TokenSource* tokens, RetryObserver on_retry = {},
                    std::function<bool()> should_stop = {});
 
   Result<Health> health() override;
@@ -48,7 +52,7 @@ class RetryingVaultApi final : public VaultApi {
   Result<void> revoke_token_accessor(const std::string& accessor) override;
 
  private:
-  VaultApi& inner_;
+  std::unique_ptr<VaultApi> inner_;
   RetryContext with_tokens_;
   RetryContext without_tokens_;
 };

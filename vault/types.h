@@ -1,5 +1,5 @@
 // Typed requests and answers of the Vault operations the sidecar uses (see vault/api.h).
-// Field meanings follow Vault's API (../shared/spec/vault-api.md sections 1-3). Secrets
+// Field meanings follow Vault's API (vault/README.md, "Facts about Vault's API"). Secrets
 // (tokens) are held as Secret; the `id` field of token lookups is never parsed.
 #pragma once
 

@@ -23,7 +23,8 @@ std::string cooldown_detail(const Evaluation& e) {
 //  3. The UPDATE is conditional on the tier we evaluated, and must change exactly one row:
 //     a second line of defence should the lock ever not be exclusive (e.g. a foreign writer
 //     not honouring locks).
-//  4. The promotions row, then the hook (the outbox row), then COMMIT: all or nothing.
+//  4. The promotions row, then the hook (the sidecar's Vault outbox row), then COMMIT: all or
+//     nothing.
 Result<PromotionRecord> Ledger::promote(const PromotionRequest& request, const Rules& rules,
                                         const TierChangeHook& hook) {
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);

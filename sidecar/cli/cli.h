@@ -11,7 +11,7 @@
 #include <variant>
 
 #include "engine/base/status.h"
-#include "sidecar/cli/cli_sync.h"  // sync, reconcile, status, demote (issue 4)
+#include "sidecar/cli/cli_sync.h"  // sync, reconcile, status, demote
 
 namespace ps::sidecar {
 
@@ -43,7 +43,7 @@ struct RequirementsCommand {
   std::optional<std::int64_t> tier;
 };
 struct MigrateCommand {};
-struct ServeCommand {};  // serve (issue 5): sidecar/commands_serve.cpp
+struct ServeCommand {};  // run by sidecar/cli/commands_serve.cpp
 struct HelpCommand {
   std::string text;  // printed on stdout, exit 0
 };

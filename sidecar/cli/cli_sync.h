@@ -1,5 +1,6 @@
-// The Vault sync commands of the command line (issue 4): sync, reconcile, status, demote.
-// Parsed by sidecar/cli.cpp through parse_sync_command(); run by sidecar/commands_sync.cpp.
+// The Vault sync commands of the command line: sync, reconcile, status, demote.
+// Parsed by sidecar/cli/cli.cpp through parse_sync_command(); run by
+// sidecar/cli/commands_sync.cpp.
 #pragma once
 
 #include <cstdint>

@@ -43,7 +43,7 @@ Status parse_ledger(const json& section, const std::string& path, Config& config
         return invalid(key_path, "must be a non-negative integer (milliseconds)");
       }
       config.ledger.busy_timeout_ms = *ms;
-    } else if (key == "journal_mode") {  // serve (issue 5): sidecar/server/daemon.cpp
+    } else if (key == "journal_mode") {  // applied by serve at start: sidecar/server/daemon.cpp
       if (!value.is_string() || (value != "keep" && value != "wal")) {
         return invalid(key_path, "must be \"keep\" or \"wal\"");
       }
@@ -71,6 +71,7 @@ struct Section {
   std::string_view name;
   SectionParser parse;
 };
+// Every top-level section and its parser; a key not listed here is refused.
 constexpr Section kSections[] = {
     {"ledger", parse_ledger},
     {"rules", parse_rules},

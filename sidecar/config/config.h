@@ -7,9 +7,9 @@
 //
 // Every section is optional. Unknown keys and wrong types are refused, naming the key path
 // (`config: ledger.busy_timeout_ms: must be a non-negative integer`). The rules section's
-// format and merge semantics are engine/rules_config.h's.
+// format and merge semantics are engine/rules/rules_config.h's.
 //
-// Extending: add a member to Config and an entry to the section table in config.cpp (its
+// Adding a section: a member in Config and an entry in the section table in config.cpp (its
 // parser validates the section and fills the member).
 #pragma once
 
@@ -44,7 +44,7 @@ struct LedgerConfig {
 struct Config {
   LedgerConfig ledger;
   engine::Rules rules = engine::Rules::defaults();
-  // serve (issue 5): sidecar/config_serve.h
+  // serve: sidecar/config/config_serve.h
   ListenerConfig listener;
   WebhookConfig webhook;
   ApiConfig api;
@@ -53,7 +53,8 @@ struct Config {
   EvaluateConfig evaluate;
   HealthConfig health;
   ShutdownConfig shutdown;
-  // sync (issue 4): sidecar/config_sync.h; VAULT_* apply over `vault` (sidecar/vault_setup.h)
+  // Vault sync: sidecar/config/config_sync.h; VAULT_* apply over `vault`
+  // (sidecar/config/vault_setup.h)
   vault::VaultConfig vault = default_vault_config();
   RolesConfig roles;
   SyncConfig sync;

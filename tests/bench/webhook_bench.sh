@@ -7,7 +7,7 @@
 #   tests/bench/webhook_bench.sh [RATE=200] [SECONDS=30] [CONNECTIONS=16] [REPEATS=0.1]
 #   PS_BENCH_JOURNAL=keep tests/bench/webhook_bench.sh ...   (the platform's rollback journal)
 #
-# Goal (issue 5): p99 <= 20 ms to the committed answer at 200 requests/s on a 2-core machine.
+# Goal: p99 <= 20 ms to the committed answer at 200 requests/s on a 2-core machine.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}

@@ -19,7 +19,8 @@ using namespace ps::vault::testing;
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-// The minimal sidecar policy of the fact sheet (section 6), per-field endpoint only.
+// The sidecar's least-privilege policy, per-field endpoint only (vault/README.md,
+// "Least-privilege policy and its caveat").
 const json kSidecarPolicy = {
     {"path",
      {{"auth/approle/role/+/policies", {{"capabilities", {"read", "update"}}}},
@@ -66,7 +67,8 @@ BOOST_AUTO_TEST_SUITE(vault_auth_against_emulator)
 
 BOOST_FIXTURE_TEST_CASE(token_expiry_mid_run_leads_to_a_new_approle_login, AuthSession) {
   SimulatedClock waits;
-  RetryingVaultApi vault(*worker, waits, BackoffPolicy{}, [] { return 0.5; }, auth.get());
+  RetryingVaultApi vault(vault_factory->make_client(auth), waits, BackoffPolicy{},
+                         [] { return 0.5; }, auth.get());
   BOOST_REQUIRE(vault.write_role_policies(role("agent-1"), {"tier1"}).ok());
   BOOST_TEST(auth->status().generation == 1u);
   const std::string first = current_token();
@@ -145,9 +147,9 @@ BOOST_FIXTURE_TEST_CASE(a_token_file_is_reread_after_vault_rejects_its_token, Em
   c.auth.token_file = sink;
   auto vault = VaultConnection::open(c, clock, [] { return 0.5; }, logs.fn());
   BOOST_REQUIRE(vault.ok());
-  auto worker = vault->client();
   SimulatedClock waits;
-  RetryingVaultApi api(*worker, waits, BackoffPolicy{}, [] { return 0.5; }, vault->auth.get());
+  RetryingVaultApi api(vault->client(), waits, BackoffPolicy{}, [] { return 0.5; },
+                       vault->auth.get());
   BOOST_REQUIRE(api.write_role_policies(role("agent-1"), {"tier1"}).ok());
 
   emu->admin("POST", "/_emulator/tokens/revoke", {{"token", first}});
@@ -178,7 +180,8 @@ BOOST_FIXTURE_TEST_CASE(no_secret_reaches_a_log_line_or_an_error_in_a_session_wi
   write_file(s.dir.file("policy-sidecar.secret_id"), s.secret_id + "\n");
   sim.advance(std::chrono::minutes{1});
   SimulatedClock waits;
-  RetryingVaultApi vault(*s.worker, waits, BackoffPolicy{}, [] { return 0.5; }, s.auth.get());
+  RetryingVaultApi vault(s.vault_factory->make_client(s.auth), waits, BackoffPolicy{},
+                         [] { return 0.5; }, s.auth.get());
   note(vault.write_role_policies(role("agent-1"), {"tier1"}));
   std::vector<std::string> tokens = {s.current_token()};
 

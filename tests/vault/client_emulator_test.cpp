@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "tests/support/simulated_clock.h"
 #include "tests/vault/emulator_fixture.h"
@@ -313,7 +314,7 @@ BOOST_FIXTURE_TEST_CASE(retrying_api_rides_out_faults_on_the_backoff_schedule, E
   emu->fault({{"kind", "drop"}, {"count", 1}});
   SimulatedClock waits;  // the loop's waits are simulated; the requests are real
   std::vector<std::string> retried;
-  RetryingVaultApi retrying(*vault, waits, BackoffPolicy{}, [] { return 0.5; }, nullptr,
+  RetryingVaultApi retrying(root_client(), waits, BackoffPolicy{}, [] { return 0.5; }, nullptr,
                             [&](const RetryEvent& e) { retried.push_back(code_of(e.error)); });
   auto r = retrying.write_role_policies(role("agent-1"), {"tier2"});
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().describe()));
@@ -333,7 +334,7 @@ BOOST_FIXTURE_TEST_CASE(retrying_api_waits_out_a_sealed_vault, EmulatorFixture) 
   emu->seal();
   SimulatedClock waits;
   int retries = 0;
-  RetryingVaultApi retrying(*vault, waits, BackoffPolicy{}, [] { return 1.0; }, nullptr,
+  RetryingVaultApi retrying(std::move(vault), waits, BackoffPolicy{}, [] { return 1.0; }, nullptr,
                             [&](const RetryEvent& e) {
                               BOOST_TEST(code_of(e.error) == "sealed");
                               if (++retries == 3) emu->unseal();
@@ -343,12 +344,11 @@ BOOST_FIXTURE_TEST_CASE(retrying_api_waits_out_a_sealed_vault, EmulatorFixture) 
 }
 
 BOOST_FIXTURE_TEST_CASE(retrying_api_stops_at_max_attempts_and_on_give_up, EmulatorFixture) {
-  auto vault = root_client();
   emu->fault({{"kind", "status"}, {"count", 10}, {"status", 502}});
   SimulatedClock waits;
   BackoffPolicy p;
   p.max_attempts = 3;
-  RetryingVaultApi retrying(*vault, waits, p, [] { return 0.5; }, nullptr);
+  RetryingVaultApi retrying(root_client(), waits, p, [] { return 0.5; }, nullptr);
   auto r = retrying.list_roles();
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(r.error().http_status == 502);

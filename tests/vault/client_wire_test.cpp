@@ -243,6 +243,43 @@ BOOST_FIXTURE_TEST_CASE(retry_after_header_and_odd_bodies_are_classified, WireFi
   BOOST_TEST(!missing->has_value());
 }
 
+BOOST_FIXTURE_TEST_CASE(reads_and_lists_are_empty_on_a_404_only_without_errors, WireFixture) {
+  std::atomic<bool> with_errors{false};
+  ScriptedServer server(pki, [&](const httplib::Request&, httplib::Response& res) {
+    json errors = with_errors ? json::array({"no handler for route"}) : json::array();
+    reply_json(res, 404, {{"errors", errors}});
+  });
+  auto c = client(server.port(), "hvs.t");
+  auto expect_not_found = [](const auto& r) {
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(to_string(r.error().code) == "not_found");
+    BOOST_TEST(to_string(r.error().action) == "give_up");
+    BOOST_TEST(r.error().http_status == 404);
+  };
+  for (bool errors : {false, true}) {
+    with_errors = errors;
+    auto read = c->read_role(role("agent-1"));
+    auto policies = c->read_role_policies(role("agent-1"));
+    auto roles = c->list_roles();
+    auto secret_ids = c->list_secret_id_accessors(role("agent-1"));
+    auto tokens = c->list_token_accessors();
+    if (!errors) {
+      BOOST_TEST((read.ok() && !read->has_value()));
+      BOOST_TEST((policies.ok() && !policies->has_value()));
+      BOOST_TEST((roles.ok() && roles->empty()));
+      BOOST_TEST((secret_ids.ok() && secret_ids->empty()));
+      BOOST_TEST((tokens.ok() && tokens->empty()));
+    } else {
+      expect_not_found(read);
+      expect_not_found(policies);
+      expect_not_found(roles);
+      expect_not_found(secret_ids);
+      expect_not_found(tokens);
+    }
+  }
+  BOOST_TEST(server.seen().size() == 10u);
+}
+
 BOOST_FIXTURE_TEST_CASE(secrets_echoed_by_the_server_are_redacted_from_errors, WireFixture) {
   ScriptedServer server(pki, [](const httplib::Request& req, httplib::Response& res) {
     auto body = json::parse(req.body.empty() ? "{}" : req.body);

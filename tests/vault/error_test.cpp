@@ -1,5 +1,5 @@
-// Error classes: every status and body shape of the fact sheet maps to the documented
-// ErrorCode and Action (../shared/spec/vault-api.md sections 2-5).
+// Error classes: every status and body shape Vault sends maps to the documented ErrorCode and
+// Action (vault/README.md, "Error classes" and "Answers").
 #include <boost/test/unit_test.hpp>
 
 #include "vault/error.h"

@@ -1,4 +1,5 @@
-// Parsing Vault's answers into typed results (shapes from ../shared/spec/vault-api.md).
+// Parsing Vault's answers into typed results (the shapes are in vault/README.md, "Facts
+// about Vault's API").
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>

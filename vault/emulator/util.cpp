@@ -143,8 +143,6 @@ std::string rfc3339_nano(WallTime t) {
   return format_utc(t, true);
 }
 
-std::string rfc3339(WallTime t) { return format_utc(t, false); }
-
 std::string rfc3339_millis(WallTime t) {
   std::string base = format_utc(t, false);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;

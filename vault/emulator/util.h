@@ -36,8 +36,6 @@ std::optional<bool> parse_go_bool(std::string_view text);
 std::string rfc3339_nano(WallTime t);
 // Milliseconds, always three digits ("2026-01-02T03:04:05.678Z"), for logs.
 std::string rfc3339_millis(WallTime t);
-// Whole seconds, as Go's RFC3339 ("2026-01-02T03:04:05Z").
-std::string rfc3339(WallTime t);
 std::int64_t unix_seconds(WallTime t);
 
 // Cryptographically random identifiers (OpenSSL RAND_bytes).
