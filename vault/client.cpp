@@ -432,15 +432,16 @@ Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(const Vau
   if (!endpoint) return endpoint.error();
   std::shared_ptr<tls::ClientTls> tls;
   if (endpoint->tls) {
-    std::string why;
-    try {
-      tls = tls::ClientTls::create(config.tls, log, &why);
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    if (!tls) {
+    auto unusable = [](const std::string& why) {
       return Error::make(ErrorCode::tls_config, Action::give_up,
                          "vault TLS settings are unusable: " + why);
+    };
+    try {
+      auto created = tls::ClientTls::create(config.tls, log);
+      if (!created.ok()) return unusable(created.status().message());
+      tls = std::move(created).value();
+    } catch (const std::exception& e) {
+      return unusable(e.what());
     }
   }
   return create(config, std::move(tls), clock, std::move(log), std::move(observer));

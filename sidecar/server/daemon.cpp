@@ -273,11 +273,13 @@ void Daemon::State::build_health(const Config& config) {
 
 Status Daemon::State::bind_listener(const Config& config) {
   if (!config.listener.tls_disable) {
-    std::string why;
-    server_tls = tls::ServerTls::create(
+    auto created = tls::ServerTls::create(
         {config.listener.tls_cert, config.listener.tls_key, config.listener.tls_client_ca},
-        log->as_log_fn("tls"), &why);
-    if (!server_tls) return Status(Code::invalid_argument, "listener TLS: " + why);
+        log->as_log_fn("tls"));
+    if (!created.ok()) {
+      return Status(Code::invalid_argument, "listener TLS: " + created.status().message());
+    }
+    server_tls = std::move(created).value();
   }
   Routes routes{webhook.get(), api.get(), health.get(), &registry, metrics.get(), version};
   auto bound = Listener::create(config.listener, server_tls, routes, *log, env.clock);

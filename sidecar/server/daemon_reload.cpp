@@ -67,15 +67,15 @@ void Daemon::reload() {
   const tls::ServerConfig server_tls{next.listener.tls_cert, next.listener.tls_key,
                                      next.listener.tls_client_ca};
   if (s.server_tls && !next.listener.tls_disable) {
-    std::string why;
-    if (!tls::ServerTls::create(server_tls, {}, &why)) return reject("listener TLS: " + why);
+    auto checked = tls::ServerTls::create(server_tls, {});
+    if (!checked.ok()) return reject("listener TLS: " + checked.status().message());
   }
   auto vault_config = effective_vault_config(next.vault, s.env.vault_env);
   if (!vault_config.ok()) return reject(vault_config.status().message());
   const auto& client_tls = s.vault->connection().factory->tls();
   if (client_tls) {
-    std::string why;
-    if (!tls::ClientTls::create(vault_config->tls, {}, &why)) return reject("vault TLS: " + why);
+    auto checked = tls::ClientTls::create(vault_config->tls, {});
+    if (!checked.ok()) return reject("vault TLS: " + checked.status().message());
   }
   auto group = s.make_group(next);
   if (!group.ok()) return reject(group.status().message());
@@ -83,12 +83,12 @@ void Daemon::reload() {
   // 2. Apply. The checks above make the reloads below succeed unless a file changes again in
   // between; then that part keeps its old material and says so.
   if (s.server_tls && !next.listener.tls_disable) {
-    std::string why;
-    if (!s.server_tls->reload(server_tls, &why)) log.error("reload.listener_tls", why);
+    Status reloaded = s.server_tls->reload(server_tls);
+    if (!reloaded.ok()) log.error("reload.listener_tls", reloaded.message());
   }
   if (client_tls) {
-    std::string why;
-    if (!client_tls->reload(vault_config->tls, &why)) log.error("reload.vault_tls", why);
+    Status reloaded = client_tls->reload(vault_config->tls);
+    if (!reloaded.ok()) log.error("reload.vault_tls", reloaded.message());
   }
   s.log->set_level(next.log.level);
   s.log->set_format(next.log.format);

@@ -179,11 +179,12 @@ int main(int argc, char** argv) {
   }
 
   ps::tls::ServerConfig tls_config{args.cert, args.key, args.client_ca};
-  auto tls = ps::tls::ServerTls::create(tls_config, log_line, &error);
-  if (!tls) {
-    log_line(ps::LogLevel::error, "TLS: " + error);
+  auto created = ps::tls::ServerTls::create(tls_config, log_line);
+  if (!created.ok()) {
+    log_line(ps::LogLevel::error, "TLS: " + created.status().message());
     return 1;
   }
+  std::shared_ptr<ps::tls::ServerTls> tls = *created;
   ps::tls::SslCtxPtr ctx = tls->make_ssl_ctx();
 
   Server server(emu, ctx.get(), sopts, request_log.get(), log_line);
@@ -202,11 +203,11 @@ int main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      std::string why;
-      if (tls->reload(&why)) {
+      if (ps::Status reloaded = tls->reload(); reloaded.ok()) {
         log_line(ps::LogLevel::info, "TLS material reloaded");
       } else {
-        log_line(ps::LogLevel::error, "TLS reload failed, keeping the old material: " + why);
+        log_line(ps::LogLevel::error,
+                 "TLS reload failed, keeping the old material: " + reloaded.message());
       }
       continue;
     }
