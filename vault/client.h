@@ -91,7 +91,8 @@ class VaultClient final : public VaultApi {
   // status outside 2xx / request.also_accept into the classified Error, with the token and
   // request.secrets redacted from its message.
   Result<HttpAnswer> send_with_source(Request request);
-  bool ensure_connection(Error* error);
+  // A connection for the next request: reopened when broken or after a TLS reload.
+  Result<void> ensure_connection();
   std::string role_base(const RoleName& role) const;
 
   ClientOptions options_;
