@@ -45,7 +45,7 @@ std::vector<std::string> restart_only_changes(const Config& old_c, const Config&
 void Daemon::reload() {
   State& s = *s_;
   Logger& log = *s.log;
-  if (auto e = s.notifier->reloading(); !e.empty()) log.warn("systemd.notify", e);
+  if (Status n = s.notifier->reloading(); !n.ok()) log.warn("systemd.notify", n.message());
   const auto old_config = s.current_config();
 
   auto reject = [&](const std::string& why) {
