@@ -51,31 +51,38 @@ bool same_files(const ClientConfig& a, const ClientConfig& b) {
          a.key_file == b.key_file;
 }
 
-bool load_client_material(const ClientConfig& config, ClientMaterial* out, FileWatch* watch,
-                          const LogFn& log, std::string* error) {
-  out->config = config;
-  if (config.cert_file.empty() != config.key_file.empty()) {
-    *error = "client TLS: a client certificate needs its key and a key needs its certificate";
-    return false;
-  }
+// The configured trust anchors (CA file, else CA directory); null when neither is set.
+Result<X509StackPtr> load_trusted(const ClientConfig& config, FileWatch* watch, const LogFn& log) {
   if (!config.ca_file.empty()) {
     watch->add(config.ca_file);
-    if (!detail::load_certs(config.ca_file, &out->trusted, error)) return false;
-  } else if (!config.ca_dir.empty()) {
-    if (!detail::load_ca_dir(config.ca_dir, &out->trusted, watch, log, error)) return false;
+    return detail::load_certs(config.ca_file);
   }
-  if (!config.cert_file.empty()) {
-    watch->add(config.cert_file);
-    watch->add(config.key_file);
-    if (!detail::load_cert_and_key(config.cert_file, config.key_file, &out->identity, error)) {
-      return false;
-    }
-    if (X509_cmp_current_time(X509_get0_notAfter(out->identity.cert.get())) < 0) {
-      detail::log_to(log, LogLevel::warn,
-                     "client certificate " + config.cert_file + " has expired; servers will refuse it");
-    }
+  if (!config.ca_dir.empty()) return detail::load_ca_dir(config.ca_dir, watch, log);
+  return X509StackPtr();
+}
+
+Result<std::shared_ptr<ClientMaterial>> load_client_material(const ClientConfig& config,
+                                                             FileWatch* watch, const LogFn& log) {
+  if (config.cert_file.empty() != config.key_file.empty()) {
+    return Status(Code::invalid_argument,
+                  "client TLS: a client certificate needs its key and a key needs its certificate");
   }
-  return true;
+  auto out = std::make_shared<ClientMaterial>();
+  out->config = config;
+  auto trusted = load_trusted(config, watch, log);
+  if (!trusted.ok()) return trusted.status();
+  out->trusted = std::move(*trusted);
+  if (config.cert_file.empty()) return out;
+  watch->add(config.cert_file);
+  watch->add(config.key_file);
+  auto identity = detail::load_cert_and_key(config.cert_file, config.key_file);
+  if (!identity.ok()) return identity.status();
+  out->identity = std::move(*identity);
+  if (X509_cmp_current_time(X509_get0_notAfter(out->identity.cert.get())) < 0) {
+    detail::log_to(log, LogLevel::warn,
+                   "client certificate " + config.cert_file + " has expired; servers will refuse it");
+  }
+  return out;
 }
 
 bool is_ip_literal(const std::string& s) {
@@ -111,16 +118,14 @@ class ClientTlsImpl final : public ClientTls {
  public:
   explicit ClientTlsImpl(LogFn log) : log_(std::move(log)) {}
 
-  bool load(const ClientConfig& config, bool initial, std::string* error) {
+  Status load(const ClientConfig& config, bool initial) {
     std::lock_guard<std::mutex> reload_lock(reload_mu_);
     if (config.skip_verify) detail::log_to(log_, LogLevel::warn, kSkipVerifyWarning);
-    auto material = std::make_shared<ClientMaterial>();
     FileWatch watch;
-    std::string reason;
-    bool ok = load_client_material(config, material.get(), &watch, log_, &reason);
+    auto material = load_client_material(config, &watch, log_);
     ERR_clear_error();
     std::lock_guard<std::mutex> lock(mu_);
-    if (!ok) {
+    if (!material.ok()) {
       // See ServerTls: a failed reload of the same files marks this version as seen.
       if (!initial && material_ && same_files(config, material_->config)) {
         watch_ = std::move(watch);
@@ -128,11 +133,10 @@ class ClientTlsImpl final : public ClientTls {
       detail::log_to(log_, LogLevel::error,
                      std::string(initial ? "client TLS: cannot load: "
                                          : "client TLS: reload failed, keeping the current "
-                                           "material: ") + reason);
-      if (error) *error = reason;
-      return false;
+                                           "material: ") + material.status().message());
+      return material.status();
     }
-    material_ = std::move(material);
+    material_ = std::move(*material);
     watch_ = std::move(watch);
     if (!initial) generation_.fetch_add(1);
     std::string trust = !config.ca_file.empty() ? "CA file " + config.ca_file
@@ -143,21 +147,19 @@ class ClientTlsImpl final : public ClientTls {
                        trust +
                        (config.cert_file.empty() ? std::string()
                                                  : ", client certificate " + config.cert_file));
-    return true;
+    return Status::success();
   }
 
-  bool reload(std::string* error) override {
+  Status reload() override {
     ClientConfig config;
     {
       std::lock_guard<std::mutex> lock(mu_);
       config = material_->config;
     }
-    return load(config, false, error);
+    return load(config, false);
   }
 
-  bool reload(const ClientConfig& config, std::string* error) override {
-    return load(config, false, error);
-  }
+  Status reload(const ClientConfig& config) override { return load(config, false); }
 
   bool files_changed() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -235,11 +237,10 @@ class ClientTlsImpl final : public ClientTls {
 
 }  // namespace
 
-std::shared_ptr<ClientTls> ClientTls::create(const ClientConfig& config, LogFn log,
-                                             std::string* error) {
+Result<std::shared_ptr<ClientTls>> ClientTls::create(const ClientConfig& config, LogFn log) {
   auto tls = std::make_shared<ClientTlsImpl>(std::move(log));
-  if (!tls->load(config, true, error)) return nullptr;
-  return tls;
+  if (Status loaded = tls->load(config, true); !loaded.ok()) return loaded;
+  return std::shared_ptr<ClientTls>(std::move(tls));
 }
 
 }  // namespace ps::tls

@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <stdexcept>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -25,8 +23,17 @@ using detail::X509Ptr;
 using BnPtr = std::unique_ptr<BIGNUM, detail::Freer<BN_free>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, detail::Freer<GENERAL_NAMES_free>>;
 
+// Inside this file a failed step throws Failed; the public functions return its status.
+struct Failed {
+  Status status;
+};
+
 [[noreturn]] void fail(const std::string& step) {
-  throw std::runtime_error("dev PKI: " + step + ": " + detail::openssl_errors("failed"));
+  throw Failed{Status(Code::internal, "dev PKI: " + step + ": " + detail::openssl_errors("failed"))};
+}
+
+[[noreturn]] void fail_io(int err, const std::string& what) {
+  throw Failed{detail::io_error(err, "dev PKI: " + what)};
 }
 
 void check(bool ok, const std::string& step) {
@@ -157,7 +164,7 @@ std::string join(const std::string& dir, const char* name) { return dir + "/" + 
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) throw std::runtime_error("dev PKI: creating " + tmp + ": " + std::strerror(errno));
+  if (fd < 0) fail_io(errno, "creating " + tmp);
   bool ok = ::fchmod(fd, mode) == 0;
   std::size_t done = 0;
   while (ok && done < text.size()) {
@@ -177,7 +184,7 @@ void write_file(const std::string& path, const std::string& text, mode_t mode) {
   }
   if (!ok) {
     ::unlink(tmp.c_str());
-    throw std::runtime_error("dev PKI: writing " + path + ": " + std::strerror(saved));
+    fail_io(saved, "writing " + path);
   }
 }
 
@@ -187,9 +194,7 @@ void write_pair(const std::string& dir, const char* cert_name, const char* key_n
   write_file(join(dir, key_name), pem.key, 0600);
 }
 
-}  // namespace
-
-Pem make_ca(const std::string& common_name) {
+Pem new_ca(const std::string& common_name) {
   PKeyPtr key = new_p256_key();
   X509Ptr cert = new_cert(common_name, key.get(), std::chrono::seconds{-3600},
                           std::chrono::hours{24 * 365 * 10});
@@ -203,7 +208,7 @@ Pem make_ca(const std::string& common_name) {
   return Pem{to_pem(cert.get()), to_pem(key.get())};
 }
 
-Pem make_leaf(const Pem& ca, const LeafSpec& spec) {
+Pem new_leaf(const Pem& ca, const LeafSpec& spec) {
   X509Ptr ca_cert = cert_from_pem(ca.cert);
   PKeyPtr ca_key = key_from_pem(ca.key);
   PKeyPtr key = new_p256_key();
@@ -223,12 +228,10 @@ Pem make_leaf(const Pem& ca, const LeafSpec& spec) {
   return Pem{to_pem(cert.get()), to_pem(key.get())};
 }
 
-void write_dev_set(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-    throw std::runtime_error("dev PKI: creating " + dir + ": " + std::strerror(errno));
-  }
-  const Pem ca = make_ca("policy-sidecar dev CA");
-  const Pem other_ca = make_ca("policy-sidecar other CA");
+void write_set(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) fail_io(errno, "creating " + dir);
+  const Pem ca = new_ca("policy-sidecar dev CA");
+  const Pem other_ca = new_ca("policy-sidecar other CA");
 
   LeafSpec server;
   server.common_name = "localhost";
@@ -257,13 +260,40 @@ void write_dev_set(const std::string& dir) {
   other_client.common_name = "policy-sidecar other client";
 
   write_pair(dir, "ca.pem", "ca-key.pem", ca);
-  write_pair(dir, "server.pem", "server-key.pem", make_leaf(ca, server));
-  write_pair(dir, "client.pem", "client-key.pem", make_leaf(ca, client));
-  write_pair(dir, "expired.pem", "expired-key.pem", make_leaf(ca, expired));
-  write_pair(dir, "wrong-host.pem", "wrong-host-key.pem", make_leaf(ca, wrong_host));
+  write_pair(dir, "server.pem", "server-key.pem", new_leaf(ca, server));
+  write_pair(dir, "client.pem", "client-key.pem", new_leaf(ca, client));
+  write_pair(dir, "expired.pem", "expired-key.pem", new_leaf(ca, expired));
+  write_pair(dir, "wrong-host.pem", "wrong-host-key.pem", new_leaf(ca, wrong_host));
   write_pair(dir, "other-ca.pem", "other-ca-key.pem", other_ca);
-  write_pair(dir, "other-server.pem", "other-server-key.pem", make_leaf(other_ca, other_server));
-  write_pair(dir, "other-client.pem", "other-client-key.pem", make_leaf(other_ca, other_client));
+  write_pair(dir, "other-server.pem", "other-server-key.pem", new_leaf(other_ca, other_server));
+  write_pair(dir, "other-client.pem", "other-client-key.pem", new_leaf(other_ca, other_client));
+}
+
+}  // namespace
+
+Result<Pem> make_ca(const std::string& common_name) {
+  try {
+    return new_ca(common_name);
+  } catch (const Failed& f) {
+    return f.status;
+  }
+}
+
+Result<Pem> make_leaf(const Pem& ca, const LeafSpec& spec) {
+  try {
+    return new_leaf(ca, spec);
+  } catch (const Failed& f) {
+    return f.status;
+  }
+}
+
+Status write_dev_set(const std::string& dir) {
+  try {
+    write_set(dir);
+  } catch (const Failed& f) {
+    return f.status;
+  }
+  return Status::success();
 }
 
 }  // namespace ps::tls::devpki

@@ -1,9 +1,13 @@
 // A small development PKI made with the OpenSSL API (no shelling out), for tests and the demo.
+// Failures are returned as ps::Status (code internal for an OpenSSL step, the errno-derived
+// code for a file), the message naming the failing step: "dev PKI: <step>: <reason>".
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include "engine/base/status.h"
 
 namespace ps::tls::devpki {
 
@@ -23,9 +27,9 @@ struct LeafSpec {
 };
 
 // A self-signed CA certificate (EC P-256).
-Pem make_ca(const std::string& common_name);
-// A leaf certificate signed by `ca`. Throws std::runtime_error on OpenSSL failure.
-Pem make_leaf(const Pem& ca, const LeafSpec& spec);
+Result<Pem> make_ca(const std::string& common_name);
+// A leaf certificate signed by `ca` (fails when `ca` does not parse).
+Result<Pem> make_leaf(const Pem& ca, const LeafSpec& spec);
 
 // Writes the standard development set into `dir` (created if missing), keys mode 0600:
 //   ca.pem ca-key.pem                      the dev CA
@@ -36,7 +40,6 @@ Pem make_leaf(const Pem& ca, const LeafSpec& spec);
 //   other-ca.pem other-ca-key.pem          an unrelated CA
 //   other-server.pem other-server-key.pem  127.0.0.1/localhost, signed by the other CA
 //   other-client.pem other-client-key.pem  client certificate from the other CA
-// Throws std::runtime_error with the failing step on error.
-void write_dev_set(const std::string& dir);
+Status write_dev_set(const std::string& dir);
 
 }  // namespace ps::tls::devpki

@@ -35,55 +35,75 @@ BioPtr memory_bio(const std::string& text) {
   return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
 
-bool parse_certs(const std::string& text, const std::string& path, X509StackPtr* out,
-                 std::string* error) {
+Status out_of_memory(const std::string& what) {
+  return Status(Code::internal, "out of memory reading " + what);
+}
+
+Result<X509StackPtr> parse_certs(const std::string& text, const std::string& path) {
   X509StackPtr certs(sk_X509_new_null());
   BioPtr bio = memory_bio(text);
-  if (!certs || !bio) {
-    *error = "out of memory reading " + path;
-    return false;
-  }
+  if (!certs || !bio) return out_of_memory(path);
   ERR_clear_error();
   while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, no_password, nullptr)) {
     if (sk_X509_push(certs.get(), cert) == 0) {
       X509_free(cert);
-      *error = "out of memory reading " + path;
-      return false;
+      return out_of_memory(path);
     }
   }
   // The loop ends with "no start line" at the end of the input; anything else is a broken
   // certificate.
   unsigned long err = ERR_peek_last_error();
   if (err != 0 && !(ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE)) {
-    *error = "bad certificate in " + path + ": " + openssl_errors();
-    return false;
+    return Status(Code::invalid_argument, "bad certificate in " + path + ": " + openssl_errors());
   }
   ERR_clear_error();
   if (sk_X509_num(certs.get()) == 0) {
-    *error = "no PEM certificate in " + path;
-    return false;
+    return Status(Code::invalid_argument, "no PEM certificate in " + path);
   }
-  *out = std::move(certs);
-  return true;
+  return certs;
 }
 
-bool read_key(const std::string& path, PKeyPtr* out, std::string* error) {
-  Wiped text;
-  if (!read_file(path, &text.text, error)) return false;
+Result<PKeyPtr> read_key(const std::string& path) {
+  auto read = read_file(path);
+  if (!read.ok()) return read.status();
+  Wiped text{std::move(*read)};
   BioPtr bio = memory_bio(text.text);
-  if (!bio) {
-    *error = "out of memory reading " + path;
-    return false;
-  }
+  if (!bio) return out_of_memory(path);
   ERR_clear_error();
   PKeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr));
   if (!key) {
-    *error = "no usable PEM private key in " + path + " (encrypted keys are not supported): " +
-             openssl_errors("no key found");
-    return false;
+    return Status(Code::invalid_argument,
+                  "no usable PEM private key in " + path +
+                      " (encrypted keys are not supported): " + openssl_errors("no key found"));
   }
-  *out = std::move(key);
-  return true;
+  return key;
+}
+
+// Closes the descriptor when it goes out of scope.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Reads up to `size` bytes (less when the file shrank meanwhile); wipes them on failure.
+Result<std::string> read_fd(int fd, std::size_t size, const std::string& path) {
+  std::string out(size, '\0');
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int saved = errno;
+      OPENSSL_cleanse(out.data(), out.size());
+      return io_error(saved, "cannot read " + path);
+    }
+    if (n == 0) break;  // shrank while reading; parse what is there
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  return out;
 }
 
 int ex_index() {
@@ -101,6 +121,13 @@ int ex_index() {
 
 void free_x509_stack(STACK_OF(X509) * stack) { sk_X509_pop_free(stack, X509_free); }
 void free_name_stack(STACK_OF(X509_NAME) * stack) { sk_X509_NAME_pop_free(stack, X509_NAME_free); }
+
+Status io_error(int err, std::string message) {
+  Code code = err == ENOENT                   ? Code::not_found
+              : err == EACCES || err == EPERM ? Code::permission_denied
+                                              : Code::unavailable;
+  return Status(code, std::move(message) + ": " + std::strerror(err));
+}
 
 std::string openssl_errors(std::string_view fallback) {
   std::string out;
@@ -130,73 +157,52 @@ bool FileWatch::changed() const {
                      [](const Entry& e) { return stamp_file(e.path) != e.stamp; });
 }
 
-bool read_file(const std::string& path, std::string* out, std::string* error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = "cannot open " + path + ": " + std::strerror(errno);
-    return false;
+Result<std::string> read_file(const std::string& path) {
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) {
+    int saved = errno;
+    return io_error(saved, "cannot open " + path);
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    *error = path + " is not a regular file";
-    return false;
+  if (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Status(Code::invalid_argument, path + " is not a regular file");
   }
   if (st.st_size > kMaxFileBytes) {
-    ::close(fd);
-    *error = path + " is too large for a certificate or key file";
-    return false;
+    return Status(Code::invalid_argument, path + " is too large for a certificate or key file");
   }
-  out->assign(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t done = 0;
-  while (done < out->size()) {
-    ssize_t n = ::read(fd, out->data() + done, out->size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::close(fd);
-      *error = "cannot read " + path + ": " + std::strerror(saved);
-      return false;
-    }
-    if (n == 0) break;  // shrank while reading; parse what is there
-    done += static_cast<std::size_t>(n);
-  }
-  out->resize(done);
-  ::close(fd);
-  return true;
+  return read_fd(file.fd, static_cast<std::size_t>(st.st_size), path);
 }
 
-bool load_certs(const std::string& path, X509StackPtr* out, std::string* error) {
-  std::string text;
-  if (!read_file(path, &text, error)) return false;
-  return parse_certs(text, path, out, error);
+Result<X509StackPtr> load_certs(const std::string& path) {
+  auto text = read_file(path);
+  if (!text.ok()) return text.status();
+  return parse_certs(*text, path);
 }
 
-bool load_cert_and_key(const std::string& cert_file, const std::string& key_file,
-                       CertAndKey* out, std::string* error) {
-  X509StackPtr certs;
-  if (!load_certs(cert_file, &certs, error)) return false;
-  PKeyPtr key;
-  if (!read_key(key_file, &key, error)) return false;
-  X509Ptr leaf(sk_X509_shift(certs.get()));
+Result<CertAndKey> load_cert_and_key(const std::string& cert_file,
+                                     const std::string& key_file) {
+  auto certs = load_certs(cert_file);
+  if (!certs.ok()) return certs.status();
+  auto key = read_key(key_file);
+  if (!key.ok()) return key.status();
+  X509Ptr leaf(sk_X509_shift(certs->get()));
   ERR_clear_error();
-  if (X509_check_private_key(leaf.get(), key.get()) != 1) {
+  if (X509_check_private_key(leaf.get(), key->get()) != 1) {
     ERR_clear_error();
-    *error = "the private key in " + key_file + " does not match the certificate in " + cert_file;
-    return false;
+    return Status(Code::invalid_argument, "the private key in " + key_file +
+                                              " does not match the certificate in " + cert_file);
   }
-  out->cert = std::move(leaf);
-  out->chain = std::move(certs);
-  out->key = std::move(key);
-  return true;
+  return CertAndKey{std::move(leaf), std::move(*certs), std::move(*key)};
 }
 
-bool load_ca_dir(const std::string& dir, X509StackPtr* out, FileWatch* watch, const LogFn& log,
-                 std::string* error) {
+namespace {
+
+// The names directly inside `dir` (hidden ones excluded), sorted.
+Result<std::vector<std::string>> list_dir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
-    *error = "cannot open CA directory " + dir + ": " + std::strerror(errno);
-    return false;
+    int saved = errno;
+    return io_error(saved, "cannot open CA directory " + dir);
   }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
@@ -204,48 +210,52 @@ bool load_ca_dir(const std::string& dir, X509StackPtr* out, FileWatch* watch, co
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
-  watch->add(dir);
+  return names;
+}
 
-  X509StackPtr all(sk_X509_new_null());
-  if (!all) {
-    *error = "out of memory reading " + dir;
-    return false;
+// Moves every certificate of `from` into `into`, skipping ones already there.
+void add_unique(STACK_OF(X509) * into, STACK_OF(X509) * from) {
+  while (X509* cert = sk_X509_shift(from)) {
+    bool duplicate = false;
+    for (int i = 0; i < sk_X509_num(into); ++i) {
+      if (X509_cmp(sk_X509_value(into, i), cert) == 0) duplicate = true;
+    }
+    if (duplicate || sk_X509_push(into, cert) == 0) X509_free(cert);
   }
-  for (const std::string& name : names) {
+}
+
+}  // namespace
+
+Result<X509StackPtr> load_ca_dir(const std::string& dir, FileWatch* watch, const LogFn& log) {
+  auto names = list_dir(dir);
+  if (!names.ok()) return names.status();
+  watch->add(dir);
+  X509StackPtr all(sk_X509_new_null());
+  if (!all) return out_of_memory(dir);
+  for (const std::string& name : *names) {
     std::string path = dir + "/" + name;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     watch->add(path);
-    std::string text;
-    if (!read_file(path, &text, error)) return false;
-    if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    auto text = read_file(path);
+    if (!text.ok()) return text.status();
+    if (text->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
       log_to(log, LogLevel::debug, "CA directory: skipping " + path + " (no certificate)");
       continue;
     }
-    X509StackPtr certs;
-    if (!parse_certs(text, path, &certs, error)) return false;
-    while (X509* cert = sk_X509_shift(certs.get())) {
-      bool duplicate = false;
-      for (int i = 0; i < sk_X509_num(all.get()); ++i) {
-        if (X509_cmp(sk_X509_value(all.get(), i), cert) == 0) duplicate = true;
-      }
-      if (duplicate || sk_X509_push(all.get(), cert) == 0) X509_free(cert);
-    }
+    auto certs = parse_certs(*text, path);
+    if (!certs.ok()) return certs.status();
+    add_unique(all.get(), certs->get());
   }
   if (sk_X509_num(all.get()) == 0) {
-    *error = "no CA certificate in directory " + dir;
-    return false;
+    return Status(Code::invalid_argument, "no CA certificate in directory " + dir);
   }
-  *out = std::move(all);
-  return true;
+  return all;
 }
 
-StorePtr make_store(const STACK_OF(X509) * certs, std::string* error) {
+Result<StorePtr> make_store(const STACK_OF(X509) * certs) {
   StorePtr store(X509_STORE_new());
-  if (!store) {
-    *error = "out of memory";
-    return nullptr;
-  }
+  if (!store) return Status(Code::internal, "out of memory");
   for (int i = 0; i < sk_X509_num(certs); ++i) {
     if (X509_STORE_add_cert(store.get(), sk_X509_value(certs, i)) != 1) {
       unsigned long err = ERR_peek_last_error();
@@ -254,8 +264,7 @@ StorePtr make_store(const STACK_OF(X509) * certs, std::string* error) {
         ERR_clear_error();
         continue;
       }
-      *error = "cannot add a CA certificate: " + openssl_errors();
-      return nullptr;
+      return Status(Code::internal, "cannot add a CA certificate: " + openssl_errors());
     }
   }
   return store;

@@ -1,6 +1,8 @@
 // Internal to tls/: owning handles for OpenSSL objects and the loading of PEM material from
-// files. Every function reports failures as a reason naming the file and the OpenSSL reason;
-// no reason ever contains file contents or key material.
+// files. Every function reports a failure as a Status whose message names the file and the
+// OpenSSL reason; no message ever contains file contents or key material. Codes: not_found (a
+// file does not exist), permission_denied (it may not be read), unavailable (another I/O
+// error), invalid_argument (unusable material or settings), internal (out of memory, OpenSSL).
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +17,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "engine/base/status.h"
 #include "tls/tls.h"
 
 namespace ps::tls::detail {
@@ -40,6 +43,10 @@ using NameStackPtr = std::unique_ptr<STACK_OF(X509_NAME), Freer<free_name_stack>
 // Drains this thread's OpenSSL error queue into one line ("reason; reason"), or `fallback`
 // when the queue is empty.
 std::string openssl_errors(std::string_view fallback = "unknown OpenSSL error");
+
+// A failed file operation: `message` + ": " + strerror(err), coded not_found (ENOENT),
+// permission_denied (EACCES, EPERM) or unavailable (anything else).
+Status io_error(int err, std::string message);
 
 // What identifies one version of a file: a replaced file (rename) has a new inode, an edited
 // one a new mtime or size. A missing file has exists == false.
@@ -68,11 +75,11 @@ class FileWatch {
 };
 
 // Reads a whole file (at most 4 MiB: certificates and keys are small, and a huge file is a
-// mistake, not material).
-bool read_file(const std::string& path, std::string* out, std::string* error);
+// mistake, not material). A failed read wipes what it had read.
+Result<std::string> read_file(const std::string& path);
 
 // Every certificate in a PEM file, in file order. Fails when the file holds none.
-bool load_certs(const std::string& path, X509StackPtr* out, std::string* error);
+Result<X509StackPtr> load_certs(const std::string& path);
 
 // Certificate (leaf first, then its chain) and the matching private key.
 struct CertAndKey {
@@ -80,18 +87,17 @@ struct CertAndKey {
   X509StackPtr chain;  // never null; may be empty
   PKeyPtr key;
 };
-bool load_cert_and_key(const std::string& cert_file, const std::string& key_file,
-                       CertAndKey* out, std::string* error);
+Result<CertAndKey> load_cert_and_key(const std::string& cert_file,
+                                     const std::string& key_file);
 
 // The trust anchors in a CA directory: every certificate in every regular file (symlinks
 // followed) directly inside it, duplicates (c_rehash's hash links) removed. Files without a
 // certificate are skipped; a file that looks like PEM certificates but does not parse is an
 // error, as is a directory without any certificate. `watch` gets the directory and each file.
-bool load_ca_dir(const std::string& dir, X509StackPtr* out, FileWatch* watch, const LogFn& log,
-                 std::string* error);
+Result<X509StackPtr> load_ca_dir(const std::string& dir, FileWatch* watch, const LogFn& log);
 
 // An X509_STORE holding exactly `certs` (nothing from the system).
-StorePtr make_store(const STACK_OF(X509) * certs, std::string* error);
+Result<StorePtr> make_store(const STACK_OF(X509) * certs);
 
 // Logs through `log` when set.
 void log_to(const LogFn& log, LogLevel level, std::string_view message);

@@ -1,6 +1,5 @@
 // ps-dev-pki DIR: writes the standard development PKI (see tls/dev_pki.h) into DIR.
 #include <cstdio>
-#include <exception>
 
 #include "tls/dev_pki.h"
 
@@ -12,10 +11,8 @@ int main(int argc, char** argv) {
                  "(expired, wrong host, another CA) into DIR. For tests and demos only.\n");
     return 2;
   }
-  try {
-    ps::tls::devpki::write_dev_set(argv[1]);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ps-dev-pki: %s\n", e.what());
+  if (ps::Status written = ps::tls::devpki::write_dev_set(argv[1]); !written.ok()) {
+    std::fprintf(stderr, "ps-dev-pki: %s\n", written.message().c_str());
     return 1;
   }
   std::printf("dev PKI written to %s\n", argv[1]);

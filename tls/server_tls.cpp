@@ -19,49 +19,64 @@ using detail::NameStackPtr;
 using detail::StorePtr;
 using detail::X509StackPtr;
 
+bool same_files(const ServerConfig& a, const ServerConfig& b) {
+  return a.cert_file == b.cert_file && a.key_file == b.key_file &&
+         a.client_ca_file == b.client_ca_file;
+}
+
 struct ServerMaterial {
   CertAndKey identity;
   StorePtr client_ca_store;     // null: no client certificate asked for
   NameStackPtr client_ca_names;  // the CA names sent in CertificateRequest
 };
 
-bool load_server_material(const ServerConfig& config, ServerMaterial* out, FileWatch* watch,
-                          const LogFn& log, std::string* error) {
+// The client CA names sent in CertificateRequest.
+Result<NameStackPtr> subject_names(STACK_OF(X509) * cas) {
+  NameStackPtr names(sk_X509_NAME_new_null());
+  if (!names) return Status(Code::internal, "out of memory");
+  for (int i = 0; i < sk_X509_num(cas); ++i) {
+    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(sk_X509_value(cas, i)));
+    if (name == nullptr || sk_X509_NAME_push(names.get(), name) == 0) {
+      X509_NAME_free(name);
+      return Status(Code::internal, "out of memory");
+    }
+  }
+  return names;
+}
+
+Status load_client_ca(const std::string& file, ServerMaterial* out) {
+  auto cas = detail::load_certs(file);
+  if (!cas.ok()) return cas.status();
+  auto store = detail::make_store(cas->get());
+  if (!store.ok()) return store.status();
+  auto names = subject_names(cas->get());
+  if (!names.ok()) return names.status();
+  out->client_ca_store = std::move(*store);
+  out->client_ca_names = std::move(*names);
+  return Status::success();
+}
+
+Result<std::shared_ptr<ServerMaterial>> load_server_material(const ServerConfig& config,
+                                                             FileWatch* watch, const LogFn& log) {
   if (config.cert_file.empty() || config.key_file.empty()) {
-    *error = "server TLS needs both a certificate file and a key file";
-    return false;
+    return Status(Code::invalid_argument,
+                  "server TLS needs both a certificate file and a key file");
   }
   watch->add(config.cert_file);
   watch->add(config.key_file);
   if (!config.client_ca_file.empty()) watch->add(config.client_ca_file);
 
-  if (!detail::load_cert_and_key(config.cert_file, config.key_file, &out->identity, error)) {
-    return false;
-  }
+  auto out = std::make_shared<ServerMaterial>();
+  auto identity = detail::load_cert_and_key(config.cert_file, config.key_file);
+  if (!identity.ok()) return identity.status();
+  out->identity = std::move(*identity);
   if (X509_cmp_current_time(X509_get0_notAfter(out->identity.cert.get())) < 0) {
     detail::log_to(log, LogLevel::warn,
                    "server certificate " + config.cert_file + " has expired; clients will refuse it");
   }
-  if (config.client_ca_file.empty()) return true;
-
-  X509StackPtr cas;
-  if (!detail::load_certs(config.client_ca_file, &cas, error)) return false;
-  out->client_ca_store = detail::make_store(cas.get(), error);
-  if (!out->client_ca_store) return false;
-  out->client_ca_names.reset(sk_X509_NAME_new_null());
-  if (!out->client_ca_names) {
-    *error = "out of memory";
-    return false;
-  }
-  for (int i = 0; i < sk_X509_num(cas.get()); ++i) {
-    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(sk_X509_value(cas.get(), i)));
-    if (name == nullptr || sk_X509_NAME_push(out->client_ca_names.get(), name) == 0) {
-      X509_NAME_free(name);
-      *error = "out of memory";
-      return false;
-    }
-  }
-  return true;
+  if (config.client_ca_file.empty()) return out;
+  if (Status ca = load_client_ca(config.client_ca_file, out.get()); !ca.ok()) return ca;
+  return out;
 }
 
 class ServerTlsImpl final : public ServerTls,
@@ -69,30 +84,24 @@ class ServerTlsImpl final : public ServerTls,
  public:
   explicit ServerTlsImpl(LogFn log) : log_(std::move(log)) {}
 
-  bool load(const ServerConfig& config, bool initial, std::string* error) {
+  Status load(const ServerConfig& config, bool initial) {
     std::lock_guard<std::mutex> reload_lock(reload_mu_);
-    auto material = std::make_shared<ServerMaterial>();
     FileWatch watch;
-    std::string reason;
-    bool ok = load_server_material(config, material.get(), &watch, log_, &reason);
+    auto material = load_server_material(config, &watch, log_);
     ERR_clear_error();
     std::lock_guard<std::mutex> lock(mu_);
-    bool same_config = config.cert_file == config_.cert_file &&
-                       config.key_file == config_.key_file &&
-                       config.client_ca_file == config_.client_ca_file;
-    if (!ok) {
+    if (!material.ok()) {
       // A failed reload of the same files counts as having looked at this version of them,
       // so a file watcher does not retry (and log) the same broken file forever.
-      if (same_config && !initial) watch_ = std::move(watch);
+      if (same_files(config, config_) && !initial) watch_ = std::move(watch);
       detail::log_to(log_, LogLevel::error,
                      std::string(initial ? "server TLS: cannot load: " :
                                            "server TLS: reload failed, keeping the current "
-                                           "certificate: ") + reason);
-      if (error) *error = reason;
-      return false;
+                                           "certificate: ") + material.status().message());
+      return material.status();
     }
     config_ = config;
-    material_ = std::move(material);
+    material_ = std::move(*material);
     watch_ = std::move(watch);
     detail::log_to(log_, LogLevel::info,
                    std::string(initial ? "server TLS: loaded " : "server TLS: reloaded ") +
@@ -100,21 +109,19 @@ class ServerTlsImpl final : public ServerTls,
                        (config.client_ca_file.empty()
                             ? std::string(" (no client certificate required)")
                             : " (client certificates required, CA " + config.client_ca_file + ")"));
-    return true;
+    return Status::success();
   }
 
-  bool reload(std::string* error) override {
+  Status reload() override {
     ServerConfig config;
     {
       std::lock_guard<std::mutex> lock(mu_);
       config = config_;
     }
-    return load(config, false, error);
+    return load(config, false);
   }
 
-  bool reload(const ServerConfig& config, std::string* error) override {
-    return load(config, false, error);
-  }
+  Status reload(const ServerConfig& config) override { return load(config, false); }
 
   bool files_changed() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -190,11 +197,10 @@ class ServerTlsImpl final : public ServerTls,
 
 }  // namespace
 
-std::shared_ptr<ServerTls> ServerTls::create(const ServerConfig& config, LogFn log,
-                                             std::string* error) {
+Result<std::shared_ptr<ServerTls>> ServerTls::create(const ServerConfig& config, LogFn log) {
   auto tls = std::make_shared<ServerTlsImpl>(std::move(log));
-  if (!tls->load(config, true, error)) return nullptr;
-  return tls;
+  if (Status loaded = tls->load(config, true); !loaded.ok()) return loaded;
+  return std::shared_ptr<ServerTls>(std::move(tls));
 }
 
 }  // namespace ps::tls

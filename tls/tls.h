@@ -6,9 +6,13 @@
 //    ClientConfig::skip_verify, which logs a warning every time material is (re)loaded.
 //    There is never a fallback to plaintext or to unverified TLS.
 //  - TLS 1.2 is the minimum on both sides.
+//  - Errors are ps::Status values (engine/base/status.h): not_found / permission_denied /
+//    unavailable for a file that cannot be read, invalid_argument for unusable material or
+//    settings, internal for OpenSSL or memory failures. A message names the file and the
+//    reason and never contains key material.
 //  - Reload: reload() re-reads the configured files. On success, new connections use the new
 //    material (open connections keep theirs). On failure the old material stays in use and the
-//    reason is returned (and logged). A reason never contains key material.
+//    reason is returned (and logged).
 //  - Thread-safe: reload() may run while other threads accept or connect.
 #pragma once
 
@@ -21,6 +25,7 @@
 #include <openssl/ssl.h>
 
 #include "engine/base/log_level.h"
+#include "engine/base/status.h"
 
 namespace httplib {
 class SSLServer;
@@ -55,16 +60,15 @@ using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
 // Server-side material (certificate, key, optional client CA) that can be swapped at runtime.
 class ServerTls {
  public:
-  // Loads and checks the files (key matches certificate, CA parses). Returns nullptr and sets
-  // *error when they are unusable.
-  static std::shared_ptr<ServerTls> create(const ServerConfig& config, LogFn log,
-                                           std::string* error);
+  // Loads and checks the files (key matches certificate, CA parses). The error says why they
+  // are unusable. The value is never null.
+  static Result<std::shared_ptr<ServerTls>> create(const ServerConfig& config, LogFn log);
   virtual ~ServerTls() = default;
 
   // Re-reads the configured files (or `config`, when given). On failure keeps the current
-  // material, logs and returns false with the reason in *error.
-  virtual bool reload(std::string* error) = 0;
-  virtual bool reload(const ServerConfig& config, std::string* error) = 0;
+  // material, logs and returns the reason.
+  virtual Status reload() = 0;
+  virtual Status reload(const ServerConfig& config) = 0;
   // True when any configured file's mtime/size/inode changed since the last (re)load. A failed
   // reload of the same files counts as having seen them (a watcher does not retry a broken
   // file forever); a file edited in place twice within one mtime tick at the same size is
@@ -83,14 +87,13 @@ class ServerTls {
 // long-lived user (the Vault client) knows to drop its kept-alive connection and reconnect.
 class ClientTls {
  public:
-  // Loads and checks the files. Returns nullptr and sets *error when they are unusable.
-  static std::shared_ptr<ClientTls> create(const ClientConfig& config, LogFn log,
-                                           std::string* error);
+  // Loads and checks the files. The error says why they are unusable. Never null.
+  static Result<std::shared_ptr<ClientTls>> create(const ClientConfig& config, LogFn log);
   virtual ~ClientTls() = default;
 
   // As ServerTls::reload; the skip_verify warning is logged on every call with it set.
-  virtual bool reload(std::string* error) = 0;
-  virtual bool reload(const ClientConfig& config, std::string* error) = 0;
+  virtual Status reload() = 0;
+  virtual Status reload(const ClientConfig& config) = 0;
   // As ServerTls::files_changed (the CA directory and each file in it are watched).
   virtual bool files_changed() const = 0;
   // 0 after create(); +1 on every successful reload.

@@ -6,13 +6,16 @@
 
 namespace ps::vault {
 
-std::optional<std::string> BackoffPolicy::validate() const {
-  if (initial.count() <= 0) return "retry.initial must be positive";
-  if (!(multiplier >= 1.0) || !std::isfinite(multiplier)) return "retry.multiplier must be >= 1";
-  if (cap < initial) return "retry.cap must be >= retry.initial";
-  if (max_total.count() < 0) return "retry.max_total must be >= 0 (0 = forever)";
-  if (max_retry_after.count() < 0) return "retry.max_retry_after must be >= 0";
-  return std::nullopt;
+Status BackoffPolicy::validate() const {
+  auto invalid = [](const char* why) { return Status(Code::invalid_argument, why); };
+  if (initial.count() <= 0) return invalid("retry.initial must be positive");
+  if (!(multiplier >= 1.0) || !std::isfinite(multiplier)) {
+    return invalid("retry.multiplier must be >= 1");
+  }
+  if (cap < initial) return invalid("retry.cap must be >= retry.initial");
+  if (max_total.count() < 0) return invalid("retry.max_total must be >= 0 (0 = forever)");
+  if (max_retry_after.count() < 0) return invalid("retry.max_retry_after must be >= 0");
+  return Status::success();
 }
 
 Backoff::Backoff(BackoffPolicy policy, RandomSource random)

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/base/clock.h"
+#include "engine/base/status.h"
 
 namespace ps::vault {
 
@@ -25,8 +26,8 @@ struct BackoffPolicy {
   // A Retry-After longer than this is cut to it, so a confused server cannot park us for days.
   std::chrono::milliseconds max_retry_after{std::chrono::minutes{5}};
 
-  // nullopt when usable, else the reason (names the knob).
-  std::optional<std::string> validate() const;
+  // ok when usable, else invalid_argument with the reason (names the knob).
+  Status validate() const;
 };
 
 class Backoff {

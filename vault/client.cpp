@@ -67,9 +67,9 @@ std::string VaultClient::role_base(const RoleName& role) const {
   return "/v1/auth/" + options_.mount.str() + "/role/" + role.str();
 }
 
-bool VaultClient::ensure_connection(Error* error) {
+Result<void> VaultClient::ensure_connection() {
   const std::uint64_t generation = tls_ ? tls_->generation() : 0;
-  if (http_ && !broken_ && generation == tls_generation_) return true;
+  if (http_ && !broken_ && generation == tls_generation_) return {};
   if (http_ && generation != tls_generation_ && log_) {
     log_(LogLevel::info, "vault: TLS material was reloaded; opening a new connection");
   }
@@ -78,23 +78,20 @@ bool VaultClient::ensure_connection(Error* error) {
   try {
     if (ep.tls) {
       if (!tls_) {
-        *error = Error::make(ErrorCode::tls_config, Action::give_up,
-                             "https address but no TLS client material");
-        return false;
+        return Error::make(ErrorCode::tls_config, Action::give_up,
+                           "https address but no TLS client material");
       }
       http_ = tls_->make_client(ep.host, ep.port);
     } else {
       http_ = std::make_unique<httplib::ClientImpl>(ep.host, ep.port);
     }
   } catch (const std::exception& e) {
-    *error = Error::make(ErrorCode::tls_config, Action::give_up,
-                         std::string("could not set up the connection: ") + e.what());
-    return false;
+    return Error::make(ErrorCode::tls_config, Action::give_up,
+                       std::string("could not set up the connection: ") + e.what());
   }
   if (!http_) {
-    *error = Error::make(ErrorCode::tls_config, Action::give_up,
-                         "the TLS client material gave no client");
-    return false;
+    return Error::make(ErrorCode::tls_config, Action::give_up,
+                       "the TLS client material gave no client");
   }
   http_->set_keep_alive(true);
   http_->set_follow_location(false);
@@ -111,7 +108,7 @@ bool VaultClient::ensure_connection(Error* error) {
   });
   tls_generation_ = generation;
   broken_ = false;
-  return true;
+  return {};
 }
 
 Result<HttpAnswer> VaultClient::send(const Request& request) {
@@ -122,10 +119,9 @@ Result<HttpAnswer> VaultClient::send(const Request& request) {
                            std::chrono::duration_cast<std::chrono::microseconds>(
                                clock_.steady_now() - started)});
   };
-  Error setup_error;
-  if (!ensure_connection(&setup_error)) {
-    report(0, setup_error.code);
-    return setup_error;
+  if (auto connected = ensure_connection(); !connected.ok()) {
+    report(0, connected.error().code);
+    return std::move(connected).error();
   }
 
   httplib::Request req;
@@ -442,15 +438,16 @@ Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(const Vau
   if (!endpoint) return endpoint.error();
   std::shared_ptr<tls::ClientTls> tls;
   if (endpoint->tls) {
-    std::string why;
-    try {
-      tls = tls::ClientTls::create(config.tls, log, &why);
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    if (!tls) {
+    auto unusable = [](const std::string& why) {
       return Error::make(ErrorCode::tls_config, Action::give_up,
                          "vault TLS settings are unusable: " + why);
+    };
+    try {
+      auto created = tls::ClientTls::create(config.tls, log);
+      if (!created.ok()) return unusable(created.status().message());
+      tls = std::move(created).value();
+    } catch (const std::exception& e) {
+      return unusable(e.what());
     }
   }
   return create(config, std::move(tls), clock, std::move(log), std::move(observer));

@@ -98,7 +98,8 @@ class VaultClient final : public VaultApi {
   // missing role, a list without keys) is nullopt; a 404 with errors (no such mount, an
   // unsupported path) is the classified Error, like any other failure.
   Result<std::optional<HttpAnswer>> send_allowing_absent(Request request);
-  bool ensure_connection(Error* error);
+  // A connection for the next request: reopened when broken or after a TLS reload.
+  Result<void> ensure_connection();
   std::string role_base(const RoleName& role) const;
 
   ClientOptions options_;

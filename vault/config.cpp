@@ -258,9 +258,13 @@ Result<void> validate(const VaultConfig& config) {
   if (auto m = MountPath::parse(config.mount); !m) return fail("vault.mount", m.error().message);
   if (config.connect_timeout.count() <= 0) return fail("vault.connect_timeout", "must be > 0");
   if (config.request_timeout.count() <= 0) return fail("vault.request_timeout", "must be > 0");
-  if (auto why = config.retry.validate()) return fail("vault.retry", *why);
+  if (Status retry = config.retry.validate(); !retry.ok()) {
+    return fail("vault.retry", retry.message());
+  }
   const auto& auth = config.auth;
-  if (auto why = auth.backoff.validate()) return fail("vault.auth.backoff", *why);
+  if (Status backoff = auth.backoff.validate(); !backoff.ok()) {
+    return fail("vault.auth.backoff", backoff.message());
+  }
   if (!(auth.renew_fraction > 0.0 && auth.renew_fraction < 1.0)) {
     return fail("vault.auth.renew_fraction", "must be between 0 and 1");
   }

@@ -4,7 +4,7 @@
 //   auto vault = VaultConnection::open(config, clock, make_real_random(), log, observer);
 //   auto client = vault->client();             // one per worker thread
 //   std::thread renewer([&] { vault->auth->run(stop); });
-//   vault->factory->tls()->reload(&why);       // on SIGHUP
+//   Status reloaded = vault->factory->tls()->reload();  // on SIGHUP
 #pragma once
 
 #include <memory>

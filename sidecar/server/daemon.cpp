@@ -273,11 +273,13 @@ void Daemon::State::build_health(const Config& config) {
 
 Status Daemon::State::bind_listener(const Config& config) {
   if (!config.listener.tls_disable) {
-    std::string why;
-    server_tls = tls::ServerTls::create(
+    auto created = tls::ServerTls::create(
         {config.listener.tls_cert, config.listener.tls_key, config.listener.tls_client_ca},
-        log->as_log_fn("tls"), &why);
-    if (!server_tls) return Status(Code::invalid_argument, "listener TLS: " + why);
+        log->as_log_fn("tls"));
+    if (!created.ok()) {
+      return Status(Code::invalid_argument, "listener TLS: " + created.status().message());
+    }
+    server_tls = std::move(created).value();
   }
   Routes routes{webhook.get(), api.get(), health.get(), &registry, metrics.get(), version};
   auto bound = Listener::create(config.listener, server_tls, routes, *log, env.clock);
@@ -292,7 +294,9 @@ void Daemon::State::announce_ready() {
             {{"address", url}, {"ledger", env.db_path}, {"version", version},
              {"vault", vault->config().address}});
   env.announce << "POLICY_SIDECAR_ADDR=" << url << std::endl;
-  if (auto e = notifier->ready("serving on " + url); !e.empty()) log->warn("systemd.notify", e);
+  if (Status n = notifier->ready("serving on " + url); !n.ok()) {
+    log->warn("systemd.notify", n.message());
+  }
 }
 
 // ---- Start --------------------------------------------------------------------------------
@@ -354,7 +358,7 @@ void Daemon::shutdown() {
   if (s.stopping.exchange(true)) return;
   const auto cfg = s.current_config();
   const auto deadline = s.env.clock.steady_now() + seconds_ms(cfg->shutdown.grace_s);
-  if (auto e = s.notifier->stopping(); !e.empty()) s.log->warn("systemd.notify", e);
+  if (Status n = s.notifier->stopping(); !n.ok()) s.log->warn("systemd.notify", n.message());
   s.log->info("shutdown.started", "stopping: no new connections; finishing requests in flight",
               {{"grace_s", cfg->shutdown.grace_s}, {"in_flight", s.listener->in_flight()}});
   s.listener->stop();

@@ -86,19 +86,15 @@ Result<Daemon::ReloadPlan> Daemon::check_reload() {
   plan.server_tls = {plan.next.listener.tls_cert, plan.next.listener.tls_key,
                      plan.next.listener.tls_client_ca};
   if (s.server_tls && !plan.next.listener.tls_disable) {
-    std::string why;
-    if (!tls::ServerTls::create(plan.server_tls, {}, &why)) {
-      return Status(Code::invalid_argument, "listener TLS: " + why);
-    }
+    auto checked = tls::ServerTls::create(plan.server_tls, {});
+    if (!checked.ok()) return Status(checked.status().code(), "listener TLS: " + checked.status().message());
   }
   auto vault_config = effective_vault_config(plan.next.vault, s.env.vault_env);
   if (!vault_config.ok()) return vault_config.status();
   plan.vault_config = *vault_config;
   if (s.vault->connection().factory->tls()) {
-    std::string why;
-    if (!tls::ClientTls::create(plan.vault_config.tls, {}, &why)) {
-      return Status(Code::invalid_argument, "vault TLS: " + why);
-    }
+    auto checked = tls::ClientTls::create(plan.vault_config.tls, {});
+    if (!checked.ok()) return Status(checked.status().code(), "vault TLS: " + checked.status().message());
   }
   auto group = s.make_group(plan.next);
   if (!group.ok()) return group.status();
@@ -112,12 +108,12 @@ void Daemon::apply_reload(ReloadPlan plan) {
   State& s = *s_;
   Logger& log = *s.log;
   if (s.server_tls && !plan.next.listener.tls_disable) {
-    std::string why;
-    if (!s.server_tls->reload(plan.server_tls, &why)) log.error("reload.listener_tls", why);
+    Status reloaded = s.server_tls->reload(plan.server_tls);
+    if (!reloaded.ok()) log.error("reload.listener_tls", reloaded.message());
   }
   if (const auto& client_tls = s.vault->connection().factory->tls()) {
-    std::string why;
-    if (!client_tls->reload(plan.vault_config.tls, &why)) log.error("reload.vault_tls", why);
+    Status reloaded = client_tls->reload(plan.vault_config.tls);
+    if (!reloaded.ok()) log.error("reload.vault_tls", reloaded.message());
   }
   s.log->set_level(plan.next.log.level);
   s.log->set_format(plan.next.log.format);
@@ -161,7 +157,7 @@ void Daemon::replace_group(std::shared_ptr<SyncGroup> next) {
 void Daemon::reload() {
   State& s = *s_;
   Logger& log = *s.log;
-  if (auto e = s.notifier->reloading(); !e.empty()) log.warn("systemd.notify", e);
+  if (Status n = s.notifier->reloading(); !n.ok()) log.warn("systemd.notify", n.message());
   auto plan = check_reload();
   if (!plan.ok()) {
     s.metrics->reloads.inc({"rejected"});

@@ -6,11 +6,14 @@
 //   STOPPING=1                    when shutdown starts
 //   STATUS=...                    a one-line description for `systemctl status`
 //
-// Without $NOTIFY_SOCKET every call is a no-op. Failures are returned, never fatal.
+// Without $NOTIFY_SOCKET every call is a no-op. Failures are returned as a Status
+// (invalid_argument for a bad $NOTIFY_SOCKET, unavailable when sending fails), never fatal.
 #pragma once
 
 #include <string>
 #include <string_view>
+
+#include "engine/base/status.h"
 
 namespace ps::sidecar::server {
 
@@ -19,12 +22,12 @@ class SdNotifier {
   // `socket_path` is $NOTIFY_SOCKET's value ("" = disabled).
   explicit SdNotifier(std::string socket_path) : path_(std::move(socket_path)) {}
   bool enabled() const { return !path_.empty(); }
-  // Sends `state` (newline-separated assignments). Returns "" or the reason it failed.
-  std::string notify(std::string_view state) const;
+  // Sends `state` (newline-separated assignments).
+  Status notify(std::string_view state) const;
 
-  std::string ready(std::string_view status) const;
-  std::string reloading() const;  // with MONOTONIC_USEC from CLOCK_MONOTONIC
-  std::string stopping() const;
+  Status ready(std::string_view status) const;
+  Status reloading() const;  // with MONOTONIC_USEC from CLOCK_MONOTONIC
+  Status stopping() const;
 
  private:
   std::string path_;

@@ -13,9 +13,8 @@ std::shared_ptr<const Acl> acl_of(const std::vector<json>& docs) {
   static std::vector<Policy> keep;  // Acl::build copies the rules it needs
   std::vector<Policy> parsed;
   for (std::size_t i = 0; i < docs.size(); ++i) {
-    std::string err;
-    auto p = parse_policy("p" + std::to_string(i), docs[i].dump(), &err);
-    BOOST_REQUIRE_MESSAGE(p, err);
+    auto p = parse_policy("p" + std::to_string(i), docs[i].dump());
+    BOOST_REQUIRE_MESSAGE(p.ok(), p.status().message());
     parsed.push_back(*p);
   }
   std::vector<const Policy*> ptrs;
@@ -41,9 +40,8 @@ const json kSidecarPolicy = {{"path",
 BOOST_AUTO_TEST_SUITE(emulator_acl)
 
 BOOST_AUTO_TEST_CASE(parses_json_hcl_and_base64_policies) {
-  std::string err;
-  auto j = parse_policy("a", rule("secret/*", {"read"}).dump(), &err);
-  BOOST_REQUIRE(j);
+  auto j = parse_policy("a", rule("secret/*", {"read"}).dump());
+  BOOST_REQUIRE(j.ok());
   BOOST_TEST(j->paths.at(0).path == "secret/");
   BOOST_TEST(j->paths.at(0).is_prefix);
   const std::string hcl = R"(
@@ -55,26 +53,28 @@ BOOST_AUTO_TEST_CASE(parses_json_hcl_and_base64_policies) {
        comment */
     path "/sys/x" { capabilities = ["deny", "read"] allowed_parameters = { "k" = ["v*"] } }
   )";
-  auto h = parse_policy("b", hcl, &err);
-  BOOST_REQUIRE_MESSAGE(h, err);
+  auto h = parse_policy("b", hcl);
+  BOOST_REQUIRE_MESSAGE(h.ok(), h.status().message());
   BOOST_TEST(h->paths.size() == 2u);
   BOOST_TEST(h->paths[0].has_segment_wildcards);
   BOOST_TEST(h->paths[1].path == "sys/x");
   BOOST_TEST(h->paths[1].perms.caps == cap::deny);
-  auto b = parse_policy("c", "cGF0aCAic2VjcmV0LyoiIHsgY2FwYWJpbGl0aWVzID0gWyJyZWFkIl0gfQ==", &err);
-  BOOST_REQUIRE_MESSAGE(b, err);  // base64 of: path "secret/*" { capabilities = ["read"] }
+  auto b = parse_policy("c", "cGF0aCAic2VjcmV0LyoiIHsgY2FwYWJpbGl0aWVzID0gWyJyZWFkIl0gfQ==");
+  BOOST_REQUIRE_MESSAGE(b.ok(), b.status().message());  // base64 of: path "secret/*" { capabilities = ["read"] }
   BOOST_TEST(b->paths.at(0).path == "secret/");
   BOOST_TEST(b->raw == "cGF0aCAic2VjcmV0LyoiIHsgY2FwYWJpbGl0aWVzID0gWyJyZWFkIl0gfQ==");
 }
 
 BOOST_AUTO_TEST_CASE(rejects_unknown_capabilities_and_plus_star) {
-  std::string err;
-  BOOST_TEST(!parse_policy("a", rule("x", {"fly"}).dump(), &err));
-  BOOST_TEST(err == "failed to parse policy: path \"x\": invalid capability \"fly\"");
-  BOOST_TEST(!parse_policy("a", rule("a/+*", {"read"}).dump(), &err));
-  BOOST_TEST(err.find("'+*' is forbidden") != std::string::npos);
-  BOOST_TEST(!parse_policy("a", "path \"x\" { capabilities = [", &err));
-  BOOST_TEST(err.rfind("failed to parse policy: ", 0) == 0u);
+  auto p = parse_policy("a", rule("x", {"fly"}).dump());
+  BOOST_TEST(!p.ok());
+  BOOST_TEST(p.status().message() == "failed to parse policy: path \"x\": invalid capability \"fly\"");
+  p = parse_policy("a", rule("a/+*", {"read"}).dump());
+  BOOST_TEST(!p.ok());
+  BOOST_TEST(p.status().message().find("'+*' is forbidden") != std::string::npos);
+  p = parse_policy("a", "path \"x\" { capabilities = [");
+  BOOST_TEST(!p.ok());
+  BOOST_TEST(p.status().message().rfind("failed to parse policy: ", 0) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(an_exact_rule_beats_every_glob_and_only_the_winner_applies) {

@@ -23,7 +23,8 @@ struct Fixture {
   TempDir dir;
   Fixture() {
     signal(SIGPIPE, SIG_IGN);  // the server may close while a client still writes
-    ps::tls::devpki::write_dev_set(dir.file("pki"));
+    ps::Status written = ps::tls::devpki::write_dev_set(dir.file("pki"));
+    if (!written.ok()) throw std::runtime_error(written.message());
   }
 
   std::vector<std::string> args(std::vector<std::string> extra = {}) const {
@@ -42,10 +43,9 @@ struct Fixture {
     c.ca_file = dir.file("pki/ca.pem");
     c.cert_file = cert;
     c.key_file = key;
-    std::string err;
-    auto tls = ps::tls::ClientTls::create(c, nullptr, &err);
-    BOOST_REQUIRE_MESSAGE(tls, err);
-    auto cli = tls->make_client("127.0.0.1", port);
+    auto tls = ps::tls::ClientTls::create(c, nullptr);
+    BOOST_REQUIRE_MESSAGE(tls.ok(), tls.status().message());
+    auto cli = (*tls)->make_client("127.0.0.1", port);
     cli->set_keep_alive(true);
     cli->set_read_timeout(10, 0);
     return cli;

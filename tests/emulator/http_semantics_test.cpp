@@ -277,11 +277,11 @@ BOOST_AUTO_TEST_CASE(snapshots_restore_roles_secrets_tokens_policies_and_seal_st
   std::string snap = a.emu.snapshot();
 
   Vault b;
-  std::string err;
-  BOOST_TEST(!b.emu.restore("{\"format\":\"something else\"}", &err));
-  BOOST_TEST(!err.empty());
+  ps::Status restored = b.emu.restore("{\"format\":\"something else\"}");
+  BOOST_TEST(!restored.ok());
+  BOOST_TEST(!restored.message().empty());
   BOOST_TEST(b.get("/v1/auth/token/lookup-self").status == 200);  // unchanged after a bad restore
-  BOOST_REQUIRE(b.emu.restore(snap, &err));
+  BOOST_REQUIRE(b.emu.restore(snap).ok());
   BOOST_TEST(b.get("/v1/auth/token/lookup-self").status == 503);
   b.admin("POST", "/_emulator/unseal");
   BOOST_TEST(b.get("/v1/auth/approle/role/agent-1").body["data"]["token_policies"] == json({"p"}));

@@ -19,30 +19,30 @@ BOOST_AUTO_TEST_CASE(a_saved_file_loads_into_a_fresh_emulator_and_is_private) {
   TempDir dir;
   Vault a;
   a.post("/v1/auth/approle/role/agent-1", {{"token_policies", "x"}});
-  std::string err;
-  BOOST_REQUIRE_MESSAGE(save_state_file(a.emu, dir.file("s.json"), &err), err);
+  ps::Status saved = save_state_file(a.emu, dir.file("s.json"));
+  BOOST_REQUIRE_MESSAGE(saved.ok(), saved.message());
   struct stat st{};
   BOOST_REQUIRE(stat(dir.file("s.json").c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 0777) == 0600u);
   BOOST_TEST(!std::filesystem::exists(dir.file("s.json.tmp")));
   Vault b;
-  bool loaded = false;
-  BOOST_REQUIRE_MESSAGE(load_state_file(b.emu, dir.file("s.json"), &loaded, &err), err);
-  BOOST_TEST(loaded);
+  auto loaded = load_state_file(b.emu, dir.file("s.json"));
+  BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  BOOST_TEST(*loaded);
   BOOST_TEST(b.get("/v1/auth/approle/role/agent-1").body["data"]["token_policies"] == json({"x"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_file_is_not_an_error_and_a_broken_one_is) {
   TempDir dir;
   Vault v;
-  bool loaded = true;
-  std::string err;
-  BOOST_TEST(load_state_file(v.emu, dir.file("none.json"), &loaded, &err));
-  BOOST_TEST(!loaded);
+  auto loaded = load_state_file(v.emu, dir.file("none.json"));
+  BOOST_REQUIRE(loaded.ok());
+  BOOST_TEST(!*loaded);
   std::ofstream(dir.file("bad.json")) << "[1, 2";
-  BOOST_TEST(!load_state_file(v.emu, dir.file("bad.json"), &loaded, &err));
-  BOOST_TEST(err.find("bad.json") != std::string::npos);
-  BOOST_TEST(!save_state_file(v.emu, dir.file("no/such/dir/s.json"), &err));
+  loaded = load_state_file(v.emu, dir.file("bad.json"));
+  BOOST_REQUIRE(!loaded.ok());
+  BOOST_TEST(loaded.status().message().find("bad.json") != std::string::npos);
+  BOOST_TEST(!save_state_file(v.emu, dir.file("no/such/dir/s.json")).ok());
 }
 
 BOOST_AUTO_TEST_CASE(the_saver_writes_a_new_file_at_stop_and_later_changes_too) {
@@ -62,9 +62,7 @@ BOOST_AUTO_TEST_CASE(the_saver_writes_a_new_file_at_stop_and_later_changes_too) 
     BOOST_TEST(saver.stop());
   }
   Vault b;
-  bool loaded = false;
-  std::string err;
-  BOOST_REQUIRE(load_state_file(b.emu, dir.file("s.json"), &loaded, &err));
+  BOOST_REQUIRE(load_state_file(b.emu, dir.file("s.json")).ok());
   BOOST_TEST(b.get("/v1/auth/approle/role/later").status == 200);
 }
 

@@ -17,17 +17,15 @@ using testing::LogCapture;
 using testing::TestServer;
 
 std::shared_ptr<ServerTls> make_server(const ServerConfig& config) {
-  std::string error;
-  auto tls = ServerTls::create(config, nullptr, &error);
-  BOOST_REQUIRE_MESSAGE(tls, error);
-  return tls;
+  auto tls = ServerTls::create(config, nullptr);
+  BOOST_REQUIRE_MESSAGE(tls.ok(), tls.status().message());
+  return *tls;
 }
 
 std::shared_ptr<ClientTls> make_client(const ClientConfig& config, LogCapture* logs = nullptr) {
-  std::string error;
-  auto tls = ClientTls::create(config, logs ? logs->log() : nullptr, &error);
-  BOOST_REQUIRE_MESSAGE(tls, error);
-  return tls;
+  auto tls = ClientTls::create(config, logs ? logs->log() : nullptr);
+  BOOST_REQUIRE_MESSAGE(tls.ok(), tls.status().message());
+  return *tls;
 }
 
 ClientConfig trusting(const std::string& ca_file, const std::string& server_name = "") {
@@ -42,9 +40,9 @@ bool refused(const std::string& result) { return result.starts_with("error"); }
 // A c_rehash-style directory: `<subject hash>.0` symlinks to the CA files, made with the
 // OpenSSL API.
 void link_hashed(const std::string& dir, const std::string& ca_file) {
-  detail::X509StackPtr certs;
-  std::string error;
-  BOOST_REQUIRE_MESSAGE(detail::load_certs(ca_file, &certs, &error), error);
+  auto loaded = detail::load_certs(ca_file);
+  BOOST_REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  detail::X509StackPtr certs = std::move(*loaded);
   int ok = 0;
   unsigned long hash =
       X509_NAME_hash_ex(X509_get_subject_name(sk_X509_value(certs.get(), 0)), nullptr, nullptr, &ok);
@@ -170,7 +168,7 @@ BOOST_AUTO_TEST_CASE(refuses_a_name_found_only_in_the_common_name) {
   devpki::LeafSpec spec;
   spec.common_name = "localhost";
   spec.dns_names = {"elsewhere.example.invalid"};
-  devpki::Pem leaf = devpki::make_leaf(ca, spec);
+  devpki::Pem leaf = devpki::make_leaf(ca, spec).value();
   testing::replace_file(set("cn-only.pem"), leaf.cert);
   testing::replace_file(set("cn-only-key.pem"), leaf.key, true);
   TestServer srv(make_server(set.server("cn-only")));
@@ -270,8 +268,9 @@ BOOST_AUTO_TEST_CASE(refuses_incomplete_or_broken_configuration) {
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       LogCapture logs;
-      std::string error;
-      BOOST_TEST(!ClientTls::create(c.config, logs.log(), &error));
+      auto created = ClientTls::create(c.config, logs.log());
+      BOOST_TEST(!created.ok());
+      const std::string error = created.status().message();
       BOOST_TEST(error.find(c.expect) != std::string::npos, error);
       BOOST_TEST(logs.count(LogLevel::error, error) == 1u);
       BOOST_TEST(!logs.any_contains("-----BEGIN"));
@@ -292,13 +291,15 @@ BOOST_AUTO_TEST_CASE(skip_verify_is_explicit_and_warned_about_on_create_and_ever
   auto tls = make_client(c, &logs);
   BOOST_TEST(logs.count(LogLevel::warn, "verification is DISABLED") == 1u);
   BOOST_TEST(testing::get_hello(*tls, srv.port()) == "hello");  // another CA, yet accepted
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  Status reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(logs.count(LogLevel::warn, "verification is DISABLED") == 2u);
-  BOOST_TEST_REQUIRE(tls->reload(c, &error), error);
+  reloaded = tls->reload(c);
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(logs.count(LogLevel::warn, "verification is DISABLED") == 3u);
   // Turning it off again is a reload like any other, and verification is back.
-  BOOST_TEST_REQUIRE(tls->reload(trusting(set("ca.pem")), &error), error);
+  reloaded = tls->reload(trusting(set("ca.pem")));
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(logs.count(LogLevel::warn, "verification is DISABLED") == 3u);
   BOOST_TEST(refused(testing::get_hello(*tls, srv.port())));
 }
@@ -315,8 +316,8 @@ BOOST_AUTO_TEST_CASE(reload_bumps_generation_and_picks_up_a_new_ca) {
 
   testing::replace_with_copy(set("other-ca.pem"), set("live-ca.pem"));
   BOOST_TEST(tls->files_changed());
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  Status reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(tls->generation() == 1u);
   BOOST_TEST(!tls->files_changed());
   BOOST_TEST(testing::get_hello(*tls, srv.port()) == "hello");
@@ -332,15 +333,16 @@ BOOST_AUTO_TEST_CASE(failed_reload_keeps_the_old_ca_and_generation) {
   auto tls = make_client(trusting(set("live-ca.pem")), &logs);
   testing::replace_file(set("live-ca.pem"), "garbage\n");
   BOOST_TEST(tls->files_changed());
-  std::string error;
-  BOOST_TEST(!tls->reload(&error));
+  Status reloaded = tls->reload();
+  BOOST_TEST(!reloaded.ok());
+  const std::string error = reloaded.message();
   BOOST_TEST(error.find(set("live-ca.pem")) != std::string::npos, error);
   BOOST_TEST(logs.count(LogLevel::error, "reload failed") == 1u);
   BOOST_TEST(tls->generation() == 0u);
   BOOST_TEST(!tls->files_changed());
   BOOST_TEST(testing::get_hello(*tls, srv.port()) == "hello");
 
-  BOOST_TEST(!tls->reload(trusting(set("nope.pem")), &error));
+  BOOST_TEST(!tls->reload(trusting(set("nope.pem"))).ok());
   BOOST_TEST(tls->generation() == 0u);
   BOOST_TEST(testing::get_hello(*tls, srv.port()) == "hello");
 }
@@ -358,12 +360,13 @@ BOOST_AUTO_TEST_CASE(files_changed_watches_the_ca_directory_and_client_certifica
   BOOST_TEST(!tls->files_changed());
   testing::replace_with_copy(set("client.pem"), set("live-client.pem"));
   BOOST_TEST(tls->files_changed());
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  Status reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(!tls->files_changed());
   link_hashed(dir.path(), set("other-ca.pem"));  // a new CA appears in the directory
   BOOST_TEST(tls->files_changed());
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(tls->generation() == 2u);
 }
 

@@ -55,7 +55,7 @@ mode_t file_mode(const std::string& path) {
 BOOST_AUTO_TEST_SUITE(dev_pki)
 
 BOOST_AUTO_TEST_CASE(ca_is_a_p256_certificate_authority_that_signs_certificates) {
-  devpki::Pem ca = devpki::make_ca("test CA");
+  devpki::Pem ca = devpki::make_ca("test CA").value();
   X509Ptr cert = parse_cert(ca.cert);
   PKeyPtr key = parse_key(ca.key);
   BOOST_REQUIRE(cert && key);
@@ -69,13 +69,13 @@ BOOST_AUTO_TEST_CASE(ca_is_a_p256_certificate_authority_that_signs_certificates)
 }
 
 BOOST_AUTO_TEST_CASE(leaf_has_requested_names_usages_and_is_signed_by_the_ca) {
-  devpki::Pem ca = devpki::make_ca("test CA");
+  devpki::Pem ca = devpki::make_ca("test CA").value();
   devpki::LeafSpec spec;
   spec.common_name = "svc";
   spec.dns_names = {"svc.example.test", "localhost"};
   spec.ip_addresses = {"127.0.0.1", "::1"};
   spec.client_auth = false;
-  devpki::Pem leaf = devpki::make_leaf(ca, spec);
+  devpki::Pem leaf = devpki::make_leaf(ca, spec).value();
   X509Ptr cert = parse_cert(leaf.cert);
   X509Ptr ca_cert = parse_cert(ca.cert);
   PKeyPtr key = parse_key(leaf.key);
@@ -98,48 +98,51 @@ BOOST_AUTO_TEST_CASE(leaf_has_requested_names_usages_and_is_signed_by_the_ca) {
 }
 
 BOOST_AUTO_TEST_CASE(leaf_from_another_ca_does_not_verify) {
-  devpki::Pem ca = devpki::make_ca("test CA");
-  devpki::Pem other = devpki::make_ca("test CA");  // same name, different key
+  devpki::Pem ca = devpki::make_ca("test CA").value();
+  devpki::Pem other = devpki::make_ca("test CA").value();  // same name, different key
   devpki::LeafSpec spec;
   spec.common_name = "svc";
-  X509Ptr leaf = parse_cert(devpki::make_leaf(other, spec).cert);
+  X509Ptr leaf = parse_cert(devpki::make_leaf(other, spec).value().cert);
   X509Ptr ca_cert = parse_cert(ca.cert);
   BOOST_TEST(verify(leaf.get(), ca_cert.get()) != X509_V_OK);
 }
 
 BOOST_AUTO_TEST_CASE(serial_numbers_are_random_and_positive) {
-  devpki::Pem ca = devpki::make_ca("test CA");
+  devpki::Pem ca = devpki::make_ca("test CA").value();
   devpki::LeafSpec spec;
   spec.common_name = "svc";
-  X509Ptr a = parse_cert(devpki::make_leaf(ca, spec).cert);
-  X509Ptr b = parse_cert(devpki::make_leaf(ca, spec).cert);
+  X509Ptr a = parse_cert(devpki::make_leaf(ca, spec).value().cert);
+  X509Ptr b = parse_cert(devpki::make_leaf(ca, spec).value().cert);
   BOOST_TEST(testing::serial_hex(a.get()) != testing::serial_hex(b.get()));
   BOOST_TEST(ASN1_INTEGER_get_int64(nullptr, X509_get0_serialNumber(a.get())) == 0);  // > 63 bits
   BOOST_TEST(testing::serial_hex(a.get()).front() != '-');
 }
 
 BOOST_AUTO_TEST_CASE(validity_follows_the_leaf_spec_and_past_not_after_is_expired) {
-  devpki::Pem ca = devpki::make_ca("test CA");
+  devpki::Pem ca = devpki::make_ca("test CA").value();
   X509Ptr ca_cert = parse_cert(ca.cert);
   devpki::LeafSpec spec;
   spec.common_name = "old";
   spec.not_before = std::chrono::hours{-48};
   spec.not_after = std::chrono::hours{-24};
-  X509Ptr expired = parse_cert(devpki::make_leaf(ca, spec).cert);
+  X509Ptr expired = parse_cert(devpki::make_leaf(ca, spec).value().cert);
   BOOST_TEST(X509_cmp_current_time(X509_get0_notAfter(expired.get())) < 0);
   BOOST_TEST(verify(expired.get(), ca_cert.get()) == X509_V_ERR_CERT_HAS_EXPIRED);
 
   spec.not_before = std::chrono::hours{1};
   spec.not_after = std::chrono::hours{2};
-  X509Ptr future = parse_cert(devpki::make_leaf(ca, spec).cert);
+  X509Ptr future = parse_cert(devpki::make_leaf(ca, spec).value().cert);
   BOOST_TEST(verify(future.get(), ca_cert.get()) == X509_V_ERR_CERT_NOT_YET_VALID);
 }
 
-BOOST_AUTO_TEST_CASE(make_leaf_with_a_broken_ca_throws) {
+BOOST_AUTO_TEST_CASE(make_leaf_with_a_broken_ca_fails) {
   devpki::Pem broken{"not a certificate", "not a key"};
   devpki::LeafSpec spec;
   spec.common_name = "x";
-  BOOST_CHECK_THROW(devpki::make_leaf(broken, spec), std::runtime_error);
+  auto leaf = devpki::make_leaf(broken, spec);
+  BOOST_REQUIRE(!leaf.ok());
+  BOOST_TEST(leaf.status().message().starts_with("dev PKI: reading the CA certificate"),
+             leaf.status().message());
 }
 
 BOOST_AUTO_TEST_CASE(dev_set_has_every_file_keys_private_and_the_promised_relations) {
@@ -170,10 +173,13 @@ BOOST_AUTO_TEST_CASE(dev_set_has_every_file_keys_private_and_the_promised_relati
   BOOST_TEST(verify(cert("other-client.pem").get(), ca.get()) != X509_V_OK);
 }
 
-BOOST_AUTO_TEST_CASE(write_dev_set_into_an_impossible_place_throws) {
+BOOST_AUTO_TEST_CASE(write_dev_set_into_an_impossible_place_fails) {
   testing::TempDir dir;
   testing::replace_file(dir.file("file"), "x");
-  BOOST_CHECK_THROW(devpki::write_dev_set(dir.file("file") + "/sub"), std::runtime_error);
+  Status written = devpki::write_dev_set(dir.file("file") + "/sub");
+  BOOST_REQUIRE(!written.ok());
+  BOOST_TEST(written.message().starts_with("dev PKI: creating " + dir.file("file") + "/sub: "),
+             written.message());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -34,18 +34,17 @@ BOOST_AUTO_TEST_CASE(writes_a_dev_set_that_a_server_and_client_accept) {
                            "other-server.pem", "other-client-key.pem"}) {
     BOOST_TEST(std::filesystem::exists(out + "/" + name), name);
   }
-  std::string error;
   auto server = ServerTls::create({out + "/server.pem", out + "/server-key.pem", out + "/ca.pem"},
-                                  nullptr, &error);
-  BOOST_REQUIRE_MESSAGE(server, error);
+                                  nullptr);
+  BOOST_REQUIRE_MESSAGE(server.ok(), server.status().message());
   ClientConfig cc;
   cc.ca_file = out + "/ca.pem";
   cc.cert_file = out + "/client.pem";
   cc.key_file = out + "/client-key.pem";
-  auto client = ClientTls::create(cc, nullptr, &error);
-  BOOST_REQUIRE_MESSAGE(client, error);
-  testing::TestServer srv(server);
-  BOOST_TEST(testing::get_hello(*client, srv.port()) == "hello");
+  auto client = ClientTls::create(cc, nullptr);
+  BOOST_REQUIRE_MESSAGE(client.ok(), client.status().message());
+  testing::TestServer srv(*server);
+  BOOST_TEST(testing::get_hello(**client, srv.port()) == "hello");
 }
 
 BOOST_AUTO_TEST_CASE(without_a_directory_prints_usage_and_fails) {

@@ -26,17 +26,15 @@ ClientConfig client_config(const DevSet& set, const std::string& client_stem = "
 }
 
 std::shared_ptr<ClientTls> make_client(const ClientConfig& config) {
-  std::string error;
-  auto tls = ClientTls::create(config, nullptr, &error);
-  BOOST_REQUIRE_MESSAGE(tls, error);
-  return tls;
+  auto tls = ClientTls::create(config, nullptr);
+  BOOST_REQUIRE_MESSAGE(tls.ok(), tls.status().message());
+  return *tls;
 }
 
 std::shared_ptr<ServerTls> make_server(const ServerConfig& config, LogCapture* logs = nullptr) {
-  std::string error;
-  auto tls = ServerTls::create(config, logs ? logs->log() : nullptr, &error);
-  BOOST_REQUIRE_MESSAGE(tls, error);
-  return tls;
+  auto tls = ServerTls::create(config, logs ? logs->log() : nullptr);
+  BOOST_REQUIRE_MESSAGE(tls.ok(), tls.status().message());
+  return *tls;
 }
 
 // The serial of the certificate the server presents to a new connection.
@@ -53,8 +51,9 @@ BOOST_AUTO_TEST_CASE(create_refuses_a_key_that_does_not_match_the_certificate) {
   ServerConfig c = set.server("server");
   c.key_file = set("client-key.pem");
   LogCapture logs;
-  std::string error;
-  BOOST_TEST(!ServerTls::create(c, logs.log(), &error));
+  auto created = ServerTls::create(c, logs.log());
+  BOOST_TEST(!created.ok());
+  const std::string error = created.status().message();
   BOOST_TEST(error.find("does not match") != std::string::npos, error);
   BOOST_TEST(error.find(set("client-key.pem")) != std::string::npos, error);
   BOOST_TEST(logs.count(LogLevel::error, "does not match") == 1u);
@@ -85,8 +84,9 @@ BOOST_AUTO_TEST_CASE(create_refuses_missing_garbage_and_empty_files_naming_the_f
   for (const Case& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {
       LogCapture logs;
-      std::string error;
-      BOOST_TEST(!ServerTls::create(c.config, logs.log(), &error));
+      auto created = ServerTls::create(c.config, logs.log());
+      BOOST_TEST(!created.ok());
+      const std::string error = created.status().message();
       BOOST_TEST(error.find(c.expect) != std::string::npos, error);
       BOOST_TEST(error.find("S3CR3T") == std::string::npos);
       BOOST_TEST(!logs.any_contains("S3CR3T"));
@@ -149,8 +149,8 @@ BOOST_AUTO_TEST_CASE(reload_serves_a_rotated_certificate_to_new_connections) {
   // Not reloaded yet: the old certificate is still what new connections get.
   BOOST_TEST(served_serial(srv.port()) == testing::serial_hex_of_file(set("server.pem")));
 
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  Status reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(!tls->files_changed());
   BOOST_TEST(served_serial(srv.port()) == testing::serial_hex_of_file(set("other-server.pem")));
   BOOST_TEST(testing::get_hello(*trusts_other, srv.port()) == "hello");
@@ -194,8 +194,9 @@ BOOST_AUTO_TEST_CASE(broken_new_files_keep_the_old_certificate_and_say_why) {
       step.breakage();
       BOOST_TEST(tls->files_changed());
       const std::size_t failures = logs.count(LogLevel::error, "reload failed");
-      std::string error;
-      BOOST_TEST(!tls->reload(&error));
+      Status reloaded = tls->reload();
+      BOOST_TEST(!reloaded.ok());
+      const std::string error = reloaded.message();
       BOOST_TEST(error.find(step.reason) != std::string::npos, error);
       BOOST_TEST(logs.count(LogLevel::error, "reload failed") == failures + 1);
       BOOST_TEST(logs.messages().back().find(error) != std::string::npos);
@@ -219,19 +220,21 @@ BOOST_AUTO_TEST_CASE(reload_with_a_new_configuration_switches_files_and_client_c
   BOOST_TEST(testing::get_hello(*dev_client, srv.port()) == "hello");
   BOOST_TEST(testing::get_hello(*other_client, srv.port()).starts_with("error"));
 
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(set.server("other-server", "other-ca.pem"), &error), error);
+  Status reloaded = tls->reload(set.server("other-server", "other-ca.pem"));
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(testing::get_hello(*other_client, srv.port()) == "hello");
   BOOST_TEST(testing::get_hello(*dev_client, srv.port()).starts_with("error"));
 
   // A broken new configuration leaves the running one alone, files included.
-  BOOST_TEST(!tls->reload(set.server("server", "nope.pem"), &error));
+  BOOST_TEST(!tls->reload(set.server("server", "nope.pem")).ok());
   BOOST_TEST(testing::get_hello(*other_client, srv.port()) == "hello");
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(served_serial(srv.port()) == testing::serial_hex_of_file(set("other-server.pem")));
 
   // Dropping the client CA stops asking for client certificates.
-  BOOST_TEST_REQUIRE(tls->reload(set.server("server"), &error), error);
+  reloaded = tls->reload(set.server("server"));
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(testing::get_hello(*make_client(client_config(set)), srv.port()) == "hello");
 }
 
@@ -243,8 +246,8 @@ BOOST_AUTO_TEST_CASE(files_changed_detects_a_replaced_file) {
   // Same content, new inode: what a rotation by rename looks like.
   testing::replace_with_copy(set("ca.pem"), set("live-ca.pem"));
   BOOST_TEST(tls->files_changed());
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(&error), error);
+  Status reloaded = tls->reload();
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   BOOST_TEST(!tls->files_changed());
   std::remove(set("live-ca.pem").c_str());
   BOOST_TEST(tls->files_changed());
@@ -262,8 +265,7 @@ BOOST_AUTO_TEST_CASE(reloads_racing_with_handshakes_always_serve_a_complete_iden
   std::atomic<int> reload_failures{0};
   std::thread reloader([&] {
     for (int i = 0; !done.load(); ++i) {
-      std::string error;
-      if (!tls->reload(set.server(i % 2 ? "server" : "other-server"), &error)) ++reload_failures;
+      if (!tls->reload(set.server(i % 2 ? "server" : "other-server")).ok()) ++reload_failures;
     }
   });
   int seen_a = 0, seen_b = 0, other = 0;
@@ -286,8 +288,8 @@ BOOST_AUTO_TEST_CASE(a_bare_ssl_ctx_follows_reloads_too) {
   auto tls = make_server(set.server("server"));
   SslCtxPtr ctx = tls->make_ssl_ctx();
   BOOST_REQUIRE(ctx);
-  std::string error;
-  BOOST_TEST_REQUIRE(tls->reload(set.server("other-server"), &error), error);
+  Status reloaded = tls->reload(set.server("other-server"));
+  BOOST_TEST_REQUIRE(reloaded.ok(), reloaded.message());
   ClientConfig other_cfg;
   other_cfg.ca_file = set("other-ca.pem");
   auto client = make_client(other_cfg);

@@ -78,7 +78,11 @@ void replace_with_copy(const std::string& src, const std::string& dst) {
   replace_file(dst, read_text(src), src.find("key") != std::string::npos);
 }
 
-DevSet::DevSet() { devpki::write_dev_set(dir.path()); }
+DevSet::DevSet() {
+  if (Status written = devpki::write_dev_set(dir.path()); !written.ok()) {
+    throw std::runtime_error(written.message());
+  }
+}
 
 ServerConfig DevSet::server(const std::string& stem, const std::string& client_ca) const {
   ServerConfig c;
@@ -195,10 +199,9 @@ std::string serial_hex(X509* cert) {
 }
 
 std::string serial_hex_of_file(const std::string& pem_file) {
-  detail::X509StackPtr certs;
-  std::string error;
-  if (!detail::load_certs(pem_file, &certs, &error)) throw std::runtime_error(error);
-  return serial_hex(sk_X509_value(certs.get(), 0));
+  auto certs = detail::load_certs(pem_file);
+  if (!certs.ok()) throw std::runtime_error(certs.status().message());
+  return serial_hex(sk_X509_value(certs->get(), 0));
 }
 
 RawHttpsServer::RawHttpsServer(SSL_CTX* ctx) : ctx_(ctx) {

@@ -159,8 +159,7 @@ BOOST_FIXTURE_TEST_CASE(a_reloaded_ca_is_used_from_the_next_call_on, ServingFixt
     std::ifstream in(pki.other_ca);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }());
-  std::string why;
-  BOOST_REQUIRE(factory.value()->tls()->reload(&why));
+  BOOST_REQUIRE(factory.value()->tls()->reload().ok());
   auto refused_now = client->health();
   BOOST_REQUIRE(!refused_now.ok());
   BOOST_TEST(code_of(refused_now.error()) == "tls_certificate");
@@ -170,7 +169,7 @@ BOOST_FIXTURE_TEST_CASE(a_reloaded_ca_is_used_from_the_next_call_on, ServingFixt
     std::ifstream in(pki.ca);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }());
-  BOOST_REQUIRE(factory.value()->tls()->reload(&why));
+  BOOST_REQUIRE(factory.value()->tls()->reload().ok());
   BOOST_TEST(client->health().ok());
   BOOST_TEST(client->connections_opened() == 3u);
 }
@@ -195,8 +194,8 @@ BOOST_FIXTURE_TEST_CASE(a_rotated_client_certificate_is_picked_up_on_reload, Ser
   std::filesystem::copy_file(pki.client, cert, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(pki.client_key, key,
                              std::filesystem::copy_options::overwrite_existing);
-  std::string why;
-  BOOST_REQUIRE_MESSAGE(factory.value()->tls()->reload(&why), why);
+  Status reloaded = factory.value()->tls()->reload();
+  BOOST_REQUIRE_MESSAGE(reloaded.ok(), reloaded.message());
   auto ok = client->health();
   BOOST_REQUIRE_MESSAGE(ok.ok(), (ok.ok() ? std::string() : ok.error().describe()));
 }

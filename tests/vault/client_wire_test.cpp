@@ -38,9 +38,9 @@ class ScriptedServer {
   ScriptedServer(const DevPki& pki, Handler handler, bool tls = true)
       : handler_(std::move(handler)) {
     if (tls) {
-      std::string why;
-      server_tls_ = tls::ServerTls::create({pki.server, pki.server_key, ""}, nullptr, &why);
-      if (!server_tls_) throw std::runtime_error(why);
+      auto created = tls::ServerTls::create({pki.server, pki.server_key, ""}, nullptr);
+      if (!created.ok()) throw std::runtime_error(created.status().message());
+      server_tls_ = *created;
       server_ = server_tls_->make_httplib_server();
     } else {
       server_ = std::make_unique<httplib::Server>();

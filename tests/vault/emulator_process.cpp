@@ -39,7 +39,9 @@ std::string emulator_binary() {
 
 DevPki::DevPki(const TempDir& dir) {
   const std::string d = dir.file("pki");
-  tls::devpki::write_dev_set(d);
+  if (Status written = tls::devpki::write_dev_set(d); !written.ok()) {
+    throw std::runtime_error(written.message());
+  }
   auto f = [&](const char* name) { return d + "/" + name; };
   ca = f("ca.pem");
   server = f("server.pem");
@@ -137,9 +139,9 @@ EmulatorProcess::EmulatorProcess(const TempDir& dir, const DevPki& pki, Emulator
     cfg.cert_file = pki.client;
     cfg.key_file = pki.client_key;
   }
-  std::string why;
-  tls_ = tls::ClientTls::create(cfg, nullptr, &why);
-  if (!tls_) throw std::runtime_error("harness TLS: " + why);
+  auto created = tls::ClientTls::create(cfg, nullptr);
+  if (!created.ok()) throw std::runtime_error("harness TLS: " + created.status().message());
+  tls_ = *created;
 }
 
 EmulatorProcess::~EmulatorProcess() {

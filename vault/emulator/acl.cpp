@@ -60,12 +60,12 @@ bool parse_parameter_map(const json& v, std::map<std::string, json>* out) {
   return true;
 }
 
-bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rule,
-                     std::string* error) {
-  if (!body.is_object()) {
-    *error = "path " + safe_dump(json(pattern)) + ": invalid body";
-    return false;
-  }
+Status bad_rule(const std::string& pattern, const std::string& what) {
+  return Status(Code::invalid_argument, "path " + safe_dump(json(pattern)) + ": " + what);
+}
+
+Status check_keys(const std::string& pattern, const json& body) {
+  if (!body.is_object()) return bad_rule(pattern, "invalid body");
   static const char* kKnown[] = {"comment", "policy", "capabilities", "allowed_parameters",
                                  "denied_parameters", "required_parameters", "min_wrapping_ttl",
                                  "max_wrapping_ttl", "mfa_methods", "control_group",
@@ -73,149 +73,143 @@ bool parse_path_rule(const std::string& pattern, const json& body, PathRule* rul
   for (const auto& [k, v] : body.items()) {
     (void)v;
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
-      *error = "path " + safe_dump(json(pattern)) + ": invalid key " + safe_dump(json(k));
-      return false;
+      return bad_rule(pattern, "invalid key " + safe_dump(json(k)));
     }
   }
-  std::string path = pattern;
-  while (!path.empty() && path[0] == '/') path.erase(0, 1);
-  if (path.find("+*") != std::string::npos) {
-    *error = "path " + safe_dump(json(path)) + ": invalid use of wildcards ('+*' is forbidden)";
-    return false;
-  }
-  rule->has_segment_wildcards =
-      path == "+" || path.find("/+") != std::string::npos || starts_with(path, "+/");
-  if (ends_with(path, "*") && !rule->has_segment_wildcards) {
-    path.pop_back();
-    rule->is_prefix = true;
-  }
-  rule->path = path;
+  return Status::success();
+}
 
-  std::uint32_t caps = 0;
-  if (auto it = body.find("policy"); it != body.end() && it->is_string()) {
-    const std::string legacy = it->get<std::string>();
-    if (legacy == "deny") caps = cap::deny;
-    else if (legacy == "read") caps = cap::read | cap::list;
-    else if (legacy == "write") caps = cap::create | cap::read | cap::update | cap::del | cap::list;
-    else if (legacy == "sudo")
-      caps = cap::create | cap::read | cap::update | cap::del | cap::list | cap::sudo;
-    else if (!legacy.empty()) {
-      *error = "path " + safe_dump(json(pattern)) + ": invalid policy " + safe_dump(json(legacy));
-      return false;
-    }
+// The capabilities of the legacy `policy = "..."` form (0 when absent).
+Result<std::uint32_t> legacy_caps(const std::string& pattern, const json& body) {
+  auto it = body.find("policy");
+  if (it == body.end() || !it->is_string()) return 0u;
+  const std::string legacy = it->get<std::string>();
+  if (legacy == "deny") return cap::deny;
+  if (legacy == "read") return cap::read | cap::list;
+  if (legacy == "write") return cap::create | cap::read | cap::update | cap::del | cap::list;
+  if (legacy == "sudo") {
+    return cap::create | cap::read | cap::update | cap::del | cap::list | cap::sudo;
   }
-  if (auto it = body.find("capabilities"); it != body.end()) {
-    json list = it->is_array() ? *it : json::array({*it});
-    for (const auto& c : list) {
-      if (!c.is_string()) {
-        *error = "path " + safe_dump(json(pattern)) + ": invalid capability " + safe_dump(c);
-        return false;
-      }
-      auto bit = capability_bit(c.get<std::string>());
-      if (!bit) {
-        *error = "path " + safe_dump(json(pattern)) + ": invalid capability " + safe_dump(c);
-        return false;
-      }
-      if (*bit == cap::deny) {
-        caps = cap::deny;
-        break;
-      }
-      caps |= *bit;
-    }
+  if (legacy.empty()) return 0u;
+  return bad_rule(pattern, "invalid policy " + safe_dump(json(legacy)));
+}
+
+// `caps` plus the `capabilities` list; a deny ends the list.
+Result<std::uint32_t> add_capabilities(const std::string& pattern, const json& body,
+                                       std::uint32_t caps) {
+  auto it = body.find("capabilities");
+  if (it == body.end()) return caps;
+  json list = it->is_array() ? *it : json::array({*it});
+  for (const auto& c : list) {
+    std::optional<std::uint32_t> bit;
+    if (c.is_string()) bit = capability_bit(c.get<std::string>());
+    if (!bit) return bad_rule(pattern, "invalid capability " + safe_dump(c));
+    if (*bit == cap::deny) return cap::deny;
+    caps |= *bit;
   }
-  rule->perms.caps = (caps & cap::deny) ? cap::deny : caps;
-  if (rule->perms.caps == cap::deny) return true;
-  if (auto it = body.find("allowed_parameters"); it != body.end()) {
-    if (!parse_parameter_map(*it, &rule->perms.allowed_parameters)) {
-      *error = "path " + safe_dump(json(pattern)) + ": invalid allowed_parameters";
-      return false;
-    }
+  return caps;
+}
+
+Status add_parameters(const std::string& pattern, const json& body, Permissions* perms) {
+  if (auto it = body.find("allowed_parameters");
+      it != body.end() && !parse_parameter_map(*it, &perms->allowed_parameters)) {
+    return bad_rule(pattern, "invalid allowed_parameters");
   }
-  if (auto it = body.find("denied_parameters"); it != body.end()) {
-    if (!parse_parameter_map(*it, &rule->perms.denied_parameters)) {
-      *error = "path " + safe_dump(json(pattern)) + ": invalid denied_parameters";
-      return false;
-    }
+  if (auto it = body.find("denied_parameters");
+      it != body.end() && !parse_parameter_map(*it, &perms->denied_parameters)) {
+    return bad_rule(pattern, "invalid denied_parameters");
   }
   if (auto it = body.find("required_parameters"); it != body.end()) {
     json list = it->is_array() ? *it : json::array({*it});
     for (const auto& p : list) {
-      if (p.is_string()) rule->perms.required_parameters.push_back(p.get<std::string>());
+      if (p.is_string()) perms->required_parameters.push_back(p.get<std::string>());
     }
   }
-  return true;
+  return Status::success();
+}
+
+Result<PathRule> parse_path_rule(const std::string& pattern, const json& body) {
+  if (Status keys = check_keys(pattern, body); !keys.ok()) return keys;
+  PathRule rule;
+  std::string path = pattern;
+  while (!path.empty() && path[0] == '/') path.erase(0, 1);
+  if (path.find("+*") != std::string::npos) {
+    return bad_rule(path, "invalid use of wildcards ('+*' is forbidden)");
+  }
+  rule.has_segment_wildcards =
+      path == "+" || path.find("/+") != std::string::npos || starts_with(path, "+/");
+  if (ends_with(path, "*") && !rule.has_segment_wildcards) {
+    path.pop_back();
+    rule.is_prefix = true;
+  }
+  rule.path = path;
+  auto legacy = legacy_caps(pattern, body);
+  if (!legacy.ok()) return legacy.status();
+  auto caps = add_capabilities(pattern, body, *legacy);
+  if (!caps.ok()) return caps.status();
+  rule.perms.caps = (*caps & cap::deny) ? cap::deny : *caps;
+  if (rule.perms.caps == cap::deny) return rule;
+  if (Status params = add_parameters(pattern, body, &rule.perms); !params.ok()) return params;
+  return rule;
 }
 
 // "path" may be an object {"p": {...}} or HCL's list of single-key objects.
-bool collect_paths(const json& v, std::vector<PathRule>* out, std::string* error) {
+Status collect_paths(const json& v, std::vector<PathRule>* out) {
   if (v.is_array()) {
     for (const auto& item : v) {
-      if (!collect_paths(item, out, error)) return false;
+      if (Status s = collect_paths(item, out); !s.ok()) return s;
     }
-    return true;
+    return Status::success();
   }
-  if (!v.is_object()) {
-    *error = "'path' must be an object";
-    return false;
-  }
+  if (!v.is_object()) return Status(Code::invalid_argument, "'path' must be an object");
+  auto add = [&](const std::string& pattern, const json& body) {
+    auto rule = parse_path_rule(pattern, body);
+    if (rule.ok()) out->push_back(std::move(*rule));
+    return rule.status();
+  };
   for (const auto& [pattern, body] : v.items()) {
-    if (body.is_array()) {  // the same pattern given twice in HCL JSON form
-      for (const auto& b : body) {
-        PathRule rule;
-        if (!parse_path_rule(pattern, b, &rule, error)) return false;
-        out->push_back(std::move(rule));
-      }
+    if (!body.is_array()) {
+      if (Status s = add(pattern, body); !s.ok()) return s;
       continue;
     }
-    PathRule rule;
-    if (!parse_path_rule(pattern, body, &rule, error)) return false;
-    out->push_back(std::move(rule));
+    for (const auto& b : body) {  // the same pattern given twice in HCL JSON form
+      if (Status s = add(pattern, b); !s.ok()) return s;
+    }
   }
-  return true;
+  return Status::success();
 }
 
-std::optional<json> parse_document(const std::string& text, std::string* error) {
+Result<json> parse_document(const std::string& text) {
   std::string t = trim(text);
   if (!t.empty() && t[0] == '{') {
     json doc = json::parse(t, nullptr, /*allow_exceptions=*/false);
     if (!doc.is_discarded()) return doc;
     // HCL can also start with '{'? Not in policies; fall through to HCL for the message.
   }
-  return parse_hcl(text, error);
+  return parse_hcl(text);
 }
 
 }  // namespace
 
-std::optional<Policy> parse_policy(const std::string& name, const std::string& text,
-                                   std::string* error) {
+Result<Policy> parse_policy(const std::string& name, const std::string& text) {
+  auto failed = [](const std::string& why) {
+    return Status(Code::invalid_argument, "failed to parse policy: " + why);
+  };
   std::string doc_text = text;
   if (auto decoded = base64_decode(trim(text))) {
     // Vault tries base64 first and keeps the decoded text only when it decodes cleanly.
     doc_text = *decoded;
   }
-  std::string why;
-  auto doc = parse_document(doc_text, &why);
-  if (!doc) {
-    *error = "failed to parse policy: " + why;
-    return std::nullopt;
-  }
-  if (!doc->is_object()) {
-    *error = "failed to parse policy: policy must be an object";
-    return std::nullopt;
-  }
+  auto doc = parse_document(doc_text);
+  if (!doc.ok()) return failed(doc.status().message());
+  if (!doc->is_object()) return failed("policy must be an object");
   Policy policy;
   policy.name = name;
   policy.raw = text;
   for (const auto& [k, v] : doc->items()) {
     if (k == "name") continue;
-    if (k != "path") {
-      *error = "failed to parse policy: invalid key " + safe_dump(json(k));
-      return std::nullopt;
-    }
-    if (!collect_paths(v, &policy.paths, &why)) {
-      *error = "failed to parse policy: " + why;
-      return std::nullopt;
-    }
+    if (k != "path") return failed("invalid key " + safe_dump(json(k)));
+    if (Status s = collect_paths(v, &policy.paths); !s.ok()) return failed(s.message());
   }
   return policy;
 }

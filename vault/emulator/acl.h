@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/status.h"
+
 namespace ps::vault::emulator {
 
 enum class Operation { read, list, create, update, del, patch };
@@ -54,14 +56,14 @@ struct Policy {
   std::vector<PathRule> paths;
 };
 
-// Parses `text` (JSON, HCL, or base64 of either). On failure returns nullopt and sets *error to
-// Vault's message ("failed to parse policy: ...").
-std::optional<Policy> parse_policy(const std::string& name, const std::string& text,
-                                   std::string* error);
+// Parses `text` (JSON, HCL, or base64 of either). The error is invalid_argument with Vault's
+// message ("failed to parse policy: ..."), which the API answers with.
+ps::Result<Policy> parse_policy(const std::string& name, const std::string& text);
 
 // Converts the HCL subset to the JSON value Vault's HCL decoder would see. Blocks become arrays
-// of single-key objects under their keyword ({"path":[{"p":{...}}, ...]}).
-std::optional<nlohmann::json> parse_hcl(const std::string& text, std::string* error);
+// of single-key objects under their keyword ({"path":[{"p":{...}}, ...]}). The error is
+// invalid_argument: "<what> at line N".
+ps::Result<nlohmann::json> parse_hcl(const std::string& text);
 
 // The built-in `default` policy text (policy_store.go defaultPolicy).
 const std::string& default_policy_text();

@@ -13,48 +13,38 @@ bool same_secret(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::optional<json> parse_body(const HttpRequest& req, HttpResponse* error) {
+// The request body as a JSON object, or the 400 answer.
+Result<json, HttpResponse> parse_body(const HttpRequest& req) {
   if (trim(req.body).empty()) return json::object();
   json j = json::parse(req.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    *error = error_response(400, {"request body must be a JSON object"});
-    return std::nullopt;
+    return error_response(400, {"request body must be a JSON object"});
   }
   return j;
 }
 
-std::optional<Fault> parse_fault(const json& j, std::string* why) {
+Result<Fault> parse_fault(const json& j) {
+  auto invalid = [](std::string why) { return Status(Code::invalid_argument, std::move(why)); };
   Fault f;
   try {
     f.kind = j.value("kind", "");
     if (f.kind != "status" && f.kind != "hang" && f.kind != "drop") {
-      *why = "kind must be one of status, hang, drop";
-      return std::nullopt;
+      return invalid("kind must be one of status, hang, drop");
     }
     f.count = j.value("count", 1);
-    if (f.count < 1) {
-      *why = "count must be at least 1";
-      return std::nullopt;
-    }
+    if (f.count < 1) return invalid("count must be at least 1");
     f.match = j.value("match", "");
     f.method = j.value("method", "");
     f.status = j.value("status", 503);
-    if (f.status < 100 || f.status > 999) {
-      *why = "status must be an HTTP status code";
-      return std::nullopt;
-    }
+    if (f.status < 100 || f.status > 999) return invalid("status must be an HTTP status code");
     if (j.contains("errors")) f.errors = j.at("errors").get<std::vector<std::string>>();
     if (j.contains("retry_after") && !j.at("retry_after").is_null()) {
       f.retry_after = j.at("retry_after").get<std::int64_t>();
     }
     f.hang_ms = j.value("hang_ms", 5000);
-    if (f.hang_ms < 0) {
-      *why = "hang_ms must not be negative";
-      return std::nullopt;
-    }
+    if (f.hang_ms < 0) return invalid("hang_ms must not be negative");
   } catch (const json::exception& e) {
-    *why = std::string("invalid fault: ") + e.what();
-    return std::nullopt;
+    return invalid(std::string("invalid fault: ") + e.what());
   }
   return f;
 }
@@ -69,8 +59,6 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   }
   const std::string& p = req.path;
   const std::string& m = req.method;
-  HttpResponse err;
-
   if (p == "/_emulator/stats" && m == "GET") {
     std::lock_guard<std::mutex> lock(admin_mu);
     json by_status = json::object();
@@ -91,14 +79,13 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
     faults.clear();
     return no_content();
   }
-  auto body = parse_body(req, &err);
-  if (!body) return err;
+  auto body = parse_body(req);
+  if (!body.ok()) return body.error();
   const json& j = *body;
 
   if (p == "/_emulator/faults" && m == "POST") {
-    std::string why;
-    auto f = parse_fault(j, &why);
-    if (!f) return error_response(400, {why});
+    auto f = parse_fault(j);
+    if (!f.ok()) return error_response(400, {f.status().message()});
     std::lock_guard<std::mutex> lock(admin_mu);
     faults.push_back(std::move(*f));
     return no_content();

@@ -123,32 +123,34 @@ const Route kTidy{{}, nullptr, nullptr, &Emulator::Core::approle_tidy,
 
 
 // strutil.ParseArbitraryKeyValues: base64 or not, JSON object of strings or "k=v,k2=v2".
-std::optional<std::string> parse_metadata(const std::string& input,
-                                          std::map<std::string, std::string>* out) {
-  if (input.empty()) return std::nullopt;
+// The error (invalid_argument) has Vault's text.
+Result<std::map<std::string, std::string>> parse_metadata(const std::string& input) {
+  auto invalid = [](std::string why) { return Status(Code::invalid_argument, std::move(why)); };
+  std::map<std::string, std::string> out;
+  if (input.empty()) return out;
   json j = json::parse(input, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {
     for (const auto& [k, v] : j.items()) {
       if (!v.is_string()) {
-        return "failed to parse the input: json: cannot unmarshal " + std::string(v.type_name()) +
-               " into Go value of type string";
+        return invalid("failed to parse the input: json: cannot unmarshal " +
+                       std::string(v.type_name()) + " into Go value of type string");
       }
-      (*out)[k] = v.get<std::string>();
+      out[k] = v.get<std::string>();
     }
   } else {
     for (const auto& pair : split(input, ',')) {
       auto eq = pair.find('=');
       if (eq == std::string::npos) {
-        return "failed to parse the input: invalid key/value pair " + qt(pair) +
-               ": format must be key=value";
+        return invalid("failed to parse the input: invalid key/value pair " + qt(pair) +
+                       ": format must be key=value");
       }
-      (*out)[trim(pair.substr(0, eq))] = trim(pair.substr(eq + 1));
+      out[trim(pair.substr(0, eq))] = trim(pair.substr(eq + 1));
     }
   }
-  for (const auto& [k, v] : *out) {
-    if (!k.empty() && v.empty()) return "invalid value for key " + qt(k);
+  for (const auto& [k, v] : out) {
+    if (!k.empty() && v.empty()) return invalid("invalid value for key " + qt(k));
   }
-  return std::nullopt;
+  return out;
 }
 
 json secret_id_data(const SecretId& s) {
@@ -167,13 +169,14 @@ json secret_id_data(const SecretId& s) {
 }  // namespace
 
 // parseutil.ParseAddrs accepts addresses and CIDR blocks.
-std::optional<std::string> check_addrs(const std::vector<std::string>& addrs) {
+Status check_addrs(const std::vector<std::string>& addrs) {
   for (const auto& a : addrs) {
     if (!valid_cidr(a)) {
-      return "Unable to convert " + qt(a) + " to an IPv4 or IPv6 address, or a UNIX Socket";
+      return Status(Code::invalid_argument, "Unable to convert " + qt(a) +
+                                                " to an IPv4 or IPv6 address, or a UNIX Socket");
     }
   }
-  return std::nullopt;
+  return Status::success();
 }
 
 bool all_valid_cidrs(const std::vector<std::string>& cidrs) {
@@ -243,17 +246,17 @@ Role* Emulator::Core::role_of(Call& c) {
 
 bool Emulator::Core::role_exists(Call& c) { return role_of(c) != nullptr; }
 
-Result Emulator::Core::role_list(Call& c) {
+VaultResponse Emulator::Core::role_list(Call& c) {
   std::vector<std::string> keys;
   Mount* m = mount_of(c);
   keys.reserve(m->roles.size());
   for (const auto& [name, r] : m->roles) keys.push_back(name);
-  return Result::keys(std::move(keys));
+  return VaultResponse::keys(std::move(keys));
 }
 
-Result Emulator::Core::role_read(Call& c) {
+VaultResponse Emulator::Core::role_read(Call& c) {
   Role* r = role_of(c);
-  if (r == nullptr) return Result::nil();
+  if (r == nullptr) return VaultResponse::nil();
   json d = {{"bind_secret_id", r->bind_secret_id},
             {"secret_id_bound_cidrs",
              r->secret_id_bound_cidrs ? json(*r->secret_id_bound_cidrs) : json(nullptr)},
@@ -272,7 +275,7 @@ Result Emulator::Core::role_read(Call& c) {
   if (r->period != 0) d["period"] = r->period;
   if (!r->policies.empty()) d["policies"] = r->policies;
   if (r->token_period == 0 && r->period > 0) d["token_period"] = r->period;
-  Result res = Result::ok(std::move(d));
+  VaultResponse res = VaultResponse::ok(std::move(d));
   bool constrained = r->bind_secret_id ||
                      (r->secret_id_bound_cidrs && !r->secret_id_bound_cidrs->empty()) ||
                      !r->token_bound_cidrs.empty();
@@ -284,14 +287,14 @@ Result Emulator::Core::role_read(Call& c) {
   return res;
 }
 
-Result Emulator::Core::set_role(Mount& m, Role& updated, const std::string& previous_role_id) {
+VaultResponse Emulator::Core::set_role(Mount& m, Role& updated, const std::string& previous_role_id) {
   bool constrained = updated.bind_secret_id ||
                      (updated.secret_id_bound_cidrs && !updated.secret_id_bound_cidrs->empty()) ||
                      !updated.token_bound_cidrs.empty();
-  if (!constrained) return Result::error(500, "at least one constraint should be enabled on the role");
+  if (!constrained) return VaultResponse::error(500, "at least one constraint should be enabled on the role");
   if (auto idx = m.role_ids.find(updated.role_id);
       idx != m.role_ids.end() && idx->second != updated.name) {
-    return Result::error(500, "role_id already in use");
+    return VaultResponse::error(500, "role_id already in use");
   }
   if (!previous_role_id.empty() && previous_role_id != updated.role_id) {
     m.role_ids.erase(previous_role_id);
@@ -305,18 +308,18 @@ Result Emulator::Core::set_role(Mount& m, Role& updated, const std::string& prev
     it = m.roles.emplace(updated.name, std::move(updated)).first;
   }
   m.role_ids[it->second.role_id] = it->second.name;
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Emulator::Core::role_write(Call& c) {
+VaultResponse Emulator::Core::role_write(Call& c) {
   Mount* m = mount_of(c);
   const std::string& raw_name = c.args[1];
-  if (raw_name.size() > 4096) return Result::bad("role_name is longer than maximum of 4096 bytes");
+  if (raw_name.size() > 4096) return VaultResponse::bad("role_name is longer than maximum of 4096 bytes");
   const Fields& f = c.fields;
   bool create = c.op == Operation::create;
   Role* existing = role_of(c);
   if (existing == nullptr && !create) {
-    return Result::bad("role name " + qt(raw_name) + " doesn't exist", 404);
+    return VaultResponse::bad("role name " + qt(raw_name) + " doesn't exist", 404);
   }
   Role role;
   if (existing != nullptr) {
@@ -329,15 +332,15 @@ Result Emulator::Core::role_write(Call& c) {
   // tokenutil.ParseTokenFields, after the default-service/default-batch rewrite.
   if (f.has("token_bound_cidrs")) {
     auto v = f.slice("token_bound_cidrs");
-    if (auto err = check_addrs(v)) return Result::bad(*err);
+    if (Status addrs = check_addrs(v); !addrs.ok()) return VaultResponse::bad(addrs.message());
     role.token_bound_cidrs = v;
   }
   if (f.has("token_explicit_max_ttl")) role.token_explicit_max_ttl = f.integer("token_explicit_max_ttl");
   if (f.has("token_max_ttl")) role.token_max_ttl = f.integer("token_max_ttl");
-  if (role.token_max_ttl < 0) return Result::bad("'token_max_ttl' cannot be negative");
+  if (role.token_max_ttl < 0) return VaultResponse::bad("'token_max_ttl' cannot be negative");
   if (f.has("token_no_default_policy")) role.token_no_default_policy = f.boolean("token_no_default_policy");
   if (f.has("token_period")) role.token_period = f.integer("token_period");
-  if (role.token_period < 0) return Result::bad("'token_period' cannot be negative");
+  if (role.token_period < 0) return VaultResponse::bad("'token_period' cannot be negative");
   if (f.has("token_policies")) role.token_policies = f.slice("token_policies");
   if (f.has("token_type")) {
     std::string tt = f.str("token_type");
@@ -350,26 +353,26 @@ Result Emulator::Core::role_write(Call& c) {
     }
     if (tt == "" || tt == "default") role.token_type = "default";
     else if (tt == "service" || tt == "batch") role.token_type = tt;
-    else return Result::bad("invalid 'token_type' value " + qt(tt));
+    else return VaultResponse::bad("invalid 'token_type' value " + qt(tt));
   }
   if (role.token_type == "batch") {
     if (role.token_period != 0) {
-      return Result::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens");
+      return VaultResponse::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens");
     }
     if (role.token_num_uses != 0) {
-      return Result::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count");
+      return VaultResponse::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count");
     }
   }
   if (f.has("token_ttl")) role.token_ttl = f.integer("token_ttl");
-  if (role.token_ttl < 0) return Result::bad("'token_ttl' cannot be negative");
+  if (role.token_ttl < 0) return VaultResponse::bad("'token_ttl' cannot be negative");
   if (role.token_ttl > 0 && role.token_max_ttl > 0 && role.token_ttl > role.token_max_ttl) {
-    return Result::bad("'token_ttl' cannot be greater than 'token_max_ttl'");
+    return VaultResponse::bad("'token_ttl' cannot be greater than 'token_max_ttl'");
   }
   if (f.has("token_num_uses")) role.token_num_uses = f.integer("token_num_uses");
-  if (role.token_num_uses < 0) return Result::bad("'token_num_uses' cannot be negative");
+  if (role.token_num_uses < 0) return VaultResponse::bad("'token_num_uses' cannot be negative");
 
   if (f.has("local_secret_ids")) {
-    if (!create) return Result::bad("local_secret_ids can only be modified during role creation");
+    if (!create) return VaultResponse::bad("local_secret_ids can only be modified during role creation");
     role.local_secret_ids = f.boolean("local_secret_ids");
   }
   std::string previous_role_id = role.role_id;
@@ -378,16 +381,16 @@ Result Emulator::Core::role_write(Call& c) {
   } else if (create) {
     role.role_id = random_uuid();
   }
-  if (role.role_id.empty()) return Result::bad("invalid role_id supplied, or failed to generate a role_id");
+  if (role.role_id.empty()) return VaultResponse::bad("invalid role_id supplied, or failed to generate a role_id");
   if (f.has("bind_secret_id")) role.bind_secret_id = f.boolean("bind_secret_id");
   else if (create) role.bind_secret_id = true;
   if (f.has("secret_id_bound_cidrs")) role.secret_id_bound_cidrs = f.slice("secret_id_bound_cidrs");
   else if (f.has("bound_cidr_list")) role.secret_id_bound_cidrs = f.slice("bound_cidr_list");
   if (role.secret_id_bound_cidrs && !all_valid_cidrs(*role.secret_id_bound_cidrs)) {
-    return Result::bad("invalid CIDR blocks");
+    return VaultResponse::bad("invalid CIDR blocks");
   }
   if (f.has("secret_id_num_uses")) role.secret_id_num_uses = f.integer("secret_id_num_uses");
-  if (role.secret_id_num_uses < 0) return Result::bad("secret_id_num_uses cannot be negative");
+  if (role.secret_id_num_uses < 0) return VaultResponse::bad("secret_id_num_uses cannot be negative");
   if (f.has("secret_id_ttl")) role.secret_id_ttl = f.integer("secret_id_ttl");
 
   // tokenutil.UpgradeValue for the deprecated policies and period.
@@ -408,7 +411,7 @@ Result Emulator::Core::role_write(Call& c) {
     role.period = f.has("period") ? role.token_period : 0;
   }
   if (role.period > kMountMaxTtl) {
-    return Result::bad("period of " + qt(go_duration(role.period)) +
+    return VaultResponse::bad("period of " + qt(go_duration(role.period)) +
                        " is greater than the backend's maximum lease TTL of " +
                        qt(go_duration(kMountMaxTtl)));
   }
@@ -417,70 +420,72 @@ Result Emulator::Core::role_write(Call& c) {
         "token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max "
         "TTL value will be truncated");
   }
-  Result stored = set_role(*m, role, previous_role_id);
-  if (stored.kind != Result::Kind::nil) return stored;
-  if (warnings.empty()) return Result::nil();
-  Result r = Result::ok(nullptr);
+  VaultResponse stored = set_role(*m, role, previous_role_id);
+  if (stored.kind != VaultResponse::Kind::nil) return stored;
+  if (warnings.empty()) return VaultResponse::nil();
+  VaultResponse r = VaultResponse::ok(nullptr);
   r.warnings = std::move(warnings);
   return r;
 }
 
-Result Emulator::Core::role_delete(Call& c) {
+VaultResponse Emulator::Core::role_delete(Call& c) {
   Mount* m = mount_of(c);
   Role* r = role_of(c);
-  if (r == nullptr) return Result::nil();
+  if (r == nullptr) return VaultResponse::nil();
   // Issued tokens are deliberately left alone, as in Vault.
   m->role_ids.erase(r->role_id);
   m->roles.erase(r->name);
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Emulator::Core::secret_id_create(Call& c) {
+VaultResponse Emulator::Core::secret_id_create(Call& c) {
   const std::string& name = c.args[1];
   Role* r = role_of(c);
   const Fields& f = c.fields;
   bool custom = ends_with(c.path, "/custom-secret-id");
   std::string secret = custom ? f.str("secret_id") : random_uuid();
-  if (secret.empty()) return Result::bad("missing secret_id");
-  if (r == nullptr) return Result::bad("role " + qt(name) + " does not exist", 404);
-  if (!r->bind_secret_id) return Result::bad("bind_secret_id is not set on the role");
+  if (secret.empty()) return VaultResponse::bad("missing secret_id");
+  if (r == nullptr) return VaultResponse::bad("role " + qt(name) + " does not exist", 404);
+  if (!r->bind_secret_id) return VaultResponse::bad("bind_secret_id is not set on the role");
   auto cidrs = f.slice("cidr_list");
-  if (!all_valid_cidrs(cidrs)) return Result::bad("failed to validate CIDR blocks");
+  if (!all_valid_cidrs(cidrs)) return VaultResponse::bad("failed to validate CIDR blocks");
   std::vector<std::string> role_cidrs = r->secret_id_bound_cidrs.value_or(std::vector<std::string>{});
   if (!cidrs_subset(cidrs, role_cidrs)) {
-    return Result::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
+    return VaultResponse::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
                                   qt(join(role_cidrs, ",")) +
                                   " and CIDR blocks on the secret ID " + qt(join(cidrs, ",")));
   }
   auto token_cidrs = f.slice("token_bound_cidrs");
-  if (!all_valid_cidrs(token_cidrs)) return Result::bad("failed to validate token CIDR blocks");
+  if (!all_valid_cidrs(token_cidrs)) return VaultResponse::bad("failed to validate token CIDR blocks");
   if (!cidrs_subset(token_cidrs, r->token_bound_cidrs)) {
-    return Result::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
+    return VaultResponse::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
                                   qt(join(r->token_bound_cidrs, ",")) +
                                   " and CIDR blocks on the secret ID " + qt(join(token_cidrs, ",")));
   }
   std::int64_t num_uses = r->secret_id_num_uses;
   if (f.has("num_uses")) {
     num_uses = f.integer("num_uses");
-    if (num_uses < 0) return Result::bad("num_uses cannot be negative");
+    if (num_uses < 0) return VaultResponse::bad("num_uses cannot be negative");
     if ((num_uses == 0 && r->secret_id_num_uses > 0) ||
         (r->secret_id_num_uses > 0 && num_uses > r->secret_id_num_uses)) {
-      return Result::bad("num_uses cannot be higher than the role's secret_id_num_uses");
+      return VaultResponse::bad("num_uses cannot be higher than the role's secret_id_num_uses");
     }
   }
   std::int64_t ttl = r->secret_id_ttl;
   if (f.has("ttl")) {
     ttl = f.integer("ttl");
     if ((ttl == 0 && r->secret_id_ttl > 0) || (r->secret_id_ttl > 0 && ttl > r->secret_id_ttl)) {
-      return Result::bad("ttl cannot be longer than the role's secret_id_ttl");
+      return VaultResponse::bad("ttl cannot be longer than the role's secret_id_ttl");
     }
   }
   SecretId s;
-  if (auto err = parse_metadata(f.str("metadata"), &s.metadata)) {
-    return Result::bad("failed to parse metadata: " + *err);
+  auto metadata = parse_metadata(f.str("metadata"));
+  if (!metadata.ok()) {
+    return VaultResponse::bad("failed to parse metadata: " + metadata.status().message());
   }
+  s.metadata = std::move(*metadata);
   if (r->secret_ids.count(secret)) {
-    return Result::error(500, "failed to store secret_id: SecretID is already registered");
+    return VaultResponse::error(500, "failed to store secret_id: SecretID is already registered");
   }
   s.secret_id = secret;
   s.accessor = random_uuid();
@@ -496,66 +501,66 @@ Result Emulator::Core::secret_id_create(Call& c) {
             {"secret_id_num_uses", s.num_uses}};
   r->accessors[s.accessor] = s.secret_id;
   r->secret_ids.emplace(s.secret_id, std::move(s));
-  return Result::ok(std::move(d));
+  return VaultResponse::ok(std::move(d));
 }
 
-Result Emulator::Core::secret_id_list(Call& c) {
+VaultResponse Emulator::Core::secret_id_list(Call& c) {
   Role* r = role_of(c);
-  if (r == nullptr) return Result::bad("role " + qt(c.args[1]) + " does not exist");
+  if (r == nullptr) return VaultResponse::bad("role " + qt(c.args[1]) + " does not exist");
   std::vector<std::string> keys;
   keys.reserve(r->accessors.size());
   for (const auto& [acc, id] : r->accessors) keys.push_back(acc);
   std::sort(keys.begin(), keys.end());
-  return Result::keys(std::move(keys));
+  return VaultResponse::keys(std::move(keys));
 }
 
-Result Emulator::Core::secret_id_lookup(Call& c) {
+VaultResponse Emulator::Core::secret_id_lookup(Call& c) {
   std::string secret = c.fields.str("secret_id");
-  if (secret.empty()) return Result::bad("missing secret_id");
+  if (secret.empty()) return VaultResponse::bad("missing secret_id");
   Role* r = role_of(c);
-  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
   auto it = r->secret_ids.find(secret);
-  if (it == r->secret_ids.end()) return Result::nil();
-  return Result::ok(secret_id_data(it->second));
+  if (it == r->secret_ids.end()) return VaultResponse::nil();
+  return VaultResponse::ok(secret_id_data(it->second));
 }
 
-Result Emulator::Core::secret_id_destroy(Call& c) {
+VaultResponse Emulator::Core::secret_id_destroy(Call& c) {
   std::string secret = c.fields.str("secret_id");
-  if (secret.empty()) return Result::bad("missing secret_id");
+  if (secret.empty()) return VaultResponse::bad("missing secret_id");
   Role* r = role_of(c);
-  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
   auto it = r->secret_ids.find(secret);
   if (it != r->secret_ids.end()) {
     r->accessors.erase(it->second.accessor);
     r->secret_ids.erase(it);
   }
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Emulator::Core::secret_id_accessor_lookup(Call& c) {
+VaultResponse Emulator::Core::secret_id_accessor_lookup(Call& c) {
   std::string accessor = c.fields.str("secret_id_accessor");
-  if (accessor.empty()) return Result::bad("missing secret_id_accessor");
+  if (accessor.empty()) return VaultResponse::bad("missing secret_id_accessor");
   Role* r = role_of(c);
-  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
   auto it = r->accessors.find(accessor);
   if (it == r->accessors.end()) {
-    return Result::bad("failed to find accessor entry for secret_id_accessor: " + qt(accessor), 404);
+    return VaultResponse::bad("failed to find accessor entry for secret_id_accessor: " + qt(accessor), 404);
   }
-  return Result::ok(secret_id_data(r->secret_ids.at(it->second)));
+  return VaultResponse::ok(secret_id_data(r->secret_ids.at(it->second)));
 }
 
-Result Emulator::Core::secret_id_accessor_destroy(Call& c) {
+VaultResponse Emulator::Core::secret_id_accessor_destroy(Call& c) {
   std::string accessor = c.fields.str("secret_id_accessor");
-  if (accessor.empty()) return Result::bad("missing secret_id_accessor");
+  if (accessor.empty()) return VaultResponse::bad("missing secret_id_accessor");
   Role* r = role_of(c);
-  if (r == nullptr) return Result::error(500, "role " + qt(c.args[1]) + " does not exist");
+  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
   auto it = r->accessors.find(accessor);
   if (it == r->accessors.end()) {
-    return Result::error(500, "failed to find accessor entry for secret_id_accessor: " + qt(accessor));
+    return VaultResponse::error(500, "failed to find accessor entry for secret_id_accessor: " + qt(accessor));
   }
   r->secret_ids.erase(it->second);
   r->accessors.erase(it);
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
 void Emulator::Core::tidy_secret_ids() {
@@ -574,9 +579,9 @@ void Emulator::Core::tidy_secret_ids() {
   }
 }
 
-Result Emulator::Core::approle_tidy(Call&) {
+VaultResponse Emulator::Core::approle_tidy(Call&) {
   tidy_secret_ids();
-  Result r = Result::ok(nullptr);
+  VaultResponse r = VaultResponse::ok(nullptr);
   r.status = 202;
   r.warnings.push_back(
       "Tidy operation successfully started. Any information from the operation will be printed "

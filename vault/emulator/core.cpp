@@ -72,9 +72,10 @@ const char* go_json_type(const json& j) {
 
 void ensure_default_policy(State& s) {
   if (s.policies.count("default")) return;
-  std::string error;
-  auto p = parse_policy("default", default_policy_text(), &error);
-  if (!p) throw std::logic_error("built-in default policy does not parse: " + error);
+  auto p = parse_policy("default", default_policy_text());
+  if (!p.ok()) {
+    throw std::logic_error("built-in default policy does not parse: " + p.status().message());
+  }
   s.policies.emplace("default", std::move(*p));
 }
 
@@ -363,11 +364,11 @@ std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& re
   }
 
   const std::string caller_id = call.token ? call.token->id : std::string();
-  Result result;
+  VaultResponse result;
   if (match.kind == Match::Kind::no_handler) {
-    result = Result::bad("no handler for route " + safe_dump(json(vpath)) + ". route entry not found.", 404);
+    result = VaultResponse::bad("no handler for route " + safe_dump(json(vpath)) + ". route entry not found.", 404);
   } else if (match.kind == Match::Kind::unsupported_path) {
-    result = Result::error(404, "unsupported path");
+    result = VaultResponse::error(404, "unsupported path");
   } else {
     Handler h = nullptr;
     switch (call.op) {
@@ -379,10 +380,11 @@ std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& re
       case Operation::patch: h = nullptr; break;
     }
     if (h == nullptr) {
-      result = Result::error(405, "unsupported operation");
-    } else if (auto err = Fields::parse(call.data, rt->fields, &call.fields)) {
-      result = Result::bad(*err);
+      result = VaultResponse::error(405, "unsupported operation");
+    } else if (auto fields = Fields::parse(call.data, rt->fields); !fields.ok()) {
+      result = VaultResponse::bad(fields.status().message());
     } else {
+      call.fields = std::move(*fields);
       result = (this->*h)(call);
     }
   }
@@ -391,16 +393,16 @@ std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& re
   return to_http(call, rt, std::move(result));
 }
 
-HttpResponse Emulator::Core::to_http(const Call& call, const Route* route, Result result) {
+HttpResponse Emulator::Core::to_http(const Call& call, const Route* route, VaultResponse result) {
   switch (result.kind) {
-    case Result::Kind::nil:
+    case VaultResponse::Kind::nil:
       if (call.op == Operation::read || call.op == Operation::list) return error_response(404, {});
       return HttpResponse{204, {}, ""};
-    case Result::Kind::error_response:
+    case VaultResponse::Kind::error_response:
       return error_response(result.status ? result.status : 400, result.messages);
-    case Result::Kind::error:
+    case VaultResponse::Kind::error:
       return error_response(result.status ? result.status : 500, {multierror(result.messages)});
-    case Result::Kind::response:
+    case VaultResponse::Kind::response:
       break;
   }
   if (result.list) {
@@ -510,20 +512,16 @@ std::string Emulator::snapshot() const {
   return safe_dump(j);
 }
 
-bool Emulator::restore(const std::string& text, std::string* error) {
-  try {
-    State s = state_from_json(json::parse(text));
-    std::unique_lock<std::shared_mutex> lock(core_->mu);
-    core_->state = std::move(s);
-    ensure_default_policy(core_->state);
-    if (core_->options.dev) core_->init_dev();
-    core_->policies_changed();
-    core_->changes.fetch_add(1);
-    return true;
-  } catch (const std::exception& e) {
-    *error = e.what();
-    return false;
-  }
+Status Emulator::restore(const std::string& text) {
+  auto parsed = state_from_text(text);
+  if (!parsed.ok()) return parsed.status();
+  std::unique_lock<std::shared_mutex> lock(core_->mu);
+  core_->state = std::move(*parsed);
+  ensure_default_policy(core_->state);
+  if (core_->options.dev) core_->init_dev();
+  core_->policies_changed();
+  core_->changes.fetch_add(1);
+  return Status::success();
 }
 
 std::uint64_t Emulator::change_count() const { return core_->changes.load(); }

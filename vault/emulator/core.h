@@ -1,6 +1,7 @@
-// Internal to the emulator core: request context, results, routing tables and the Core
-// object whose member functions implement the backends (approle.cpp, token_store.cpp,
-// sys.cpp), the admin API (admin.cpp) and the request pipeline (core.cpp).
+// Internal to the emulator core: request context, backend responses (VaultResponse, before
+// they become HTTP), routing tables and the Core object whose member functions implement the
+// backends (approle.cpp, token_store.cpp, sys.cpp), the admin API (admin.cpp) and the request
+// pipeline (core.cpp).
 #pragma once
 
 #include <atomic>
@@ -37,9 +38,9 @@ struct FieldSpec {
 // ints to int64 seconds, comma slices to arrays of trimmed strings).
 class Fields {
  public:
-  // Returns Vault's "Field validation failed: ..." message for the first bad field.
-  static std::optional<std::string> parse(const json& data, const std::vector<FieldSpec>& specs,
-                                          Fields* out);
+  // The fields of `data` that `specs` declares, converted. The error (invalid_argument) has
+  // Vault's "Field validation failed: ..." message for the first bad field.
+  static ps::Result<Fields> parse(const json& data, const std::vector<FieldSpec>& specs);
   bool has(std::string_view name) const;
   std::string str(std::string_view name, const std::string& def = "") const;
   bool boolean(std::string_view name, bool def = false) const;
@@ -52,7 +53,7 @@ class Fields {
 };
 
 // A backend's answer before it becomes HTTP (logical.Response plus error).
-struct Result {
+struct VaultResponse {
   enum class Kind {
     nil,             // no response: 204 for writes, 404 {"errors":[]} for reads and lists
     response,        // 200 envelope (or `status` when set, e.g. 202)
@@ -67,12 +68,12 @@ struct Result {
   int status = 0;
   std::vector<std::string> messages;
 
-  static Result nil() { return {}; }
-  static Result ok(json data);
-  static Result keys(std::vector<std::string> keys);
-  static Result bad(std::string message, int status = 400);
-  static Result error(int status, std::string message);
-  static Result error(int status, std::vector<std::string> messages);
+  static VaultResponse nil() { return {}; }
+  static VaultResponse ok(json data);
+  static VaultResponse keys(std::vector<std::string> keys);
+  static VaultResponse bad(std::string message, int status = 400);
+  static VaultResponse error(int status, std::string message);
+  static VaultResponse error(int status, std::vector<std::string> messages);
 };
 
 struct Call {
@@ -89,7 +90,7 @@ struct Call {
   bool revoke_caller_after = false;  // the token's last use
 };
 
-using Handler = Result (Emulator::Core::*)(Call&);
+using Handler = VaultResponse (Emulator::Core::*)(Call&);
 using ExistenceCheck = bool (Emulator::Core::*)(Call&);
 
 struct Route {
@@ -148,7 +149,7 @@ struct Emulator::Core {
   HttpResponse handle_v1(const HttpRequest& req);
   std::optional<HttpResponse> handle_logical(const HttpRequest& req, const std::string& vpath,
                                              bool exclusive);
-  HttpResponse to_http(const Call& call, const Route* route, Result result);
+  HttpResponse to_http(const Call& call, const Route* route, VaultResponse result);
   void count(int status);
   std::shared_ptr<const Acl> acl_for(const std::vector<std::string>& policies) const;
   void policies_changed();
@@ -183,71 +184,71 @@ struct Emulator::Core {
   Mount* mount_of(Call& c);
   Role* role_of(Call& c);
   bool role_exists(Call& c);
-  Result role_list(Call& c);
-  Result role_read(Call& c);
-  Result role_write(Call& c);
-  Result role_delete(Call& c);
-  Result role_field_read(Call& c);
-  Result role_field_write(Call& c);
-  Result role_field_delete(Call& c);
-  Result role_id_read(Call& c);
-  Result role_id_write(Call& c);
-  Result secret_id_create(Call& c);
-  Result secret_id_list(Call& c);
-  Result secret_id_lookup(Call& c);
-  Result secret_id_destroy(Call& c);
-  Result secret_id_accessor_lookup(Call& c);
-  Result secret_id_accessor_destroy(Call& c);
-  Result approle_login(Call& c);
-  Result approle_tidy(Call& c);
-  Result set_role(Mount& m, Role& updated, const std::string& previous_role_id);
+  VaultResponse role_list(Call& c);
+  VaultResponse role_read(Call& c);
+  VaultResponse role_write(Call& c);
+  VaultResponse role_delete(Call& c);
+  VaultResponse role_field_read(Call& c);
+  VaultResponse role_field_write(Call& c);
+  VaultResponse role_field_delete(Call& c);
+  VaultResponse role_id_read(Call& c);
+  VaultResponse role_id_write(Call& c);
+  VaultResponse secret_id_create(Call& c);
+  VaultResponse secret_id_list(Call& c);
+  VaultResponse secret_id_lookup(Call& c);
+  VaultResponse secret_id_destroy(Call& c);
+  VaultResponse secret_id_accessor_lookup(Call& c);
+  VaultResponse secret_id_accessor_destroy(Call& c);
+  VaultResponse approle_login(Call& c);
+  VaultResponse approle_tidy(Call& c);
+  VaultResponse set_role(Mount& m, Role& updated, const std::string& previous_role_id);
   void tidy_secret_ids();
 
   // --- token store (token_store.cpp)
-  Result token_create(Call& c);
-  Result token_create_orphan(Call& c);
-  Result token_lookup(Call& c);
-  Result token_lookup_self(Call& c);
-  Result token_lookup_accessor(Call& c);
-  Result token_renew(Call& c);
-  Result token_renew_self(Call& c);
-  Result token_renew_accessor(Call& c);
-  Result token_revoke(Call& c);
-  Result token_revoke_self(Call& c);
-  Result token_revoke_accessor(Call& c);
-  Result token_accessors(Call& c);
-  Result renew(Call& c, Token& t);
-  Result create_token(Call& c, bool orphan_path);
+  VaultResponse token_create(Call& c);
+  VaultResponse token_create_orphan(Call& c);
+  VaultResponse token_lookup(Call& c);
+  VaultResponse token_lookup_self(Call& c);
+  VaultResponse token_lookup_accessor(Call& c);
+  VaultResponse token_renew(Call& c);
+  VaultResponse token_renew_self(Call& c);
+  VaultResponse token_renew_accessor(Call& c);
+  VaultResponse token_revoke(Call& c);
+  VaultResponse token_revoke_self(Call& c);
+  VaultResponse token_revoke_accessor(Call& c);
+  VaultResponse token_accessors(Call& c);
+  VaultResponse renew(Call& c, Token& t);
+  VaultResponse create_token(Call& c, bool orphan_path);
 
   // --- sys (sys.cpp)
-  Result policy_list(Call& c);
-  Result policy_read(Call& c);
-  Result policy_write(Call& c);
-  Result policy_delete(Call& c);
-  Result auth_list(Call& c);
-  Result auth_enable(Call& c);
-  Result auth_disable(Call& c);
-  Result capabilities(Call& c);
-  Result capabilities_self(Call& c);
-  Result revoke_prefix(Call& c);
+  VaultResponse policy_list(Call& c);
+  VaultResponse policy_read(Call& c);
+  VaultResponse policy_write(Call& c);
+  VaultResponse policy_delete(Call& c);
+  VaultResponse auth_list(Call& c);
+  VaultResponse auth_enable(Call& c);
+  VaultResponse auth_disable(Call& c);
+  VaultResponse capabilities(Call& c);
+  VaultResponse capabilities_self(Call& c);
+  VaultResponse revoke_prefix(Call& c);
 };
 
-// framework.CalculateTTL: the TTL to grant at issue or renewal, with Vault's warnings. `error` is
-// set when the token is already past its max TTL.
-struct TtlResult {
+// framework.CalculateTTL: the TTL to grant at issue or renewal, with Vault's warnings. The error
+// (failed_precondition, Vault's message) when the token is already past its max TTL.
+struct TtlGrant {
   std::int64_t ttl = 0;
   std::vector<std::string> warnings;
-  std::optional<std::string> error;
 };
-TtlResult calculate_ttl(WallTime now, std::int64_t increment, std::int64_t backend_ttl,
-                        std::int64_t period, std::int64_t backend_max_ttl,
-                        std::int64_t explicit_max_ttl, WallTime start);
+ps::Result<TtlGrant> calculate_ttl(WallTime now, std::int64_t increment, std::int64_t backend_ttl,
+                                   std::int64_t period, std::int64_t backend_max_ttl,
+                                   std::int64_t explicit_max_ttl, WallTime start);
 // framework's humanDuration: "768h", "1h30m", "45s".
 std::string human_duration(std::int64_t seconds);
 
 // AppRole helpers shared by approle.cpp and approle_fields.cpp.
-// parseutil.ParseAddrs: Vault's error text for the first entry that is no address or CIDR.
-std::optional<std::string> check_addrs(const std::vector<std::string>& addrs);
+// parseutil.ParseAddrs: invalid_argument with Vault's text for the first entry that is no
+// address or CIDR.
+ps::Status check_addrs(const std::vector<std::string>& addrs);
 bool all_valid_cidrs(const std::vector<std::string>& cidrs);
 // A copy of the role's settings; the (possibly large) secret-ID maps stay behind.
 Role copy_role_settings(Role& role);

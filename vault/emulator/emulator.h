@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "engine/base/clock.h"
+#include "engine/base/status.h"
 
 namespace ps::vault::emulator {
 
@@ -94,9 +95,9 @@ class Emulator {
   // The whole persistent state (mounts, roles, secret IDs, tokens, policies, seal state) as
   // JSON text. Contains secrets: the caller writes it with mode 0600.
   std::string snapshot() const;
-  // Replaces the state with a snapshot. Returns false with *error when it does not parse; the
-  // state is then unchanged.
-  bool restore(const std::string& snapshot_text, std::string* error);
+  // Replaces the state with a snapshot. When it does not parse (invalid_argument, with the
+  // reason), the state is unchanged.
+  ps::Status restore(const std::string& snapshot_text);
   // Bumped by every request that may have changed persistent state (for debounced saving).
   std::uint64_t change_count() const;
 

@@ -14,12 +14,11 @@ class HclReader {
  public:
   explicit HclReader(const std::string& text) : s_(text) {}
 
-  std::optional<json> document(std::string* error) {
+  Result<json> document() {
     json out = json::object();
     if (!body(out, /*until_brace=*/false) && error_.empty()) error_ = "unexpected end of input";
     if (!error_.empty()) {
-      *error = error_ + " at line " + std::to_string(line_);
-      return std::nullopt;
+      return Status(Code::invalid_argument, error_ + " at line " + std::to_string(line_));
     }
     return out;
   }
@@ -198,8 +197,6 @@ class HclReader {
 
 }  // namespace
 
-std::optional<nlohmann::json> parse_hcl(const std::string& text, std::string* error) {
-  return HclReader(text).document(error);
-}
+Result<nlohmann::json> parse_hcl(const std::string& text) { return HclReader(text).document(); }
 
 }  // namespace ps::vault::emulator

@@ -12,14 +12,14 @@ std::string qt(const std::string& s) { return safe_dump(json(s)); }
 
 }  // namespace
 
-Result Emulator::Core::approle_login(Call& c) {
+VaultResponse Emulator::Core::approle_login(Call& c) {
   Mount* m = mount_of(c);
   std::string role_id = trim(c.fields.str("role_id"));
-  if (role_id.empty()) return Result::bad("missing role_id");
+  if (role_id.empty()) return VaultResponse::bad("missing role_id");
   auto idx = m->role_ids.find(role_id);
-  if (idx == m->role_ids.end()) return Result::bad("invalid role or secret ID");
+  if (idx == m->role_ids.end()) return VaultResponse::bad("invalid role or secret ID");
   auto rit = m->roles.find(idx->second);
-  if (rit == m->roles.end()) return Result::bad("invalid role or secret ID");
+  if (rit == m->roles.end()) return VaultResponse::bad("invalid role or secret ID");
   Role& role = rit->second;
 
   const std::string lock_key = m->path + "\n" + role_id;
@@ -31,7 +31,7 @@ Result Emulator::Core::approle_login(Call& c) {
         state.lockouts.erase(it);
       } else if (it->second.failures >= kLockoutThreshold &&
                  t - it->second.last_failure < kLockoutDuration) {
-        return Result::bad("permission denied", 403);
+        return VaultResponse::bad("permission denied", 403);
       }
     }
   }
@@ -48,11 +48,11 @@ Result Emulator::Core::approle_login(Call& c) {
   const std::string& ip = c.http.remote_addr;
   if (role.bind_secret_id) {
     std::string secret = trim(c.fields.str("secret_id"));
-    if (secret.empty()) return Result::bad("missing secret_id");
+    if (secret.empty()) return VaultResponse::bad("missing secret_id");
     auto sit = role.secret_ids.find(secret);
     if (sit == role.secret_ids.end()) {
       record_failure();
-      return Result::bad("invalid role or secret ID");
+      return VaultResponse::bad("invalid role or secret ID");
     }
     // Login does not check expiration_time: expired secret IDs live until the periodic tidy.
     SecretId entry = sit->second;
@@ -66,7 +66,7 @@ Result Emulator::Core::approle_login(Call& c) {
       }
     }
     if (!entry.cidr_list.empty() && !ip_in_any_cidr(ip, entry.cidr_list)) {
-      return Result::bad("source address " + qt(ip) +
+      return VaultResponse::bad("source address " + qt(ip) +
                          " unauthorized by CIDR restrictions on the secret ID");
     }
     metadata = entry.metadata;
@@ -74,7 +74,7 @@ Result Emulator::Core::approle_login(Call& c) {
   }
   if (role.secret_id_bound_cidrs && !role.secret_id_bound_cidrs->empty() &&
       !ip_in_any_cidr(ip, *role.secret_id_bound_cidrs)) {
-    return Result::bad("source address " + qt(ip) + " unauthorized by CIDR restrictions on the role");
+    return VaultResponse::bad("source address " + qt(ip) + " unauthorized by CIDR restrictions on the role");
   }
   metadata["role_name"] = role.name;
 
@@ -85,11 +85,11 @@ Result Emulator::Core::approle_login(Call& c) {
     policies.erase(std::remove(policies.begin(), policies.end(), "default"), policies.end());
   }
   if (std::find(policies.begin(), policies.end(), "root") != policies.end()) {
-    return Result::bad("auth methods cannot create root tokens");
+    return VaultResponse::bad("auth methods cannot create root tokens");
   }
-  TtlResult ttl = calculate_ttl(t, 0, role.token_ttl, role.token_period, role.token_max_ttl,
-                                role.token_explicit_max_ttl, t);
-  if (ttl.error) return Result::error(500, *ttl.error);
+  auto ttl = calculate_ttl(t, 0, role.token_ttl, role.token_period, role.token_max_ttl,
+                           role.token_explicit_max_ttl, t);
+  if (!ttl.ok()) return VaultResponse::error(500, ttl.status().message());
   if (options.user_lockout) state.lockouts.erase(lock_key);
 
   Token tok;
@@ -102,8 +102,8 @@ Result Emulator::Core::approle_login(Call& c) {
   tok.display_name = "approle";
   tok.num_uses = role.token_num_uses;
   tok.creation_time = t;
-  tok.creation_ttl = tok.ttl = ttl.ttl;
-  tok.expire_time = t + std::chrono::seconds{ttl.ttl};
+  tok.creation_ttl = tok.ttl = ttl->ttl;
+  tok.expire_time = t + std::chrono::seconds{ttl->ttl};
   tok.explicit_max_ttl = role.token_explicit_max_ttl;
   tok.period = role.token_period;
   tok.renewable = tok.type == "service";
@@ -115,9 +115,9 @@ Result Emulator::Core::approle_login(Call& c) {
   tok.role_name = role.name;
   Token& stored = store_token(std::move(tok));
 
-  Result r = Result::ok(nullptr);
+  VaultResponse r = VaultResponse::ok(nullptr);
   r.auth = auth_block(stored, policies);
-  r.warnings = ttl.warnings;
+  r.warnings = ttl->warnings;
   return r;
 }
 

@@ -46,7 +46,11 @@ void log_line(ps::LogLevel level, std::string_view message) {
   std::cerr << "vault-emulator: " << names[static_cast<int>(level)] << ": " << message << std::endl;
 }
 
-bool parse_args(int argc, char** argv, Args* a, std::string* error) {
+ps::Result<Args> parse_args(int argc, char** argv) {
+  auto invalid = [](std::string why) {
+    return ps::Status(ps::Code::invalid_argument, std::move(why));
+  };
+  Args a;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -56,52 +60,46 @@ bool parse_args(int argc, char** argv, Args* a, std::string* error) {
       arg = arg.substr(0, eq);
       has_value = true;
     }
-    auto take = [&](std::string* out) {
+    auto take = [&](std::string& out) {
       if (has_value) {
-        *out = value;
+        out = value;
         return true;
       }
-      if (i + 1 >= argc) {
-        *error = arg + " needs a value";
-        return false;
-      }
-      *out = argv[++i];
+      if (i + 1 >= argc) return false;
+      out = argv[++i];
       return true;
     };
+    bool taken = true;
     if (arg == "--listen") {
-      if (!take(&a->listen)) return false;
+      taken = take(a.listen);
     } else if (arg == "--tls-cert") {
-      if (!take(&a->cert)) return false;
+      taken = take(a.cert);
     } else if (arg == "--tls-key") {
-      if (!take(&a->key)) return false;
+      taken = take(a.key);
     } else if (arg == "--tls-client-ca") {
-      if (!take(&a->client_ca)) return false;
+      taken = take(a.client_ca);
     } else if (arg == "--dev") {
-      a->dev = true;
+      a.dev = true;
     } else if (arg == "--dev-root-token") {
-      if (!take(&a->root_token)) return false;
+      taken = take(a.root_token);
     } else if (arg == "--state") {
-      if (!take(&a->state_file)) return false;
+      taken = take(a.state_file);
     } else if (arg == "--admin-token") {
-      if (!take(&a->admin_token)) return false;
+      taken = take(a.admin_token);
     } else if (arg == "--request-log") {
-      if (!take(&a->request_log)) return false;
+      taken = take(a.request_log);
     } else if (arg == "--require-request-header") {
-      a->require_request_header = true;
+      a.require_request_header = true;
     } else {
-      *error = "unknown argument " + arg;
-      return false;
+      return invalid("unknown argument " + arg);
     }
+    if (!taken) return invalid(arg + " needs a value");
   }
-  if (a->listen.empty() || a->cert.empty() || a->key.empty()) {
-    *error = "--listen, --tls-cert and --tls-key are required";
-    return false;
+  if (a.listen.empty() || a.cert.empty() || a.key.empty()) {
+    return invalid("--listen, --tls-cert and --tls-key are required");
   }
-  if (a->root_token.empty()) {
-    *error = "--dev-root-token must not be empty";
-    return false;
-  }
-  return true;
+  if (a.root_token.empty()) return invalid("--dev-root-token must not be empty");
+  return a;
 }
 
 bool split_listen(const std::string& listen, std::string* host, int* port) {
@@ -128,12 +126,12 @@ bool split_listen(const std::string& listen, std::string* host, int* port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Args args;
-  std::string error;
-  if (!parse_args(argc, argv, &args, &error)) {
-    std::cerr << "vault-emulator: " << error << "\n" << kUsage;
+  auto parsed = parse_args(argc, argv);
+  if (!parsed.ok()) {
+    std::cerr << "vault-emulator: " << parsed.status().message() << "\n" << kUsage;
     return 2;
   }
+  const Args& args = *parsed;
   ServerOptions sopts;
   if (!split_listen(args.listen, &sopts.host, &sopts.port)) {
     std::cerr << "vault-emulator: --listen must be HOST:PORT\n" << kUsage;
@@ -161,34 +159,35 @@ int main(int argc, char** argv) {
   Emulator emu(opts, clock);
 
   if (!args.state_file.empty()) {
-    bool loaded = false;
-    if (!load_state_file(emu, args.state_file, &loaded, &error)) {
-      log_line(ps::LogLevel::error, error);
+    auto loaded = load_state_file(emu, args.state_file);
+    if (!loaded.ok()) {
+      log_line(ps::LogLevel::error, loaded.status().message());
       return 1;
     }
-    if (loaded) log_line(ps::LogLevel::info, "state loaded from " + args.state_file);
+    if (*loaded) log_line(ps::LogLevel::info, "state loaded from " + args.state_file);
   }
 
   std::unique_ptr<RequestLog> request_log;
   if (!args.request_log.empty()) {
     request_log = std::make_unique<RequestLog>(clock);
-    if (!request_log->open(args.request_log, &error)) {
-      log_line(ps::LogLevel::error, error);
+    if (ps::Status opened = request_log->open(args.request_log); !opened.ok()) {
+      log_line(ps::LogLevel::error, opened.message());
       return 1;
     }
   }
 
   ps::tls::ServerConfig tls_config{args.cert, args.key, args.client_ca};
-  auto tls = ps::tls::ServerTls::create(tls_config, log_line, &error);
-  if (!tls) {
-    log_line(ps::LogLevel::error, "TLS: " + error);
+  auto created = ps::tls::ServerTls::create(tls_config, log_line);
+  if (!created.ok()) {
+    log_line(ps::LogLevel::error, "TLS: " + created.status().message());
     return 1;
   }
+  std::shared_ptr<ps::tls::ServerTls> tls = *created;
   ps::tls::SslCtxPtr ctx = tls->make_ssl_ctx();
 
   Server server(emu, ctx.get(), sopts, request_log.get(), log_line);
-  if (!server.listen(&error)) {
-    log_line(ps::LogLevel::error, error);
+  if (ps::Status listening = server.listen(); !listening.ok()) {
+    log_line(ps::LogLevel::error, listening.message());
     return 1;
   }
   StateSaver saver(emu, args.state_file, log_line);
@@ -202,11 +201,11 @@ int main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      std::string why;
-      if (tls->reload(&why)) {
+      if (ps::Status reloaded = tls->reload(); reloaded.ok()) {
         log_line(ps::LogLevel::info, "TLS material reloaded");
       } else {
-        log_line(ps::LogLevel::error, "TLS reload failed, keeping the old material: " + why);
+        log_line(ps::LogLevel::error,
+                 "TLS reload failed, keeping the old material: " + reloaded.message());
       }
       continue;
     }

@@ -13,14 +13,14 @@ RequestLog::~RequestLog() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-bool RequestLog::open(const std::string& path, std::string* error) {
+Status RequestLog::open(const std::string& path) {
   std::lock_guard<std::mutex> lock(mu_);
   file_ = std::fopen(path.c_str(), "a");
   if (file_ == nullptr) {
-    *error = "cannot open request log " + path + ": " + std::strerror(errno);
-    return false;
+    int err = errno;
+    return io_error(err, "cannot open request log " + path);
   }
-  return true;
+  return Status::success();
 }
 
 std::string RequestLog::redact_query(const std::string& query) {

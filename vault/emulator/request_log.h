@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/base/clock.h"
+#include "engine/base/status.h"
 
 namespace ps::vault::emulator {
 
@@ -20,8 +21,8 @@ class RequestLog {
   RequestLog(const RequestLog&) = delete;
   RequestLog& operator=(const RequestLog&) = delete;
 
-  // Opens `path` for appending. Returns false with *error on failure.
-  bool open(const std::string& path, std::string* error);
+  // Opens `path` for appending (the errno-derived code and reason on failure).
+  ps::Status open(const std::string& path);
   void write(const std::string& method, const std::string& path, const std::string& query,
              int status);
 

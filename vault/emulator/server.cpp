@@ -9,11 +9,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <openssl/err.h>
 
 #include "vault/emulator/core.h"
 #include "vault/emulator/http_parse.h"
+#include "vault/emulator/util.h"
 
 namespace ps::vault::emulator {
 namespace {
@@ -69,45 +71,62 @@ Server::Server(Emulator& emulator, SSL_CTX* ctx, ServerOptions options, RequestL
 
 Server::~Server() { stop(); }
 
-bool Server::listen(std::string* error) {
+namespace {
+
+// The socket address for a numeric IPv4 or IPv6 host; nullopt for anything else.
+struct SocketAddress {
   sockaddr_storage addr{};
   socklen_t len = 0;
   int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, options_.host.c_str(), &v4->sin_addr) == 1) {
+};
+std::optional<SocketAddress> numeric_address(const std::string& host, int port) {
+  SocketAddress a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.addr);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(options_.port));
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, options_.host.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(options_.port));
-    len = sizeof(sockaddr_in6);
-  } else {
-    *error = "listen address must be a numeric IP address: " + options_.host;
-    return false;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    a.len = sizeof(sockaddr_in);
+    return a;
   }
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    a.family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    a.len = sizeof(sockaddr_in6);
+    return a;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status Server::listen() {
+  auto addr = numeric_address(options_.host, options_.port);
+  if (!addr) {
+    return Status(Code::invalid_argument,
+                  "listen address must be a numeric IP address: " + options_.host);
+  }
+  int fd = socket(addr->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return false;
+    int err = errno;
+    return io_error(err, "socket");
   }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(fd, 128) != 0) {
-    *error = "cannot listen on " + options_.host + ":" + std::to_string(options_.port) + ": " +
-             std::strerror(errno);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr->addr), addr->len) != 0 ||
+      ::listen(fd, 128) != 0) {
+    int err = errno;
     close(fd);
-    return false;
+    return io_error(err, "cannot listen on " + options_.host + ":" + std::to_string(options_.port));
   }
   sockaddr_storage bound{};
   socklen_t blen = sizeof bound;
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  port_ = family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                            : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  port_ = addr->family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
+                                  : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
   listen_fd_ = fd;
-  return true;
+  return Status::success();
 }
 
 void Server::start() { acceptor_ = std::thread([this] { accept_loop(); }); }

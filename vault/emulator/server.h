@@ -18,6 +18,7 @@
 
 #include <openssl/ssl.h>
 
+#include "engine/base/status.h"
 #include "tls/tls.h"
 #include "vault/emulator/emulator.h"
 #include "vault/emulator/request_log.h"
@@ -41,8 +42,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Returns false with *error when the address cannot be used.
-  bool listen(std::string* error);
+  // Binds and listens. The error says why the address cannot be used (invalid_argument for
+  // a host that is no numeric address, else the errno-derived code).
+  ps::Status listen();
   int port() const { return port_; }
   // Starts accepting connections on a background thread.
   void start();

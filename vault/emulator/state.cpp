@@ -1,6 +1,5 @@
 #include "vault/emulator/state.h"
 
-#include <stdexcept>
 
 namespace ps::vault::emulator {
 namespace {
@@ -176,16 +175,13 @@ json state_to_json(const State& s) {
           {"policies", policies}};
 }
 
-State state_from_json(const json& j) {
-  if (j.value("format", "") != "ps-vault-emulator-state" || j.value("version", 0) != 1) {
-    throw std::runtime_error("not a vault-emulator state file (format/version)");
-  }
-  State s;
-  s.initialized = j.at("initialized").get<bool>();
-  s.sealed = j.at("sealed").get<bool>();
-  s.cluster_name = j.at("cluster_name").get<std::string>();
-  s.cluster_id = j.at("cluster_id").get<std::string>();
-  for (const auto& mj : j.at("mounts")) {
+namespace {
+
+// The state_from_json helpers throw nlohmann::json::exception for a missing key or a value of
+// the wrong type; state_from_text turns that into a Status.
+std::map<std::string, Mount> mounts_from_json(const json& list) {
+  std::map<std::string, Mount> mounts;
+  for (const auto& mj : list) {
     Mount m;
     m.path = mj.at("path").get<std::string>();
     m.type = mj.at("type").get<std::string>();
@@ -197,22 +193,54 @@ State state_from_json(const json& j) {
       m.role_ids[r.role_id] = r.name;
       m.roles.emplace(r.name, std::move(r));
     }
-    s.mounts.emplace(m.path, std::move(m));
+    mounts.emplace(m.path, std::move(m));
   }
+  return mounts;
+}
+
+Result<std::map<std::string, Policy>> policies_from_json(const json& list) {
+  std::map<std::string, Policy> policies;
+  for (const auto& pj : list) {
+    std::string name = pj.at("name").get<std::string>();
+    auto p = parse_policy(name, pj.at("policy").get<std::string>());
+    if (!p.ok()) {
+      return Status(Code::invalid_argument, "policy " + name + ": " + p.status().message());
+    }
+    policies.emplace(name, std::move(*p));
+  }
+  return policies;
+}
+
+Result<State> state_from_json(const json& j) {
+  if (j.value("format", "") != "ps-vault-emulator-state" || j.value("version", 0) != 1) {
+    return Status(Code::invalid_argument, "not a vault-emulator state file (format/version)");
+  }
+  State s;
+  s.initialized = j.at("initialized").get<bool>();
+  s.sealed = j.at("sealed").get<bool>();
+  s.cluster_name = j.at("cluster_name").get<std::string>();
+  s.cluster_id = j.at("cluster_id").get<std::string>();
+  s.mounts = mounts_from_json(j.at("mounts"));
   for (const auto& tj : j.at("tokens")) {
     Token t = token_from_json(tj);
     if (!t.accessor.empty()) s.accessors[t.accessor] = t.id;
     if (!t.parent.empty()) s.children[t.parent].push_back(t.id);
     s.tokens.emplace(t.id, std::move(t));
   }
-  for (const auto& pj : j.at("policies")) {
-    std::string name = pj.at("name").get<std::string>();
-    std::string error;
-    auto p = parse_policy(name, pj.at("policy").get<std::string>(), &error);
-    if (!p) throw std::runtime_error("policy " + name + ": " + error);
-    s.policies.emplace(name, std::move(*p));
-  }
+  auto policies = policies_from_json(j.at("policies"));
+  if (!policies.ok()) return policies.status();
+  s.policies = std::move(*policies);
   return s;
+}
+
+}  // namespace
+
+Result<State> state_from_text(const std::string& text) {
+  try {
+    return state_from_json(json::parse(text));
+  } catch (const std::exception& e) {  // the JSON library's parse, key and type errors
+    return Status(Code::invalid_argument, e.what());
+  }
 }
 
 }  // namespace ps::vault::emulator

@@ -111,7 +111,9 @@ struct State {
 };
 
 nlohmann::json state_to_json(const State& state);
-// Throws nlohmann::json::exception or std::runtime_error on malformed input.
-State state_from_json(const nlohmann::json& j);
+// The state in `text` (state_to_json's JSON). invalid_argument when it is not a usable state,
+// with the JSON library's message, "not a vault-emulator state file (format/version)" or
+// "policy NAME: failed to parse policy: ...".
+ps::Result<State> state_from_text(const std::string& text);
 
 }  // namespace ps::vault::emulator

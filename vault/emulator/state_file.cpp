@@ -10,55 +10,65 @@
 #include <fstream>
 #include <sstream>
 
+#include "vault/emulator/util.h"
+
 namespace ps::vault::emulator {
 
-bool load_state_file(Emulator& emu, const std::string& path, bool* loaded, std::string* error) {
-  *loaded = false;
+Result<bool> load_state_file(Emulator& emu, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (errno == ENOENT) return true;
-    *error = "cannot read state file " + path + ": " + std::strerror(errno);
-    return false;
+    if (errno == ENOENT) return false;
+    int err = errno;
+    return io_error(err, "cannot read state file " + path);
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string why;
-  if (!emu.restore(ss.str(), &why)) {
-    *error = "state file " + path + " is not usable: " + why;
-    return false;
+  if (Status restored = emu.restore(ss.str()); !restored.ok()) {
+    return Status(restored.code(), "state file " + path + " is not usable: " + restored.message());
   }
-  *loaded = true;
   return true;
 }
 
-bool save_state_file(const Emulator& emu, const std::string& path, std::string* error) {
-  std::string text = emu.snapshot();
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = "cannot write " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
+namespace {
+
+// Writes all of `text` to `fd` (the temporary file `tmp`).
+Status write_all(int fd, const std::string& text, const std::string& tmp) {
   std::size_t off = 0;
   while (off < text.size()) {
     ssize_t n = ::write(fd, text.data() + off, text.size() - off);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      *error = "cannot write " + tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
+      int err = errno;
+      if (err == EINTR) continue;
+      return io_error(err, "cannot write " + tmp);
     }
     off += static_cast<std::size_t>(n);
   }
+  return Status::success();
+}
+
+}  // namespace
+
+Status save_state_file(const Emulator& emu, const std::string& path) {
+  std::string text = emu.snapshot();
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    return io_error(err, "cannot write " + tmp);
+  }
+  if (Status written = write_all(fd, text, tmp); !written.ok()) {
+    ::close(fd);
+    return written;
+  }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    *error = "cannot flush " + tmp + ": " + std::strerror(errno);
-    return false;
+    int err = errno;
+    return io_error(err, "cannot flush " + tmp);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
-    return false;
+    int err = errno;
+    return io_error(err, "cannot rename " + tmp + " to " + path);
   }
-  return true;
+  return Status::success();
 }
 
 StateSaver::StateSaver(Emulator& emu, std::string path, LogFn log,
@@ -82,9 +92,8 @@ bool StateSaver::save_if_changed() {
   if (path_.empty()) return true;
   std::uint64_t now = emu_.change_count();
   if (now == saved_count_ && !force_) return true;
-  std::string error;
-  if (!save_state_file(emu_, path_, &error)) {
-    if (log_) log_(LogLevel::error, error);
+  if (Status saved = save_state_file(emu_, path_); !saved.ok()) {
+    if (log_) log_(LogLevel::error, saved.message());
     return false;
   }
   saved_count_ = now;

@@ -10,15 +10,18 @@
 #include <string>
 #include <thread>
 
+#include "engine/base/status.h"
 #include "tls/tls.h"
 #include "vault/emulator/emulator.h"
 
 namespace ps::vault::emulator {
 
-// Loads `path` into the emulator. A missing file is not an error (*loaded = false).
-bool load_state_file(Emulator& emu, const std::string& path, bool* loaded, std::string* error);
-// Writes the emulator's snapshot to `path` atomically.
-bool save_state_file(const Emulator& emu, const std::string& path, std::string* error);
+// Loads `path` into the emulator. The value says whether it was loaded: a missing file is not
+// an error (false). Errors: the file cannot be read (errno-derived code), or it is no usable
+// state (invalid_argument); the emulator is then unchanged.
+ps::Result<bool> load_state_file(Emulator& emu, const std::string& path);
+// Writes the emulator's snapshot to `path` atomically (errno-derived code on failure).
+ps::Status save_state_file(const Emulator& emu, const std::string& path);
 
 // Saves when the emulator's change count moved, at most once per `interval`, and runs the
 // periodic tidy (expired secret IDs and tokens) every `tidy_interval`. stop() saves once more.

@@ -212,50 +212,49 @@ Match Core::route_sys(const std::string& rest) {
   return m;
 }
 
-Result Core::policy_list(Call& c) {
+VaultResponse Core::policy_list(Call& c) {
   std::vector<std::string> keys;
   for (const auto& [name, p] : state.policies) keys.push_back(name);
   keys.push_back("root");
   std::sort(keys.begin(), keys.end());
-  Result r = Result::keys(keys);
+  VaultResponse r = VaultResponse::keys(keys);
   if (starts_with(c.path, "sys/policy")) r.data["policies"] = keys;  // the legacy API sends both
   return r;
 }
 
-Result Core::policy_read(Call& c) {
+VaultResponse Core::policy_read(Call& c) {
   std::string name = to_lower(trim(c.args[0]));
   auto it = state.policies.find(name);
-  if (it == state.policies.end()) return Result::nil();
+  if (it == state.policies.end()) return VaultResponse::nil();
   json d = {{"name", name}, {c.args[1], it->second.raw}};
   if (c.args[1] == "rules") d["policy"] = it->second.raw;
-  return Result::ok(std::move(d));
+  return VaultResponse::ok(std::move(d));
 }
 
-Result Core::policy_write(Call& c) {
+VaultResponse Core::policy_write(Call& c) {
   std::string name = to_lower(trim(c.args[0]));
   const std::string& key = c.args[1];
   std::string text = c.fields.str(key);
   if (text.empty() && key == "rules") text = c.fields.str("policy");
-  if (text.empty()) return Result::bad("'" + key + "' parameter not supplied or empty");
-  if (name == "root") return Result::bad("cannot update \"root\" policy");
-  std::string error;
-  auto p = parse_policy(name, text, &error);
-  if (!p) return Result::bad(error);
+  if (text.empty()) return VaultResponse::bad("'" + key + "' parameter not supplied or empty");
+  if (name == "root") return VaultResponse::bad("cannot update \"root\" policy");
+  auto p = parse_policy(name, text);
+  if (!p.ok()) return VaultResponse::bad(p.status().message());
   state.policies.insert_or_assign(name, std::move(*p));
   policies_changed();
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Core::policy_delete(Call& c) {
+VaultResponse Core::policy_delete(Call& c) {
   std::string name = to_lower(trim(c.args[0]));
-  if (name == "default") return Result::bad("cannot delete \"default\" policy");
-  if (name == "root") return Result::bad("cannot delete \"root\" policy");
+  if (name == "default") return VaultResponse::bad("cannot delete \"default\" policy");
+  if (name == "root") return VaultResponse::bad("cannot delete \"root\" policy");
   state.policies.erase(name);
   policies_changed();
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Core::auth_list(Call&) {
+VaultResponse Core::auth_list(Call&) {
   json d = json::object();
   auto entry = [&](const std::string& type, const std::string& accessor, const std::string& desc) {
     return json{{"type", type},
@@ -273,33 +272,33 @@ Result Core::auth_list(Call&) {
   };
   d["token/"] = entry("token", "auth_token_00000000", "token based credentials");
   for (const auto& [path, m] : state.mounts) d[path + "/"] = entry(m.type, m.accessor, m.description);
-  return Result::ok(std::move(d));
+  return VaultResponse::ok(std::move(d));
 }
 
-Result Core::auth_enable(Call& c) {
+VaultResponse Core::auth_enable(Call& c) {
   std::string path = c.args[0];
   while (!path.empty() && path.back() == '/') path.pop_back();
   std::string type = c.fields.str("type");
   if (type.empty()) type = c.fields.str("plugin_name");
   if (path.empty() || path.find('/') != std::string::npos) {
-    return Result::bad("invalid backend path " + qt(path));
+    return VaultResponse::bad("invalid backend path " + qt(path));
   }
   if (path == "token" || state.mounts.count(path)) {
-    return Result::bad("path is already in use at " + path + "/");
+    return VaultResponse::bad("path is already in use at " + path + "/");
   }
-  if (type != "approle") return Result::bad("plugin not found in the catalog: " + type);
+  if (type != "approle") return VaultResponse::bad("plugin not found in the catalog: " + type);
   Mount m;
   m.path = path;
   m.accessor = "auth_approle_" + random_base62(8);
   m.description = c.fields.str("description");
   state.mounts.emplace(path, std::move(m));
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Core::auth_disable(Call& c) {
+VaultResponse Core::auth_disable(Call& c) {
   std::string path = c.args[0];
   while (!path.empty() && path.back() == '/') path.pop_back();
-  if (path == "token") return Result::bad("token credential backend cannot be disabled");
+  if (path == "token") return VaultResponse::bad("token credential backend cannot be disabled");
   if (state.mounts.erase(path) > 0) {
     std::vector<std::string> doomed;
     for (const auto& [id, t] : state.tokens) {
@@ -307,32 +306,32 @@ Result Core::auth_disable(Call& c) {
     }
     for (const auto& id : doomed) revoke_token_tree(id);
   }
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
 namespace {
-Result capabilities_of(const Acl& acl, const Fields& f) {
+VaultResponse capabilities_of(const Acl& acl, const Fields& f) {
   std::vector<std::string> paths = f.slice("paths");
   if (paths.empty()) paths = f.slice("path");
   json d = json::object();
   for (const auto& p : paths) d[p] = acl.capabilities(p);
   if (paths.size() == 1) d["capabilities"] = d[paths[0]];
-  return Result::ok(std::move(d));
+  return VaultResponse::ok(std::move(d));
 }
 }  // namespace
 
-Result Core::capabilities_self(Call& c) {
+VaultResponse Core::capabilities_self(Call& c) {
   return capabilities_of(*acl_for(c.token->policies), c.fields);
 }
 
-Result Core::capabilities(Call& c) {
+VaultResponse Core::capabilities(Call& c) {
   std::string id = c.fields.str("token");
   Token* t = id.empty() ? nullptr : find_token(id);
-  if (t == nullptr || !token_valid(*t)) return Result::error(400, "bad token");
+  if (t == nullptr || !token_valid(*t)) return VaultResponse::error(400, "bad token");
   return capabilities_of(*acl_for(t->policies), c.fields);
 }
 
-Result Core::revoke_prefix(Call& c) {
+VaultResponse Core::revoke_prefix(Call& c) {
   std::string prefix = c.args[0];
   if (!prefix.empty() && prefix.back() != '/') prefix += "/";
   std::vector<std::string> doomed;
@@ -348,7 +347,7 @@ Result Core::revoke_prefix(Call& c) {
       revoke_token_tree(id);
     }
   }
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
 }  // namespace ps::vault::emulator

@@ -58,10 +58,10 @@ std::string human_duration(std::int64_t seconds) {
   return s;
 }
 
-TtlResult calculate_ttl(WallTime now_t, std::int64_t increment, std::int64_t backend_ttl,
-                        std::int64_t period, std::int64_t backend_max_ttl,
-                        std::int64_t explicit_max_ttl, WallTime start_t) {
-  TtlResult r;
+Result<TtlGrant> calculate_ttl(WallTime now_t, std::int64_t increment, std::int64_t backend_ttl,
+                               std::int64_t period, std::int64_t backend_max_ttl,
+                               std::int64_t explicit_max_ttl, WallTime start_t) {
+  TtlGrant r;
   std::int64_t now = unix_seconds(now_t);
   std::int64_t start = unix_seconds(start_t);
   std::int64_t max_ttl = kMountMaxTtl;
@@ -84,8 +84,7 @@ TtlResult calculate_ttl(WallTime now_t, std::int64_t increment, std::int64_t bac
   if (max_valid_time) {
     std::int64_t max_valid_ttl = *max_valid_time - now;
     if (max_valid_ttl <= 0) {
-      r.error = "past the max TTL, cannot renew";
-      return r;
+      return Status(Code::failed_precondition, "past the max TTL, cannot renew");
     }
     if (max_valid_ttl < r.ttl) {
       r.warnings.push_back("TTL of " + qt(human_duration(r.ttl)) +
@@ -203,31 +202,31 @@ json Core::auth_block(const Token& t, const std::vector<std::string>& token_poli
           {"num_uses", t.num_uses}};
 }
 
-Result Core::token_lookup_self(Call& c) { return Result::ok(token_lookup_data(*c.token)); }
+VaultResponse Core::token_lookup_self(Call& c) { return VaultResponse::ok(token_lookup_data(*c.token)); }
 
-Result Core::token_lookup(Call& c) {
+VaultResponse Core::token_lookup(Call& c) {
   std::string id = c.fields.str("token");
   if (id.empty()) id = c.token->id;
   Token* t = find_token(id);
-  if (t == nullptr || !token_valid(*t)) return Result::bad("bad token", 403);
-  return Result::ok(token_lookup_data(*t));
+  if (t == nullptr || !token_valid(*t)) return VaultResponse::bad("bad token", 403);
+  return VaultResponse::ok(token_lookup_data(*t));
 }
 
-Result Core::token_lookup_accessor(Call& c) {
+VaultResponse Core::token_lookup_accessor(Call& c) {
   std::string accessor = c.fields.str("accessor");
-  if (accessor.empty()) return Result::error(400, "missing accessor");
+  if (accessor.empty()) return VaultResponse::error(400, "missing accessor");
   auto it = state.accessors.find(accessor);
   Token* t = it == state.accessors.end() ? nullptr : find_token(it->second);
-  if (t == nullptr || !token_valid(*t)) return Result::error(400, "invalid accessor");
+  if (t == nullptr || !token_valid(*t)) return VaultResponse::error(400, "invalid accessor");
   json d = token_lookup_data(*t);
   d["id"] = "";
-  return Result::ok(std::move(d));
+  return VaultResponse::ok(std::move(d));
 }
 
-Result Core::renew(Call& c, Token& t) {
-  if (t.type == "batch") return Result::bad("batch tokens cannot be renewed");
-  if (!t.expire_time) return Result::bad("lease not found or lease is not renewable");
-  if (!t.renewable) return Result::bad("lease is not renewable");
+VaultResponse Core::renew(Call& c, Token& t) {
+  if (t.type == "batch") return VaultResponse::bad("batch tokens cannot be renewed");
+  if (!t.expire_time) return VaultResponse::bad("lease not found or lease is not renewable");
+  if (!t.renewable) return VaultResponse::bad("lease is not renewable");
   std::int64_t backend_ttl = t.creation_ttl, backend_max = 0, period = t.period;
   if (!t.mount.empty()) {
     // approle's pathLoginRenew: only TTL, MaxTTL and Period come from the current role.
@@ -236,75 +235,75 @@ Result Core::renew(Call& c, Token& t) {
       if (auto r = m->second.roles.find(t.role_name); r != m->second.roles.end()) role = &r->second;
     }
     if (role == nullptr) {
-      return Result::error(500, "role " + qt(t.role_name) + " does not exist during renewal");
+      return VaultResponse::error(500, "role " + qt(t.role_name) + " does not exist during renewal");
     }
     backend_ttl = role->token_ttl;
     backend_max = role->token_max_ttl;
     period = role->token_period;
   }
   WallTime n = now();
-  TtlResult ttl = calculate_ttl(n, c.fields.integer("increment"), backend_ttl, period, backend_max,
-                                t.explicit_max_ttl, t.creation_time);
-  if (ttl.error) return Result::bad(*ttl.error);
-  t.ttl = ttl.ttl;
+  auto ttl = calculate_ttl(n, c.fields.integer("increment"), backend_ttl, period, backend_max,
+                           t.explicit_max_ttl, t.creation_time);
+  if (!ttl.ok()) return VaultResponse::bad(ttl.status().message());
+  t.ttl = ttl->ttl;
   t.period = period;
-  t.expire_time = n + std::chrono::seconds{ttl.ttl};
+  t.expire_time = n + std::chrono::seconds{ttl->ttl};
   t.last_renewal = n;
-  Result r = Result::ok(nullptr);
+  VaultResponse r = VaultResponse::ok(nullptr);
   r.auth = auth_block(t, t.policies);
-  r.warnings = ttl.warnings;
+  r.warnings = ttl->warnings;
   return r;
 }
 
-Result Core::token_renew_self(Call& c) { return renew(c, *c.token); }
+VaultResponse Core::token_renew_self(Call& c) { return renew(c, *c.token); }
 
-Result Core::token_renew(Call& c) {
+VaultResponse Core::token_renew(Call& c) {
   std::string id = c.fields.str("token");
-  if (id.empty()) return Result::bad("missing token ID");
+  if (id.empty()) return VaultResponse::bad("missing token ID");
   Token* t = find_token(id);
-  if (t == nullptr || !token_valid(*t)) return Result::bad("token not found");
+  if (t == nullptr || !token_valid(*t)) return VaultResponse::bad("token not found");
   return renew(c, *t);
 }
 
-Result Core::token_renew_accessor(Call& c) {
+VaultResponse Core::token_renew_accessor(Call& c) {
   std::string accessor = c.fields.str("accessor");
-  if (accessor.empty()) return Result::error(400, "missing accessor");
+  if (accessor.empty()) return VaultResponse::error(400, "missing accessor");
   auto it = state.accessors.find(accessor);
   Token* t = it == state.accessors.end() ? nullptr : find_token(it->second);
-  if (t == nullptr || !token_valid(*t)) return Result::error(400, "invalid accessor");
+  if (t == nullptr || !token_valid(*t)) return VaultResponse::error(400, "invalid accessor");
   return renew(c, *t);
 }
 
-Result Core::token_revoke_self(Call& c) {
+VaultResponse Core::token_revoke_self(Call& c) {
   c.revoke_caller_after = true;
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Core::token_revoke(Call& c) {
+VaultResponse Core::token_revoke(Call& c) {
   std::string id = c.fields.str("token");
-  if (id.empty()) return Result::bad("missing token ID");
+  if (id.empty()) return VaultResponse::bad("missing token ID");
   Token* t = find_token(id);
-  if (t == nullptr) return Result::nil();
-  if (t->type == "batch") return Result::bad("batch tokens cannot be revoked");
+  if (t == nullptr) return VaultResponse::nil();
+  if (t->type == "batch") return VaultResponse::bad("batch tokens cannot be revoked");
   revoke_token_tree(id);
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Core::token_revoke_accessor(Call& c) {
+VaultResponse Core::token_revoke_accessor(Call& c) {
   std::string accessor = c.fields.str("accessor");
-  if (accessor.empty()) return Result::bad("missing accessor");
+  if (accessor.empty()) return VaultResponse::bad("missing accessor");
   auto it = state.accessors.find(accessor);
-  if (it == state.accessors.end()) return Result::error(400, "invalid accessor");
+  if (it == state.accessors.end()) return VaultResponse::error(400, "invalid accessor");
   std::string id = it->second;
   if (c.token && c.token->id == id) {
     c.revoke_caller_after = true;
   } else {
     revoke_token_tree(id);
   }
-  return Result::nil();
+  return VaultResponse::nil();
 }
 
-Result Core::token_accessors(Call&) {
+VaultResponse Core::token_accessors(Call&) {
   std::vector<std::string> keys;
   keys.reserve(state.accessors.size());
   for (const auto& [acc, id] : state.accessors) {
@@ -312,23 +311,23 @@ Result Core::token_accessors(Call&) {
     if (t != state.tokens.end() && token_valid(t->second)) keys.push_back(acc);
   }
   std::sort(keys.begin(), keys.end());
-  return Result::keys(std::move(keys));
+  return VaultResponse::keys(std::move(keys));
 }
 
-Result Core::token_create(Call& c) { return create_token(c, false); }
-Result Core::token_create_orphan(Call& c) { return create_token(c, true); }
+VaultResponse Core::token_create(Call& c) { return create_token(c, false); }
+VaultResponse Core::token_create_orphan(Call& c) { return create_token(c, true); }
 
-Result Core::create_token(Call& c, bool orphan_path) {
+VaultResponse Core::create_token(Call& c, bool orphan_path) {
   const Fields& f = c.fields;
   const Token& parent = *c.token;
   bool is_sudo = c.is_root || c.sudo;
   auto has = [](const std::vector<std::string>& v, const char* s) {
     return std::find(v.begin(), v.end(), s) != v.end();
   };
-  if (f.integer("num_uses") < 0) return Result::bad("number of uses cannot be negative");
+  if (f.integer("num_uses") < 0) return VaultResponse::bad("number of uses cannot be negative");
   std::string type = f.str("type", "service");
   if (type.empty() || type == "default") type = "service";
-  if (type != "service" && type != "batch") return Result::bad("invalid 'type' value " + qt(type));
+  if (type != "service" && type != "batch") return VaultResponse::bad("invalid 'type' value " + qt(type));
   bool no_default = f.boolean("no_default_policy");
   std::vector<std::string> requested = f.slice("policies");
   bool add_default = false;
@@ -338,7 +337,7 @@ Result Core::create_token(Call& c, bool orphan_path) {
     auto in = sanitize_policies(requested, false);
     auto par = sanitize_policies(parent.policies, false);
     for (const auto& p : in) {
-      if (!has(par, p.c_str())) return Result::bad("child policies must be subset of parent");
+      if (!has(par, p.c_str())) return VaultResponse::bad("child policies must be subset of parent");
     }
     add_default = !no_default && has(parent.policies, "default");
   } else {
@@ -347,40 +346,40 @@ Result Core::create_token(Call& c, bool orphan_path) {
   std::vector<std::string> policies = sanitize_policies(requested, add_default);
   if (no_default) policies.erase(std::remove(policies.begin(), policies.end(), "default"), policies.end());
   if (has(policies, "root") && !has(parent.policies, "root")) {
-    return Result::bad("root tokens may not be created without parent token being root");
+    return VaultResponse::bad("root tokens may not be created without parent token being root");
   }
   bool orphan = orphan_path;
   if (f.boolean("no_parent")) {
-    if (!is_sudo) return Result::bad("root or sudo privileges required to create orphan token");
+    if (!is_sudo) return VaultResponse::bad("root or sudo privileges required to create orphan token");
     orphan = true;
   }
   std::int64_t explicit_max = f.integer("explicit_max_ttl");
-  if (explicit_max < 0) return Result::bad("explicit_max_ttl must be positive");
+  if (explicit_max < 0) return VaultResponse::bad("explicit_max_ttl must be positive");
   std::int64_t period = f.integer("period");
-  if (period < 0) return Result::bad("period must be positive");
-  if (period > 0 && !is_sudo) return Result::bad("root or sudo privileges required to create periodic token");
+  if (period < 0) return VaultResponse::bad("period must be positive");
+  if (period > 0 && !is_sudo) return VaultResponse::bad("root or sudo privileges required to create periodic token");
   std::int64_t ttl = f.has("ttl") ? f.integer("ttl") : f.integer("lease");
-  if (ttl < 0) return Result::bad("ttl must be positive");
+  if (ttl < 0) return VaultResponse::bad("ttl must be positive");
   std::vector<std::string> warnings;
   WallTime n = now();
   if (period > 0 || ttl > 0 || !has(policies, "root")) {
-    TtlResult r = calculate_ttl(n, 0, ttl, period, 0, explicit_max, n);
-    if (r.error) return Result::error(500, *r.error);
-    warnings = r.warnings;
-    ttl = r.ttl;
+    auto r = calculate_ttl(n, 0, ttl, period, 0, explicit_max, n);
+    if (!r.ok()) return VaultResponse::error(500, r.status().message());
+    warnings = r->warnings;
+    ttl = r->ttl;
   }
   if (ttl == 0 && explicit_max > 0) ttl = explicit_max;
   bool renewable = f.boolean("renewable", true);
   if (ttl == 0) {
     if (parent.expire_time) {
-      return Result::bad("expiring root tokens cannot create non-expiring root tokens");
+      return VaultResponse::bad("expiring root tokens cannot create non-expiring root tokens");
     }
     renewable = false;
   }
   std::string id = f.str("id");
   if (!id.empty()) {
-    if (!is_sudo) return Result::bad("root or sudo privileges required to specify token id");
-    if (state.tokens.count(id)) return Result::bad("cannot create a token with a duplicate ID");
+    if (!is_sudo) return VaultResponse::bad("root or sudo privileges required to specify token id");
+    if (state.tokens.count(id)) return VaultResponse::bad("cannot create a token with a duplicate ID");
     warnings.push_back(
         "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more "
         "secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less "
@@ -409,7 +408,7 @@ Result Core::create_token(Call& c, bool orphan_path) {
   for (const auto& p : policies) {
     if (p != "root" && !state.policies.count(p)) warnings.push_back("Policy " + qt(p) + " does not exist");
   }
-  Result r = Result::ok(nullptr);
+  VaultResponse r = VaultResponse::ok(nullptr);
   r.auth = auth_block(stored, policies);
   r.warnings = std::move(warnings);
   return r;

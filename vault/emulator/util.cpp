@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -13,6 +14,13 @@
 #include <openssl/rand.h>
 
 namespace ps::vault::emulator {
+
+Status io_error(int err, std::string message) {
+  Code code = err == ENOENT                   ? Code::not_found
+              : err == EACCES || err == EPERM ? Code::permission_denied
+                                              : Code::unavailable;
+  return Status(code, std::move(message) + ": " + std::strerror(err));
+}
 
 std::string multierror(const std::vector<std::string>& messages) {
   std::string out = messages.size() == 1 ? "1 error occurred:\n"

@@ -1,5 +1,5 @@
 // Small helpers the emulator core shares: Vault's error-text formats, Go-compatible time and
-// duration text, random identifiers, and CIDR matching.
+// duration text, random identifiers, CIDR matching, and the Status for a failed file operation.
 #pragma once
 
 #include <chrono>
@@ -11,7 +11,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/status.h"
+
 namespace ps::vault::emulator {
+
+// A failed file or socket operation: `message` + ": " + strerror(err), coded not_found
+// (ENOENT), permission_denied (EACCES, EPERM) or unavailable (anything else).
+ps::Status io_error(int err, std::string message);
 
 // JSON text that never throws: invalid UTF-8 from clients becomes U+FFFD.
 inline std::string safe_dump(const nlohmann::json& j) {

@@ -37,7 +37,7 @@ void rotate_listener_certificate(ServeEnv& env, const std::string& cert, const s
   spec.common_name = "rotated";
   spec.dns_names = {"localhost"};
   spec.ip_addresses = {"127.0.0.1"};
-  const auto leaf = ps::tls::devpki::make_leaf(ca, spec);
+  const auto leaf = ps::tls::devpki::make_leaf(ca, spec).value();
   write_file(cert + ".new", leaf.cert);
   write_file(key + ".new", leaf.key);
   ::chmod((key + ".new").c_str(), 0600);

@@ -188,7 +188,9 @@ nlohmann::json HttpReply::json() const { return nlohmann::json::parse(body); }
 // ---- ServeEnv -------------------------------------------------------------------------------
 
 ServeEnv::ServeEnv(bool emulator) {
-  tls::devpki::write_dev_set(file("pki"));
+  if (Status written = tls::devpki::write_dev_set(file("pki")); !written.ok()) {
+    throw std::runtime_error(written.message());
+  }
   db_ = file("ledger.db");
   create_ledger(db_);
   raw_ = std::make_unique<RawLedger>(db_);

@@ -137,10 +137,11 @@ ps::vault::testing::EmulatorProcess::Reply SyncWorld::root(const std::string& me
   if (!http_) {
     tls::ClientConfig cfg;
     cfg.ca_file = pki.ca;
-    std::string why;
-    auto client_tls = tls::ClientTls::create(cfg, nullptr, &why);
-    if (!client_tls) throw std::runtime_error("harness TLS: " + why);
-    http_ = client_tls->make_client("127.0.0.1", emu->port());
+    auto client_tls = tls::ClientTls::create(cfg, nullptr);
+    if (!client_tls.ok()) {
+      throw std::runtime_error("harness TLS: " + client_tls.status().message());
+    }
+    http_ = (*client_tls)->make_client("127.0.0.1", emu->port());
     http_->set_keep_alive(true);
     http_->set_read_timeout(std::chrono::seconds{30});
   }

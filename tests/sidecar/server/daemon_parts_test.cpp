@@ -58,12 +58,12 @@ BOOST_AUTO_TEST_CASE(notifications_reach_a_path_socket) {
   const std::string path = dir.file("notify");
   const int fd = bind_dgram(path, false);
   SdNotifier n(path);
-  BOOST_TEST(n.ready("serving").empty());
+  BOOST_TEST(n.ready("serving").ok());
   const std::string ready = receive(fd);
   BOOST_TEST(ready.find("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid())) == 0u, ready);
-  BOOST_TEST(n.reloading().empty());
+  BOOST_TEST(n.reloading().ok());
   BOOST_TEST(receive(fd).find("RELOADING=1\nMONOTONIC_USEC=") == 0u);
-  BOOST_TEST(n.stopping().empty());
+  BOOST_TEST(n.stopping().ok());
   BOOST_TEST(receive(fd).find("STOPPING=1") == 0u);
   ::close(fd);
 }
@@ -72,15 +72,15 @@ BOOST_AUTO_TEST_CASE(notifications_reach_an_abstract_socket) {
   const std::string name = "ps-sd-unit-" + std::to_string(::getpid());
   const int fd = bind_dgram(name, true);
   SdNotifier n("@" + name);
-  BOOST_TEST(n.ready("x").empty());
+  BOOST_TEST(n.ready("x").ok());
   BOOST_TEST(receive(fd).find("READY=1") == 0u);
   ::close(fd);
 }
 
 BOOST_AUTO_TEST_CASE(without_notify_socket_nothing_is_sent_and_bad_values_are_reported) {
-  BOOST_TEST(SdNotifier("").notify("READY=1").empty());
-  BOOST_TEST(!SdNotifier("relative/path").notify("READY=1").empty());
-  BOOST_TEST(!SdNotifier("/nonexistent/notify.sock").notify("READY=1").empty());
+  BOOST_TEST(SdNotifier("").notify("READY=1").ok());
+  BOOST_TEST(!SdNotifier("relative/path").notify("READY=1").ok());
+  BOOST_TEST(!SdNotifier("/nonexistent/notify.sock").notify("READY=1").ok());
 }
 
 BOOST_AUTO_TEST_CASE(agent_ids_are_utf8_without_control_characters) {
