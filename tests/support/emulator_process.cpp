@@ -1,12 +1,12 @@
-#include "tests/vault/emulator_process.h"
+#include "tests/support/emulator_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -16,19 +16,40 @@
 #include <boost/test/unit_test.hpp>
 #include <httplib.h>
 
+#include "tests/support/files.h"
+#include "tests/support/test_support.h"
 #include "tls/dev_pki.h"
+#include "tls/tls.h"
 
-namespace ps::vault::testing {
+extern char** environ;
+
+namespace ps::testing {
 
 using nlohmann::json;
 
 namespace {
-// httplib's TLS writes go through OpenSSL's socket BIO, which can raise SIGPIPE when the peer
-// has gone (dropped-connection faults). The daemon ignores SIGPIPE too.
+
+// The harness's and the clients' TLS writes go through OpenSSL's socket BIO, which can raise
+// SIGPIPE when the emulator has closed the connection (drop faults, stops). The daemon and
+// the emulator ignore SIGPIPE too; the emulator is spawned with the default action, so it is
+// tested with its own handling.
 struct IgnoreSigpipe {
   IgnoreSigpipe() { ::signal(SIGPIPE, SIG_IGN); }
 };
 BOOST_TEST_GLOBAL_FIXTURE(IgnoreSigpipe);
+
+std::vector<json> read_json_lines(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string emulator_binary() {
@@ -57,82 +78,94 @@ DevPki::DevPki(const TempDir& dir) {
   other_client_key = f("other-client-key.pem");
 }
 
-namespace {
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+void EmulatorProcess::spawn(const std::vector<std::string>& args, const std::string& stderr_file) {
+  stderr_path_ = stderr_file;
+  std::vector<std::string> argv = {emulator_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, stderr_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  const CStringArray cargv(argv);
+  const SpawnDefaultSigpipe attr;
+  const int rc = ::posix_spawn(&pid_, cargv.get()[0], &fa, attr.get(), cargv.get(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out[1]);
+  out_fd_ = out[0];
+  if (rc != 0) {
+    pid_ = -1;
+    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  }
+  first_line_ = read_first_line(std::chrono::seconds{30});
+  const std::string prefix = "VAULT_ADDR=";
+  if (first_line_.rfind(prefix, 0) == 0) {
+    address_ = first_line_.substr(prefix.size());
+    port_ = std::stoi(address_.substr(address_.rfind(':') + 1));
+  }
 }
 
-}  // namespace
+std::string EmulatorProcess::read_first_line(std::chrono::seconds timeout) {
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      throw std::runtime_error("vault-emulator printed no line in time; stderr: " +
+                               stderr_text());
+    }
+    pollfd p{out_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    char c;
+    if (::read(out_fd_, &c, 1) != 1 || c == '\n') return line;  // EOF: it exited first
+    line.push_back(c);
+  }
+}
+
+EmulatorProcess::EmulatorProcess(const std::vector<std::string>& args,
+                                 const std::string& stderr_file) {
+  spawn(args, stderr_file);
+}
 
 EmulatorProcess::EmulatorProcess(const TempDir& dir, const DevPki& pki, EmulatorOptions options)
     : options_(std::move(options)) {
+  if (options_.cert.empty()) {
+    options_.cert = pki.server;
+    options_.key = pki.server_key;
+  }
   static int counter = 0;
   const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(++counter);
   log_path_ = dir.file("requests-" + tag + ".jsonl");
-  stderr_path_ = dir.file("emulator-" + tag + ".stderr");
   // The harness trusts both dev CAs, so it can reach an emulator serving either.
-  ca_ = dir.file("harness-ca-" + tag + ".pem");
-  write_file(ca_, read_all(pki.ca) + read_all(pki.other_ca));
+  const std::string ca = dir.file("harness-ca-" + tag + ".pem");
+  write_file(ca, read_text_file(pki.ca) + read_text_file(pki.other_ca));
 
-  std::vector<std::string> args = {emulator_binary(),      "--listen",
-                                   "127.0.0.1:0",          "--tls-cert",
-                                   options_.cert,          "--tls-key",
-                                   options_.key,           "--dev",
-                                   "--dev-root-token",     options_.root_token,
-                                   "--admin-token",        options_.admin_token,
-                                   "--request-log",        log_path_};
+  std::vector<std::string> args = {"--listen",         "127.0.0.1:0",        "--tls-cert",
+                                   options_.cert,      "--tls-key",          options_.key,
+                                   "--dev",            "--dev-root-token",   options_.root_token,
+                                   "--admin-token",    options_.admin_token, "--request-log",
+                                   log_path_};
   if (!options_.client_ca.empty()) {
     args.push_back("--tls-client-ca");
     args.push_back(options_.client_ca);
   }
   if (options_.require_request_header) args.push_back("--require-request-header");
-
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
-    ::dup2(out[1], 1);
-    int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (err >= 0) ::dup2(err, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string line;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  while (line.find('\n') == std::string::npos) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{out[0], POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char buf[256];
-    ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n <= 0) break;
-    line.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  const std::string prefix = "VAULT_ADDR=";
-  if (line.rfind(prefix, 0) != 0 || line.find('\n') == std::string::npos) {
-    std::string err = stderr_text();
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  spawn(args, dir.file("emulator-" + tag + ".stderr"));
+  if (address_.empty()) {
+    const std::string err = stderr_text();
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
-    throw std::runtime_error("vault-emulator did not start: stdout \"" + line + "\", stderr: " +
-                             err);
+    throw std::runtime_error("vault-emulator did not start: stdout \"" + first_line_ +
+                             "\", stderr: " + err);
   }
-  address_ = line.substr(prefix.size(), line.find('\n') - prefix.size());
-  port_ = std::stoi(address_.substr(address_.rfind(':') + 1));
 
   tls::ClientConfig cfg;
-  cfg.ca_file = ca_;
+  cfg.ca_file = ca;
   if (!options_.client_ca.empty()) {
     cfg.cert_file = pki.client;
     cfg.key_file = pki.client_key;
@@ -143,19 +176,44 @@ EmulatorProcess::EmulatorProcess(const TempDir& dir, const DevPki& pki, Emulator
 }
 
 EmulatorProcess::~EmulatorProcess() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
-    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    bool exited = false;
+    for (int i = 0; i < 100 && !exited; ++i) {
+      exited = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
+      if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    if (!exited) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
   }
-  ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
+  if (out_fd_ >= 0) ::close(out_fd_);
 }
 
-EmulatorProcess::Reply EmulatorProcess::request(
+std::string EmulatorProcess::rest_of_stdout() {
+  std::string all;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_fd_, buf, sizeof buf)) > 0) all.append(buf, static_cast<std::size_t>(n));
+  return all;
+}
+
+int EmulatorProcess::stop(int sig) {
+  ::kill(pid_, sig);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+std::string EmulatorProcess::stderr_text() const { return read_text_file(stderr_path_); }
+
+EmulatorProcess::Reply EmulatorProcess::send(
     const std::string& method, const std::string& path, const json& body,
     const std::vector<std::pair<std::string, std::string>>& headers) {
+  if (!tls_) throw std::runtime_error("the harness client needs the (dir, pki, options) start");
   auto client = tls_->make_client("127.0.0.1", port_);
   client->set_connection_timeout(std::chrono::seconds{10});
   client->set_read_timeout(std::chrono::seconds{30});
@@ -184,12 +242,12 @@ EmulatorProcess::Reply EmulatorProcess::request(
 
 EmulatorProcess::Reply EmulatorProcess::root(const std::string& method, const std::string& path,
                                              const json& body) {
-  return request(method, path, body, {{"X-Vault-Token", options_.root_token}});
+  return send(method, path, body, {{"X-Vault-Token", options_.root_token}});
 }
 
 EmulatorProcess::Reply EmulatorProcess::admin(const std::string& method,
                                               const std::string& path, const json& body) {
-  auto r = request(method, path, body, {{"X-Emulator-Admin-Token", options_.admin_token}});
+  auto r = send(method, path, body, {{"X-Emulator-Admin-Token", options_.admin_token}});
   if (r.status < 200 || r.status > 299) {
     throw std::runtime_error("admin " + method + " " + path + " answered " +
                              std::to_string(r.status) + ": " + r.body.dump());
@@ -197,23 +255,7 @@ EmulatorProcess::Reply EmulatorProcess::admin(const std::string& method,
   return r;
 }
 
-namespace {
-
-std::vector<json> read_json_lines(const std::string& path) {
-  std::vector<json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    auto j = json::parse(line, nullptr, false);
-    if (!j.is_discarded()) out.push_back(std::move(j));
-  }
-  return out;
-}
-
-}  // namespace
-
-std::vector<json> EmulatorProcess::request_log() const {
+std::vector<json> EmulatorProcess::request_log() {
   // The emulator writes a line just after sending its answer, so the line of the answer the
   // test has just read may still be on its way: read until two reads agree.
   auto last = read_json_lines(log_path_);
@@ -226,15 +268,13 @@ std::vector<json> EmulatorProcess::request_log() const {
   return last;
 }
 
-std::vector<json> EmulatorProcess::vault_requests() const {
+std::vector<json> EmulatorProcess::vault_requests() {
   std::vector<json> out;
   for (auto& j : request_log()) {
     if (j.value("path", "").rfind("/v1/", 0) == 0) out.push_back(j);
   }
   return out;
 }
-
-std::string EmulatorProcess::stderr_text() const { return read_all(stderr_path_); }
 
 std::pair<std::string, std::string> EmulatorProcess::make_approle(const TempDir& dir,
                                                                   const std::string& name,
@@ -263,4 +303,4 @@ void EmulatorProcess::put_policy(const std::string& name, const json& document) 
   }
 }
 
-}  // namespace ps::vault::testing
+}  // namespace ps::testing

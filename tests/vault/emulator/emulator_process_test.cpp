@@ -7,11 +7,15 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/emulator/emulator_process.h"
+#include "tests/support/emulator_process.h"
+#include "tests/support/files.h"
+#include "tls/dev_pki.h"
 #include "tls/tls.h"
 
 
-using namespace ps::vault::emulator::testing;
+using ps::testing::EmulatorProcess;
+using ps::testing::TempDir;
+using ps::testing::read_text_file;
 using nlohmann::json;
 
 namespace {
@@ -64,7 +68,7 @@ httplib::Result list(httplib::SSLClient& cli, const std::string& path) {
 
 bool wait_for_log(const std::string& file, const std::string& needle) {
   for (int i = 0; i < 200; ++i) {
-    if (read_file(file).find(needle) != std::string::npos) return true;
+    if (read_text_file(file).find(needle) != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   return false;
@@ -77,7 +81,7 @@ BOOST_AUTO_TEST_SUITE(emulator_process)
 BOOST_AUTO_TEST_CASE(prints_one_vault_addr_line_and_serves_vault_over_tls) {
   Fixture f;
   EmulatorProcess emu(f.args(), f.dir.file("stderr"));
-  BOOST_REQUIRE(emu.addr().rfind("https://127.0.0.1:", 0) == 0u);
+  BOOST_REQUIRE(emu.address().rfind("https://127.0.0.1:", 0) == 0u);
   BOOST_TEST(emu.port() > 0);
   auto cli = f.client(emu.port());
   auto h = cli->Get("/v1/sys/health");
@@ -87,7 +91,7 @@ BOOST_AUTO_TEST_CASE(prints_one_vault_addr_line_and_serves_vault_over_tls) {
   BOOST_TEST(h->get_header_value("Cache-Control") == "no-store");
   BOOST_TEST(emu.stop() == 0);
   BOOST_TEST(emu.rest_of_stdout().empty());
-  BOOST_TEST(read_file(f.dir.file("stderr")).find(kRoot) == std::string::npos);
+  BOOST_TEST(read_text_file(f.dir.file("stderr")).find(kRoot) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(accepts_the_list_verb_and_keeps_one_connection_alive) {
@@ -218,7 +222,7 @@ BOOST_AUTO_TEST_CASE(the_request_log_has_a_line_per_request_and_no_secret) {
     cli->Get("/_emulator/stats", {{"X-Emulator-Admin-Token", kAdmin}});
     emu.stop();
   }
-  std::string log = read_file(f.dir.file("requests.log"));
+  std::string log = read_text_file(f.dir.file("requests.log"));
   std::istringstream lines(log);
   std::string line;
   int count = 0;

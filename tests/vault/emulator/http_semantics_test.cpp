@@ -2,23 +2,12 @@
 // seal and standby, injected faults, the admin API and state snapshots.
 #include <boost/test/unit_test.hpp>
 
-#include "tests/emulator/emulator_fixture.h"
+#include "tests/vault/emulator/emulator_fixture.h"
 
 using namespace ps::vault::emulator;
 using namespace ps::vault::emulator::testing;
 
 namespace {
-
-HttpRequest request(const std::string& method, const std::string& path, const std::string& query = "",
-                    const std::string& token = "") {
-  HttpRequest r;
-  r.method = method;
-  r.path = path;
-  r.query = query;
-  r.remote_addr = "127.0.0.1";
-  if (!token.empty()) r.headers.push_back({"X-Vault-Token", token});
-  return r;
-}
 
 Reply health(Vault& v, const std::string& query = "", const std::string& method = "GET") {
   return v.raw_call(request(method, "/v1/sys/health", query));

@@ -6,7 +6,7 @@
 #include "engine/ledger/ledger.h"
 #include "sidecar/sync/group_commit.h"
 #include "tests/support/simulated_clock.h"
-#include "tests/sidecar/server/server_test_support.h"
+#include "tests/support/server_test_support.h"
 
 using ps::Code;
 using ps::Result;
