@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -167,8 +168,8 @@ EmulatorProcess::EmulatorProcess(const TempDir& dir, const DevPki& pki, Emulator
   tls::ClientConfig cfg;
   cfg.ca_file = ca;
   if (!options_.client_ca.empty()) {
-    cfg.cert_file = pki.client;
-    cfg.key_file = pki.client_key;
+    cfg.cert_file = client_cert_ = pki.client;
+    cfg.key_file = client_key_ = pki.client_key;
   }
   std::string why;
   tls_ = tls::ClientTls::create(cfg, nullptr, &why);
@@ -255,17 +256,45 @@ EmulatorProcess::Reply EmulatorProcess::admin(const std::string& method,
   return r;
 }
 
-std::vector<json> EmulatorProcess::request_log() {
-  // The emulator writes a line just after sending its answer, so the line of the answer the
-  // test has just read may still be on its way: read until two reads agree.
-  auto last = read_json_lines(log_path_);
-  for (int i = 0; i < 100; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{30});
-    auto now = read_json_lines(log_path_);
-    if (now.size() == last.size()) return now;
-    last = std::move(now);
+json EmulatorProcess::stats() {
+  // Not through the harness's verifying client: some tests make the emulator serve an
+  // expired or foreign certificate on purpose, and this is the harness's own child.
+  std::unique_ptr<httplib::SSLClient> client =
+      client_cert_.empty()
+          ? std::make_unique<httplib::SSLClient>("127.0.0.1", port_)
+          : std::make_unique<httplib::SSLClient>("127.0.0.1", port_, client_cert_, client_key_);
+  client->enable_server_certificate_verification(false);
+  client->set_connection_timeout(std::chrono::seconds{10});
+  client->set_read_timeout(std::chrono::seconds{30});
+  auto res = client->Get("/_emulator/stats", httplib::Headers{
+                                                 {"X-Emulator-Admin-Token", options_.admin_token},
+                                                 {"X-Vault-Request", "true"}});
+  if (!res || res->status != 200) {
+    throw std::runtime_error("GET /_emulator/stats failed: " +
+                             (res ? std::to_string(res->status) + " " + res->body
+                                  : httplib::to_string(res.error())));
   }
-  return last;
+  return json::parse(res->body);
+}
+
+std::vector<json> EmulatorProcess::request_log() {
+  // The emulator writes a request's line just after sending its answer, so the line of an
+  // answer the test has just read may still be on its way. A barrier on the emulator's own
+  // counters (GET /_emulator/stats, vault/emulator/README.md): every request it received
+  // before the first stats call below has a lower number than that call, and all their lines
+  // are written once `settled` reaches that number.
+  const std::uint64_t before = stats()["received"].get<std::uint64_t>() - 1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  for (std::uint64_t settled = 0;;) {
+    settled = stats()["settled"].get<std::uint64_t>();
+    if (settled >= before) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("the emulator settled only " + std::to_string(settled) + " of " +
+                               std::to_string(before) + " requests in 30 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
+  }
+  return read_json_lines(log_path_);
 }
 
 std::vector<json> EmulatorProcess::vault_requests() {

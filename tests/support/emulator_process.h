@@ -96,9 +96,13 @@ class EmulatorProcess {
   void fault(const nlohmann::json& spec) { admin("POST", "/_emulator/faults", spec); }
   void clear_faults() { admin("DELETE", "/_emulator/faults"); }
 
-  // Every line of the JSON-lines request log.
+  // GET /_emulator/stats (see vault/emulator/README.md).
+  nlohmann::json stats();
+  // Every line of the JSON-lines request log, once the line of every request the emulator
+  // received before this call is written (a barrier on its stats counters; the lines of the
+  // barrier's own stats calls may or may not be there yet). Throws after 30 s.
   std::vector<nlohmann::json> request_log();
-  // The /v1 requests of the log (admin calls left out).
+  // The /v1 requests of the log (admin calls left out), with the same barrier.
   std::vector<nlohmann::json> vault_requests();
 
   // Creates role `name` with `fields`, a secret id, and writes role_id/secret_id files into
@@ -121,6 +125,7 @@ class EmulatorProcess {
   std::string address_;
   int port_ = 0;
   std::shared_ptr<tls::ClientTls> tls_;
+  std::string client_cert_, client_key_;  // presented when the emulator wants a client CA
 };
 
 }  // namespace ps::testing

@@ -155,6 +155,36 @@ BOOST_AUTO_TEST_CASE(a_hang_fault_answers_late_or_closes_when_the_client_gives_u
   BOOST_TEST(json::parse(stats->body)["by_status"]["200"].get<int>() >= 1);
 }
 
+BOOST_AUTO_TEST_CASE(stats_number_every_request_and_settle_it_after_its_log_line) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  httplib::Headers ah = {{"X-Emulator-Admin-Token", kAdmin}};
+  for (int i = 0; i < 5; ++i) BOOST_REQUIRE(cli->Get("/v1/sys/health"));
+  BOOST_REQUIRE(cli->Get("/_emulator/nothing", ah));  // admin calls are numbered too
+  auto stats = [&] { return json::parse(cli->Get("/_emulator/stats", ah)->body); };
+  const json first = stats();
+  BOOST_TEST(first["received"] == 7);           // the six before and this one
+  BOOST_TEST(first["settled"].get<int>() <= 6);  // this one is being answered
+  int settled = first["settled"].get<int>();
+  for (int i = 0; i < 2000 && settled < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    settled = stats()["settled"].get<int>();
+  }
+  BOOST_REQUIRE(settled >= 6);
+  // Settled means logged: the six lines are there, without waiting.
+  std::istringstream lines(read_text_file(f.dir.file("requests.log")));
+  std::string line;
+  int health = 0, nothing = 0;
+  while (std::getline(lines, line)) {
+    const std::string path = json::parse(line)["path"];
+    health += path == "/v1/sys/health";
+    nothing += path == "/_emulator/nothing";
+  }
+  BOOST_TEST(health == 5);
+  BOOST_TEST(nothing == 1);
+}
+
 BOOST_AUTO_TEST_CASE(status_faults_send_retry_after_and_rate_limit_headers) {
   Fixture f;
   EmulatorProcess emu(f.args(), f.dir.file("stderr"));
