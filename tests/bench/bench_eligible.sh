@@ -17,7 +17,9 @@
 #               (sqlite3 CLI; best of $PS_BENCH_RUNS); also the planner's own GROUP BY plan
 #   reference   the reference engine through tests/support/reference_harness.py (pinned now,
 #               NULL sums as 0), once; its output must be byte-identical to ours
-# and prints the ratios. Needs the project built (tests/support/build.sh).
+# and prints the ratios. Exits 1 when the two outputs differ (after every size ran), so a
+# benchmark of wrong answers cannot pass for a result. Needs the project built
+# (tests/support/build.sh).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}
@@ -33,6 +35,7 @@ for tool in "$sidecar" "$gen"; do
 done
 command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing (apt-get install sqlite3)" >&2; exit 1; }
 mkdir -p "$bench"
+differs=0  # set when the reference's output differs from ours for some size
 
 # seconds (wall) of one run of "$@", stdout to $out
 out=/dev/null
@@ -105,6 +108,9 @@ run_size() {
     echo "   reference:               $ref s  (output byte-identical to ours)"
   else
     echo "   reference:               $ref s  (OUTPUT DIFFERS from ours)"
+    echo "bench_eligible: $name: the reference's output differs from ours" \
+         "(cmp $bench/$name.reference.json $bench/$name.ours.json)" >&2
+    differs=1
   fi
   echo "   ratio ours/bare:         $(ratio "$ours" "$bare")   (goal <= 1.5)"
   echo "   ratio reference/ours:    $(ratio "$ref" "$ours")   (goal >= 15 at 100k agents)"
@@ -116,3 +122,4 @@ case "${1:-all}" in
   all) run_size small 10000 1000000; run_size large 100000 10000000 ;;
   *) echo "usage: $0 [small|large|all]" >&2; exit 2 ;;
 esac
+exit "$differs"

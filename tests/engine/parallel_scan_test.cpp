@@ -86,20 +86,17 @@ BOOST_AUTO_TEST_CASE(same_facts_as_sequential_for_every_thread_count_and_chunk_s
   const std::string expected = scan_text(*sequential);
   BOOST_TEST(sequential->last_scan_threads() == 0u);
   BOOST_TEST(expected.find("\"total_actions\"") != std::string::npos);
-  std::size_t compared = 0;
   for (unsigned threads : {2u, 3u, 4u}) {
     for (std::int64_t chunk : {1, 2, 7, 64, 450, 903}) {
       auto l = open_with(path, threads, chunk);
       BOOST_TEST(scan_text(*l) == expected, "threads " << threads << ", chunk " << chunk);
       BOOST_TEST(l->last_scan_threads() > 0u, "threads " << threads << ", chunk " << chunk);
-      ++compared;
     }
   }
   // One chunk (every agent in it) or no workers asked for: sequential, same result.
   auto one_chunk = open_with(path, 4, 1000000);
   BOOST_TEST(scan_text(*one_chunk) == expected);
   BOOST_TEST(one_chunk->last_scan_threads() == 0u);
-  BOOST_TEST(compared == 18u);
 }
 
 BOOST_AUTO_TEST_CASE(every_seed_agrees_with_the_sequential_merge) {

@@ -22,18 +22,6 @@ extern char** environ;
 
 namespace ps::testing {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") + "/ps-test-XXXXXX";
-  if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 std::string env_or_throw(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) throw std::runtime_error(std::string("environment variable ") + name + " not set (run through ctest)");
@@ -58,16 +46,11 @@ Process::Process(const std::vector<std::string>& argv, const std::vector<std::st
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
 
-  std::vector<std::string> env_strings = merged_environment(env);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
+  const CStringArray envp(merged_environment(env));
+  const CStringArray args(argv);
 
   const SpawnDefaultSigpipe attr;
-  const int rc = ::posix_spawnp(&pid_, args[0], &fa, attr.get(), args.data(), envp.data());
+  const int rc = ::posix_spawnp(&pid_, args.get()[0], &fa, attr.get(), args.get(), envp.get());
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   ::close(err[1]);

@@ -10,23 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 struct sqlite3;
 
 namespace ps::testing {
-
-// A fresh directory under $TMPDIR, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 // Environment set by CTest (tests/CMakeLists.txt); throws if missing.
 std::string env_or_throw(const char* name);
@@ -72,6 +60,22 @@ ProcessResult run_process(const std::vector<std::string>& argv,
 // applied, as "NAME=value" strings sorted by name: a spawned child's environment.
 std::vector<std::string> merged_environment(const std::vector<std::string>& overrides,
                                             const std::vector<std::string>& remove = {});
+
+// NULL-terminated char* arrays over strings it owns: argv and envp for posix_spawn.
+class CStringArray {
+ public:
+  explicit CStringArray(std::vector<std::string> strings) : strings_(std::move(strings)) {
+    for (auto& s : strings_) pointers_.push_back(s.data());
+    pointers_.push_back(nullptr);
+  }
+  CStringArray(const CStringArray&) = delete;
+  CStringArray& operator=(const CStringArray&) = delete;
+  char* const* get() const { return pointers_.data(); }
+
+ private:
+  std::vector<std::string> strings_;
+  std::vector<char*> pointers_;
+};
 
 // posix_spawn attributes giving the child SIGPIPE's default action even when this test
 // process ignores it (tests that are TLS clients do): a spawned program must be tested with

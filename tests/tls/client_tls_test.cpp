@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(refuses_a_client_certificate_used_as_a_server_certificate) 
 // does not, as RFC 6125 and Go's client require when subjectAltName is present.
 BOOST_AUTO_TEST_CASE(refuses_a_name_found_only_in_the_common_name) {
   DevSet set;
-  devpki::Pem ca{testing::read_text(set("ca.pem")), testing::read_text(set("ca-key.pem"))};
+  devpki::Pem ca{testing::read_text_file(set("ca.pem")), testing::read_text_file(set("ca-key.pem"))};
   devpki::LeafSpec spec;
   spec.common_name = "localhost";
   spec.dns_names = {"elsewhere.example.invalid"};

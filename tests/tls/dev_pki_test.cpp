@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(dev_set_has_every_file_keys_private_and_the_promised_relati
       BOOST_TEST(file_mode(set(std::string(stem) + ".pem")) == 0644u);
     }
   }
-  auto cert = [&](const char* name) { return parse_cert(testing::read_text(set(name))); };
+  auto cert = [&](const char* name) { return parse_cert(testing::read_text_file(set(name))); };
   X509Ptr ca = cert("ca.pem");
   X509Ptr other_ca = cert("other-ca.pem");
   BOOST_TEST(verify(cert("server.pem").get(), ca.get(), "localhost") == X509_V_OK);

@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(broken_new_files_keep_the_old_certificate_and_say_why) {
        [&] { testing::replace_file(set("live.pem"), "garbage\n"); }, "no PEM certificate"},
       {"truncated certificate",
        [&] {
-         std::string pem = testing::read_text(set("other-server.pem"));
+         std::string pem = testing::read_text_file(set("other-server.pem"));
          testing::replace_file(set("live.pem"), pem.substr(0, pem.size() / 2));
        },
        "certificate"},

@@ -44,18 +44,6 @@ int connect_loopback(int port) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/ps-tls-test-XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 void replace_file(const std::string& path, const std::string& text, bool private_key) {
   std::string tmp = path + ".new";
   {
@@ -67,15 +55,8 @@ void replace_file(const std::string& path, const std::string& text, bool private
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("rename failed");
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void replace_with_copy(const std::string& src, const std::string& dst) {
-  replace_file(dst, read_text(src), src.find("key") != std::string::npos);
+  replace_file(dst, ps::testing::read_text_file(src), src.find("key") != std::string::npos);
 }
 
 DevSet::DevSet() {

@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 #include "tls/dev_pki.h"
 #include "tls/ossl.h"
 #include "tls/tls.h"
@@ -20,23 +22,11 @@ namespace ps::tls::testing {
 
 using detail::X509Ptr;
 
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using ps::testing::read_text_file;
+using ps::testing::TempDir;
 
 // Writes `text` to `path` through a temporary file and rename(), as certificate tooling does.
 void replace_file(const std::string& path, const std::string& text, bool private_key = false);
-std::string read_text(const std::string& path);
 // Copies src over dst (with replace_file semantics).
 void replace_with_copy(const std::string& src, const std::string& dst);
 

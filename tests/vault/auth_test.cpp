@@ -8,8 +8,8 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/support/fake_vault.h"
 #include "tests/support/simulated_clock.h"
-#include "tests/vault/fake_vault_api.h"
 #include "tests/vault/test_support.h"
 #include "vault/auth.h"
 
@@ -17,6 +17,11 @@ namespace ps::vault {
 namespace {
 
 using namespace ps::vault::testing;
+using ps::testing::FakeVault;
+using ps::testing::FakeVaultState;
+using ps::testing::auth_info;
+using ps::testing::http_error;
+using ps::testing::token_info;
 using ms = std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -30,7 +35,7 @@ struct Fixture {
   TempDir dir;
   SimulatedClock clock;
   LogCapture logs;
-  std::shared_ptr<FakeVaultScript> script = std::make_shared<FakeVaultScript>();
+  std::shared_ptr<FakeVaultState> script = std::make_shared<FakeVaultState>();
   AuthConfig config;
 
   Fixture() {
@@ -45,7 +50,7 @@ struct Fixture {
     BOOST_CHECK_MESSAGE(leak.empty(), "secret in a log line: " << leak);
   }
   std::unique_ptr<AuthManager> make() {
-    return std::make_unique<AuthManager>(config, std::make_unique<FakeVaultApi>(script), clock,
+    return std::make_unique<AuthManager>(config, std::make_unique<FakeVault>(script), clock,
                                          [] { return 0.5; }, logs.fn());
   }
   // Milliseconds from now to `t`.
@@ -76,7 +81,7 @@ BOOST_FIXTURE_TEST_CASE(approle_logs_in_on_first_use_and_renews_at_two_thirds_of
   // 3600 s * 2/3 * (1 - 0.1 * 0.5) = 2280 s.
   auto due = auth->tick();
   BOOST_TEST(std::abs(in_ms(due) - 2280000) <= 1);
-  BOOST_TEST(script->count("renew_self") == 0);
+  BOOST_TEST(script->count("renew_self") == 0u);
   auto st = auth->status();
   BOOST_TEST(st.valid);
   BOOST_TEST(st.ttl.count() == 3600);
@@ -85,15 +90,15 @@ BOOST_FIXTURE_TEST_CASE(approle_logs_in_on_first_use_and_renews_at_two_thirds_of
 
   clock.advance(ms{2279000});
   auth->tick();
-  BOOST_TEST(script->count("renew_self") == 0);  // not yet
+  BOOST_TEST(script->count("renew_self") == 0u);  // not yet
   clock.advance(ms{1001});
   due = auth->tick();
-  BOOST_TEST(script->count("renew_self") == 1);
+  BOOST_TEST(script->count("renew_self") == 1u);
   BOOST_TEST(script->tokens_used.back() == kTokenA);
   BOOST_TEST(std::abs(in_ms(due) - 2280000) <= 1);
   BOOST_TEST(auth->status().renewals == 1u);
   BOOST_TEST(auth->current_token()->generation == 1u);  // same token, renewed
-  BOOST_TEST(script->count("login") == 1);
+  BOOST_TEST(script->count("login") == 1u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_renewal_capped_by_max_ttl_leads_to_a_new_login_before_expiry,
@@ -104,12 +109,12 @@ BOOST_FIXTURE_TEST_CASE(a_renewal_capped_by_max_ttl_leads_to_a_new_login_before_
   BOOST_REQUIRE(auth->current_token().ok());
   clock.advance(ms{2280000});
   auto due = auth->tick();
-  BOOST_TEST(script->count("renew_self") == 1);
+  BOOST_TEST(script->count("renew_self") == 1u);
   // Re-login at 1000 s * 2/3 * 0.95 = 633.3 s, well before the 1000 s expiry.
   BOOST_TEST(std::abs(in_ms(due) - 633333) <= 1);
   clock.advance(ms{633334});
   auth->tick();
-  BOOST_TEST(script->count("login") == 2);
+  BOOST_TEST(script->count("login") == 2u);
   auto grant = auth->current_token();
   BOOST_TEST(grant->token.reveal() == kTokenB);
   BOOST_TEST(grant->generation == 2u);
@@ -120,11 +125,11 @@ BOOST_FIXTURE_TEST_CASE(a_rejected_token_triggers_one_login_shared_by_all_caller
   auto auth = make();
   BOOST_REQUIRE(auth->current_token().ok());
   BOOST_REQUIRE(auth->reauthenticate(1).ok());
-  BOOST_TEST(script->count("login") == 2);
+  BOOST_TEST(script->count("login") == 2u);
   BOOST_TEST(auth->current_token()->token.reveal() == kTokenB);
   // Another caller that saw generation 1 rejected gets the new token without a login.
   BOOST_REQUIRE(auth->reauthenticate(1).ok());
-  BOOST_TEST(script->count("login") == 2);
+  BOOST_TEST(script->count("login") == 2u);
   BOOST_TEST(auth->status().logins == 2u);
 }
 
@@ -144,7 +149,7 @@ BOOST_FIXTURE_TEST_CASE(concurrent_rejections_cause_exactly_one_login, Fixture) 
   }
   for (auto& t : threads) t.join();
   BOOST_TEST(ok.load() == 8);
-  BOOST_TEST(script->count("login") == 2);
+  BOOST_TEST(script->count("login") == 2u);
 }
 
 BOOST_FIXTURE_TEST_CASE(failed_logins_back_off_and_never_flood_vault, Fixture) {
@@ -159,7 +164,7 @@ BOOST_FIXTURE_TEST_CASE(failed_logins_back_off_and_never_flood_vault, Fixture) {
     BOOST_TEST(grant.error().retry_after.has_value());
     check_no_secret(grant.error());
   }
-  BOOST_TEST(script->count("login") == 1);
+  BOOST_TEST(script->count("login") == 1u);
   // Backoff with random 0.5: 500 ms, 1 s, 2 s, 4 s ... each attempt only once it is due.
   std::vector<long> gaps = {500, 1000, 2000, 4000, 8000};
   for (long gap : gaps) {
@@ -172,7 +177,7 @@ BOOST_FIXTURE_TEST_CASE(failed_logins_back_off_and_never_flood_vault, Fixture) {
     BOOST_TEST(script->count("login") == before + 1);
     BOOST_TEST(in_ms(due) == gap * 2);
   }
-  BOOST_TEST(script->count("login") == 6);
+  BOOST_TEST(script->count("login") == 6u);
   auto st = auth->status();
   BOOST_TEST(!st.valid);
   BOOST_TEST(st.consecutive_failures == 6u);
@@ -199,8 +204,8 @@ BOOST_FIXTURE_TEST_CASE(renewal_rejected_as_invalid_token_logs_in_again, Fixture
   BOOST_REQUIRE(auth->current_token().ok());
   clock.advance(ms{2280001});
   auth->tick();
-  BOOST_TEST(script->count("renew_self") == 1);
-  BOOST_TEST(script->count("login") == 2);
+  BOOST_TEST(script->count("renew_self") == 1u);
+  BOOST_TEST(script->count("login") == 2u);
   BOOST_TEST(auth->current_token()->token.reveal() == kTokenB);
 }
 
@@ -211,13 +216,13 @@ BOOST_FIXTURE_TEST_CASE(a_transient_renewal_failure_is_retried_after_backoff, Fi
   BOOST_REQUIRE(auth->current_token().ok());
   clock.advance(ms{2280001});
   auto due = auth->tick();
-  BOOST_TEST(script->count("renew_self") == 1);
+  BOOST_TEST(script->count("renew_self") == 1u);
   BOOST_TEST(in_ms(due) == 500);
   BOOST_TEST(auth->current_token()->token.reveal() == kTokenA);  // still usable meanwhile
   clock.advance(ms{500});
   auth->tick();
-  BOOST_TEST(script->count("renew_self") == 2);
-  BOOST_TEST(script->count("login") == 1);
+  BOOST_TEST(script->count("renew_self") == 2u);
+  BOOST_TEST(script->count("login") == 1u);
   BOOST_TEST(auth->status().consecutive_failures == 0u);
 }
 
@@ -231,7 +236,7 @@ BOOST_FIXTURE_TEST_CASE(a_renewal_that_cannot_succeed_logs_in_again, Fixture) {
   clock.advance(ms{2280001});
   auth->tick();  // renewal fails for good
   auth->tick();  // re-login is due at once
-  BOOST_TEST(script->count("login") == 2);
+  BOOST_TEST(script->count("login") == 2u);
   BOOST_TEST(auth->current_token()->token.reveal() == kTokenB);
 }
 
@@ -242,7 +247,7 @@ BOOST_FIXTURE_TEST_CASE(missing_credential_files_are_reported_by_path_and_backed
   auto grant = auth->current_token();
   BOOST_REQUIRE(!grant.ok());
   BOOST_TEST(grant.error().message.find("absent") != std::string::npos);
-  BOOST_TEST(script->count("login") == 0);
+  BOOST_TEST(script->count("login") == 0u);
   write_file(dir.file("absent"), kSecretId + "\n");
   script->logins = {auth_info(kTokenA, 60)};
   BOOST_TEST(!auth->current_token().ok());  // still inside the backoff window
@@ -272,12 +277,12 @@ BOOST_FIXTURE_TEST_CASE(a_fixed_token_is_looked_up_renewed_and_never_replaced, F
   auto auth = make();
   BOOST_TEST(auth->current_token()->token.reveal() == kTokenA);
   auto due = auth->tick();  // lookup-self
-  BOOST_TEST(script->count("lookup_self") == 1);
+  BOOST_TEST(script->count("lookup_self") == 1u);
   BOOST_TEST(std::abs(in_ms(due) - 1140000) <= 1);  // 1800 * 2/3 * 0.95
   BOOST_TEST(auth->status().ttl.count() == 1800);
   clock.advance(ms{1140001});
   auth->tick();
-  BOOST_TEST(script->count("renew_self") == 1);
+  BOOST_TEST(script->count("renew_self") == 1u);
 
   // Once Vault rejects it, nothing can replace it: no login, a retryable auth error.
   auto again = auth->reauthenticate(1);
@@ -286,7 +291,7 @@ BOOST_FIXTURE_TEST_CASE(a_fixed_token_is_looked_up_renewed_and_never_replaced, F
   check_no_secret(again.error());
   BOOST_TEST(!auth->current_token().ok());
   BOOST_TEST(!auth->status().valid);
-  BOOST_TEST(script->count("login") == 0);
+  BOOST_TEST(script->count("login") == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_token_without_ttl_is_never_renewed, Fixture) {
@@ -303,7 +308,7 @@ BOOST_FIXTURE_TEST_CASE(a_token_without_ttl_is_never_renewed, Fixture) {
   BOOST_TEST(!st.expires);
   clock.advance(std::chrono::hours{48});
   auth->tick();
-  BOOST_TEST(script->count("renew_self") == 0);
+  BOOST_TEST(script->count("renew_self") == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(token_file_is_reread_when_vault_agent_replaces_it, Fixture) {
@@ -339,9 +344,9 @@ BOOST_FIXTURE_TEST_CASE(token_file_is_reread_when_vault_agent_replaces_it, Fixtu
   auth->tick();
   clock.advance(ms{400000});
   auth->tick();
-  BOOST_TEST(script->count("renew_self") == 0);
-  BOOST_TEST(script->count("lookup_self") >= 2);
-  BOOST_TEST(script->count("login") == 0);
+  BOOST_TEST(script->count("renew_self") == 0u);
+  BOOST_TEST(script->count("lookup_self") >= 2u);
+  BOOST_TEST(script->count("login") == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(run_keeps_renewing_until_told_to_stop, Fixture) {
@@ -351,9 +356,9 @@ BOOST_FIXTURE_TEST_CASE(run_keeps_renewing_until_told_to_stop, Fixture) {
   const auto start = clock.steady_now();
   auth->run([&] { return clock.steady_now() - start >= seconds{200}; }, ms{1000});
   // 200 one-second slices = 200 s; a renewal every 30 * 2/3 * 0.95 = 19 s.
-  BOOST_TEST(script->count("login") == 1);
-  BOOST_TEST(script->count("renew_self") >= 9);
-  BOOST_TEST(script->count("renew_self") <= 11);
+  BOOST_TEST(script->count("login") == 1u);
+  BOOST_TEST(script->count("renew_self") >= 9u);
+  BOOST_TEST(script->count("renew_self") <= 11u);
 }
 
 BOOST_AUTO_TEST_CASE(static_token_source_cannot_reauthenticate) {

@@ -13,7 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/vault/emulator_process.h"
+#include "tests/support/emulator_process.h"
+#include "tests/vault/test_support.h"
 #include "vault/auth.h"
 #include "vault/client.h"
 #include "vault/connection.h"
@@ -22,6 +23,7 @@ namespace ps::vault {
 namespace {
 
 using namespace ps::vault::testing;
+using ps::testing::DevPki;
 using nlohmann::json;
 using std::chrono::milliseconds;
 

@@ -6,11 +6,16 @@
 #include <memory>
 #include <string>
 
-#include "tests/vault/emulator_process.h"
+#include "tests/support/emulator_process.h"
+#include "tests/vault/test_support.h"
 #include "vault/auth.h"
 #include "vault/client.h"
 
 namespace ps::vault::testing {
+
+using ps::testing::DevPki;
+using ps::testing::EmulatorOptions;
+using ps::testing::EmulatorProcess;
 
 struct EmulatorFixture {
   TempDir dir;
@@ -20,11 +25,7 @@ struct EmulatorFixture {
   std::unique_ptr<EmulatorProcess> emu;
 
   explicit EmulatorFixture(EmulatorOptions options = {}) {
-    if (options.cert.empty()) {
-      options.cert = pki.server;
-      options.key = pki.server_key;
-    }
-    emu = std::make_unique<EmulatorProcess>(dir, pki, options);
+    emu = std::make_unique<EmulatorProcess>(dir, pki, std::move(options));
   }
 
   VaultConfig config() const {

@@ -1,4 +1,4 @@
-// Small helpers for the vault tests: a temporary directory, files, and a log capture that
+// Small helpers for the vault tests: files, the role-name rule, and a log capture that
 // checks no secret ever reached a log line.
 #pragma once
 
@@ -12,34 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/files.h"
+#include "tests/support/temp_dir.h"
 #include "tls/tls.h"
 
 namespace ps::vault::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ps-vault-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
+using ps::testing::TempDir;
 
- private:
-  std::filesystem::path path_;
-};
-
-inline void write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
+using ps::testing::write_file;
 
 // Writes a temp file and renames it over `path`, as Vault Agent's file sink does.
 inline void replace_file(const std::string& path, const std::string& content) {

@@ -61,11 +61,14 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   const std::string& m = req.method;
   if (p == "/_emulator/stats" && m == "GET") {
     std::lock_guard<std::mutex> lock(admin_mu);
+    const Stats now = stats_now();
     json by_status = json::object();
-    for (const auto& [code, n] : stats.by_status) by_status[std::to_string(code)] = n;
-    return json_response(200, {{"requests", stats.requests},
-                               {"dropped", stats.dropped},
-                               {"by_status", by_status}});
+    for (const auto& [code, n] : now.by_status) by_status[std::to_string(code)] = n;
+    return json_response(200, {{"requests", now.requests},
+                               {"dropped", now.dropped},
+                               {"by_status", by_status},
+                               {"received", now.received},
+                               {"settled", now.settled}});
   }
   if ((p == "/_emulator/seal" || p == "/_emulator/unseal") && m == "POST") {
     std::unique_lock<std::shared_mutex> lock(mu);

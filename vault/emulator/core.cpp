@@ -537,9 +537,27 @@ void Emulator::tidy() {
   core_->changes.fetch_add(1);
 }
 
+Stats Emulator::Core::stats_now() const {
+  Stats s = stats;
+  s.settled = unsettled.empty() ? s.received : *unsettled.begin() - 1;
+  return s;
+}
+
 Stats Emulator::stats() const {
   std::lock_guard<std::mutex> lock(core_->admin_mu);
-  return core_->stats;
+  return core_->stats_now();
+}
+
+std::uint64_t Emulator::request_received() {
+  std::lock_guard<std::mutex> lock(core_->admin_mu);
+  const std::uint64_t number = ++core_->stats.received;
+  core_->unsettled.insert(number);
+  return number;
+}
+
+void Emulator::request_settled(std::uint64_t number) {
+  std::lock_guard<std::mutex> lock(core_->admin_mu);
+  core_->unsettled.erase(number);
 }
 
 const Options& Emulator::options() const { return core_->options; }

@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -140,7 +141,9 @@ struct Emulator::Core {
   std::string standby_mode = "off";   // guarded by admin_mu: off | redirect | no_leader
   std::string leader_address;         // guarded by admin_mu
   bool rate_limit_headers = false;    // guarded by admin_mu
-  Stats stats;                        // guarded by admin_mu
+  Stats stats;                        // guarded by admin_mu (settled: computed on read)
+  std::set<std::uint64_t> unsettled;  // guarded by admin_mu: received, not yet settled
+  Stats stats_now() const;            // REQUIRES admin_mu
 
   // --- pipeline (core.cpp)
   void init_dev();

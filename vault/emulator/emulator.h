@@ -78,6 +78,13 @@ struct Stats {
   std::uint64_t requests = 0;  // /v1 requests answered (faults included, drops not)
   std::uint64_t dropped = 0;   // connections closed by a `drop` fault
   std::map<int, std::uint64_t> by_status;
+  // Requests the front end has read (admin calls included), numbered from 1 in that order,
+  // and the highest n such that requests 1..n are all settled: answered (or dropped) with
+  // their request-log line written, or given up without one (connection lost mid-request).
+  // Every request the server answered before a stats call has a number below that call's,
+  // so once settled >= received - 1 (both read from that call) its log line is written.
+  std::uint64_t received = 0;
+  std::uint64_t settled = 0;
 };
 
 class Emulator {
@@ -107,6 +114,12 @@ class Emulator {
 
   Stats stats() const;
   const Options& options() const;
+
+  // The front end's bookkeeping behind Stats::received and Stats::settled: a request's number,
+  // taken when its head has been read, and its settlement once its request-log line is written
+  // (or it ended without one).
+  std::uint64_t request_received();
+  void request_settled(std::uint64_t number);
 
   struct Core;  // implementation (core.h)
 

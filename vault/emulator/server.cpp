@@ -222,6 +222,13 @@ void Server::serve(int fd, std::string peer) {
     }
     buf.erase(0, consumed);
     set_timeout(fd, SO_RCVTIMEO, options_.io_timeout);
+    // Numbered for GET /_emulator/stats (received / settled); settled when this request is
+    // done here, i.e. after its request-log line was written or it ended without one.
+    struct Settle {
+      Emulator& emu;
+      const std::uint64_t number;
+      ~Settle() { emu.request_settled(number); }
+    } settle{emu_, emu_.request_received()};
 
     HttpRequest req;
     req.method = head.method;

@@ -39,7 +39,7 @@
 
 #include "engine/rules/timestamp.h"
 #include "sidecar/server/webhook_signature.h"
-#include "tests/sidecar/server/server_test_support.h"
+#include "tests/support/server_test_support.h"
 
 namespace {
 

@@ -27,8 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
-
 // A rotated certificate: a new leaf from the dev CA, written next to the configured files and
 // renamed over them (how certificates should be rotated).
 void rotate_listener_certificate(ServeEnv& env, const std::string& cert, const std::string& key) {

@@ -48,7 +48,6 @@ void write_private(const std::string& path, const std::string& text) {
 }
 
 std::string sidecar_path() { return build_dir() + "/sidecar/policy-sidecar"; }
-std::string emulator_path() { return build_dir() + "/vault/emulator/vault-emulator"; }
 
 HttpReply to_reply(const httplib::Result& r) {
   HttpReply out;
@@ -112,15 +111,10 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vect
   posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, stderr_file.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0600);
-  std::vector<std::string> envs = merged_environment(env);
-  std::vector<char*> cargv, cenv;
-  std::vector<std::string> args = argv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  for (auto& e : envs) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
+  const CStringArray cenv(merged_environment(env));
+  const CStringArray cargv(argv);
   const SpawnDefaultSigpipe attr;  // the daemon is tested with its own SIGPIPE handling
-  const int rc = posix_spawn(&pid_, cargv[0], &fa, attr.get(), cargv.data(), cenv.data());
+  const int rc = posix_spawn(&pid_, cargv.get()[0], &fa, attr.get(), cargv.get(), cenv.get());
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   out_fd_ = out[0];
@@ -187,10 +181,7 @@ nlohmann::json HttpReply::json() const { return nlohmann::json::parse(body); }
 
 // ---- ServeEnv -------------------------------------------------------------------------------
 
-ServeEnv::ServeEnv(bool emulator) {
-  if (Status written = tls::devpki::write_dev_set(file("pki")); !written.ok()) {
-    throw std::runtime_error(written.message());
-  }
+ServeEnv::ServeEnv(bool emulator) : pki_(dir_) {
   db_ = file("ledger.db");
   create_ledger(db_);
   raw_ = std::make_unique<RawLedger>(db_);
@@ -199,15 +190,12 @@ ServeEnv::ServeEnv(bool emulator) {
   token_ = "operator-token-0123456789abcdef";
   write_private(file("api-token"), token_ + "\n");
   if (emulator) {
-    emulator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{emulator_path(), "--listen", "127.0.0.1:0", "--tls-cert",
-                                 file("pki/server.pem"), "--tls-key", file("pki/server-key.pem"),
-                                 "--dev", "--dev-root-token", kRootToken, "--admin-token",
-                                 kAdminToken},
-        std::vector<std::string>{}, file("emulator.log"));
-    vault_addr_ = emulator_->wait_for_line("VAULT_ADDR=", 10s);
-    if (vault_addr_.empty()) throw std::runtime_error("vault-emulator did not start");
-    vault_port_ = std::stoi(vault_addr_.substr(vault_addr_.rfind(':') + 1));
+    EmulatorOptions options;
+    options.root_token = kRootToken;
+    options.admin_token = kAdminToken;
+    emulator_ = std::make_unique<EmulatorProcess>(dir_, pki_, options);
+    vault_addr_ = emulator_->address();
+    vault_port_ = emulator_->port();
   }
 }
 

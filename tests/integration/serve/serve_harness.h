@@ -16,7 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/sidecar/server/server_test_support.h"
+#include "tests/support/emulator_process.h"
+#include "tests/support/server_test_support.h"
 #include "tests/support/test_support.h"
 
 namespace ps::testing::serve {
@@ -121,11 +122,12 @@ class ServeEnv {
 
  private:
   TempDir dir_;
+  DevPki pki_;  // <dir>/pki
   std::string db_;
   std::unique_ptr<RawLedger> raw_;
   std::string secret_;
   std::string token_;
-  std::unique_ptr<ChildProcess> emulator_;
+  std::unique_ptr<EmulatorProcess> emulator_;
   std::string vault_addr_;
   int vault_port_ = 0;
   std::unique_ptr<ChildProcess> serve_;

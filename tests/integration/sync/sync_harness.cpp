@@ -21,6 +21,7 @@
 #include "sidecar/config/config.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/outbox_hook.h"
+#include "tests/support/files.h"
 
 extern char** environ;
 
@@ -29,13 +30,6 @@ namespace ps::sidecar::itest {
 using nlohmann::json;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The sidecar must see only what the test gives it.
 const std::vector<std::string> kInheritedVariablesRemoved = {
@@ -63,16 +57,11 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> env_strings =
-      ps::testing::merged_environment(env, kInheritedVariablesRemoved);
-  std::vector<char*> envp, args;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_copy = argv;
-  for (auto& s : argv_copy) args.push_back(s.data());
-  args.push_back(nullptr);
+  const ps::testing::CStringArray envp(
+      ps::testing::merged_environment(env, kInheritedVariablesRemoved));
+  const ps::testing::CStringArray args(argv);
   const ps::testing::SpawnDefaultSigpipe attr;  // the CLI is tested with its own handling
-  const int rc = ::posix_spawn(&pid_, args[0], &fa, attr.get(), args.data(), envp.data());
+  const int rc = ::posix_spawn(&pid_, args.get()[0], &fa, attr.get(), args.get(), envp.get());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
 }
@@ -112,15 +101,15 @@ std::optional<int> Child::wait_for(std::chrono::milliseconds limit) {
   }
 }
 
-std::string Child::out() const { return read_file(out_file_); }
-std::string Child::err() const { return read_file(err_file_); }
+std::string Child::out() const { return ps::testing::read_text_file(out_file_); }
+std::string Child::err() const { return ps::testing::read_text_file(err_file_); }
 
 SyncWorld::SyncWorld(WorldOptions options) : pki(vdir), root_token("root-sync-4b1c") {
-  ps::vault::testing::EmulatorOptions eo;
+  ps::testing::EmulatorOptions eo;
   eo.cert = pki.server;
   eo.key = pki.server_key;
   eo.root_token = root_token;
-  emu = std::make_unique<ps::vault::testing::EmulatorProcess>(vdir, pki, eo);
+  emu = std::make_unique<ps::testing::EmulatorProcess>(vdir, pki, eo);
   db = vdir.file("governance.db");
   config = vdir.file("policy-sidecar.json");
   { ps::testing::RawLedger create(db, true); }
@@ -131,7 +120,7 @@ SyncWorld::SyncWorld(WorldOptions options) : pki(vdir), root_token("root-sync-4b
 
 SyncWorld::~SyncWorld() = default;
 
-ps::vault::testing::EmulatorProcess::Reply SyncWorld::root(const std::string& method,
+ps::testing::EmulatorProcess::Reply SyncWorld::root(const std::string& method,
                                                            const std::string& path,
                                                            const json& body) {
   if (!http_) {
@@ -158,7 +147,7 @@ ps::vault::testing::EmulatorProcess::Reply SyncWorld::root(const std::string& me
     http_.reset();  // reconnect next time
     throw std::runtime_error("harness request " + method + " " + path + " failed");
   }
-  ps::vault::testing::EmulatorProcess::Reply r;
+  ps::testing::EmulatorProcess::Reply r;
   r.status = res->status;
   if (!res->body.empty()) {
     r.body = json::parse(res->body, nullptr, false);
@@ -187,7 +176,7 @@ void SyncWorld::write_config(const WorldOptions& options) {
               {"sync", sync},
               {"reconcile", reconcile},
               {"revocation", revocation}};
-  ps::vault::testing::write_file(config, doc.dump(2));
+  ps::testing::write_file(config, doc.dump(2));
 }
 
 void SyncWorld::add_agent(const std::string& agent, std::int64_t tier) {

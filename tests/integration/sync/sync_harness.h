@@ -7,7 +7,7 @@
 //   w.cli({"sync"});                   // VAULT_ADDR / VAULT_CACERT / VAULT_TOKEN set
 //   BOOST_TEST(w.role("a1") == ...);
 //
-// Reuses tests/vault's EmulatorProcess (start, admin fault API, request log). Setup failures
+// Reuses tests/support's EmulatorProcess (start, admin fault API, request log). Setup failures
 // throw (a test that cannot set up fails loudly).
 #pragma once
 
@@ -22,7 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/test_support.h"
-#include "tests/vault/emulator_process.h"
+#include "tests/support/emulator_process.h"
 
 namespace httplib {
 class SSLClient;
@@ -109,9 +109,9 @@ class SyncWorld {
   // Finds the accessors of tokens logged in through AppRole role `role_name`.
   std::vector<std::string> login_accessors(const std::string& role_name);
 
-  ps::vault::testing::TempDir vdir;
-  ps::vault::testing::DevPki pki;
-  std::unique_ptr<ps::vault::testing::EmulatorProcess> emu;
+  ps::testing::TempDir vdir;
+  ps::testing::DevPki pki;
+  std::unique_ptr<ps::testing::EmulatorProcess> emu;
   std::string db;
   std::string config;
   std::string root_token;
@@ -119,7 +119,7 @@ class SyncWorld {
   ~SyncWorld();
   // A root-token request on the harness's own kept-alive connection (thousands of role reads
   // would otherwise pay a TLS handshake each).
-  ps::vault::testing::EmulatorProcess::Reply root(const std::string& method,
+  ps::testing::EmulatorProcess::Reply root(const std::string& method,
                                                   const std::string& path,
                                                   const nlohmann::json& body = nullptr);
 

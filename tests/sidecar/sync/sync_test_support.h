@@ -17,11 +17,14 @@
 #include "sidecar/sync/outbox_hook.h"
 #include "sidecar/sync/reconciler.h"
 #include "sidecar/sync/sync_worker.h"
-#include "tests/sidecar/sync/fake_vault.h"
+#include "tests/support/fake_vault.h"
 #include "tests/support/test_support.h"
 #include "tests/support/simulated_clock.h"
 
 namespace ps::sidecar::testing {
+
+using ps::testing::FakeVault;
+using ps::testing::FakeVaultState;
 
 // Every requirement switched off: any agent may be promoted one tier at a time.
 engine::Rules permissive_rules();

@@ -212,6 +212,45 @@ BOOST_AUTO_TEST_CASE(retry_after_is_honoured_by_the_row_and_the_pause) {
   BOOST_TEST(f.stats().synced >= 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_rows_retry_delay_is_full_jitter_over_a_capped_doubling_ceiling) {
+  // SyncWorker::row_backoff: after the n-th failure in a row the outbox row waits
+  // random * min(backoff_max, backoff_initial * multiplier^(n-1)). With the random source
+  // fixed at 0.5 that is exactly half the ceiling: 0.5 s, 1 s, 2 s, ... up to 150 s (half the
+  // 300 s cap). A schedule without jitter (the whole ceiling), with "equal" jitter (c/2 +
+  // r*c/2 = 0.75 c), another base, multiplier or cap, or one that does not grow with the
+  // attempts fails here.
+  SyncFixture f;
+  f.random = [] { return 0.5; };
+  f.add_agent("a1", 0);
+  promote_with_role(f, "a1");
+  f.vault->sealed = true;  // every request fails the same Vault-wide way
+  SyncConfig config;       // 1 s doubling to 300 s
+  auto w = f.worker(config);
+  const std::vector<milliseconds> expected = {
+      milliseconds{500},   milliseconds{1000},  milliseconds{2000},   milliseconds{4000},
+      milliseconds{8000},  milliseconds{16000}, milliseconds{32000},  milliseconds{64000},
+      milliseconds{128000}, milliseconds{150000}, milliseconds{150000}, milliseconds{150000}};
+  for (std::size_t n = 1; n <= expected.size(); ++n) {
+    const auto failed_at = f.clock.wall_now();
+    const auto stats = pass(*w);
+    BOOST_REQUIRE_MESSAGE(stats.retried == 1, "failure " << n);
+    const auto row = f.row("a1");
+    BOOST_REQUIRE(row.has_value());
+    BOOST_TEST(row->attempts == static_cast<std::int64_t>(n));
+    const auto delay = std::chrono::duration_cast<milliseconds>(row->next_attempt_at - failed_at);
+    BOOST_TEST(delay.count() == expected[n - 1].count(),
+               "after failure " << n << " the row waits " << delay.count() << " ms, not "
+                                << expected[n - 1].count() << " ms");
+    // The next probe comes when the worker's pause ends (never before the row is due).
+    const auto paused_until = w->health().paused_until;
+    BOOST_REQUIRE(paused_until.has_value());
+    const auto wait = std::chrono::duration_cast<milliseconds>(*paused_until - f.clock.steady_now());
+    BOOST_REQUIRE(wait >= expected[n - 1]);
+    f.clock.advance(wait);
+  }
+  BOOST_TEST(f.stats().pending == 1);  // still waiting, nothing parked
+}
+
 BOOST_AUTO_TEST_CASE(server_error_burst_converges_with_attempts_recorded) {
   SyncFixture f;
   f.add_agent("a1", 0);

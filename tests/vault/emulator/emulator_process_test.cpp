@@ -7,11 +7,15 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/emulator/emulator_process.h"
+#include "tests/support/emulator_process.h"
+#include "tests/support/files.h"
+#include "tls/dev_pki.h"
 #include "tls/tls.h"
 
 
-using namespace ps::vault::emulator::testing;
+using ps::testing::EmulatorProcess;
+using ps::testing::TempDir;
+using ps::testing::read_text_file;
 using nlohmann::json;
 
 namespace {
@@ -64,7 +68,7 @@ httplib::Result list(httplib::SSLClient& cli, const std::string& path) {
 
 bool wait_for_log(const std::string& file, const std::string& needle) {
   for (int i = 0; i < 200; ++i) {
-    if (read_file(file).find(needle) != std::string::npos) return true;
+    if (read_text_file(file).find(needle) != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   return false;
@@ -77,7 +81,7 @@ BOOST_AUTO_TEST_SUITE(emulator_process)
 BOOST_AUTO_TEST_CASE(prints_one_vault_addr_line_and_serves_vault_over_tls) {
   Fixture f;
   EmulatorProcess emu(f.args(), f.dir.file("stderr"));
-  BOOST_REQUIRE(emu.addr().rfind("https://127.0.0.1:", 0) == 0u);
+  BOOST_REQUIRE(emu.address().rfind("https://127.0.0.1:", 0) == 0u);
   BOOST_TEST(emu.port() > 0);
   auto cli = f.client(emu.port());
   auto h = cli->Get("/v1/sys/health");
@@ -87,7 +91,7 @@ BOOST_AUTO_TEST_CASE(prints_one_vault_addr_line_and_serves_vault_over_tls) {
   BOOST_TEST(h->get_header_value("Cache-Control") == "no-store");
   BOOST_TEST(emu.stop() == 0);
   BOOST_TEST(emu.rest_of_stdout().empty());
-  BOOST_TEST(read_file(f.dir.file("stderr")).find(kRoot) == std::string::npos);
+  BOOST_TEST(read_text_file(f.dir.file("stderr")).find(kRoot) == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(accepts_the_list_verb_and_keeps_one_connection_alive) {
@@ -149,6 +153,36 @@ BOOST_AUTO_TEST_CASE(a_hang_fault_answers_late_or_closes_when_the_client_gives_u
   auto stats = admin->Get("/_emulator/stats", ah);
   BOOST_REQUIRE(stats);
   BOOST_TEST(json::parse(stats->body)["by_status"]["200"].get<int>() >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(stats_number_every_request_and_settle_it_after_its_log_line) {
+  Fixture f;
+  EmulatorProcess emu(f.args(), f.dir.file("stderr"));
+  auto cli = f.client(emu.port());
+  httplib::Headers ah = {{"X-Emulator-Admin-Token", kAdmin}};
+  for (int i = 0; i < 5; ++i) BOOST_REQUIRE(cli->Get("/v1/sys/health"));
+  BOOST_REQUIRE(cli->Get("/_emulator/nothing", ah));  // admin calls are numbered too
+  auto stats = [&] { return json::parse(cli->Get("/_emulator/stats", ah)->body); };
+  const json first = stats();
+  BOOST_TEST(first["received"] == 7);           // the six before and this one
+  BOOST_TEST(first["settled"].get<int>() <= 6);  // this one is being answered
+  int settled = first["settled"].get<int>();
+  for (int i = 0; i < 2000 && settled < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    settled = stats()["settled"].get<int>();
+  }
+  BOOST_REQUIRE(settled >= 6);
+  // Settled means logged: the six lines are there, without waiting.
+  std::istringstream lines(read_text_file(f.dir.file("requests.log")));
+  std::string line;
+  int health = 0, nothing = 0;
+  while (std::getline(lines, line)) {
+    const std::string path = json::parse(line)["path"];
+    health += path == "/v1/sys/health";
+    nothing += path == "/_emulator/nothing";
+  }
+  BOOST_TEST(health == 5);
+  BOOST_TEST(nothing == 1);
 }
 
 BOOST_AUTO_TEST_CASE(status_faults_send_retry_after_and_rate_limit_headers) {
@@ -218,7 +252,7 @@ BOOST_AUTO_TEST_CASE(the_request_log_has_a_line_per_request_and_no_secret) {
     cli->Get("/_emulator/stats", {{"X-Emulator-Admin-Token", kAdmin}});
     emu.stop();
   }
-  std::string log = read_file(f.dir.file("requests.log"));
+  std::string log = read_text_file(f.dir.file("requests.log"));
   std::istringstream lines(log);
   std::string line;
   int count = 0;

@@ -1,4 +1,4 @@
-#include "tests/sidecar/server/server_test_support.h"
+#include "tests/support/server_test_support.h"
 
 #include "tls/digest.h"
 
@@ -10,13 +10,6 @@
 #include "sidecar/server/webhook_signature.h"
 
 namespace ps::testing {
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void create_ledger(const std::string& path) { RawLedger raw(path, true); }
 

@@ -21,6 +21,18 @@ inline Options dev_options() {
   return o;
 }
 
+// A request from 127.0.0.1 with the token (when not empty) in X-Vault-Token.
+inline HttpRequest request(const std::string& method, const std::string& path,
+                           const std::string& query = "", const std::string& token = "") {
+  HttpRequest r;
+  r.method = method;
+  r.path = path;
+  r.query = query;
+  r.remote_addr = "127.0.0.1";
+  if (!token.empty()) r.headers.push_back({"X-Vault-Token", token});
+  return r;
+}
+
 struct Reply {
   int status = 0;
   json body;  // parsed JSON, or null for an empty / non-JSON body
@@ -42,11 +54,7 @@ class Vault {
   Reply call(const std::string& method, const std::string& path, const json& body = nullptr,
              const std::string& token = "\x01root", std::vector<Header> headers = {},
              const std::string& query = "") {
-    HttpRequest r;
-    r.method = method;
-    r.path = path;
-    r.query = query;
-    r.remote_addr = "127.0.0.1";
+    HttpRequest r = request(method, path, query);
     r.headers = std::move(headers);
     std::string t = token == "\x01root" ? root : token;
     if (!t.empty()) r.headers.push_back({"X-Vault-Token", t});
@@ -78,10 +86,7 @@ class Vault {
     return call("DELETE", path, nullptr, token);
   }
   Reply admin(const std::string& method, const std::string& path, const json& body = nullptr) {
-    HttpRequest r;
-    r.method = method;
-    r.path = path;
-    r.remote_addr = "127.0.0.1";
+    HttpRequest r = request(method, path);
     r.headers.push_back({"X-Emulator-Admin-Token", "admin-token-for-tests"});
     if (!body.is_null()) r.body = body.dump();
     return to_reply(emu.handle(r));

@@ -1,7 +1,7 @@
 // AppRole login and the token store: issue, lookup, renewal, expiry, revocation, use counts.
 #include <boost/test/unit_test.hpp>
 
-#include "tests/emulator/emulator_fixture.h"
+#include "tests/vault/emulator/emulator_fixture.h"
 
 using namespace ps::vault::emulator;
 using namespace ps::vault::emulator::testing;

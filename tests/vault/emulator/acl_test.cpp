@@ -1,7 +1,7 @@
 // Policy parsing and ACL evaluation by Vault's rules, directly and through the emulator.
 #include <boost/test/unit_test.hpp>
 
-#include "tests/emulator/emulator_fixture.h"
+#include "tests/vault/emulator/emulator_fixture.h"
 #include "vault/emulator/acl.h"
 
 using namespace ps::vault::emulator;

@@ -6,12 +6,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/emulator/emulator_fixture.h"
-#include "tests/emulator/emulator_process.h"
+#include "tests/vault/emulator/emulator_fixture.h"
+#include "tests/support/temp_dir.h"
 #include "vault/emulator/state_file.h"
 
 using namespace ps::vault::emulator;
 using namespace ps::vault::emulator::testing;
+using ps::testing::TempDir;
 
 BOOST_AUTO_TEST_SUITE(emulator_state_file)
 

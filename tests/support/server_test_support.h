@@ -7,12 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/files.h"
 #include "tests/support/test_support.h"
 
 namespace ps::testing {
-
-// The whole file ("" when missing).
-std::string read_text_file(const std::string& path);
 
 // A ledger from the upstream schema at `path` (not migrated).
 void create_ledger(const std::string& path);

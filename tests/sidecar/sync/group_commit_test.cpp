@@ -1,12 +1,18 @@
 // Group commit: Ledger::promote_batch keeps every promotion all-or-nothing on its own inside
 // one transaction, and PromotionCommitter gives each concurrent caller its own result.
 #include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "engine/ledger/ledger.h"
 #include "sidecar/sync/group_commit.h"
 #include "tests/support/simulated_clock.h"
-#include "tests/sidecar/server/server_test_support.h"
+#include "tests/support/server_test_support.h"
 
 using ps::Code;
 using ps::Result;
@@ -96,20 +102,51 @@ BOOST_AUTO_TEST_CASE(a_batch_that_cannot_take_the_lock_fails_every_entry_and_wri
 BOOST_AUTO_TEST_CASE(concurrent_callers_each_get_their_own_result) {
   Fixture fx;
   LedgerPool pool({fx.db, 5000, false});
-  PromotionCommitter committer(pool, 8);
+  std::mutex sizes_mu;
+  std::vector<std::size_t> sizes;  // each committed batch's size, in commit order
+  PromotionCommitter committer(pool, 8, [&](std::size_t n, double) {
+    std::lock_guard<std::mutex> lock(sizes_mu);
+    sizes.push_back(n);
+  });
   auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
-  std::vector<std::thread> threads;
   std::vector<Status> statuses(41);
   std::vector<std::int64_t> ids(41, 0);
-  for (int i = 0; i <= 40; ++i) {
+  auto call = [&](int i, ps::engine::TierChangeHook hook) {
+    const std::string agent = i < 40 ? "a" + std::to_string(i) : "new";
+    auto r = committer.promote(fx.request(agent), rules, std::move(hook));
+    statuses[i] = r.status();
+    if (r.ok()) ids[i] = r->id;
+  };
+
+  // Caller 0 commits alone (nobody else has called yet) and its hook holds that batch open
+  // until the 40 others have called: they queue behind it and must be committed together.
+  std::promise<void> gate_entered;
+  std::shared_future<void> release_gate;
+  std::promise<void> release;
+  release_gate = release.get_future().share();
+  auto gate_hook = [&, inner = logging_hook()](ps::engine::LedgerTx& tx,
+                                               const ps::engine::TierChange& c) -> Status {
+    gate_entered.set_value();
+    release_gate.wait();
+    return inner(tx, c);
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(call, 0, gate_hook);
+  BOOST_REQUIRE(gate_entered.get_future().wait_for(std::chrono::seconds{30}) ==
+                std::future_status::ready);
+  std::atomic<int> calling{0};
+  for (int i = 1; i <= 40; ++i) {
     threads.emplace_back([&, i] {
-      const std::string agent = i < 40 ? "a" + std::to_string(i) : "new";
-      auto r = committer.promote(fx.request(agent), rules, logging_hook());
-      statuses[i] = r.status();
-      if (r.ok()) ids[i] = r->id;
+      ++calling;
+      call(i, logging_hook());
     });
   }
+  while (calling.load() < 40) std::this_thread::yield();
+  // promote() queues its caller first thing; give the last ones time to get there.
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  release.set_value();
   for (auto& t : threads) t.join();
+
   for (int i = 0; i < 40; ++i) {
     BOOST_TEST(statuses[i].ok(), i << ": " << statuses[i].message());
     BOOST_TEST(fx.raw->text("SELECT agent_id FROM promotions WHERE id = " + std::to_string(ids[i])) ==
@@ -118,7 +155,16 @@ BOOST_AUTO_TEST_CASE(concurrent_callers_each_get_their_own_result) {
   BOOST_TEST((statuses[40].code() == Code::failed_precondition));
   BOOST_TEST(fx.raw->integer("SELECT count(*) FROM promotions") == 40);
   BOOST_TEST(committer.promotions() == 40u);
-  BOOST_TEST(committer.batches() <= 41u);
+  // Batched: the gate alone, then the 40 waiting callers in batches of at most 8 (6 batches
+  // when all of them had queued), never one commit per caller.
+  std::lock_guard<std::mutex> lock(sizes_mu);
+  BOOST_REQUIRE(!sizes.empty());
+  BOOST_TEST(sizes.front() == 1u);
+  BOOST_TEST(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}) == 41u);
+  BOOST_TEST(*std::max_element(sizes.begin(), sizes.end()) > 1u);
+  BOOST_TEST(*std::max_element(sizes.begin(), sizes.end()) <= 8u);
+  BOOST_TEST(committer.batches() == sizes.size());
+  BOOST_TEST(committer.batches() < 41u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -14,7 +14,7 @@
 #include "sidecar/server/webhook.h"
 #include "sidecar/sync/tier_change_service.h"
 #include "tls/digest.h"
-#include "tests/sidecar/server/server_test_support.h"
+#include "tests/support/server_test_support.h"
 
 using ps::Code;
 using ps::Result;

@@ -1,11 +1,21 @@
-// A hand-written in-memory Vault for the sync worker and reconciler unit tests: AppRole roles
-// with token_policies, Vault's per-field semantics (a write to a missing role is role_missing;
-// the per-field endpoint stores names lowercased, sorted, deduplicated), scripted faults, a
-// "sealed" switch, per-role permission denials, hooks that run inside a request (to stage races),
-// and a record of every request. Thread-safe (the reconciler reads from several threads).
+// The one hand-written fake of the Vault seam (vault::VaultApi) for unit tests, in memory:
+//  - authentication: scripted answers for login, lookup-self and renew-self (each queue's last
+//    answer repeats; an empty queue answers a retryable transport error), with the
+//    credentials and tokens each call was given;
+//  - AppRole roles with token_policies and Vault's per-field semantics (a write to a missing
+//    role is role_missing; the per-field endpoint stores names lowercased, sorted,
+//    deduplicated), scripted faults, a "sealed" switch, per-role permission denials, hooks
+//    that run inside a request (to stage races);
+//  - a record of every call in order: "login", "lookup_self", "renew_self", "read <role>",
+//    "write <role>", "create <role>", "list ".
+// Other operations answer not_implemented. Thread-safe (the reconciler reads from several
+// threads); tests share the FakeVaultState with the fakes they hand out.
 #pragma once
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -18,20 +28,30 @@
 
 #include "vault/api.h"
 
-namespace ps::sidecar::testing {
+namespace ps::testing {
 
 struct FakeVaultState {
   std::mutex mu;
+  std::vector<std::string> calls;  // every call, in order (see above)
+
+  // ---- authentication script ----
+  std::deque<vault::Result<vault::AuthInfo>> logins;
+  std::deque<vault::Result<vault::TokenInfo>> lookups;
+  std::deque<vault::Result<vault::AuthInfo>> renewals;
+  std::vector<std::string> tokens_used;  // tokens given to lookup/renew
+  std::vector<std::string> credentials;  // "role_id:secret_id" given to login
+
+  // ---- roles ----
   std::map<std::string, std::vector<std::string>> roles;  // role -> token_policies
-  std::deque<vault::Error> faults;  // the next requests fail with these, in order
+  std::deque<vault::Error> faults;  // the next role requests fail with these, in order
   bool sealed = false;
   std::set<std::string> denied_writes;  // roles whose writes get permission denied
   std::set<std::string> denied_reads;
-  std::vector<std::string> calls;       // "read r", "write r", "create r"
-  // Run (without the lock) when a request for `role` arrives, before it is answered.
+  // Run (without the lock) when a role request arrives, before it is answered.
   std::function<void(const std::string& op, const std::string& role)> on_request;
   std::function<void(const std::string& role)> after_write;  // after a write was applied
 
+  // Calls starting with `prefix`.
   std::size_t count(const std::string& prefix) {
     std::lock_guard<std::mutex> lock(mu);
     return static_cast<std::size_t>(std::count_if(calls.begin(), calls.end(), [&](const auto& c) {
@@ -54,14 +74,59 @@ struct FakeVaultState {
   }
 };
 
-inline vault::Error sealed_error() {
-  return vault::classify_http(503, {"Vault is sealed"}, std::nullopt);
+inline vault::AuthInfo auth_info(const std::string& token, std::int64_t ttl,
+                                 bool renewable = true) {
+  vault::AuthInfo a;
+  a.client_token = vault::Secret(token);
+  a.accessor = "accessor-" + token.substr(token.size() > 3 ? token.size() - 3 : 0);
+  a.lease_duration = ttl;
+  a.renewable = renewable;
+  a.token_type = "service";
+  return a;
 }
+
+inline vault::TokenInfo token_info(std::int64_t ttl, bool renewable,
+                                   std::int64_t creation_ttl = 0) {
+  vault::TokenInfo t;
+  t.ttl = ttl;
+  t.renewable = renewable;
+  t.creation_ttl = creation_ttl ? creation_ttl : ttl;
+  return t;
+}
+
+inline vault::Error http_error(int status, std::vector<std::string> errors) {
+  return vault::classify_http(status, errors, std::nullopt);
+}
+
+inline vault::Error sealed_error() { return http_error(503, {"Vault is sealed"}); }
 
 class FakeVault final : public vault::VaultApi {
  public:
   explicit FakeVault(std::shared_ptr<FakeVaultState> s) : s_(std::move(s)) {}
 
+  // ---- authentication (scripted) ----
+  vault::Result<vault::AuthInfo> approle_login(const vault::Secret& role_id,
+                                               const vault::Secret& secret_id) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->calls.push_back("login");
+    s_->credentials.push_back(role_id.reveal() + ":" + secret_id.reveal());
+    return next(s_->logins);
+  }
+  vault::Result<vault::TokenInfo> lookup_self(const vault::Secret& token) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->calls.push_back("lookup_self");
+    s_->tokens_used.push_back(token.reveal());
+    return next(s_->lookups);
+  }
+  vault::Result<vault::AuthInfo> renew_self(const vault::Secret& token,
+                                            std::chrono::seconds) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->calls.push_back("renew_self");
+    s_->tokens_used.push_back(token.reveal());
+    return next(s_->renewals);
+  }
+
+  // ---- roles (in memory) ----
   vault::Result<std::optional<std::vector<std::string>>> read_role_policies(
       const vault::RoleName& role) override {
     if (auto e = begin("read", role.str())) return *e;
@@ -114,18 +179,10 @@ class FakeVault final : public vault::VaultApi {
     return out;
   }
 
+  // ---- not part of the fake ----
   vault::Result<vault::Health> health() override { return unsupported(); }
   vault::Result<vault::Leader> leader() override { return unsupported(); }
   vault::Result<vault::SealStatus> seal_status() override { return unsupported(); }
-  vault::Result<vault::AuthInfo> approle_login(const vault::Secret&, const vault::Secret&) override {
-    return unsupported();
-  }
-  vault::Result<vault::TokenInfo> lookup_self(const vault::Secret&) override {
-    return unsupported();
-  }
-  vault::Result<vault::AuthInfo> renew_self(const vault::Secret&, std::chrono::seconds) override {
-    return unsupported();
-  }
   vault::Result<std::optional<vault::RoleInfo>> read_role(const vault::RoleName&) override {
     return unsupported();
   }
@@ -152,7 +209,18 @@ class FakeVault final : public vault::VaultApi {
     return vault::Error::make(vault::ErrorCode::not_implemented, vault::Action::give_up,
                               "not part of the fake");
   }
-  static vault::Error denied() { return vault::classify_http(403, {"permission denied"}, {}); }
+  static vault::Error denied() { return http_error(403, {"permission denied"}); }
+
+  template <class T>
+  static vault::Result<T> next(std::deque<vault::Result<T>>& queue) {
+    if (queue.empty()) {
+      return vault::Error::make(vault::ErrorCode::transport, vault::Action::retry,
+                                "fake: no scripted answer left");
+    }
+    vault::Result<T> r = queue.front();
+    if (queue.size() > 1) queue.pop_front();  // the last answer repeats
+    return r;
+  }
 
   // Records the request, runs the hook, then answers a scripted fault or "sealed" if any.
   std::optional<vault::Error> begin(const std::string& op, const std::string& role) {
@@ -174,4 +242,4 @@ class FakeVault final : public vault::VaultApi {
   std::shared_ptr<FakeVaultState> s_;
 };
 
-}  // namespace ps::sidecar::testing
+}  // namespace ps::testing

@@ -1,7 +1,7 @@
 // AppRole roles, per-field endpoints, role IDs and secret IDs against the emulator core.
 #include <boost/test/unit_test.hpp>
 
-#include "tests/emulator/emulator_fixture.h"
+#include "tests/vault/emulator/emulator_fixture.h"
 
 using namespace ps::vault::emulator;
 using namespace ps::vault::emulator::testing;
