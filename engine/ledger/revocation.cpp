@@ -151,9 +151,38 @@ Result<std::vector<ViolationRow>> unhandled_violations(LedgerTx& tx, std::string
   return read_violations(*stmt);
 }
 
+// Whether a scan has anything to do, read without the write lock: an idle watcher polling
+// every few seconds must not take the platform's write lock or change the file.
+Result<bool> Revocations::work_due(const ViolationScan& scan) {
+  if (scan.from_id) return true;
+  sqlite::Connection& conn = *ledger_.conn_;
+  auto tx = sqlite::Transaction::begin(conn, sqlite::Transaction::Kind::read);
+  if (!tx.ok()) return tx.status();
+  auto mark = read_mark(conn);
+  if (!mark.ok()) return mark.status();
+  auto after = conn.prepare("SELECT EXISTS (SELECT 1 FROM violations WHERE id > ?1)");
+  if (!after.ok()) return after.status();
+  after->bind(1, mark->last_violation_id);
+  auto row = after->step();
+  if (!row.ok()) return row.status();
+  if (after->column_int(0) != 0) return true;
+  auto below = unhandled_below_mark(conn, mark->last_violation_id, 1);
+  if (!below.ok()) return below.status();
+  return !below->empty();
+}
+
 Result<ViolationScanResult> Revocations::apply_violations(const ViolationScan& scan,
                                                           const ViolationDecider& decide,
                                                           const TierChangeHook& hook) {
+  auto due = work_due(scan);
+  if (!due.ok()) return due.status();
+  if (!*due) {
+    auto mark = this->mark();
+    if (!mark.ok()) return mark.status();
+    ViolationScanResult idle;
+    idle.mark_before = idle.mark_after = mark->last_violation_id;
+    return idle;
+  }
   sqlite::Connection& conn = *ledger_.conn_;
   auto tx = sqlite::Transaction::begin(conn, sqlite::Transaction::Kind::write);
   if (!tx.ok()) return tx.status();

@@ -134,6 +134,7 @@ class Revocations {
   Result<std::vector<ViolationOutcome>> recent_outcomes(std::int64_t limit);
 
  private:
+  Result<bool> work_due(const ViolationScan& scan);
   Result<ViolationOutcome> apply_one(const ViolationRow& v, const ViolationScan& scan,
                                      const ViolationDecider& decide, const TierChangeHook& hook);
   Ledger& ledger_;

@@ -50,7 +50,8 @@ struct HelpCommand {
 
 using Command = std::variant<EvaluateCommand, PromoteCommand, EligibleCommand, HistoryCommand,
                              RequirementsCommand, MigrateCommand, HelpCommand, SyncCommand,
-                             ReconcileCommand, StatusCommand, DemoteCommand, ServeCommand>;
+                             ReconcileCommand, StatusCommand, DemoteCommand, ServeCommand,
+                             RevokeScanCommand, FreezeCommand, UnfreezeCommand>;
 
 struct Invocation {
   GlobalOptions global;

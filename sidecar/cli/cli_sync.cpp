@@ -43,7 +43,19 @@ const std::vector<SyncCommandSpec>& sync_command_specs() {
        1,
        "demote AGENT_ID --to-tier N --reason TEXT [--by WHO] [--from-tier N]",
        "Demote an agent to a lower tier (one ledger transaction, recorded in\n"
-       "sidecar_demotions; Vault follows through the outbox, demotions first)."},
+       "sidecar_demotions; Vault follows through the outbox, demotions first, and the\n"
+       "revocation steps of revocation.vault run after the policy change)."},
+      {"revoke-scan", {{"--from-id", true}}, 0, "revoke-scan [--from-id N]",
+       "Apply the revocation rules to the violations recorded since the last scan (the mark\n"
+       "in sidecar_revocation_mark), each exactly once, and exit (for cron; `sync` pushes).\n"
+       "--from-id N replays violations with id >= N on purpose. Exit 0; 1 on ledger errors."},
+      {"freeze", {{"--all", false}, {"--reason", true}, {"--by", true}}, 0,
+       "freeze --all --reason TEXT [--by WHO]",
+       "The kill switch: every agent to tier 0 in one transaction (top-priority pushes and the\n"
+       "revocation steps); promotions are refused until `unfreeze`. Persists across restarts."},
+      {"unfreeze", {{"--by", true}}, 0, "unfreeze [--by WHO]",
+       "Lift the freeze: promotions are possible again (cooldowns keep running; agents\n"
+       "re-earn tiers through the normal rules)."},
   };
   return kSpecs;
 }
@@ -94,6 +106,37 @@ std::optional<Result<SyncCliCommand>> parse_sync_command(
       auto f = parse_int("--from-tier", *from);
       if (!f.ok()) return R(f.status());
       c.from_tier = *f;
+    }
+    return R(SyncCliCommand{std::move(c)});
+  }
+  if (name == "revoke-scan") {
+    RevokeScanCommand c;
+    if (const auto* from = find("--from-id")) {
+      auto f = parse_int("--from-id", *from);
+      if (!f.ok()) return R(f.status());
+      if (*f < 1) return R(usage("revoke-scan: --from-id must be at least 1"));
+      c.from_id = *f;
+    }
+    return R(SyncCliCommand{c});
+  }
+  if (name == "freeze") {
+    const auto* reason = find("--reason");
+    if (!find("--all") || !reason) {
+      return R(usage("freeze: the following arguments are required: --all, --reason"));
+    }
+    if (reason->empty()) return R(usage("freeze: --reason must not be empty"));
+    FreezeCommand c{*reason, std::nullopt};
+    if (const auto* by = find("--by")) {
+      if (by->empty()) return R(usage("freeze: --by must not be empty"));
+      c.by = *by;
+    }
+    return R(SyncCliCommand{std::move(c)});
+  }
+  if (name == "unfreeze") {
+    UnfreezeCommand c;
+    if (const auto* by = find("--by")) {
+      if (by->empty()) return R(usage("unfreeze: --by must not be empty"));
+      c.by = *by;
     }
     return R(SyncCliCommand{std::move(c)});
   }

@@ -36,7 +36,21 @@ struct DemoteCommand {
   std::optional<std::int64_t> from_tier;   // demote only if still at this tier
 };
 
-using SyncCliCommand = std::variant<SyncCommand, ReconcileCommand, StatusCommand, DemoteCommand>;
+// Violations to demotions once (cron; the push is left to `sync`). --from-id replays on purpose.
+struct RevokeScanCommand {
+  std::optional<std::int64_t> from_id;
+};
+// The kill switch: every agent to tier 0 now; promotions refused until `unfreeze`.
+struct FreezeCommand {
+  std::string reason;
+  std::optional<std::string> by;  // default: $USER, else "operator"
+};
+struct UnfreezeCommand {
+  std::optional<std::string> by;
+};
+
+using SyncCliCommand = std::variant<SyncCommand, ReconcileCommand, StatusCommand, DemoteCommand,
+                                    RevokeScanCommand, FreezeCommand, UnfreezeCommand>;
 
 // The command table entries (name, options, positionals, usage, help), in cli.cpp's shape.
 struct SyncCommandSpec {

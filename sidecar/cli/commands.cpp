@@ -6,6 +6,7 @@
 #include "engine/ledger/ledger.h"
 #include "engine/rules/timestamp.h"
 #include "sidecar/cli/cli.h"
+#include "sidecar/cli/cli_common.h"
 #include "sidecar/cli/commands_serve.h"
 #include "sidecar/cli/commands_sync.h"
 #include "sidecar/config/config.h"
@@ -30,36 +31,19 @@ struct Context {
   bool db_from_config = true;                // false: --db or POLICY_SIDECAR_DB chose it
 };
 
-int fail(const CliEnvironment& env, const std::string& message, int code = kExitFailed) {
-  env.err << "policy-sidecar: " << message << '\n';
-  return code;
-}
-
-int fail(const CliEnvironment& env, const Status& s) {
-  if (s.code() == Code::invalid_data) return fail(env, "invalid ledger data: " + s.message());
-  return fail(env, s.message());
-}
+using cli::fail;
 
 engine::LedgerOptions ledger_options(const Context& ctx, bool read_only) {
-  return {ctx.db_path, ctx.config.ledger.busy_timeout_ms, read_only, ctx.config.ledger.scan_threads};
+  return cli::ledger_options(ctx.config, ctx.db_path, read_only);
 }
 
 Result<std::unique_ptr<engine::Ledger>> open_ledger(const Context& ctx, bool read_only) {
   return engine::Ledger::open(ledger_options(ctx, read_only));
 }
 
-// Write commands bring the schema up to date first, telling the operator on stderr (the
-// first run on a large ledger builds indexes and can take a while).
 Status prepare_for_writes(const Context& ctx, engine::Ledger& ledger,
                           std::vector<engine::AppliedMigration>* applied = nullptr) {
-  if (Status s = ledger.check_schema_not_newer(); !s.ok()) return s;
-  auto done = ledger.migrate(ctx.now, engine::ledger_migrations(), [&](const engine::Migration& m) {
-    ctx.env.err << "policy-sidecar: applying ledger migration " << m.version << " (" << m.name
-                << ")..." << std::endl;
-  });
-  if (!done.ok()) return done.status();
-  if (applied) *applied = std::move(done).value();
-  return Status::success();
+  return cli::migrate_for_writes(ctx.env, ledger, ctx.now, applied);
 }
 
 int run(const Context& ctx, const EvaluateCommand& cmd) {
@@ -205,7 +189,9 @@ int run(const Context& ctx, const MigrateCommand&) {
 // sync, reconcile, status, demote: sidecar/commands_sync.cpp.
 template <class Cmd>
   requires(std::is_same_v<Cmd, SyncCommand> || std::is_same_v<Cmd, ReconcileCommand> ||
-           std::is_same_v<Cmd, StatusCommand> || std::is_same_v<Cmd, DemoteCommand>)
+           std::is_same_v<Cmd, StatusCommand> || std::is_same_v<Cmd, DemoteCommand> ||
+           std::is_same_v<Cmd, RevokeScanCommand> || std::is_same_v<Cmd, FreezeCommand> ||
+           std::is_same_v<Cmd, UnfreezeCommand>)
 int run(const Context& ctx, const Cmd& cmd) {
   return run_sync_command(SyncContext{ctx.env, ctx.config, ctx.db_path, ctx.now}, cmd);
 }

@@ -8,10 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/ledger/outbox.h"
+#include "engine/ledger/revocation_steps.h"
 #include "sidecar/config/log.h"
 #include "sidecar/sync/checkpoint.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/outbox_json.h"
+#include "sidecar/cli/cli_common.h"
 #include "sidecar/cli/tier_changes.h"
 #include "sidecar/sync/reconciler.h"
 #include "sidecar/sync/sync_worker.h"
@@ -22,10 +24,7 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-int fail(const CliEnvironment& env, const std::string& message, int code = kExitFailed) {
-  env.err << "policy-sidecar: " << message << '\n';
-  return code;
-}
+using cli::fail;
 
 RandomSource random_of(const CliEnvironment& env) {
   return env.random ? env.random : make_real_random();
@@ -58,26 +57,20 @@ Result<std::shared_ptr<const DesiredState>> desired_state(const Config& config) 
 }
 
 engine::LedgerOptions ledger_options(const SyncContext& ctx, bool read_only = false) {
-  return {ctx.db_path, ctx.config.ledger.busy_timeout_ms, read_only,
-          ctx.config.ledger.scan_threads};
+  return cli::ledger_options(ctx.config, ctx.db_path, read_only);
 }
 
 OutboxFactory outbox_factory(const SyncContext& ctx) {
   return [options = ledger_options(ctx)] { return engine::Outbox::open(options); };
 }
 
-// Write commands bring the schema up to date first (the outbox is migration 2 and 3).
+StepsFactory steps_factory(const SyncContext& ctx) {
+  return [options = ledger_options(ctx)] { return engine::RevocationSteps::open(options); };
+}
+
+// Write commands bring the schema up to date first.
 Status open_and_migrate(const SyncContext& ctx) {
-  auto ledger = engine::Ledger::open(ledger_options(ctx));
-  if (!ledger.ok()) return ledger.status();
-  if (Status s = (*ledger)->check_schema_not_newer(); !s.ok()) return s;
-  auto done = (*ledger)->migrate(ctx.now, engine::ledger_migrations(),
-                                 [&](const engine::Migration& m) {
-                                   ctx.env.err << "policy-sidecar: applying ledger migration "
-                                               << m.version << " (" << m.name << ")..."
-                                               << std::endl;
-                                 });
-  return done.ok() ? Status::success() : done.status();
+  return cli::open_and_migrate(ctx.env, ledger_options(ctx), ctx.now);
 }
 
 struct VaultParts {
@@ -110,17 +103,108 @@ void print_failed(std::ostream& out, const std::vector<engine::OutboxRow>& rows)
 
 }  // namespace
 
+namespace {
+
+struct SyncRun {
+  PassStats total;
+  engine::OutboxStats outbox;
+  engine::StepStats steps;
+  bool done() const { return outbox.pending == 0 && steps.pending == 0; }
+};
+
+// How long to wait before the next pass: the end of a pause, the next due row or the poll
+// interval, never past the deadline.
+Clock::SteadyTime next_pass(const SyncContext& ctx, SyncWorker& worker, engine::Outbox& outbox,
+                            Clock::SteadyTime now, Clock::SteadyTime deadline) {
+  Clock& clock = ctx.env.clock;
+  auto until = now + ctx.config.sync.poll_interval;
+  if (auto paused = worker.health().paused_until) {
+    until = *paused;
+  } else if (auto next = outbox.next_due(); next.ok() && *next) {
+    const auto wall = clock.wall_now();
+    if (**next > wall) {
+      until = std::min(until, now + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        **next - wall));
+    }
+  }
+  return std::min(until, deadline);
+}
+
+// Passes until nothing is pending (pushes and revocation steps) or the deadline.
+Result<SyncRun> sync_until_done(const SyncContext& ctx, SyncWorker& worker,
+                                engine::Outbox& outbox, engine::RevocationSteps* steps,
+                                Clock::SteadyTime deadline) {
+  Clock& clock = ctx.env.clock;
+  SyncRun run;
+  for (;;) {
+    auto pass = worker.run_once();
+    if (!pass.ok()) return pass.status();
+    run.total.synced += pass->synced;
+    run.total.retried += pass->retried;
+    run.total.parked += pass->parked;
+    run.total.superseded += pass->superseded;
+    run.total.steps_done += pass->steps_done;
+    auto st = outbox.stats(clock.wall_now());
+    if (!st.ok()) return st.status();
+    run.outbox = std::move(st).value();
+    if (steps) {
+      auto ss = steps->stats();
+      if (!ss.ok()) return ss.status();
+      run.steps = std::move(ss).value();
+    }
+    const auto now = clock.steady_now();
+    if (run.done() || now >= deadline) return run;
+    // The pass took every row it could: what is left is backing off, paused, or leased to
+    // another worker.
+    const auto until = next_pass(ctx, worker, outbox, now, deadline);
+    if (until > now) {
+      clock.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+                      std::chrono::milliseconds{1});
+    }
+  }
+}
+
+void print_sync(std::ostream& out, const SyncRun& run, const SyncWorker& worker) {
+  const auto& total = run.total;
+  out << "Synced " << total.synced << " agent" << (total.synced == 1 ? "" : "s")
+      << "; retries scheduled " << total.retried << "; parked " << total.parked << '\n'
+      << "Outbox: " << run.outbox.synced << " synced, " << run.outbox.pending << " pending, "
+      << run.outbox.failed << " failed\n";
+  if (total.steps_done + run.steps.pending + run.steps.failed > 0) {
+    out << "Revocation steps: " << total.steps_done << " done now; " << run.steps.pending
+        << " pending, " << run.steps.failed << " failed\n";
+  }
+  if (auto h = worker.health(); !h.vault_available && h.last_error) {
+    out << "Vault unavailable: " << *h.last_error << '\n';
+  }
+  if (!run.outbox.failed_rows.empty()) {
+    out << "Parked (run `policy-sidecar status` for details; `reconcile` retries them):\n";
+    print_failed(out, run.outbox.failed_rows);
+  }
+  for (const auto& step : run.steps.failed_rows) {
+    out << "  revocation step " << engine::to_string(step.kind) << " for " << step.agent_id
+        << ": " << step.error_code.value_or("error") << ": " << step.last_error.value_or("")
+        << '\n';
+  }
+  out << std::flush;
+}
+
+}  // namespace
+
 int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
   VaultParts parts;
   if (int rc = open_vault_parts(ctx, parts); rc != kExitOk) return rc;
   if (Status s = open_and_migrate(ctx); !s.ok()) return fail(ctx.env, s.message());
   auto outbox = engine::Outbox::open(ledger_options(ctx));
   if (!outbox.ok()) return fail(ctx.env, outbox.status().message());
+  auto steps = engine::RevocationSteps::open(ledger_options(ctx));
+  if (!steps.ok()) return fail(ctx.env, steps.status().message());
 
   Clock& clock = ctx.env.clock;
   NoSyncEvents events;
   SyncWorkerOptions options;
   options.checkpoint = crash_checkpoint(ctx.env.getenv("PS_TEST_CRASH_AT"));
+  options.open_steps = steps_factory(ctx);
   SyncWorker worker(outbox_factory(ctx), parts.vault->single_attempt_factory(), parts.desired,
                     ctx.config.sync, clock, random_of(ctx.env), *parts.log, events, options);
 
@@ -130,54 +214,11 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
   }
   const auto deadline =
       clock.steady_now() + std::chrono::milliseconds(static_cast<std::int64_t>(cmd.wait_s * 1000));
-  PassStats total;
-  engine::OutboxStats stats;
-  for (;;) {
-    auto pass = worker.run_once();
-    if (!pass.ok()) return fail(ctx.env, pass.status().message());
-    total.synced += pass->synced;
-    total.retried += pass->retried;
-    total.parked += pass->parked;
-    total.superseded += pass->superseded;
-    auto st = (*outbox)->stats(clock.wall_now());
-    if (!st.ok()) return fail(ctx.env, st.status().message());
-    stats = std::move(st).value();
-    const auto now = clock.steady_now();
-    if (stats.pending == 0 || now >= deadline) break;
-    // The pass took every row it could: what is left is backing off, paused, or leased to
-    // another worker. Wait for the end of the pause, the next due row or the poll interval,
-    // never past the deadline.
-    auto until = now + ctx.config.sync.poll_interval;
-    if (auto paused = worker.health().paused_until) {
-      until = *paused;
-    } else if (auto next = (*outbox)->next_due(); next.ok() && *next) {
-      const auto wall = clock.wall_now();
-      if (**next > wall) {
-        until = std::min(until, now + std::chrono::duration_cast<std::chrono::milliseconds>(
-                                          **next - wall));
-      }
-    }
-    until = std::min(until, deadline);
-    if (until > now) {
-      clock.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
-                      std::chrono::milliseconds{1});
-    }
-  }
-
-  auto& out = ctx.env.out;
-  out << "Synced " << total.synced << " agent" << (total.synced == 1 ? "" : "s")
-      << "; retries scheduled " << total.retried << "; parked " << total.parked << '\n'
-      << "Outbox: " << stats.synced << " synced, " << stats.pending << " pending, "
-      << stats.failed << " failed\n";
-  if (auto h = worker.health(); !h.vault_available && h.last_error) {
-    out << "Vault unavailable: " << *h.last_error << '\n';
-  }
-  if (!stats.failed_rows.empty()) {
-    out << "Parked (run `policy-sidecar status` for details; `reconcile` retries them):\n";
-    print_failed(out, stats.failed_rows);
-  }
-  out << std::flush;
-  return stats.pending == 0 && stats.failed == 0 ? kExitOk : kExitFailed;
+  auto run = sync_until_done(ctx, worker, **outbox, steps->get(), deadline);
+  if (!run.ok()) return fail(ctx.env, run.status().message());
+  print_sync(ctx.env.out, *run, worker);
+  return run->done() && run->outbox.failed == 0 && run->steps.failed == 0 ? kExitOk
+                                                                          : kExitFailed;
 }
 
 int run_sync_command(const SyncContext& ctx, const ReconcileCommand& cmd) {
@@ -192,6 +233,7 @@ int run_sync_command(const SyncContext& ctx, const ReconcileCommand& cmd) {
   ReconcilerOptions options;
   options.limiter = std::make_shared<RateLimiter>(ctx.config.sync.rate_limit_per_s, ctx.env.clock);
   options.max_plan_lines = 0;  // printed as they come; only counted in the report
+  if (!cmd.dry_run) options.open_steps = steps_factory(ctx);
   options.on_plan_line = [&](const PlanLine& line) {
     if (!header) {
       out << "AGENT\tROLE\tEXPECTED\tFOUND\tACTION\n";
@@ -337,12 +379,34 @@ int status_of_agent(const SyncContext& ctx, const StatusCommand& cmd, engine::Ou
   return kExitOk;
 }
 
+// The kill switch and the revocation steps, when the ledger has them (migration 6).
+struct RevocationStatus {
+  bool known = false;
+  bool frozen = false;
+  std::string freeze_line;
+  engine::StepStats steps;
+};
+
+RevocationStatus revocation_status(const SyncContext& ctx, engine::Outbox& outbox) {
+  RevocationStatus r;
+  auto frozen = outbox.frozen();
+  auto steps = engine::RevocationSteps::open(ledger_options(ctx, true));
+  if (!frozen.ok() || !steps.ok()) return r;
+  auto stats = (*steps)->stats(20);
+  if (!stats.ok()) return r;
+  r.known = true;
+  r.frozen = *frozen;
+  r.steps = std::move(stats).value();
+  return r;
+}
+
 int status_of_outbox(const SyncContext& ctx, const StatusCommand& cmd, engine::Outbox& outbox) {
   const engine::WallTime now = ctx.env.clock.wall_now();
   auto& out = ctx.env.out;
   auto stats = outbox.stats(now);
   if (!stats.ok()) return fail(ctx.env, stats.status().message());
   const auto& s = *stats;
+  const RevocationStatus rev = revocation_status(ctx, outbox);
   if (cmd.json) {
     ojson j;
     j["outbox"] = {{"pending", s.pending},
@@ -358,9 +422,16 @@ int status_of_outbox(const SyncContext& ctx, const StatusCommand& cmd, engine::O
     ojson failed = ojson::array();
     for (const auto& r : s.failed_rows) failed.push_back(outbox_row_json(r, now));
     j["failed"] = failed;
+    if (rev.known) {
+      j["frozen"] = rev.frozen;
+      j["revocation_steps"] = {{"pending", rev.steps.pending},
+                               {"done", rev.steps.done},
+                               {"failed", rev.steps.failed}};
+    }
     out << j.dump(2) << std::endl;
     return kExitOk;
   }
+  if (rev.frozen) out << "FROZEN: every agent held at Tier 0; promotions refused (unfreeze lifts it)\n";
   out << "Outbox: " << s.synced << " synced, " << s.pending << " pending";
   if (s.leased > 0) out << " (" << s.leased << " in flight)";
   out << ", " << s.failed << " failed\n";
@@ -371,6 +442,10 @@ int status_of_outbox(const SyncContext& ctx, const StatusCommand& cmd, engine::O
   if (!s.failed_rows.empty()) {
     out << "Parked pushes (retried by `reconcile`):\n";
     print_failed(out, s.failed_rows);
+  }
+  if (rev.known && rev.steps.pending + rev.steps.done + rev.steps.failed > 0) {
+    out << "Revocation steps: " << rev.steps.done << " done, " << rev.steps.pending
+        << " pending, " << rev.steps.failed << " failed\n";
   }
   out << std::flush;
   return kExitOk;
@@ -393,8 +468,7 @@ int run_sync_command(const SyncContext& ctx, const DemoteCommand& cmd) {
   demotion.agent_id = cmd.agent_id;
   demotion.to_tier = cmd.to_tier;
   demotion.reason = cmd.reason;
-  demotion.demoted_by = cmd.by ? *cmd.by : ctx.env.getenv("USER").value_or("operator");
-  if (demotion.demoted_by.empty()) demotion.demoted_by = "operator";
+  demotion.demoted_by = cli::actor(ctx.env, cmd.by);
   demotion.expected_from_tier = cmd.from_tier;
   demotion.at = ctx.now;
   auto record = (*tier_changes)->service().demote(demotion);

@@ -24,5 +24,8 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd);
 int run_sync_command(const SyncContext& ctx, const ReconcileCommand& cmd);
 int run_sync_command(const SyncContext& ctx, const StatusCommand& cmd);
 int run_sync_command(const SyncContext& ctx, const DemoteCommand& cmd);
+int run_sync_command(const SyncContext& ctx, const RevokeScanCommand& cmd);
+int run_sync_command(const SyncContext& ctx, const FreezeCommand& cmd);
+int run_sync_command(const SyncContext& ctx, const UnfreezeCommand& cmd);
 
 }  // namespace ps::sidecar

@@ -4,6 +4,8 @@
 #include <chrono>
 
 #include "engine/ledger/ledger_migrations.h"
+#include "engine/ledger/revocation.h"
+#include "engine/ledger/revocation_steps.h"
 #include "engine/ledger/wal.h"
 #include "sidecar/server/daemon_state.h"
 #include "sidecar/server/signals.h"
@@ -118,11 +120,14 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   OutboxFactory outbox = [options = ledger_options] { return engine::Outbox::open(options); };
   SyncWorkerOptions worker_options;
   worker_options.limiter = limiter;
+  StepsFactory steps = [options = ledger_options] { return engine::RevocationSteps::open(options); };
+  worker_options.open_steps = steps;
   g->worker = std::make_unique<SyncWorker>(outbox, vault->single_attempt_factory(), g->desired,
                                            config.sync, env.clock, env.random, *log, *events,
                                            worker_options);
   ReconcilerOptions reconcile_options;
   reconcile_options.limiter = limiter;
+  reconcile_options.open_steps = steps;
   g->reconciler = std::make_unique<Reconciler>(outbox, vault->single_attempt_factory(), g->desired,
                                                config.reconcile, env.clock, env.random, *log,
                                                *events, reconcile_options);
@@ -203,7 +208,7 @@ void Daemon::State::build_services() {
   api = std::make_unique<OperatorApi>(OperatorApiDeps{
       *pool, *settings, [this] { return open_outbox(); },
       [this](bool dry_run) { return current_group()->reconciler->run(dry_run); }, env.clock,
-      *log});
+      *log, tier_changes.get()});
 }
 
 CheckResult Daemon::State::probe_ledger() {
@@ -232,6 +237,21 @@ Result<engine::OutboxStats> Daemon::State::probe_outbox() {
   auto stats = stats_outbox->stats(env.clock.wall_now(), 0);
   if (!stats.ok()) stats_outbox.reset();
   return stats;
+}
+
+CheckResult Daemon::State::probe_freeze() {
+  auto lease = pool->acquire();
+  if (!lease.ok()) return {HealthStatus::failed, lease.status().message()};
+  auto state = engine::Revocations(lease->ledger()).freeze_state();
+  if (!state.ok()) {
+    lease->discard();
+    return {HealthStatus::failed, state.status().message()};
+  }
+  metrics->frozen.set(state->frozen ? 1 : 0);
+  if (!state->frozen) return {HealthStatus::ok, "not frozen"};
+  return {HealthStatus::degraded, "frozen since " + state->since.value_or("?") + " by " +
+                                      state->by + ": " + state->reason +
+                                      " (every agent at tier 0; promotions refused)"};
 }
 
 void Daemon::State::collect_metrics() {
@@ -266,6 +286,7 @@ void Daemon::State::build_health(const Config& config) {
   };
   probes.token = [this] { return vault->auth().status(); };
   probes.outbox = [this] { return probe_outbox(); };
+  probes.freeze = [this] { return probe_freeze(); };
   health = std::make_unique<HealthChecker>(probes, env.clock,
                                            seconds_ms(config.health.outbox_stuck_s));
   registry.add_collector([this] { collect_metrics(); });

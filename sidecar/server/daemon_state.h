@@ -137,6 +137,7 @@ struct Daemon::State {
   void run_evaluator();
   void run_health_probe();
   void run_wal_checkpoints();
+  void run_violation_watcher();
 
   // ---- helpers ----
   std::shared_ptr<const Config> current_config() const {
@@ -162,6 +163,7 @@ struct Daemon::State {
   CheckResult probe_ledger();
   Result<engine::OutboxStats> probe_outbox();
   void collect_metrics();
+  CheckResult probe_freeze();
 };
 
 }  // namespace ps::sidecar::server

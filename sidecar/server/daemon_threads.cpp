@@ -26,6 +26,7 @@ void Daemon::State::start_threads() {
   tasks.push_back(std::make_unique<Task>("wal checkpoint", [this] { run_wal_checkpoints(); }));
   tasks.push_back(std::make_unique<Task>("health probe", [this] { run_health_probe(); }));
   tasks.push_back(std::make_unique<Task>("evaluator", [this] { run_evaluator(); }));
+  tasks.push_back(std::make_unique<Task>("violation watcher", [this] { run_violation_watcher(); }));
   tasks.push_back(std::make_unique<Task>("listener", [this] {
     listener->run();
     if (!stopping.load()) listener_failed = true;
@@ -74,6 +75,26 @@ void Daemon::State::run_evaluator() {
     }
     const double wait_s = cfg->evaluate.interval_s > 0 ? cfg->evaluate.interval_s : 60;
     if (wait_or_stop(seconds_ms(wait_s))) return;
+  }
+}
+
+// Violations to demotions while serving (revocation.watch; revocation.poll_interval_s, both
+// read each round: a reload may change them). A violation is applied in the ledger within one
+// interval and pushed at once (the service wakes the sync worker).
+void Daemon::State::run_violation_watcher() {
+  for (;;) {
+    const auto revocation = settings->get()->revocation;
+    if (revocation.watch) {
+      auto pass = tier_changes->scan_violations();
+      if (!pass.ok()) {
+        log->error("revocation.scan_failed", pass.status().message());
+      } else if (pass->handled > 0) {
+        log->info("revocation.scan", "violations handled",
+                  {{"handled", pass->handled}, {"demoted", pass->demoted},
+                   {"revoked_in_place", pass->revoked_in_place}, {"mark", pass->mark}});
+      }
+    }
+    if (wait_or_stop(revocation.poll_interval)) return;
   }
 }
 

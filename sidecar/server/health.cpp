@@ -134,6 +134,9 @@ HealthReport HealthChecker::check() {
     }
   }
   if (probes_.token) r.checks.emplace_back("token", token_check(probes_.token()));
+  if (probes_.freeze && ledger.status != HealthStatus::failed) {
+    r.checks.emplace_back("freeze", probes_.freeze());
+  }
   if (probes_.outbox) {
     // An unreadable ledger already fails the check; do not repeat its error as the outbox's.
     if (ledger.status == HealthStatus::failed) {

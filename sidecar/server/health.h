@@ -51,6 +51,8 @@ struct HealthProbes {
   std::function<vault::Result<vault::Health>()> vault_health;
   std::function<vault::TokenStatus()> token;
   std::function<Result<engine::OutboxStats>()> outbox;
+  // The kill switch: degraded while frozen (every agent held at tier 0). Empty: not checked.
+  std::function<CheckResult()> freeze;
 };
 
 class HealthChecker {

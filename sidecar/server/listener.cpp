@@ -247,6 +247,14 @@ void Listener::api_route(const httplib::Request& req, httplib::Response& res,
   if (route == "promotions") return send(res, routes_.api->promotions(r));
   if (route == "sync") return send(res, routes_.api->sync(r));
   if (route == "reconcile") return send(res, routes_.api->reconcile(r));
+  if (route == "freeze") {
+    r.body = req.body;
+    return send(res, req.method == "GET" ? routes_.api->freeze_state(r) : routes_.api->freeze(r));
+  }
+  if (route == "unfreeze") {
+    r.body = req.body;
+    return send(res, routes_.api->unfreeze(r));
+  }
   // agents: httplib has URL-decoded the path; the API validates what came out.
   return send(res, routes_.api->agent(r, std::string_view(req.path).substr(11)));
 }
@@ -319,8 +327,13 @@ void Listener::add_routes() {
       api_route(req, res, route);
     });
   }
-  s.Post("/v1/reconcile", [this](const httplib::Request& req, httplib::Response& res) {
-    api_route(req, res, "reconcile");
+  for (const char* route : {"reconcile", "freeze", "unfreeze"}) {
+    s.Post(std::string("/v1/") + route, [this, route](const httplib::Request& req, httplib::Response& res) {
+      api_route(req, res, route);
+    });
+  }
+  s.Get("/v1/freeze", [this](const httplib::Request& req, httplib::Response& res) {
+    api_route(req, res, "freeze");
   });
 }
 

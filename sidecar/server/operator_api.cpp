@@ -6,7 +6,9 @@
 #include "engine/rules/pyjson.h"
 #include "engine/rules/timestamp.h"
 #include "sidecar/server/webhook_signature.h"
+#include "engine/ledger/revocation.h"
 #include "sidecar/sync/outbox_json.h"
+#include "vault/names.h"
 #include "tls/digest.h"
 
 namespace ps::sidecar::server {
@@ -303,6 +305,73 @@ HttpAnswer OperatorApi::reconcile(const ApiRequest& r) {
                 {"plan_truncated", report->plan_truncated},
                 {"errors", report->errors}};
   return data_answer(dump(data));  // an incomplete pass says so in summary.complete/error
+}
+
+namespace {
+
+// The optional JSON body of a freeze/unfreeze: {"reason": text, "by": text}; "" when absent.
+Result<std::pair<std::string, std::string>> reason_and_by(const std::string& body) {
+  if (body.empty()) return std::pair<std::string, std::string>{};
+  const auto doc = ojson::parse(body, nullptr, false);
+  if (!doc.is_object()) return Status(Code::invalid_argument, "the body must be a JSON object");
+  std::pair<std::string, std::string> out;
+  for (const auto& [key, value] : doc.items()) {
+    if (key != "reason" && key != "by") {
+      return Status(Code::invalid_argument, "unknown field: " + vault::preview(key));
+    }
+    if (!value.is_string() || value.get<std::string>().size() > 1024) {
+      return Status(Code::invalid_argument, key + " must be a string of at most 1024 bytes");
+    }
+    (key == "reason" ? out.first : out.second) = value.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpAnswer OperatorApi::freeze_state(const ApiRequest&) {
+  auto lease = d_.ledgers.acquire();
+  if (!lease.ok()) return unavailable(lease.status(), "the ledger");
+  auto state = engine::Revocations(lease->ledger()).freeze_state();
+  if (!state.ok()) {
+    lease->discard();
+    return unavailable(state.status(), "the ledger");
+  }
+  return data_answer(dump(ojson{{"frozen", state->frozen},
+                                {"reason", state->reason},
+                                {"by", state->by},
+                                {"since", optional_text(state->since)}}));
+}
+
+HttpAnswer OperatorApi::freeze(const ApiRequest& r) {
+  if (!d_.tier_changes) return error_answer(503, "tier changes are not available");
+  auto fields = reason_and_by(r.body);
+  if (!fields.ok()) return error_answer(400, fields.status().message());
+  if (fields->first.empty()) return error_answer(400, "missing field: reason");
+  const std::string by = fields->second.empty() ? "operator-api" : fields->second;
+  auto result = d_.tier_changes->freeze(fields->first, by, ChangeSource::api);
+  if (!result.ok()) {
+    if (result.status().code() == Code::failed_precondition) {
+      return error_answer(409, result.status().message());
+    }
+    return unavailable(result.status(), "the ledger");
+  }
+  return data_answer(dump(ojson{{"frozen", true},
+                                {"agents", result->agents},
+                                {"demoted", result->demoted},
+                                {"skipped", result->invalid.size()}}));
+}
+
+HttpAnswer OperatorApi::unfreeze(const ApiRequest& r) {
+  if (!d_.tier_changes) return error_answer(503, "tier changes are not available");
+  auto fields = reason_and_by(r.body);
+  if (!fields.ok()) return error_answer(400, fields.status().message());
+  const std::string by = fields->second.empty() ? "operator-api" : fields->second;
+  if (Status s = d_.tier_changes->unfreeze(by, ChangeSource::api); !s.ok()) {
+    if (s.code() == Code::failed_precondition) return error_answer(409, s.message());
+    return unavailable(s, "the ledger");
+  }
+  return data_answer(dump(ojson{{"frozen", false}}));
 }
 
 }  // namespace ps::sidecar::server

@@ -9,6 +9,11 @@
 //   GET  /v1/promotions?agent_id=&limit= promotions rows, newest first (limit 1..1000, 20)
 //   GET  /v1/sync                        outbox counts, oldest pending change, parked rows
 //   POST /v1/reconcile[?dry_run=true]    one reconcile pass now; its summary and plan
+//   GET  /v1/freeze                      the kill switch: frozen, reason, by, since
+//   POST /v1/freeze {"reason", "by"?}    every agent to tier 0 now, promotions refused (409
+//                                        when already frozen)
+//   POST /v1/unfreeze {"by"?}            promotions follow the rules again (409 when not
+//                                        frozen)
 //
 // Statuses: 401 no token, 403 wrong token, 400 bad id or parameter (the id is URL-decoded by
 // the listener and must be 1-512 bytes of UTF-8 without control characters), 404 unknown
@@ -31,6 +36,7 @@
 #include "sidecar/sync/ledger_pool.h"
 #include "sidecar/config/settings.h"
 #include "sidecar/sync/reconciler.h"
+#include "sidecar/sync/tier_change_service.h"
 #include "engine/base/clock.h"
 
 namespace ps::sidecar::server {
@@ -38,6 +44,7 @@ namespace ps::sidecar::server {
 struct ApiRequest {
   std::multimap<std::string, std::string> params;  // decoded query parameters
   std::string authorization;                       // the Authorization header ("" if none)
+  std::string body;                                // POST bodies (JSON)
 };
 
 struct OperatorApiDeps {
@@ -48,6 +55,7 @@ struct OperatorApiDeps {
   std::function<Result<ReconcileReport>(bool dry_run)> reconcile;
   Clock& clock;
   Logger& log;
+  TierChangeService* tier_changes = nullptr;  // freeze / unfreeze; null: 503
 };
 
 class OperatorApi {
@@ -62,6 +70,9 @@ class OperatorApi {
   HttpAnswer promotions(const ApiRequest& request);
   HttpAnswer sync(const ApiRequest& request);
   HttpAnswer reconcile(const ApiRequest& request);
+  HttpAnswer freeze_state(const ApiRequest& request);
+  HttpAnswer freeze(const ApiRequest& request);
+  HttpAnswer unfreeze(const ApiRequest& request);
 
  private:
   HttpAnswer unavailable(const Status& s, std::string_view what) const;
