@@ -172,6 +172,10 @@ struct AgentSyncView {
 struct RepairRequest {
   DesiredChange change;
   std::int64_t expected_generation = 0;
+  // The agent's tier in agent_metrics when it was read (change.tier differs while frozen),
+  // and whether the repair assumed the freeze: it is written only if both still hold.
+  std::int64_t ledger_tier = 0;
+  bool while_frozen = false;
 };
 
 // Parked rows the reconciler retries: back to pending, due now, attempts reset - only if the

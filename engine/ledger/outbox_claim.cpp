@@ -4,6 +4,7 @@
 
 #include "engine/ledger/outbox.h"
 #include "engine/ledger/outbox_sql.h"
+#include "engine/ledger/revocation.h"
 
 namespace ps::engine {
 
@@ -255,7 +256,12 @@ Result<ReconcileWriteResult> Outbox::write_reconcile(const ReconcileWrites& writ
     tier->bind(1, std::string_view(r.change.agent_id));
     auto has = tier->step();
     if (!has.ok()) return has.status();
-    if (!*has || !tier->column_is_integer(0) || tier->column_int(0) != r.change.tier) continue;
+    if (!*has || !tier->column_is_integer(0) || tier->column_int(0) != r.ledger_tier) continue;
+    if (r.while_frozen) {
+      auto frozen = read_freeze_state(*conn_);
+      if (!frozen.ok()) return frozen.status();
+      if (!frozen->frozen) continue;
+    }
     auto current = read_current(*conn_, r.change.agent_id);
     if (!current.ok()) return current.status();
     const std::int64_t generation = *current ? (*current)->generation : 0;

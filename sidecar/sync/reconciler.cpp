@@ -207,7 +207,7 @@ void Reconciler::record_drift(bool dry_run, const engine::AgentSyncView& v, Plan
     if (repair) {
       writes.repairs.push_back(
           {desired_->change_for(v.agent_id, line.tier, engine::ChangeKind::repair, writes.now),
-           v.row ? v.row->generation : 0});
+           v.row ? v.row->generation : 0, *v.tier, frozen_});
     }
   }
   add_line(report, std::move(line));

@@ -80,6 +80,30 @@ BOOST_AUTO_TEST_CASE(tier0_agent_meeting_every_requirement_is_eligible) {
   BOOST_TEST(e.recommendation == "Agent meets all promotion criteria");
 }
 
+BOOST_AUTO_TEST_CASE(a_sidecar_demotion_adds_the_cooldown_requirement_until_it_ends) {
+  auto f = facts(0, 5, 3);
+  f->action_types = {"read_logs", "generate_plan"};
+  f->last_demotion_at = kNow - std::chrono::hours(24);
+  Evaluation e = eval(f);
+  BOOST_TEST(e.status == PromotionStatus::not_eligible);
+  BOOST_TEST(e.requirements_missing ==
+             Missing{"Cooldown after demotion until " +
+                     format_isoformat_utc(kNow + std::chrono::hours(24 * 6))});
+  BOOST_TEST(e.recommendation == "Agent needs to complete 1 requirements");
+  f->last_demotion_at = kNow - std::chrono::hours(24 * 8);
+  e = eval(f);
+  BOOST_TEST(e.status == PromotionStatus::eligible);
+  BOOST_TEST(e.requirements_met.back().first == std::string(kCooldownKey));
+  // Without a demotion nothing about a cooldown appears (reference parity).
+  f->last_demotion_at.reset();
+  e = eval(f);
+  BOOST_TEST(e.requirements_met.back().first == "action_generate_plan");
+  Rules no_cooldown = Rules::defaults();
+  no_cooldown.set_cooldown_days(0);
+  f->last_demotion_at = kNow;
+  BOOST_TEST(eval(f, no_cooldown).status == PromotionStatus::eligible);
+}
+
 BOOST_AUTO_TEST_CASE(missing_compliant_runs_reports_the_shortfall) {
   auto f = facts(0, 2, 3);
   f->action_types = {"generate_plan"};

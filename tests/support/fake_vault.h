@@ -6,8 +6,12 @@
 //    role is role_missing; the per-field endpoint stores names lowercased, sorted,
 //    deduplicated), scripted faults, a "sealed" switch, per-role permission denials, hooks
 //    that run inside a request (to stage races);
+//  - secret IDs per role (accessor -> creation time) and tokens (accessor -> role, policies,
+//    creation time), for revocation: list, look up, destroy, revoke, delete role;
 //  - a record of every call in order: "login", "lookup_self", "renew_self", "read <role>",
-//    "write <role>", "create <role>", "list ".
+//    "write <role>", "create <role>", "list ", "delete <role>", "secret_ids <role>",
+//    "secret_id <accessor>", "destroy <accessor>", "tokens ", "token <accessor>",
+//    "revoke <accessor>".
 // Other operations answer not_implemented. Thread-safe (the reconciler reads from several
 // threads); tests share the FakeVaultState with the fakes they hand out.
 #pragma once
@@ -50,6 +54,16 @@ struct FakeVaultState {
   // Run (without the lock) when a role request arrives, before it is answered.
   std::function<void(const std::string& op, const std::string& role)> on_request;
   std::function<void(const std::string& role)> after_write;  // after a write was applied
+
+  // ---- credentials ----
+  struct FakeToken {
+    std::string role;
+    std::vector<std::string> policies;
+    std::int64_t created_s = 0;  // Unix seconds
+  };
+  std::map<std::string, std::map<std::string, std::string>> secret_ids;  // role -> accessor -> RFC 3339
+  std::map<std::string, FakeToken> tokens;  // accessor -> token
+  bool tokens_need_sudo = false;            // list_token_accessors -> permission denied
 
   // Calls starting with `prefix`.
   std::size_t count(const std::string& prefix) {
@@ -179,6 +193,72 @@ class FakeVault final : public vault::VaultApi {
     return out;
   }
 
+  // ---- credentials (in memory) ----
+  vault::Result<void> delete_role(const vault::RoleName& role) override {
+    if (auto e = begin("delete", role.str())) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    s_->roles.erase(role.str());
+    s_->secret_ids.erase(role.str());  // Vault removes the role's secret IDs, not its tokens
+    return {};
+  }
+  vault::Result<std::vector<std::string>> list_secret_id_accessors(
+      const vault::RoleName& role) override {
+    if (auto e = begin("secret_ids", role.str())) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (!s_->roles.count(role.str())) return http_error(400, {"role does not exist"});
+    std::vector<std::string> out;
+    for (const auto& [accessor, _] : s_->secret_ids[role.str()]) out.push_back(accessor);
+    return out;
+  }
+  vault::Result<std::optional<vault::SecretIdInfo>> lookup_secret_id_accessor(
+      const vault::RoleName& role, const std::string& accessor) override {
+    if (auto e = begin("secret_id", accessor)) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    auto& ids = s_->secret_ids[role.str()];
+    auto it = ids.find(accessor);
+    if (it == ids.end()) return std::optional<vault::SecretIdInfo>{};
+    vault::SecretIdInfo info;
+    info.accessor = accessor;
+    info.creation_time = it->second;
+    return std::optional<vault::SecretIdInfo>(info);
+  }
+  vault::Result<void> destroy_secret_id_accessor(const vault::RoleName& role,
+                                                 const std::string& accessor) override {
+    if (auto e = begin("destroy", accessor)) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (s_->secret_ids[role.str()].erase(accessor) == 0) {
+      return vault::Error::make(vault::ErrorCode::not_found, vault::Action::give_up,
+                                "failed to find accessor entry", 500);
+    }
+    return {};
+  }
+  vault::Result<std::vector<std::string>> list_token_accessors() override {
+    if (auto e = begin("tokens", "")) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (s_->tokens_need_sudo) return denied();
+    std::vector<std::string> out;
+    for (const auto& [accessor, _] : s_->tokens) out.push_back(accessor);
+    return out;
+  }
+  vault::Result<vault::TokenInfo> lookup_token_accessor(const std::string& accessor) override {
+    if (auto e = begin("token", accessor)) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    auto it = s_->tokens.find(accessor);
+    if (it == s_->tokens.end()) return http_error(400, {"invalid accessor"});
+    vault::TokenInfo t;
+    t.accessor = accessor;
+    t.policies = it->second.policies;
+    t.meta["role_name"] = it->second.role;
+    t.creation_time = it->second.created_s;
+    return t;
+  }
+  vault::Result<void> revoke_token_accessor(const std::string& accessor) override {
+    if (auto e = begin("revoke", accessor)) return *e;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    if (s_->tokens.erase(accessor) == 0) return http_error(400, {"invalid accessor"});
+    return {};
+  }
+
   // ---- not part of the fake ----
   vault::Result<vault::Health> health() override { return unsupported(); }
   vault::Result<vault::Leader> leader() override { return unsupported(); }
@@ -186,23 +266,6 @@ class FakeVault final : public vault::VaultApi {
   vault::Result<std::optional<vault::RoleInfo>> read_role(const vault::RoleName&) override {
     return unsupported();
   }
-  vault::Result<std::vector<std::string>> list_secret_id_accessors(const vault::RoleName&) override {
-    return unsupported();
-  }
-  vault::Result<void> destroy_secret_id_accessor(const vault::RoleName&,
-                                                 const std::string&) override {
-    return unsupported();
-  }
-  vault::Result<void> delete_role(const vault::RoleName&) override { return unsupported(); }
-  vault::Result<std::optional<vault::SecretIdInfo>> lookup_secret_id_accessor(
-      const vault::RoleName&, const std::string&) override {
-    return unsupported();
-  }
-  vault::Result<std::vector<std::string>> list_token_accessors() override { return unsupported(); }
-  vault::Result<vault::TokenInfo> lookup_token_accessor(const std::string&) override {
-    return unsupported();
-  }
-  vault::Result<void> revoke_token_accessor(const std::string&) override { return unsupported(); }
 
  private:
   static vault::Error unsupported() {

@@ -221,9 +221,9 @@ BOOST_AUTO_TEST_CASE(repairs_are_written_only_if_nothing_changed_since_the_read)
   auto o = open_outbox(f);
   engine::ReconcileWrites w;
   w.now = f.clock.wall_now();
-  w.repairs.push_back({f.desired->change_for("a1", 1, engine::ChangeKind::repair, w.now), 0});
+  w.repairs.push_back({f.desired->change_for("a1", 1, engine::ChangeKind::repair, w.now), 0, 1, false});
   // computed from an older read: tier 1 and no row, but a2 was promoted since
-  w.repairs.push_back({f.desired->change_for("a2", 1, engine::ChangeKind::repair, w.now), 0});
+  w.repairs.push_back({f.desired->change_for("a2", 1, engine::ChangeKind::repair, w.now), 0, 1, false});
   w.drift.push_back({engine::format_isoformat_utc(w.now), "a1", "agent-a1", "policies",
                      {"t1-observer"}, PL{"t4-observer"}, "correct", "repair"});
   auto r = o->write_reconcile(w);
