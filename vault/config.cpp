@@ -27,6 +27,15 @@ std::string trim(std::string_view s) {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+// Built by appending: "\"" + preview(...) (operator+ on a literal and a temporary string) trips
+// a GCC 12 -Wrestrict false positive at -O2/-O3.
+std::string not_a_namespace(std::string_view untrusted) {
+  std::string message = "\"";
+  message += preview(untrusted);
+  message += "\" is not a namespace path";
+  return message;
+}
+
 bool is_loopback(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
   // 127.0.0.0/8 in dotted-quad form.
@@ -222,7 +231,7 @@ Result<void> apply_vault_environment(VaultConfig& config, const EnvGetter& env) 
   }
   if (auto v = get("VAULT_NAMESPACE")) {
     if (!is_valid_namespace(*v)) {
-      return fail("VAULT_NAMESPACE", "\"" + preview(*v) + "\" is not a namespace path");
+      return fail("VAULT_NAMESPACE", not_a_namespace(*v));
     }
     config.vault_namespace = *v;
   }
@@ -252,8 +261,7 @@ Result<void> validate(const VaultConfig& config) {
     return fail("vault.tls", "client certificate and key must be set together");
   }
   if (!is_valid_namespace(config.vault_namespace)) {
-    return fail("vault.namespace", "\"" + preview(config.vault_namespace) +
-                                       "\" is not a namespace path");
+    return fail("vault.namespace", not_a_namespace(config.vault_namespace));
   }
   if (auto m = MountPath::parse(config.mount); !m) return fail("vault.mount", m.error().message);
   if (config.connect_timeout.count() <= 0) return fail("vault.connect_timeout", "must be > 0");

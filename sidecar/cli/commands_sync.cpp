@@ -348,9 +348,13 @@ void print_agent_text(std::ostream& out, const AgentStatus& a, engine::WallTime 
     out << "Recent drift:\n";
     for (const auto& e : a.drift) {
       out << "  " << e.found_at << "  " << e.kind << "  expected ["
-          << describe_policies(e.expected) << "]  found "
-          << (e.found ? "[" + describe_policies(*e.found) + "]" : std::string("(missing)"))
-          << "  " << e.mode << " -> " << e.action << '\n';
+          << describe_policies(e.expected) << "]  found ";
+      if (e.found) {
+        out << '[' << describe_policies(*e.found) << ']';
+      } else {
+        out << "(missing)";
+      }
+      out << "  " << e.mode << " -> " << e.action << '\n';
     }
   }
   out << std::flush;

@@ -109,7 +109,8 @@ void history_text(std::string& out, const engine::PromotionHistory& history) {
       return engine::SqlValue{};
     };
     for (const auto& row : history.rows) {
-      line(out, "\n" + engine::py_str(col(row, "timestamp")));
+      out += '\n';  // not "\n" + py_str(...): a GCC 12 -Wrestrict false positive at -O3
+      line(out, engine::py_str(col(row, "timestamp")));
       line(out, "  " + engine::py_str(col(row, "agent_id")) + ": Tier " +
                     engine::py_str(col(row, "from_tier")) + kArrow + "Tier " +
                     engine::py_str(col(row, "to_tier")));

@@ -189,7 +189,11 @@ BOOST_AUTO_TEST_CASE(action_types_are_distinct_in_order_of_first_rowid_whatever_
   fx.raw.action("a", at(-400), "a", "PLAN_ONLY", 1);
   fx.raw.action("a", at(-300), "b", "PLAN_ONLY", 1);
   fx.raw.action("a", at(-9000), "c", "PLAN_ONLY", 1);  // older, but inserted later
-  for (int i = 0; i < 10; ++i) fx.raw.action("a", at(-200 + i), "t" + std::to_string(i), "X", 1);
+  for (int i = 0; i < 10; ++i) {
+    std::string type = "t";  // not "t" + std::to_string(i): a GCC 12 -Wrestrict false positive
+    type += std::to_string(i);
+    fx.raw.action("a", at(-200 + i), type, "X", 1);
+  }
   auto l = open_ok(fx.path);
   const auto before = facts_of(*l, "a")->action_types;
   BOOST_TEST(before.size() == 13u);

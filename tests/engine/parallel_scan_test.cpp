@@ -43,7 +43,9 @@ std::string scan_text(Ledger& l) { return ps::testing::all_facts_text(l, kNow); 
 std::string generated(const TempDir& dir, std::int64_t agents, std::int64_t actions,
                       std::uint64_t seed) {
   ps::testing::GenOptions o;
-  o.out = dir.file("g" + std::to_string(seed) + ".db");
+  std::string name = "g";  // not "g" + std::to_string(seed): a GCC 12 -Wrestrict false positive
+  name += std::to_string(seed);
+  o.out = dir.file(name + ".db");
   o.schema_path = ps::testing::upstream_schema_path();
   o.agents = agents;
   o.actions = actions;

@@ -41,7 +41,11 @@ BOOST_AUTO_TEST_CASE(aggregate_counts_and_orders_actions_by_first_rowid) {
   w.add(1, "z", true, true, 1);
   w.add(0, "a", false, false, 20);
   w.add(0, "b", true, true, 10);
-  for (int i = 0; i < 12; ++i) w.add(0, "t" + std::to_string(i), false, false, 100 - i);  // overflow
+  for (int i = 0; i < 12; ++i) {  // overflow
+    std::string type = "t";  // not "t" + std::to_string(i): a GCC 12 -Wrestrict false positive
+    type += std::to_string(i);
+    w.add(0, type, false, false, 100 - i);
+  }
   AgentFacts f;
   w.finish(0, f);
   BOOST_TEST(f.total_actions == 15);

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(forever_means_forever_with_delays_held_at_the_cap) {
   SimulatedClock clock;
   Script script;
   for (int i = 0; i < 50; ++i) script.results.push_back(retryable());
-  script.results.push_back(7);
+  script.results.emplace_back(7);  // push_back(7) moves a temporary: GCC 12 -Wmaybe-uninitialized
   auto result = retry_call(context(clock, BackoffPolicy{}, 1.0), Operation::read_role,
                            std::ref(script));
   BOOST_REQUIRE(result.ok());

@@ -382,8 +382,15 @@ std::string clean_url_path(std::string_view p) {
     }
     out.push_back(seg);
   }
-  std::string cleaned = "/" + join(out, "/");
-  if (p.back() == '/' && cleaned != "/") cleaned += "/";
+  // Appended segment by segment ("/" + join(...) trips a GCC 12 -Wrestrict false positive in
+  // the inlined operator+(const char*, std::string&&) at -O2/-O3).
+  std::string cleaned;
+  for (const auto& seg : out) {
+    cleaned += '/';
+    cleaned += seg;
+  }
+  if (cleaned.empty()) return "/";
+  if (p.back() == '/') cleaned += '/';
   return cleaned;
 }
 

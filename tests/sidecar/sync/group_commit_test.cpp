@@ -33,7 +33,11 @@ struct Fixture {
     auto l = ps::engine::Ledger::open({db, 5000, false});
     BOOST_REQUIRE((*l)->migrate(clock.wall_now()).ok());
     raw->exec("BEGIN");
-    for (int i = 0; i < 40; ++i) ps::testing::seed_ready_agent(*raw, "a" + std::to_string(i), 0, clock.wall_now());
+    for (int i = 0; i < 40; ++i) {
+      std::string agent = "a";  // not "a" + std::to_string(i): a GCC 12 -Wrestrict false positive
+      agent += std::to_string(i);
+      ps::testing::seed_ready_agent(*raw, agent, 0, clock.wall_now());
+    }
     ps::testing::seed_new_agent(*raw, "new", 0);
     raw->exec("CREATE TABLE hook_log (agent TEXT)");
     raw->exec("COMMIT");

@@ -13,7 +13,9 @@ std::shared_ptr<const Acl> acl_of(const std::vector<json>& docs) {
   static std::vector<Policy> keep;  // Acl::build copies the rules it needs
   std::vector<Policy> parsed;
   for (std::size_t i = 0; i < docs.size(); ++i) {
-    auto p = parse_policy("p" + std::to_string(i), docs[i].dump());
+    std::string name = "p";  // not "p" + std::to_string(i): a GCC 12 -Wrestrict false positive
+    name += std::to_string(i);
+    auto p = parse_policy(name, docs[i].dump());
     BOOST_REQUIRE_MESSAGE(p.ok(), p.status().message());
     parsed.push_back(*p);
   }
