@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "sidecar/server/version.h"
+
 namespace ps::sidecar {
 namespace {
 
@@ -120,7 +122,10 @@ std::string main_help() {
   std::string text =
       "usage: policy-sidecar [--db PATH] [--config FILE] [--now ISO] COMMAND [ARGS]\n"
       "\n"
-      "Evaluates AI agents' promotion to the next trust tier from the governance ledger.\n"
+      "policy-sidecar ";
+  text += kVersion;
+  text +=
+      ": evaluates AI agents' promotion to the next trust tier from the governance ledger.\n"
       "\n"
       "commands:\n";
   for (const CommandSpec& c : commands()) text += "  " + std::string(c.usage) + "\n";
@@ -132,6 +137,7 @@ std::string main_help() {
       "  --config FILE  JSON configuration (ledger, rules)\n"
       "  --now ISO      evaluate at this ISO-8601 time instead of the clock\n"
       "  -h, --help     show this help (COMMAND --help: the command's help)\n"
+      "  --version      print \"policy-sidecar VERSION\" and exit\n"
       "\n"
       "exit status: 0 ok; 1 failed (ledger unusable, promotion refused, invalid agent data);\n"
       "2 usage or configuration error; 3 eligible listed, but some agents were skipped\n"
@@ -156,6 +162,12 @@ Result<Invocation> parse_command_line(std::span<const std::string_view> args) {
     }
     if (is_option && (tok == "-h" || tok == "--help")) {
       return Invocation{inv.global, HelpCommand{command ? command_help(*command) : main_help()}};
+    }
+    if (is_option && tok == "--version") {
+      std::string version = "policy-sidecar ";
+      version += kVersion;
+      version += '\n';
+      return Invocation{inv.global, HelpCommand{std::move(version)}};
     }
     if (is_option) {
       if (tok.substr(0, 2) != "--") return usage("unrecognized option '" + std::string(tok) + "'");

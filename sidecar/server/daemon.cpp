@@ -9,10 +9,7 @@
 #include "engine/ledger/wal.h"
 #include "sidecar/server/daemon_state.h"
 #include "sidecar/server/signals.h"
-
-#ifndef PS_VERSION
-#define PS_VERSION "0.0.0"
-#endif
+#include "sidecar/server/version.h"
 
 namespace ps::sidecar::server {
 
@@ -335,7 +332,7 @@ int Daemon::port() const { return s_->listener ? s_->listener->port() : 0; }
 Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment env) {
   auto st = std::make_unique<State>(std::move(env));
   State& s = *st;
-  s.version = PS_VERSION;
+  s.version = kVersion;
   s.log = std::make_unique<Logger>(s.env.log_sink, s.env.clock, config.log.level, config.log.format);
   s.notifier = std::make_unique<SdNotifier>(s.env.notify_socket);
   if (Status v = validate_serve_config(config); !v.ok()) return v;

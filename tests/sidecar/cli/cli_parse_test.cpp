@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "sidecar/cli/cli.h"
+#include "sidecar/server/version.h"
 
 using ps::Code;
 using ps::Result;
@@ -99,6 +100,20 @@ BOOST_AUTO_TEST_CASE(help_is_available_at_top_level_and_per_command) {
   BOOST_TEST(std::get<HelpCommand>(top->command).text.find("usage: policy-sidecar") == 0u);
   auto cmd = parse({"promote", "-h"});
   BOOST_TEST(std::get<HelpCommand>(cmd->command).text.find("promote AGENT_ID --approved-by WHO") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(version_is_the_projects_and_shown_in_the_help) {
+  const std::string version = kVersion;
+  BOOST_TEST(!version.empty());
+  for (auto args : {std::vector<std::string_view>{"--version"}, {"eligible", "--version"}}) {
+    auto v = parse(args);
+    BOOST_REQUIRE(v.ok());
+    BOOST_TEST(std::get<HelpCommand>(v->command).text == "policy-sidecar " + version + "\n");
+  }
+  auto help = parse({"--help"});
+  BOOST_REQUIRE(help.ok());
+  BOOST_TEST(std::get<HelpCommand>(help->command).text.find("\npolicy-sidecar " + version + ": ") !=
              std::string::npos);
 }
 
