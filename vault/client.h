@@ -39,7 +39,8 @@ namespace ps::vault {
 
 struct ClientOptions {
   Endpoint endpoint;
-  MountPath mount;
+  MountPath mount;        // the managed AppRole mount (the agents' roles)
+  MountPath login_mount;  // the sidecar's own AppRole login mount (vault.auth.mount)
   std::string vault_namespace;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
   std::chrono::milliseconds request_timeout{std::chrono::seconds{60}};

@@ -59,14 +59,20 @@ Status parse_auth(const json& section, const std::string& path, vault::AuthConfi
       s = read_string(value, p, auth.role_id_file);
     } else if (key == "secret_id_file") {
       s = read_string(value, p, auth.secret_id_file);
+    } else if (key == "mount") {
+      s = read_string(value, p, auth.mount, false);
+    } else if (key == "vault_token_overrides") {
+      s = read_bool(value, p, auth.vault_token_overrides);
     } else if (key == "token") {
       s = invalid(p, "a token never goes into the config file: use VAULT_TOKEN, or method "
                      "token_file");
     } else {
-      s = unknown(p, "method, token_file, role_id_file, secret_id_file");
+      s = unknown(p, "method, mount, token_file, role_id_file, secret_id_file, "
+                     "vault_token_overrides");
     }
     if (!s.ok()) return s;
   }
+  auth.source = "config";
   return Status::success();
 }
 
@@ -119,10 +125,12 @@ Status parse_vault_section(const json& section, const std::string& path, Config&
       s = parse_retry(value, p, v.retry);
     } else if (key == "auth") {
       s = parse_auth(value, p, v.auth);
+    } else if (key == "allow_plaintext_loopback") {
+      s = read_bool(value, p, v.allow_plaintext_loopback);
     } else {
       s = unknown(p, "address, ca_cert, ca_path, client_cert, client_key, tls_server_name, "
                      "tls_skip_verify, namespace, mount, timeout_s, connect_timeout_s, "
-                     "max_retries, retry, auth");
+                     "max_retries, retry, auth, allow_plaintext_loopback");
     }
     if (!s.ok()) return s;
   }
