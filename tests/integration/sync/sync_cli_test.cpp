@@ -206,13 +206,13 @@ BOOST_AUTO_TEST_CASE(permission_denied_is_parked_and_not_retried_in_a_loop) {
   BOOST_TEST(*w.role("locked") == (PL{"t1-observer"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(configuration_problems_are_usage_errors_naming_the_setting) {
+BOOST_AUTO_TEST_CASE(configuration_problems_exit_78_naming_the_setting) {
   SyncWorld w;
   auto no_token = w.cli({"sync"}, {"VAULT_TOKEN="});
-  BOOST_TEST(no_token.exit_code == 2);
+  BOOST_TEST(no_token.exit_code == 78);  // EX_CONFIG: the sidecar's own commands
   BOOST_TEST(no_token.err.find("VAULT_TOKEN") != std::string::npos, no_token.err);
   auto bad_addr = w.cli({"reconcile"}, {"VAULT_ADDR=http://vault.example:8200"});
-  BOOST_TEST(bad_addr.exit_code == 2);
+  BOOST_TEST(bad_addr.exit_code == 78);  // EX_CONFIG: the sidecar's own commands
   BOOST_TEST(bad_addr.err.find("vault") != std::string::npos);
 }
 
