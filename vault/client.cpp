@@ -425,6 +425,26 @@ Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
   return std::optional<SecretIdInfo>(std::move(info).value());
 }
 
+Result<std::map<std::string, std::vector<std::string>>> VaultClient::capabilities_self(
+    const std::vector<std::string>& paths) {
+  auto body = dump_json(json{{"paths", paths}});
+  if (!body) return body.error();
+  Request r{Operation::capabilities_self, "POST", std::string("/v1/") + paths::kCapabilitiesSelf};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_capabilities(answer->body, paths);
+}
+
+Result<bool> VaultClient::policy_exists(const std::string& name) {
+  Request r{Operation::read_policy, "GET", "/v1/" + paths::acl_policy(name)};
+  r.auth = Auth::source;
+  auto answer = send_allowing_absent(std::move(r));
+  if (!answer) return answer.error();
+  return answer->has_value();
+}
+
 Result<std::vector<std::string>> VaultClient::list_token_accessors() {
   Request r{Operation::list_token_accessors, "GET", std::string("/v1/") + paths::kTokenAccessors + "?list=true"};
   r.auth = Auth::source;

@@ -191,7 +191,7 @@ template <class Cmd>
   requires(std::is_same_v<Cmd, SyncCommand> || std::is_same_v<Cmd, ReconcileCommand> ||
            std::is_same_v<Cmd, StatusCommand> || std::is_same_v<Cmd, DemoteCommand> ||
            std::is_same_v<Cmd, RevokeScanCommand> || std::is_same_v<Cmd, FreezeCommand> ||
-           std::is_same_v<Cmd, UnfreezeCommand>)
+           std::is_same_v<Cmd, UnfreezeCommand> || std::is_same_v<Cmd, CheckCommand>)
 int run(const Context& ctx, const Cmd& cmd) {
   return run_sync_command(SyncContext{ctx.env, ctx.config, ctx.db_path, ctx.now}, cmd);
 }

@@ -260,6 +260,11 @@ class FakeVault final : public vault::VaultApi {
   }
 
   // ---- not part of the fake ----
+  vault::Result<std::map<std::string, std::vector<std::string>>> capabilities_self(
+      const std::vector<std::string>&) override {
+    return unsupported();
+  }
+  vault::Result<bool> policy_exists(const std::string&) override { return unsupported(); }
   vault::Result<vault::Health> health() override { return unsupported(); }
   vault::Result<vault::Leader> leader() override { return unsupported(); }
   vault::Result<vault::SealStatus> seal_status() override { return unsupported(); }
