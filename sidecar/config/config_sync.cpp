@@ -137,6 +137,47 @@ Status parse_vault_section(const json& section, const std::string& path, Config&
   return Status::success();
 }
 
+Status parse_role_create(const json& section, const std::string& path, RoleCreateConfig& c) {
+  if (Status s = require_object(section, path); !s.ok()) return s;
+  for (const auto& [key, value] : section.items()) {
+    const std::string p = key_path(path, key);
+    Status s;
+    if (key == "token_ttl_s") {
+      s = read_int(value, p, c.token_ttl_s, 0);
+    } else if (key == "token_max_ttl_s") {
+      s = read_int(value, p, c.token_max_ttl_s, 0);
+    } else if (key == "secret_id_ttl_s") {
+      s = read_int(value, p, c.secret_id_ttl_s, 0);
+    } else if (key == "secret_id_num_uses") {
+      s = read_int(value, p, c.secret_id_num_uses, 0);
+    } else if (key == "token_type") {
+      s = read_string(value, p, c.token_type);
+      if (s.ok() && c.token_type != "service" && c.token_type != "batch" &&
+          c.token_type != "default") {
+        s = invalid(p, "must be service, batch or default");
+      }
+    } else if (key == "token_bound_cidrs") {
+      c.token_bound_cidrs.clear();
+      if (!value.is_array()) s = invalid(p, "must be a list of CIDR blocks");
+      for (std::size_t i = 0; s.ok() && i < value.size(); ++i) {
+        if (!value[i].is_string() || value[i].get<std::string>().empty()) {
+          s = invalid(p + "[" + std::to_string(i) + "]", "must be a CIDR block");
+        } else {
+          c.token_bound_cidrs.push_back(value[i].get<std::string>());
+        }
+      }
+    } else {
+      s = unknown(p, "token_ttl_s, token_max_ttl_s, secret_id_ttl_s, secret_id_num_uses, "
+                     "token_bound_cidrs, token_type");
+    }
+    if (!s.ok()) return s;
+  }
+  if (c.token_max_ttl_s > 0 && c.token_ttl_s > c.token_max_ttl_s) {
+    return invalid(path + ".token_ttl_s", "cannot be greater than token_max_ttl_s");
+  }
+  return Status::success();
+}
+
 Status parse_roles_section(const json& section, const std::string& path, Config& config) {
   if (Status s = require_object(section, path); !s.ok()) return s;
   RolesConfig& r = config.roles;
@@ -187,8 +228,13 @@ Status parse_roles_section(const json& section, const std::string& path, Config&
           r.tier_policies[tier[0] - '0'] = std::move(names);
         }
       }
+    } else if (key == "create") {
+      s = parse_role_create(value, p, r.create);
+    } else if (key == "max_token_ttl_s") {
+      s = read_int(value, p, r.max_token_ttl_s, 0);
     } else {
-      s = unknown(p, "name_template, tier_policies, exclusive, missing_role");
+      s = unknown(p, "name_template, tier_policies, exclusive, missing_role, create, "
+                     "max_token_ttl_s");
     }
     if (!s.ok()) return s;
   }

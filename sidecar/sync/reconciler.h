@@ -73,6 +73,7 @@ struct ReconcileReport {
   std::int64_t plan_truncated = 0;
   std::vector<std::string> errors;  // per-agent problems (at most 100 kept)
   std::vector<std::string> orphans; // orphan role names (at most max_plan_lines kept)
+  std::vector<std::string> long_ttl_roles;  // tokens may outlive roles.max_token_ttl_s
   // True when Vault differs from the ledger in any way a pass can see (drift, missing role,
   // pending or parked pushes): `--detailed-exitcode` 2.
   bool differences() const { return !plan.empty() || plan_truncated > 0; }
@@ -116,6 +117,7 @@ class Reconciler {
   struct Page;
   Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
                                 engine::Outbox& outbox);
+  void check_token_ttl(const std::string& role, std::int64_t ttl_s, ReconcileReport& report);
   void reconcile_agent(bool dry_run, const Page& page, std::size_t i, ReconcileReport& report,
                        engine::ReconcileWrites& writes);
   void record_drift(bool dry_run, const engine::AgentSyncView& agent, PlanLine line,
