@@ -73,6 +73,7 @@ void ServeEvents::on_drift_corrected(const DriftEvent& e) {
 
 void ServeEvents::on_reconcile_done(const ReconcileSummary& s) {
   if (!s.dry_run && s.complete) metrics_.orphan_roles.set(static_cast<double>(s.orphans));
+  if (!s.dry_run) metrics_.role_collisions.set(static_cast<double>(s.role_collisions));
   const double seconds = std::chrono::duration<double>(s.duration).count();
   metrics_.reconcile_duration.observe({s.dry_run ? "true" : "false"}, seconds);
   metrics_.reconcile_runs.inc({s.complete ? "ok" : "error"});

@@ -84,6 +84,13 @@ void Reconciler::add_line(ReconcileReport& report, PlanLine line) {
 
 namespace {
 
+std::string lower_ascii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
 // Vault's mount default when a role sets neither token_ttl nor token_max_ttl (768 h).
 constexpr std::int64_t kMountDefaultTtlS = 768 * 3600;
 
@@ -151,7 +158,12 @@ void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
     if (report.errors.size() < kMaxErrorsKept) report.errors.push_back(*v.problem);
     return;
   }
-  const std::int64_t tier = frozen_ ? 0 : *v.tier;  // frozen: tier 0's, whatever the ledger says
+  // Frozen: tier 0's, whatever the ledger says. A role shared by agents whose ids differ only
+  // in case: the lowest tier among them.
+  std::int64_t tier = frozen_ ? 0 : *v.tier;
+  if (auto c = collisions_.find(lower_ascii(v.agent_id)); c != collisions_.end()) {
+    tier = std::min(tier, c->second.lowest_tier);
+  }
   const PolicyList expected = desired_->policies_for_tier(tier);
   PlanLine line{v.agent_id, "", tier, expected, std::nullopt, "", ""};
   if (!page.roles[i]) {
@@ -411,6 +423,14 @@ Result<ReconcileReport> Reconciler::run(bool dry_run) {
   auto frozen = outbox_->frozen();
   if (!frozen.ok()) return frozen.status();
   frozen_ = report.summary.frozen = *frozen;
+  auto collisions = outbox_->role_collisions();
+  if (!collisions.ok()) return collisions.status();
+  collisions_ = std::move(collisions).value();
+  report.summary.role_collisions = static_cast<std::int64_t>(collisions_.size());
+  for (const auto& [role_key, c] : collisions_) {
+    log_.warn("reconcile.role_collision", "agents whose ids differ only in case share one role",
+              {{"agents", c.agents}, {"lowest_tier", c.lowest_tier}});
+  }
   agent_roles_.clear();
   if (!dry_run && options_.open_steps) {
     if (auto steps = options_.open_steps(); steps.ok()) {

@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -146,6 +147,7 @@ class Reconciler {
   std::unique_ptr<engine::Outbox> outbox_;
   std::set<std::string> agent_roles_;  // this pass's agents' roles (orphan detection)
   bool frozen_ = false;                // this pass's
+  std::map<std::string, engine::Outbox::Collision> collisions_;  // this pass's
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> triggered_{false};
