@@ -287,6 +287,14 @@ void Daemon::State::build_health(const Config& config) {
   probes.token = [this] { return vault->auth().status(); };
   probes.outbox = [this] { return probe_outbox(); };
   probes.freeze = [this] { return probe_freeze(); };
+  probes.privilege = [this]() -> CheckResult {
+    const std::int64_t n = events->excess_privilege();
+    if (n == 0) return {HealthStatus::ok, "no role grants more than the ledger justifies"};
+    return {HealthStatus::degraded,
+            std::to_string(n) + " role(s) hold a tier policy the ledger does not justify" +
+                (events->excess_unrepaired() ? " (drift_mode ignore: not repaired)"
+                                             : " (repairs queued)")};
+  };
   health = std::make_unique<HealthChecker>(probes, env.clock,
                                            seconds_ms(config.health.outbox_stuck_s));
   registry.add_collector([this] { collect_metrics(); });

@@ -137,6 +137,7 @@ HealthReport HealthChecker::check() {
   if (probes_.freeze && ledger.status != HealthStatus::failed) {
     r.checks.emplace_back("freeze", probes_.freeze());
   }
+  if (probes_.privilege) r.checks.emplace_back("privilege", probes_.privilege());
   if (probes_.outbox) {
     // An unreadable ledger already fails the check; do not repeat its error as the outbox's.
     if (ledger.status == HealthStatus::failed) {

@@ -53,6 +53,8 @@ struct HealthProbes {
   std::function<Result<engine::OutboxStats>()> outbox;
   // The kill switch: degraded while frozen (every agent held at tier 0). Empty: not checked.
   std::function<CheckResult()> freeze;
+  // Roles granting more than the ledger justifies (last reconcile): degraded while any remain.
+  std::function<CheckResult()> privilege;
 };
 
 class HealthChecker {

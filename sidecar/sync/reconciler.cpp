@@ -231,8 +231,10 @@ void Reconciler::record_drift(bool dry_run, const engine::AgentSyncView& v, Plan
   const DriftMode mode = config_.drift_mode;
   missing ? ++sum.missing_roles : ++sum.drifted;
   line.kind = missing ? "role_missing" : "policies";
-  // The unjustified-privilege rule for a frozen agent: removed in every mode but ignore.
-  const bool excess = frozen_ && line.found && !desired_->unjustified(*line.found, line.expected).empty();
+  // The unjustified-privilege rule: a managed policy the ledger does not justify is removed in
+  // every mode but ignore (detect included; never by a dry run).
+  const bool excess = line.found && !desired_->unjustified(*line.found, line.expected).empty();
+  if (excess) ++sum.privilege_excess;
   const bool repair = (mode == DriftMode::correct &&
                        (!missing || desired_->missing_role() == MissingRole::create)) ||
                       (excess && mode != DriftMode::ignore);

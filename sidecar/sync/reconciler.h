@@ -14,7 +14,8 @@
 //     outbox (a new generation; a missing role only when roles.missing_role = create).
 // While frozen (the kill switch), every agent's desired state is tier 0's whatever its ledger
 // tier says. The unjustified-privilege rule (DesiredState::unjustified): a managed tier policy
-// the ledger does not justify is removed in every mode but ignore - for frozen agents and for
+// the ledger does not justify is removed in every mode but ignore (detect repairs such drift
+// too; only under-privilege is merely reported there) - for every agent, frozen or not, and for
 // orphan roles (roles in the mount that fit the name template but belong to no ledger agent,
 // compared after the template's lowercasing; deleting them is opt-in,
 // reconcile.delete_orphan_roles). Each pass also requeues parked revocation steps.

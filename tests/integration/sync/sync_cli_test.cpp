@@ -102,14 +102,14 @@ BOOST_AUTO_TEST_CASE(detect_reports_and_ignore_leaves_the_role_alone) {
   detect.reconcile = {{"drift_mode", "detect"}};
   SyncWorld w(detect);
   w.add_agent("a1", 1);
-  w.set_role("a1", {"t4-observer"});
+  w.set_role("a1", {"custom"});  // missing its tier policy: reported, not repaired, in detect
   auto r = w.cli({"reconcile", "--detailed-exitcode"});
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.out.find("a1\tagent-a1\tt1-observer\tt4-observer\treport") != std::string::npos);
+  BOOST_TEST(r.out.find("a1\tagent-a1\tt1-observer\tcustom\treport") != std::string::npos);
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_drift WHERE action = 'report'") == 1);
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_outbox") == 0);
   ok(w.cli({"sync"}), "sync");
-  BOOST_TEST(*w.role("a1") == (PL{"t4-observer"}), boost::test_tools::per_element());
+  BOOST_TEST(*w.role("a1") == (PL{"custom"}), boost::test_tools::per_element());
 
   WorldOptions ignore;
   ignore.reconcile = {{"drift_mode", "ignore"}};
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(detect_reports_and_ignore_leaves_the_role_alone) {
   BOOST_TEST(i.exit_code == 0, i.out << i.err);
   BOOST_TEST(w.requests("/v1/auth/approle/role/") == reads);
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_drift") == 1);
-  BOOST_TEST(*w.role("a1") == (PL{"t4-observer"}), boost::test_tools::per_element());
+  BOOST_TEST(*w.role("a1") == (PL{"custom"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_role_deleted_under_the_sidecar_is_parked_reported_and_retried) {
