@@ -310,7 +310,7 @@ BOOST_AUTO_TEST_CASE(freeze_of_ten_thousand_agents_holds_every_role_at_tier_0_un
            h.json()["checks"]["freeze"]["status"] == "degraded";
   }), env.serve_log());
   {
-    const auto h = env.get("/v1/sys/health").json();
+    const auto h = env.get("/v1/sys/health", env.api_token()).json();
     BOOST_TEST(h["checks"]["freeze"]["reason"].get<std::string>().find("incident 42") !=
                std::string::npos);
     const auto api = env.get("/v1/freeze", env.api_token());
