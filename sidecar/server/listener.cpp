@@ -358,7 +358,7 @@ void Listener::webhook_route(const httplib::Request& req, httplib::Response& res
     const std::string ts = req.get_header_value("webhook-timestamp");
     const std::string sig = req.get_header_value("webhook-signature");
     const std::string ct = req.get_header_value("Content-Type");
-    a = routes_.webhook->handle({id, ts, sig, ct, req.body});
+    a = routes_.webhook->handle({id, ts, sig, ct, req.body, req.remote_addr});
   }
   send(res, a);
   if (routes_.metrics) {
