@@ -1,5 +1,7 @@
 #include "vault/client.h"
 
+#include "vault/paths.h"
+
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -64,7 +66,7 @@ VaultClient::~VaultClient() = default;
 std::uint64_t VaultClient::connections_opened() const { return connections_->load(); }
 
 std::string VaultClient::role_base(const RoleName& role) const {
-  return "/v1/auth/" + options_.mount.str() + "/role/" + role.str();
+  return "/v1/" + paths::role(options_.mount, role);
 }
 
 Result<void> VaultClient::ensure_connection() {
@@ -287,7 +289,7 @@ Result<SealStatus> VaultClient::seal_status() {
 Result<AuthInfo> VaultClient::approle_login(const Secret& role_id, const Secret& secret_id) {
   auto body = dump_json(json{{"role_id", role_id.reveal()}, {"secret_id", secret_id.reveal()}});
   if (!body) return body.error();
-  Request r{Operation::approle_login, "POST", "/v1/auth/" + options_.mount.str() + "/login"};
+  Request r{Operation::approle_login, "POST", "/v1/" + paths::login(options_.login_mount)};
   r.body = std::move(body).value();
   r.secrets = {&role_id, &secret_id};
   auto answer = send_with_source(std::move(r));
@@ -299,7 +301,7 @@ Result<TokenInfo> VaultClient::lookup_self(const Secret& token) {
   if (!is_header_safe(token.reveal())) {
     return not_authenticated("the token holds bytes not allowed in an HTTP header (not shown)");
   }
-  Request r{Operation::lookup_self, "GET", "/v1/auth/token/lookup-self"};
+  Request r{Operation::lookup_self, "GET", std::string("/v1/") + paths::kLookupSelf};
   r.token = &token;
   auto answer = send_with_source(std::move(r));
   if (!answer) return answer.error();
@@ -312,7 +314,7 @@ Result<AuthInfo> VaultClient::renew_self(const Secret& token, std::chrono::secon
   }
   json body = json::object();
   if (increment.count() > 0) body["increment"] = increment.count();
-  Request r{Operation::renew_self, "POST", "/v1/auth/token/renew-self"};
+  Request r{Operation::renew_self, "POST", std::string("/v1/") + paths::kRenewSelf};
   r.body = body.dump();
   r.token = &token;
   auto answer = send_with_source(std::move(r));
@@ -333,7 +335,7 @@ Result<std::optional<RoleInfo>> VaultClient::read_role(const RoleName& role) {
 
 Result<std::optional<std::vector<std::string>>> VaultClient::read_role_policies(
     const RoleName& role) {
-  Request r{Operation::read_role_policies, "GET", role_base(role) + "/policies"};
+  Request r{Operation::read_role_policies, "GET", "/v1/" + paths::role_policies(options_.mount, role)};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -347,7 +349,7 @@ Result<void> VaultClient::write_role_policies(const RoleName& role,
                                               const std::vector<std::string>& token_policies) {
   auto body = dump_json(json{{"token_policies", token_policies}});
   if (!body) return body.error();
-  Request r{Operation::write_role_policies, "POST", role_base(role) + "/policies"};
+  Request r{Operation::write_role_policies, "POST", "/v1/" + paths::role_policies(options_.mount, role)};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
@@ -356,7 +358,7 @@ Result<void> VaultClient::write_role_policies(const RoleName& role,
 }
 
 Result<std::vector<std::string>> VaultClient::list_roles() {
-  Request r{Operation::list_roles, "GET", "/v1/auth/" + options_.mount.str() + "/role?list=true"};
+  Request r{Operation::list_roles, "GET", "/v1/" + paths::roles(options_.mount) + "?list=true"};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -384,7 +386,7 @@ Result<void> VaultClient::delete_role(const RoleName& role) {
 }
 
 Result<std::vector<std::string>> VaultClient::list_secret_id_accessors(const RoleName& role) {
-  Request r{Operation::list_secret_id_accessors, "GET", role_base(role) + "/secret-id?list=true"};
+  Request r{Operation::list_secret_id_accessors, "GET", "/v1/" + paths::secret_ids(options_.mount, role) + "?list=true"};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -397,7 +399,7 @@ Result<void> VaultClient::destroy_secret_id_accessor(const RoleName& role,
   auto body = dump_json(json{{"secret_id_accessor", accessor}});
   if (!body) return body.error();
   Request r{Operation::destroy_secret_id_accessor, "POST",
-            role_base(role) + "/secret-id-accessor/destroy"};
+            "/v1/" + paths::secret_id_accessor_destroy(options_.mount, role)};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
@@ -410,7 +412,7 @@ Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
   auto body = dump_json(json{{"secret_id_accessor", accessor}});
   if (!body) return body.error();
   Request r{Operation::lookup_secret_id_accessor, "POST",
-            role_base(role) + "/secret-id-accessor/lookup"};
+            "/v1/" + paths::secret_id_accessor_lookup(options_.mount, role)};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   // Vault answers an unknown accessor with 404 "failed to find accessor entry ...".
@@ -423,8 +425,28 @@ Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
   return std::optional<SecretIdInfo>(std::move(info).value());
 }
 
+Result<std::map<std::string, std::vector<std::string>>> VaultClient::capabilities_self(
+    const std::vector<std::string>& paths) {
+  auto body = dump_json(json{{"paths", paths}});
+  if (!body) return body.error();
+  Request r{Operation::capabilities_self, "POST", std::string("/v1/") + paths::kCapabilitiesSelf};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_capabilities(answer->body, paths);
+}
+
+Result<bool> VaultClient::policy_exists(const std::string& name) {
+  Request r{Operation::read_policy, "GET", "/v1/" + paths::acl_policy(name)};
+  r.auth = Auth::source;
+  auto answer = send_allowing_absent(std::move(r));
+  if (!answer) return answer.error();
+  return answer->has_value();
+}
+
 Result<std::vector<std::string>> VaultClient::list_token_accessors() {
-  Request r{Operation::list_token_accessors, "GET", "/v1/auth/token/accessors?list=true"};
+  Request r{Operation::list_token_accessors, "GET", std::string("/v1/") + paths::kTokenAccessors + "?list=true"};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -435,7 +457,7 @@ Result<std::vector<std::string>> VaultClient::list_token_accessors() {
 Result<TokenInfo> VaultClient::lookup_token_accessor(const std::string& accessor) {
   auto body = dump_json(json{{"accessor", accessor}});
   if (!body) return body.error();
-  Request r{Operation::lookup_token_accessor, "POST", "/v1/auth/token/lookup-accessor"};
+  Request r{Operation::lookup_token_accessor, "POST", std::string("/v1/") + paths::kLookupAccessor};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
@@ -446,7 +468,7 @@ Result<TokenInfo> VaultClient::lookup_token_accessor(const std::string& accessor
 Result<void> VaultClient::revoke_token_accessor(const std::string& accessor) {
   auto body = dump_json(json{{"accessor", accessor}});
   if (!body) return body.error();
-  Request r{Operation::revoke_token_accessor, "POST", "/v1/auth/token/revoke-accessor"};
+  Request r{Operation::revoke_token_accessor, "POST", std::string("/v1/") + paths::kRevokeAccessor};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));

@@ -33,6 +33,8 @@ Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(
   if (!endpoint) return endpoint.error();
   auto mount = MountPath::parse(config.mount);
   if (!mount) return mount.error();
+  auto login_mount = MountPath::parse(config.auth.mount);
+  if (!login_mount) return login_mount.error();
   if (!is_valid_namespace(config.vault_namespace)) {
     return Error::make(ErrorCode::invalid_argument, Action::give_up,
                        "vault namespace \"" + preview(config.vault_namespace) +
@@ -51,7 +53,8 @@ Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(
                         "(allow_plaintext_loopback is set)");
   }
   ClientOptions options{std::move(endpoint).value(), std::move(mount).value(),
-                        config.vault_namespace, config.connect_timeout, config.request_timeout};
+                        std::move(login_mount).value(), config.vault_namespace,
+                        config.connect_timeout, config.request_timeout};
   return std::shared_ptr<VaultClientFactory>(new VaultClientFactory(
       std::move(options), std::move(tls), clock, std::move(log), std::move(observer)));
 }

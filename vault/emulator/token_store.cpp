@@ -291,9 +291,18 @@ VaultResponse Core::token_revoke(Call& c) {
 
 VaultResponse Core::token_revoke_accessor(Call& c) {
   std::string accessor = c.fields.str("accessor");
-  if (accessor.empty()) return VaultResponse::bad("missing accessor");
+  if (accessor.empty()) return VaultResponse::error(400, "missing accessor");
   auto it = state.accessors.find(accessor);
-  if (it == state.accessors.end()) return VaultResponse::error(400, "invalid accessor");
+  // Vault 1.10+ (GH-13661, handleUpdateRevokeAccessor): an accessor without a token is done
+  // already, a 200 with a warning. An expired token counts as gone: Vault's expiration manager
+  // has revoked it (and its children) by then, so the emulator drops it the same way here.
+  const Token* held = it == state.accessors.end() ? nullptr : find_token(it->second);
+  if (held == nullptr || !token_valid(*held)) {
+    if (held != nullptr) revoke_token_tree(std::string(held->id));
+    VaultResponse r = VaultResponse::ok(nullptr);
+    r.warnings.push_back("No token found with this accessor");
+    return r;
+  }
   std::string id = it->second;
   if (c.token && c.token->id == id) {
     c.revoke_caller_after = true;
