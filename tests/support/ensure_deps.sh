@@ -8,7 +8,7 @@ PS_DEBIAN_PACKAGES=(
   build-essential cmake pkg-config
   libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-test-dev
   openssl curl sqlite3 python3 python3-hvac
-  help2man dpkg-dev lintian  # the man page; the Debian package (dpkg-shlibdeps) and its check
+  help2man dpkg-dev lintian man-db systemd  # the man page; the Debian package (dpkg-shlibdeps), its check (lintian, systemd-analyze verify)
 )
 
 missing=()
