@@ -56,6 +56,18 @@ arch=$(dpkg --print-architecture)
   fail "unexpected file name $(basename "$deb")"
 echo "built $(basename "$deb") ($(stat -c %s "$deb") bytes; installed size $(dpkg-deb -f "$deb" Installed-Size) KiB)"
 
+# ---- cmake --install with another prefix --------------------------------------------------
+# The unit and the configuration follow the prefix installed to, not the one configured.
+DESTDIR="$work/opt-install" cmake --install "$release" --prefix /opt/ps >"$work/install.log" 2>&1 ||
+  { cat "$work/install.log" >&2; fail "cmake --install --prefix /opt/ps failed"; }
+opt_unit=$work/opt-install/opt/ps/lib/systemd/system/policy-sidecar.service
+[ -x "$work/opt-install/opt/ps/bin/policy-sidecar" ] || fail "cmake --install put no binary in /opt/ps/bin"
+grep -qxF 'ExecStart=/opt/ps/bin/policy-sidecar serve --config /etc/opt/ps/policy-sidecar/config.json' "$opt_unit" ||
+  fail "the unit installed with --prefix /opt/ps: $(grep ExecStart "$opt_unit" || echo none)"
+[ -f "$work/opt-install/etc/opt/ps/policy-sidecar/config.json" ] || fail "no /etc/opt/ps/policy-sidecar/config.json"
+! find "$work/opt-install" -name 'vault-emulator' -o -name 'ps-dev-pki' | grep -q . ||
+  fail "cmake --install installed a development tool"
+
 # ---- Contents ------------------------------------------------------------------------------
 dpkg-deb -c "$deb" >"$work/contents"
 paths=$(awk '{print $6}' "$work/contents" | sed 's|^\./|/|; s|/$||')
@@ -186,9 +198,9 @@ unit=$work/root/lib/systemd/system/policy-sidecar.service
 grep -qxF 'ExecStart=/usr/bin/policy-sidecar serve --config /etc/policy-sidecar/config.json' "$unit" ||
   fail "the unit does not run /usr/bin/policy-sidecar: $(grep ExecStart "$unit")"
 grep -qxF 'ExecStartPre=/usr/bin/policy-sidecar check --offline --config /etc/policy-sidecar/config.json' "$unit" ||
-  fail "the unit does not run check --offline before starting: $(grep ExecStartPre "$unit" || true)"
+  fail "the unit does not run check --offline before starting: $(grep '^ExecStartPre' "$unit" || echo none)"
 grep -qxF 'RestartPreventExitStatus=64 78' "$unit" ||
-  fail "the unit restarts on usage/config errors: $(grep RestartPrevent "$unit" || true)"
+  fail "the unit restarts on usage/config errors: $(grep '^RestartPrevent' "$unit" || echo none)"
 grep -qE '^StartLimitBurst=[0-9]+$' "$unit" || fail "a failing ExecStartPre= would restart without bound"
 ! grep -qE '@[A-Z_]+@' "$unit" || fail "unconfigured placeholders in the unit: $(grep -E '@[A-Z_]+@' "$unit")"
 # The unit as systemd parses it (unknown keys, bad values, commands that are not executable,
