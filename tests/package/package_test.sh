@@ -250,7 +250,8 @@ cat >"$etc/config.json" <<EOF
 EOF
 run_bin() {
   set +e
-  env -u VAULT_TOKEN -u VAULT_ADDR "$bin" "$@" >"$work/bin.out" 2>"$work/bin.err"
+  # (timeout: a serve that wrongly starts would otherwise run until CTest kills it)
+  env -u VAULT_TOKEN -u VAULT_ADDR timeout 60 "$bin" "$@" >"$work/bin.out" 2>"$work/bin.err"
   rc=$?
   set -e
 }
@@ -270,6 +271,9 @@ run_bin check --offline --config "$etc/config.json"
 [ "$rc" -eq 1 ] || fail "check --offline passed with a world-readable API token (exit $rc)"
 grep -qE '^\[FAIL\] +secret-files: .*api-token' "$work/bin.out" ||
   fail "check --offline did not name the bad secret file: $(cat "$work/bin.out")"
+run_bin serve --config "$etc/config.json"              # refused before it listens: EX_CONFIG
+[ "$rc" -eq 78 ] || fail "serve with a world-readable API token exited $rc, not 78: $(cat "$work/bin.err")"
+grep -q 'api-token' "$work/bin.err" || fail "serve did not name the bad secret file: $(cat "$work/bin.err")"
 chmod 0600 "$etc/api-token"
 
 # The exit codes the unit's RestartPreventExitStatus= names: a configuration typo is 78
