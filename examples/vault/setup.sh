@@ -34,6 +34,7 @@
 #   SIDECAR_CIDRS              comma-separated CIDRs the sidecar logs in from (binds the
 #                              secret ID and the tokens; recommended)   [none]
 #   REVOKE_TOKENS=1            also grant token revocation (sudo on auth/token/accessors)
+#                              [what a kept OUT_DIR/config.json says, else 0]
 #   OUT_DIR                    where role-id, secret-id, config.json go [./policy-sidecar-vault]
 #   LEDGER_PATH                the ledger path written into config.json
 #                              [/opt/agent-governance/ledger/governance.db]
@@ -54,7 +55,7 @@ SIDECAR_TOKEN_TTL=${SIDECAR_TOKEN_TTL:-1h}
 SIDECAR_TOKEN_MAX_TTL=${SIDECAR_TOKEN_MAX_TTL:-24h}
 SIDECAR_SECRET_ID_TTL=${SIDECAR_SECRET_ID_TTL:-0}
 SIDECAR_CIDRS=${SIDECAR_CIDRS:-}
-REVOKE_TOKENS=${REVOKE_TOKENS:-0}
+REVOKE_TOKENS=${REVOKE_TOKENS:-}
 OUT_DIR=${OUT_DIR:-./policy-sidecar-vault}
 LEDGER_PATH=${LEDGER_PATH:-/opt/agent-governance/ledger/governance.db}
 TIERS="t0-observer t1-observer t2-observer t3-observer t4-observer"
@@ -76,7 +77,35 @@ done
   die "AGENT_MOUNT and SIDECAR_MOUNT are both \"$AGENT_MOUNT\": the sidecar's grant on the agents' roles would cover its own role" 2
 [ "$AGENT_MOUNT" != token ] && [ "$SIDECAR_MOUNT" != token ] || die "\"token\" is not an AppRole mount" 2
 [ -z "${VAULT_CACERT:-}" ] || [ -r "$VAULT_CACERT" ] || die "VAULT_CACERT=$VAULT_CACERT is not readable" 2
-case "$REVOKE_TOKENS" in 0|1) ;; *) die "REVOKE_TOKENS must be 0 or 1" 2 ;; esac
+case "$REVOKE_TOKENS" in ''|0|1) ;; *) die "REVOKE_TOKENS must be 0 or 1" 2 ;; esac
+
+# A config.json this run keeps must agree with the policy it writes: same mounts, same
+# revocation settings (REVOKE_TOKENS defaults to the config's).
+if [ -e "$OUT_DIR/config.json" ] && [ "${OVERWRITE_CONFIG:-0}" != 1 ]; then
+  if kept=$(python3 - "$OUT_DIR/config.json" 2>/dev/null <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+v = c.get("vault", {})
+r = c.get("revocation", {}).get("vault", {})
+print(v.get("mount", "approle"), v.get("auth", {}).get("mount", "approle"),
+      1 if r.get("revoke_tokens", False) else 0)
+PY
+  ); then
+    read -r kept_agents kept_sidecar kept_revoke <<< "$kept"
+    REVOKE_TOKENS=${REVOKE_TOKENS:-$kept_revoke}
+    for pair in "AGENT_MOUNT=$AGENT_MOUNT vault.mount=$kept_agents" \
+                "SIDECAR_MOUNT=$SIDECAR_MOUNT vault.auth.mount=$kept_sidecar" \
+                "REVOKE_TOKENS=$REVOKE_TOKENS revocation.vault.revoke_tokens=$kept_revoke"; do
+      read -r mine theirs <<< "$pair"
+      [ "${mine#*=}" = "${theirs#*=}" ] ||
+        die "$OUT_DIR/config.json has ${theirs%%=*} \"${theirs#*=}\" but ${mine%%=*} is \"${mine#*=}\": set OVERWRITE_CONFIG=1 to rewrite the config, or ${mine%%=*}=${theirs#*=}" 2
+    done
+  else
+    printf 'setup.sh: warning: cannot read %s as plain JSON; not checking it against this run\n' \
+      "$OUT_DIR/config.json" >&2
+  fi
+fi
+REVOKE_TOKENS=${REVOKE_TOKENS:-0}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -184,6 +184,17 @@ api POST auth/policy-sidecar/login "{\"role_id\": \"$(cat "$out/role-id")\", \"s
 check "  ... and the old one no longer logs in" test "$(cat "$tmp/status")" = 400
 sidecar --config "$out/config.json" check; rc=$?
 check "check passes with the new secret ID" test "$rc" = 0
+[ "$rc" = 0 ] || cat "$tmp/sidecar.log"
+
+# --- a kept config.json must agree with the run ----------------------------------------------
+check "the rotation run kept the config's token revocation in the policy" \
+  grep -qF 'auth/token/accessors' <(api GET sys/policies/acl/policy-sidecar)
+setup AGENT_MOUNT=other-agents; rc=$?
+check "setup.sh with another AGENT_MOUNT than the kept config exits 2" test "$rc" = 2
+check "  ... naming the config key" contains "$tmp/setup.log" 'config.json has vault.mount "agents" but AGENT_MOUNT is "other-agents"'
+check "  ... before enabling anything" test "$(api GET sys/auth | jq_py "'other-agents/' in d['data']")" = False
+setup REVOKE_TOKENS=0; rc=$?
+check "setup.sh REVOKE_TOKENS=0 against a config with revoke_tokens exits 2" test "$rc" = 2
 
 echo "setup_check_test: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
