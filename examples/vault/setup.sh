@@ -62,11 +62,13 @@ TIERS="t0-observer t1-observer t2-observer t3-observer t4-observer"
 
 say() { printf '==> %s\n' "$*"; }
 cli() { printf '    (vault CLI: %s)\n' "$*"; }
-die() { printf 'setup.sh: %s\n' "$*" >&2; exit "${2:-1}"; }
+die() { printf 'setup.sh: %s\n' "$1" >&2; exit "${2:-1}"; }
 
 # --- inputs ----------------------------------------------------------------------------------
 [ -n "${VAULT_ADDR:-}" ] || die "VAULT_ADDR is not set (https://host:8200)" 2
 [ -n "${VAULT_TOKEN:-}" ] || die "VAULT_TOKEN is not set (an admin token)" 2
+# Visible ASCII only (as Vault's Go client requires): nothing can break out of the header line.
+[[ $VAULT_TOKEN != *$'\n'* ]] && ! printf '%s' "$VAULT_TOKEN" | LC_ALL=C grep -q '[^!-~]' || die "VAULT_TOKEN contains characters a token cannot have (value not shown)" 2
 command -v curl >/dev/null || die "curl is not installed" 2
 command -v python3 >/dev/null || die "python3 is not installed" 2
 name_re='^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$'

@@ -68,6 +68,16 @@ env -i PATH="$PATH" VAULT_ADDR="$addr" VAULT_TOKEN=not-a-token VAULT_CACERT="$ca
   bash "$kit/setup.sh" > "$tmp/e.log" 2>&1; rc=$?
 check "setup.sh with a bad admin token exits 1" test "$rc" = 1
 check "  ... naming the token and the 403" contains "$tmp/e.log" "the admin token (VAULT_TOKEN): permission denied (HTTP 403"
+for bad in $'tok\nEvil' $'tok\r\nEvil' 'tok Evil'; do
+  env -i PATH="$PATH" VAULT_ADDR="$addr" VAULT_TOKEN="$bad" VAULT_CACERT="$ca" OUT_DIR="$out" \
+    bash "$kit/setup.sh" > "$tmp/e.log" 2>&1; rc=$?
+  check "setup.sh with a token holding a line break or space exits 2 ($(printf %q "$bad"))" test "$rc" = 2
+  check "  ... without showing it" test -z "$(grep -F 'Evil' "$tmp/e.log")"
+done
+env -i PATH="$PATH" VAULT_ADDR="https://127.0.0.1:1" VAULT_TOKEN=x VAULT_CACERT="$ca" OUT_DIR="$out" \
+  bash "$kit/setup.sh" > "$tmp/e.log" 2>&1; rc=$?
+check "setup.sh with an unreachable Vault exits 1 naming the address" \
+  test "$rc" = 1 -a -n "$(grep -F 'cannot reach Vault at https://127.0.0.1:1' "$tmp/e.log")"
 check "nothing was enabled by the refused runs" test "$(api GET sys/auth | jq_py "sorted(d['data'])")" = "['approle/', 'token/']"
 
 # --- setup.sh configures the emulator -------------------------------------------------------
