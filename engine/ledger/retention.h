@@ -1,6 +1,6 @@
 // Retention of the sidecar's own tables: the SQL that deletes old rows, one small batch per
 // call, keeping what correctness needs. The schedule (how old, how often, how many per batch)
-// is the caller's (sidecar/sync/retention.h, the daemon and `policy-sidecar prune`).
+// is the caller's (sidecar/sync/retention.h, run by the daemon).
 //
 // What each table keeps whatever its cutoff (rows older than the cutoff are deleted otherwise;
 // a row whose timestamp does not parse is never deleted):

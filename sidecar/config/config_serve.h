@@ -76,7 +76,7 @@ struct HealthConfig {
 
 // How long the sidecar keeps its own records (engine/ledger/retention.h says what each table
 // keeps regardless). The daemon prunes every interval_s in batches of batch_rows rows, each
-// batch its own short write; `policy-sidecar prune` runs one pass.
+// batch its own short write.
 struct RetentionConfig {
   double interval_s = 3600;  // 0: the daemon never prunes
   std::int64_t batch_rows = 500;

@@ -3,8 +3,7 @@
 // rows, each batch one short write under the pool's write mutex, with a pause between
 // batches so that approvals, the sync worker and the platform's writers get the ledger.
 //
-// Who calls it: the daemon's retention thread (every retention.interval_s) and
-// `policy-sidecar prune` (one pass). Cutoffs come from the injected clock's wall time.
+// Who calls it: the daemon's retention thread (every retention.interval_s). Cutoffs come from the injected clock's wall time.
 // Not thread-safe per instance (one caller at a time); concurrent with every other writer.
 #pragma once
 

@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(a_symbolic_link_is_refused_even_to_a_good_file) {
   BOOST_REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
   auto r = read_private_file(link);
   expect_refused(r, link, "symbolic link");
-  BOOST_TEST(r.status().code() == ps::Code::invalid_argument);
+  BOOST_TEST((r.status().code() == ps::Code::invalid_argument));
 }
 
 BOOST_AUTO_TEST_CASE(a_directory_is_refused) {
@@ -147,7 +147,7 @@ BOOST_AUTO_TEST_CASE(a_missing_file_is_not_found_naming_the_path) {
   ps::testing::TempDir dir;
   auto r = read_private_file(dir.file("nope"));
   BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().code() == ps::Code::not_found);
+  BOOST_TEST((r.status().code() == ps::Code::not_found));
   BOOST_TEST(r.status().message().find(dir.file("nope")) != std::string::npos);
 }
 

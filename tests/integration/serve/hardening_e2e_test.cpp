@@ -14,6 +14,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "engine/rules/timestamp.h"
 #include "tests/integration/serve/serve_harness.h"
 
 using namespace ps::testing;
@@ -135,6 +136,46 @@ BOOST_AUTO_TEST_CASE(forged_webhooks_are_counted_not_audited_and_throttled_per_a
   BOOST_TEST(env.metric("policy_sidecar_webhook_rejections_total{reason=\"signature\"}").value_or(0) +
                  env.metric("policy_sidecar_webhook_rejections_total{reason=\"rate_limited\"}").value_or(0) ==
              30);
+  BOOST_TEST(env.stop_serve() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_reserved_auto_approver_is_refused_by_the_webhook_and_the_cli) {
+  ServeEnv env(false);
+  env.raw().exec("BEGIN");
+  seed_ready_agent(env.raw(), "sigma", 0, std::chrono::system_clock::now());
+  env.raw().exec("COMMIT");
+  env.start_serve(env.write_config());
+  const HttpReply r =
+      env.send_approval(approval_body("sigma", 1, "policy-sidecar:auto"), "msg_reserved");
+  BOOST_TEST(r.status == 400, r.body);
+  BOOST_TEST(r.body.find("reserved") != std::string::npos, r.body);
+  BOOST_TEST(env.stop_serve() == 0);
+  BOOST_TEST(env.raw().integer("SELECT count(*) FROM promotions") == 0);
+
+  ChildProcess cli({build_dir() + "/sidecar/policy-sidecar", "--db", env.db(), "promote", "sigma", "--approved-by",
+                    "policy-sidecar:auto"},
+                   {}, env.file("cli.err"));
+  BOOST_TEST((cli.wait_exit(30s) == std::optional<int>(64)));
+  BOOST_TEST(read_text_file(env.file("cli.err")).find("reserved") != std::string::npos);
+  BOOST_TEST(env.raw().integer("SELECT count(*) FROM promotions") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_daemon_prunes_old_records_and_keeps_recent_ones) {
+  ServeEnv env(false);
+  env.start_serve(env.write_config({{"retention", {{"interval_s", 1}, {"drift_days", 30}}}}));
+  const auto now = std::chrono::system_clock::now();
+  auto drift = [&](std::chrono::hours age, const std::string& agent) {
+    env.raw().exec("INSERT INTO sidecar_drift (found_at, agent_id, role, kind, expected, mode, "
+                   "action) VALUES (" + q(ps::engine::format_isoformat_utc(now - age)) + ", " +
+                   q(agent) + ", 'r', 'policies', '[]', 'detect', 'reported')");
+  };
+  drift(std::chrono::hours(24 * 400), "old");
+  drift(std::chrono::hours(1), "recent");
+  BOOST_TEST(ServeEnv::eventually([&] {
+    return env.raw().integer("SELECT count(*) FROM sidecar_drift WHERE agent_id = 'old'") == 0;
+  }), env.serve_log());
+  BOOST_TEST(env.raw().integer("SELECT count(*) FROM sidecar_drift WHERE agent_id = 'recent'") == 1);
+  BOOST_TEST(env.metric("policy_sidecar_retention_deleted_total{table=\"drift\"}").value_or(0) == 1);
   BOOST_TEST(env.stop_serve() == 0);
 }
 

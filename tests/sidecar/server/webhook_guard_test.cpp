@@ -30,7 +30,7 @@ BOOST_AUTO_TEST_CASE(a_peer_is_heard_for_its_burst_then_waits_for_a_token) {
     BOOST_TEST(!guard.check("192.0.2.1").has_value());
     guard.rejected("192.0.2.1");
   }
-  BOOST_TEST(guard.check("192.0.2.1") == std::optional<int>(1));
+  BOOST_TEST((guard.check("192.0.2.1") == std::optional<int>(1)));
   clock.advance(999ms);
   BOOST_TEST(guard.check("192.0.2.1").has_value());  // nothing at 999 ms
   clock.advance(1ms);
@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(answering_429_costs_no_token_and_retry_after_says_when) {
   ps::SimulatedClock clock;
   UnauthenticatedGuard guard(limits(0.5, 1), clock);  // one token per 2 s
   guard.rejected("p");
-  BOOST_TEST(guard.check("p") == std::optional<int>(2));
+  BOOST_TEST((guard.check("p") == std::optional<int>(2)));
   guard.rejected("p", false);  // the 429
   clock.advance(2s);
   BOOST_TEST(!guard.check("p").has_value());

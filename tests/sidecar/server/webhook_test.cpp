@@ -287,7 +287,7 @@ BOOST_AUTO_TEST_CASE(a_thousand_forged_webhooks_write_no_audit_and_are_throttled
   }
   BOOST_TEST(unauthorized == 20);  // the burst, then 429 (no time passes on this clock)
   BOOST_TEST(throttled == 980);
-  BOOST_TEST(retry_after == std::optional<int>(1));
+  BOOST_TEST((retry_after == std::optional<int>(1)));
   BOOST_TEST(ps::testing::read_text_file(fx.dir.file("audit.jsonl")) == audit_before);
   BOOST_TEST(dump_ledger(*fx.raw) == ledger_before);
   BOOST_TEST(fx.metrics.webhook_rejections.value({"signature"}) +

@@ -181,7 +181,7 @@ BOOST_AUTO_TEST_CASE(the_auto_approver_name_is_refused_to_every_other_caller) {
   p.approved_by = TierChangeService::kAutoApprover;
   auto r = fx.tier_changes->promote(p);
   BOOST_REQUIRE(!r.ok());
-  BOOST_TEST(r.status().code() == ps::Code::invalid_argument);
+  BOOST_TEST((r.status().code() == ps::Code::invalid_argument));
   BOOST_TEST(r.status().message().find("reserved") != std::string::npos);
   BOOST_TEST(fx.promotions() == 0);
 }
