@@ -216,7 +216,7 @@ BOOST_AUTO_TEST_CASE(delivery_retention_must_cover_tolerance_plus_the_senders_re
       R"({"webhook": {"tolerance_s": 300}, "retention": {"webhook_deliveries_days": 1,
           "sender_retry_horizon_s": 172800}})", "t");
   BOOST_REQUIRE(short_keep.ok());
-  const Status refused = validate_retention(*short_keep);
+  const ps::Status refused = validate_retention(*short_keep);
   BOOST_TEST(!refused.ok());
   BOOST_TEST(refused.message().find("retention.webhook_deliveries_days") != std::string::npos,
              refused.message());
