@@ -205,17 +205,25 @@ Status Daemon::State::open_vault(const Config& config) {
 }
 
 // The waker and the worker are looked up per wake-up: a reload may have replaced the group.
-void Daemon::State::build_services() {
+void Daemon::State::build_services(const Config& config) {
   waker = std::make_unique<CommitWaker>(kWakeDelay, [this] {
     for (auto& w : current_group()->workers) w->wake();
   });
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
   deps.on_committed = [this] { waker->request(); };
   tier_changes = std::make_unique<TierChangeService>(std::move(deps), group->desired);
-  webhook = std::make_unique<ApprovalWebhook>(WebhookDeps{
-      *pool, *settings, *tier_changes, env.clock, *log, audit.get(), metrics.get()});
+  PeerLimits limits;
+  limits.rate_per_s = static_cast<double>(config.webhook.unauthenticated_per_s);
+  limits.burst = static_cast<double>(config.webhook.unauthenticated_burst);
+  limits.max_peers = static_cast<std::size_t>(config.webhook.tracked_peers);
+  limits.log_interval = seconds_ms(config.webhook.rejection_log_interval_s);
+  webhook_guard = std::make_unique<UnauthenticatedGuard>(limits, env.clock);
+  webhook = std::make_unique<ApprovalWebhook>(WebhookDeps{*pool, *settings, *tier_changes,
+                                                          env.clock, *log, audit.get(),
+                                                          metrics.get(), webhook_guard.get()});
   evaluator =
       std::make_unique<Evaluator>(*pool, *settings, *tier_changes, env.clock, *log, *events);
+  pruner = std::make_unique<RetentionPruner>(*pool, env.clock);
   api = std::make_unique<OperatorApi>(OperatorApiDeps{
       *pool, *settings, [this] { return open_outbox(); },
       [this](bool dry_run) { return current_group()->reconciler->run(dry_run); }, env.clock,
@@ -371,7 +379,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment e
   if (Status x = s.open_ledger(config); !x.ok()) return x;
   if (Status x = s.open_settings_and_audit(config); !x.ok()) return x;
   if (Status x = s.open_vault(config); !x.ok()) return x;
-  s.build_services();
+  s.build_services(config);
   s.build_health(config);
   if (Status x = s.bind_listener(config); !x.ok()) return x;  // a taken port fails the start
   s.config = std::make_shared<const Config>(std::move(config));
