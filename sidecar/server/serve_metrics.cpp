@@ -77,6 +77,7 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                            "Roles in the managed mount that belong to no ledger agent (last "
                            "reconcile pass).")) {
   build_info.set({version}, 1);
+  register_process_metrics(r);
 }
 
 }  // namespace ps::sidecar::server
