@@ -8,6 +8,7 @@ PS_DEBIAN_PACKAGES=(
   build-essential cmake pkg-config
   libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-test-dev
   openssl curl sqlite3 python3 python3-hvac
+  prometheus  # promtool: the tests check examples/prometheus/ (the server is not started)
 )
 
 missing=()
