@@ -5,7 +5,11 @@
 #
 # Installs what is missing (Debian packages), builds, generates a small random governance
 # ledger in a temporary directory, and walks through the reference engine's commands as
-# policy-sidecar runs them: requirements, eligible, evaluate, promote, history.
+# policy-sidecar runs them: requirements, eligible, evaluate, promote, history. Then Vault (the
+# emulator over TLS on 127.0.0.1): reconcile and sync, the daemon (`serve`: webhook, health,
+# metrics, operator API, audit), and revocation: a violation written into the ledger while
+# serve runs demotes the agent, changes its role and revokes the token it already holds;
+# freeze/unfreeze and the cooldown.
 # Nothing outside the temporary directory (and the build directory) is touched.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -138,8 +142,12 @@ cat >"$work/serve.json" <<JSON
                "reviewers": ["demo-reviewer"], "admins": ["demo-admin"] },
   "api": { "token_file": "$work/api-token" },
   "audit": { "path": "$work/audit.jsonl" },
+  "revocation": { "poll_interval_s": 0.5, "vault": { "revoke_tokens": true } },
   "log": { "format": "text" } }
 JSON
+# revocation: serve watches the ledger's violations table (every 0.5 s here, 2 s by default);
+# revoke_tokens also revokes the tokens a demoted agent already holds (it lists every token
+# accessor, so it needs sudo on auth/token/accessors; the demo's root token has it).
 printf '%s$ policy-sidecar --config serve.json serve &%s\n' "$bold" "$off"
 "$sidecar" --config "$work/serve.json" serve >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
@@ -182,6 +190,84 @@ curl -s --cacert "$CACERT" -H "Authorization: Bearer $(cat "$work/api-token")" \
   "$url/v1/agents/$next" | cut -c1-300; echo " ..."
 say "The audit trail: one JSON line per decision, on disk before the answer"
 cat "$work/audit.jsonl" | cut -c1-200
+
+# ---- Revocation (issue 6) --------------------------------------------------------------------
+vault_as() {  # vault_as TOKEN METHOD PATH [BODY]: prints "HTTP <status> <body>"
+  local status
+  status=$(curl -s --cacert "$VAULT_CACERT" -H "X-Vault-Token: $1" -X "$2" ${4:+-d "$4"} \
+    -o "$work/answer" -w '%{http_code}' "$VAULT_ADDR/v1/$3")
+  echo "HTTP $status $(cat "$work/answer")"
+}
+json_get() {  # json_get KEY...: that value of the JSON on stdin (strings bare, the rest as JSON)
+  python3 -c 'import json, sys; d = json.load(sys.stdin)
+for k in sys.argv[1:]: d = d[k]
+print(d if isinstance(d, str) else json.dumps(d))' "$@"
+}
+run_some() {  # run_some REGEX ARGS...: run, showing only the output lines matching REGEX
+  local regex=$1; shift
+  printf "%s\$ policy-sidecar %s | grep -E '%s'%s\n" "$bold" "$*" "$regex" "$off"
+  "$sidecar" "$@" | grep -E "$regex"
+}
+say "Revocation: $next (Tier $target since the approval above) runs as an agent with its AppRole;"
+echo "an operator hands it a secret ID (root token) and it logs in (plain curl to Vault)"
+agent_role="agent-$next"
+role_id=$(curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" \
+  "$VAULT_ADDR/v1/auth/approle/role/$agent_role/role-id" | json_get data role_id)
+secret_id=$(curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" -X POST \
+  "$VAULT_ADDR/v1/auth/approle/role/$agent_role/secret-id" | json_get data secret_id)
+login=$(curl -sf --cacert "$VAULT_CACERT" -X POST \
+  -d "{\"role_id\": \"$role_id\", \"secret_id\": \"$secret_id\"}" "$VAULT_ADDR/v1/auth/approle/login")
+agent_token=$(json_get auth client_token <<<"$login")
+echo "the agent's token: accessor $(json_get auth accessor <<<"$login"), policies $(json_get auth policies <<<"$login")"
+self=$(curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $agent_token" "$VAULT_ADDR/v1/auth/token/lookup-self")
+echo "agent: GET auth/token/lookup-self -> 200, policies $(json_get data policies <<<"$self")"
+
+say "The governance platform records a critical violation for $next (another process, sqlite3)"
+echo "while serve runs; serve's violation watcher demotes, the sync worker pushes the policy"
+echo "and then revokes what the agent already holds"
+insert="INSERT INTO violations (timestamp, agent_id, violation_type, severity, description, acknowledged)
+  VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), '$next', 'credential_leak', 'critical',
+          'demo: token pasted into a public channel', 0);"
+printf '%s$ sqlite3 governance.db "%s"%s\n' "$bold" "$insert" "$off"
+started=$(date +%s%N)
+sqlite3 -cmd '.timeout 5000' "$POLICY_SIDECAR_DB" "$insert"
+refused=
+for _ in $(seq 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$VAULT_CACERT" -H "X-Vault-Token: $agent_token" \
+    "$VAULT_ADDR/v1/auth/token/lookup-self")" = 403 ] && refused=yes && break
+  sleep 0.1
+done
+[ -n "$refused" ] || { echo "the token was not revoked within 30 s; serve's log:"; cat "$work/serve.log"; exit 1; }
+echo "the agent's token was refused $(( ($(date +%s%N) - started) / 1000000 )) ms after the insert"
+
+say "Within seconds: the ledger tier dropped..."
+run_some '^(Current Tier|Status):|Cooldown' evaluate "$next"
+run_cfg status --agent "$next"
+say "...the role's token_policies changed in Vault..."
+show_role "$agent_role"
+say "...and the agent's existing token is refused (403 on every path), its secret ID destroyed"
+printf 'agent: GET auth/token/lookup-self -> '; vault_as "$agent_token" GET auth/token/lookup-self
+printf 'agent: POST auth/approle/login (same secret ID) -> '
+vault_as "" POST auth/approle/login "{\"role_id\": \"$role_id\", \"secret_id\": \"$secret_id\"}"
+unset agent_token secret_id login self
+echo "The audit trail of it:"
+python3 - "$work/audit.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e["event"] == "demotion":
+        print(f"  demotion: {e['agent_id']} Tier {e['from_tier']} -> {e['to_tier']} (violation {e['violation_id']}, by {e['demoted_by']})")
+    elif e["event"] == "revocation.step":
+        print(f"  revocation.step {e['step']}: {e['result']}, {e['detail']}")
+PY
+
+say "The kill switch: every agent to Tier 0 at once, promotions refused until unfreeze"
+run freeze --all --reason "demo: incident drill" --by secops
+echo "(serve's sync worker pushes the Tier 0 policies and the revocation steps at once)"
+echo "serve's health check: $(curl -s --cacert "$CACERT" "$url/v1/sys/health" | json_get checks freeze)"
+run unfreeze --by secops
+say "Unfrozen, but a demoted agent still waits out its cooldown (revocation.cooldown_days)"
+run_some '^(Current Tier|Status):|Cooldown' evaluate "$next"
 
 say "SIGTERM: stop accepting, finish what is in flight, exit 0"
 kill -TERM "$serve_pid"

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,12 @@ class VaultApi {
   // POST .../role/<name>/secret-id-accessor/lookup; nullopt for an unknown accessor (404).
   virtual Result<std::optional<SecretIdInfo>> lookup_secret_id_accessor(
       const RoleName& role, const std::string& accessor) = 0;
+  // POST sys/capabilities-self {"paths": [...]}: the token's capabilities on each path
+  // (["deny"] when none). Path keys as given.
+  virtual Result<std::map<std::string, std::vector<std::string>>> capabilities_self(
+      const std::vector<std::string>& paths) = 0;
+  // GET sys/policies/acl/<name>: true when the ACL policy exists (404: false).
+  virtual Result<bool> policy_exists(const std::string& name) = 0;
   // GET auth/token/accessors?list=true (needs sudo); empty when there are none.
   virtual Result<std::vector<std::string>> list_token_accessors() = 0;
   virtual Result<TokenInfo> lookup_token_accessor(const std::string& accessor) = 0;

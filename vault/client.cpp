@@ -1,5 +1,7 @@
 #include "vault/client.h"
 
+#include "vault/paths.h"
+
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -64,7 +66,7 @@ VaultClient::~VaultClient() = default;
 std::uint64_t VaultClient::connections_opened() const { return connections_->load(); }
 
 std::string VaultClient::role_base(const RoleName& role) const {
-  return "/v1/auth/" + options_.mount.str() + "/role/" + role.str();
+  return "/v1/" + paths::role(options_.mount, role);
 }
 
 Result<void> VaultClient::ensure_connection() {
@@ -111,6 +113,81 @@ Result<void> VaultClient::ensure_connection() {
   return {};
 }
 
+namespace {
+
+// The httplib request for a Vault call: X-Vault-Request always, the token and namespace when
+// set, the JSON body when there is one.
+httplib::Request http_request(const char* method, const std::string& path, const Secret* token,
+                              const std::optional<std::string>& body,
+                              const std::string& vault_namespace) {
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  req.headers.emplace("X-Vault-Request", "true");
+  if (token != nullptr) req.headers.emplace("X-Vault-Token", token->reveal());
+  if (!vault_namespace.empty()) {
+    req.headers.emplace("X-Vault-Namespace", vault_namespace);
+  }
+  if (body) {
+    req.body = *body;
+    req.headers.emplace("Content-Type", "application/json");
+  }
+  return req;
+}
+
+// The classified Error for an httplib transport failure, with the OpenSSL or certificate
+// detail that explains it. `read_timed_out` tells a read timeout from another read error
+// (httplib reports both as Error::Read); `http` is the client that failed.
+template <typename ReadTimedOut>
+Error transport_error(httplib::Error error, ReadTimedOut read_timed_out, httplib::ClientImpl* http) {
+  TransportFailure failure = TransportFailure::other;
+  std::string detail;
+  switch (error) {
+    case httplib::Error::Connection: failure = TransportFailure::connection; break;
+    case httplib::Error::ConnectionTimeout: failure = TransportFailure::connect_timeout; break;
+    case httplib::Error::Read:
+      failure = read_timed_out() ? TransportFailure::read_timeout : TransportFailure::read;
+      detail = openssl_reason();
+      break;
+    case httplib::Error::Write: failure = TransportFailure::write; break;
+    case httplib::Error::SSLLoadingCerts: failure = TransportFailure::tls_loading; break;
+    case httplib::Error::SSLServerVerification: {
+      failure = TransportFailure::tls_verification;
+      long verdict = X509_V_OK;
+      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(http)) {
+        verdict = ssl->get_openssl_verify_result();
+      }
+      detail = verdict != X509_V_OK ? X509_verify_cert_error_string(verdict)
+                                    : "host name does not match the certificate";
+      break;
+    }
+    case httplib::Error::SSLConnection: {
+      unsigned long code = ERR_peek_last_error();
+      failure = (code != 0 && ERR_GET_LIB(code) == ERR_LIB_SSL &&
+                 ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED)
+                    ? TransportFailure::tls_verification
+                    : TransportFailure::tls_handshake;
+      detail = openssl_reason();
+      break;
+    }
+    default: detail = httplib::to_string(error); break;
+  }
+  return classify_transport(failure, detail);
+}
+
+// The status, body and Retry-After of an answer.
+HttpAnswer answer_of(httplib::Response& response) {
+  HttpAnswer answer;
+  answer.status = response.status;
+  answer.body = std::move(response.body);
+  if (response.has_header("Retry-After")) {
+    answer.retry_after = parse_retry_after(response.get_header_value("Retry-After"));
+  }
+  return answer;
+}
+
+}  // namespace
+
 Result<HttpAnswer> VaultClient::send(const Request& request) {
   const auto started = clock_.steady_now();
   auto report = [&](int status, std::optional<ErrorCode> code) {
@@ -123,20 +200,8 @@ Result<HttpAnswer> VaultClient::send(const Request& request) {
     report(0, connected.error().code);
     return std::move(connected).error();
   }
-
-  httplib::Request req;
-  req.method = request.method;
-  req.path = request.path;
-  req.headers.emplace("X-Vault-Request", "true");
-  if (request.token != nullptr) req.headers.emplace("X-Vault-Token", request.token->reveal());
-  if (!options_.vault_namespace.empty()) {
-    req.headers.emplace("X-Vault-Namespace", options_.vault_namespace);
-  }
-  if (request.body) {
-    req.body = *request.body;
-    req.headers.emplace("Content-Type", "application/json");
-  }
-
+  httplib::Request req = http_request(request.method, request.path, request.token, request.body,
+                                      options_.vault_namespace);
   ERR_clear_error();
   std::optional<httplib::Result> res;
   try {
@@ -149,53 +214,15 @@ Result<HttpAnswer> VaultClient::send(const Request& request) {
   }
   if (!*res) {
     broken_ = true;
-    TransportFailure failure = TransportFailure::other;
-    std::string detail;
-    switch (res->error()) {
-      case httplib::Error::Connection: failure = TransportFailure::connection; break;
-      case httplib::Error::ConnectionTimeout: failure = TransportFailure::connect_timeout; break;
-      case httplib::Error::Read:
-        // httplib reports a read timeout as a plain read error; the elapsed time tells them
-        // apart.
-        failure = (clock_.steady_now() - started) + std::chrono::milliseconds{50} >=
-                          options_.request_timeout
-                      ? TransportFailure::read_timeout
-                      : TransportFailure::read;
-        detail = openssl_reason();
-        break;
-      case httplib::Error::Write: failure = TransportFailure::write; break;
-      case httplib::Error::SSLLoadingCerts: failure = TransportFailure::tls_loading; break;
-      case httplib::Error::SSLServerVerification: {
-        failure = TransportFailure::tls_verification;
-        long verdict = X509_V_OK;
-        if (auto* ssl = dynamic_cast<httplib::SSLClient*>(http_.get())) {
-          verdict = ssl->get_openssl_verify_result();
-        }
-        detail = verdict != X509_V_OK ? X509_verify_cert_error_string(verdict)
-                                      : "host name does not match the certificate";
-        break;
-      }
-      case httplib::Error::SSLConnection: {
-        unsigned long code = ERR_peek_last_error();
-        failure = (code != 0 && ERR_GET_LIB(code) == ERR_LIB_SSL &&
-                   ERR_GET_REASON(code) == SSL_R_CERTIFICATE_VERIFY_FAILED)
-                      ? TransportFailure::tls_verification
-                      : TransportFailure::tls_handshake;
-        detail = openssl_reason();
-        break;
-      }
-      default: detail = httplib::to_string(res->error()); break;
-    }
-    Error err = classify_transport(failure, detail);
+    auto read_timed_out = [&] {
+      return (clock_.steady_now() - started) + std::chrono::milliseconds{50} >=
+             options_.request_timeout;
+    };
+    Error err = transport_error(res->error(), read_timed_out, http_.get());
     report(0, err.code);
     return err;
   }
-  HttpAnswer answer;
-  answer.status = (*res)->status;
-  answer.body = std::move((*res)->body);
-  if ((*res)->has_header("Retry-After")) {
-    answer.retry_after = parse_retry_after((*res)->get_header_value("Retry-After"));
-  }
+  HttpAnswer answer = answer_of(**res);
   report(answer.status, std::nullopt);
   return answer;
 }
@@ -262,7 +289,7 @@ Result<SealStatus> VaultClient::seal_status() {
 Result<AuthInfo> VaultClient::approle_login(const Secret& role_id, const Secret& secret_id) {
   auto body = dump_json(json{{"role_id", role_id.reveal()}, {"secret_id", secret_id.reveal()}});
   if (!body) return body.error();
-  Request r{Operation::approle_login, "POST", "/v1/auth/" + options_.mount.str() + "/login"};
+  Request r{Operation::approle_login, "POST", "/v1/" + paths::login(options_.login_mount)};
   r.body = std::move(body).value();
   r.secrets = {&role_id, &secret_id};
   auto answer = send_with_source(std::move(r));
@@ -274,7 +301,7 @@ Result<TokenInfo> VaultClient::lookup_self(const Secret& token) {
   if (!is_header_safe(token.reveal())) {
     return not_authenticated("the token holds bytes not allowed in an HTTP header (not shown)");
   }
-  Request r{Operation::lookup_self, "GET", "/v1/auth/token/lookup-self"};
+  Request r{Operation::lookup_self, "GET", std::string("/v1/") + paths::kLookupSelf};
   r.token = &token;
   auto answer = send_with_source(std::move(r));
   if (!answer) return answer.error();
@@ -287,7 +314,7 @@ Result<AuthInfo> VaultClient::renew_self(const Secret& token, std::chrono::secon
   }
   json body = json::object();
   if (increment.count() > 0) body["increment"] = increment.count();
-  Request r{Operation::renew_self, "POST", "/v1/auth/token/renew-self"};
+  Request r{Operation::renew_self, "POST", std::string("/v1/") + paths::kRenewSelf};
   r.body = body.dump();
   r.token = &token;
   auto answer = send_with_source(std::move(r));
@@ -308,7 +335,7 @@ Result<std::optional<RoleInfo>> VaultClient::read_role(const RoleName& role) {
 
 Result<std::optional<std::vector<std::string>>> VaultClient::read_role_policies(
     const RoleName& role) {
-  Request r{Operation::read_role_policies, "GET", role_base(role) + "/policies"};
+  Request r{Operation::read_role_policies, "GET", "/v1/" + paths::role_policies(options_.mount, role)};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -322,7 +349,7 @@ Result<void> VaultClient::write_role_policies(const RoleName& role,
                                               const std::vector<std::string>& token_policies) {
   auto body = dump_json(json{{"token_policies", token_policies}});
   if (!body) return body.error();
-  Request r{Operation::write_role_policies, "POST", role_base(role) + "/policies"};
+  Request r{Operation::write_role_policies, "POST", "/v1/" + paths::role_policies(options_.mount, role)};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
@@ -331,7 +358,7 @@ Result<void> VaultClient::write_role_policies(const RoleName& role,
 }
 
 Result<std::vector<std::string>> VaultClient::list_roles() {
-  Request r{Operation::list_roles, "GET", "/v1/auth/" + options_.mount.str() + "/role?list=true"};
+  Request r{Operation::list_roles, "GET", "/v1/" + paths::roles(options_.mount) + "?list=true"};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -359,7 +386,7 @@ Result<void> VaultClient::delete_role(const RoleName& role) {
 }
 
 Result<std::vector<std::string>> VaultClient::list_secret_id_accessors(const RoleName& role) {
-  Request r{Operation::list_secret_id_accessors, "GET", role_base(role) + "/secret-id?list=true"};
+  Request r{Operation::list_secret_id_accessors, "GET", "/v1/" + paths::secret_ids(options_.mount, role) + "?list=true"};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -372,7 +399,7 @@ Result<void> VaultClient::destroy_secret_id_accessor(const RoleName& role,
   auto body = dump_json(json{{"secret_id_accessor", accessor}});
   if (!body) return body.error();
   Request r{Operation::destroy_secret_id_accessor, "POST",
-            role_base(role) + "/secret-id-accessor/destroy"};
+            "/v1/" + paths::secret_id_accessor_destroy(options_.mount, role)};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
@@ -385,7 +412,7 @@ Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
   auto body = dump_json(json{{"secret_id_accessor", accessor}});
   if (!body) return body.error();
   Request r{Operation::lookup_secret_id_accessor, "POST",
-            role_base(role) + "/secret-id-accessor/lookup"};
+            "/v1/" + paths::secret_id_accessor_lookup(options_.mount, role)};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   // Vault answers an unknown accessor with 404 "failed to find accessor entry ...".
@@ -398,8 +425,28 @@ Result<std::optional<SecretIdInfo>> VaultClient::lookup_secret_id_accessor(
   return std::optional<SecretIdInfo>(std::move(info).value());
 }
 
+Result<std::map<std::string, std::vector<std::string>>> VaultClient::capabilities_self(
+    const std::vector<std::string>& paths) {
+  auto body = dump_json(json{{"paths", paths}});
+  if (!body) return body.error();
+  Request r{Operation::capabilities_self, "POST", std::string("/v1/") + paths::kCapabilitiesSelf};
+  r.auth = Auth::source;
+  r.body = std::move(body).value();
+  auto answer = send_with_source(std::move(r));
+  if (!answer) return answer.error();
+  return parse_capabilities(answer->body, paths);
+}
+
+Result<bool> VaultClient::policy_exists(const std::string& name) {
+  Request r{Operation::read_policy, "GET", "/v1/" + paths::acl_policy(name)};
+  r.auth = Auth::source;
+  auto answer = send_allowing_absent(std::move(r));
+  if (!answer) return answer.error();
+  return answer->has_value();
+}
+
 Result<std::vector<std::string>> VaultClient::list_token_accessors() {
-  Request r{Operation::list_token_accessors, "GET", "/v1/auth/token/accessors?list=true"};
+  Request r{Operation::list_token_accessors, "GET", std::string("/v1/") + paths::kTokenAccessors + "?list=true"};
   r.auth = Auth::source;
   auto answer = send_allowing_absent(std::move(r));
   if (!answer) return answer.error();
@@ -410,7 +457,7 @@ Result<std::vector<std::string>> VaultClient::list_token_accessors() {
 Result<TokenInfo> VaultClient::lookup_token_accessor(const std::string& accessor) {
   auto body = dump_json(json{{"accessor", accessor}});
   if (!body) return body.error();
-  Request r{Operation::lookup_token_accessor, "POST", "/v1/auth/token/lookup-accessor"};
+  Request r{Operation::lookup_token_accessor, "POST", std::string("/v1/") + paths::kLookupAccessor};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
@@ -421,72 +468,12 @@ Result<TokenInfo> VaultClient::lookup_token_accessor(const std::string& accessor
 Result<void> VaultClient::revoke_token_accessor(const std::string& accessor) {
   auto body = dump_json(json{{"accessor", accessor}});
   if (!body) return body.error();
-  Request r{Operation::revoke_token_accessor, "POST", "/v1/auth/token/revoke-accessor"};
+  Request r{Operation::revoke_token_accessor, "POST", std::string("/v1/") + paths::kRevokeAccessor};
   r.auth = Auth::source;
   r.body = std::move(body).value();
   auto answer = send_with_source(std::move(r));
   if (!answer) return answer.error();
   return {};
-}
-
-// ---- factory ----
-
-Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(const VaultConfig& config,
-                                                                       Clock& clock, LogFn log,
-                                                                       RequestObserver observer) {
-  auto endpoint = parse_address(config.address, config.allow_plaintext_loopback);
-  if (!endpoint) return endpoint.error();
-  std::shared_ptr<tls::ClientTls> tls;
-  if (endpoint->tls) {
-    auto unusable = [](const std::string& why) {
-      return Error::make(ErrorCode::tls_config, Action::give_up,
-                         "vault TLS settings are unusable: " + why);
-    };
-    try {
-      auto created = tls::ClientTls::create(config.tls, log);
-      if (!created.ok()) return unusable(created.status().message());
-      tls = std::move(created).value();
-    } catch (const std::exception& e) {
-      return unusable(e.what());
-    }
-  }
-  return create(config, std::move(tls), clock, std::move(log), std::move(observer));
-}
-
-Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(
-    const VaultConfig& config, std::shared_ptr<tls::ClientTls> tls, Clock& clock, LogFn log,
-    RequestObserver observer) {
-  auto endpoint = parse_address(config.address, config.allow_plaintext_loopback);
-  if (!endpoint) return endpoint.error();
-  auto mount = MountPath::parse(config.mount);
-  if (!mount) return mount.error();
-  if (!is_valid_namespace(config.vault_namespace)) {
-    return Error::make(ErrorCode::invalid_argument, Action::give_up,
-                       "vault namespace \"" + preview(config.vault_namespace) +
-                           "\" is not a namespace path");
-  }
-  if (config.connect_timeout.count() <= 0 || config.request_timeout.count() <= 0) {
-    return Error::make(ErrorCode::invalid_argument, Action::give_up,
-                       "vault timeouts must be greater than zero");
-  }
-  if (endpoint->tls && !tls) {
-    return Error::make(ErrorCode::tls_config, Action::give_up,
-                       "https address but no TLS client material");
-  }
-  if (!endpoint->tls && log) {
-    log(LogLevel::warn, "vault: talking plain HTTP to a loopback address "
-                        "(allow_plaintext_loopback is set)");
-  }
-  ClientOptions options{std::move(endpoint).value(), std::move(mount).value(),
-                        config.vault_namespace, config.connect_timeout, config.request_timeout};
-  return std::shared_ptr<VaultClientFactory>(new VaultClientFactory(
-      std::move(options), std::move(tls), clock, std::move(log), std::move(observer)));
-}
-
-std::unique_ptr<VaultClient> VaultClientFactory::make_client(
-    std::shared_ptr<TokenSource> tokens) const {
-  return std::make_unique<VaultClient>(options_, tls_, std::move(tokens), clock_, log_,
-                                       observer_);
 }
 
 }  // namespace ps::vault

@@ -39,7 +39,8 @@ namespace ps::vault {
 
 struct ClientOptions {
   Endpoint endpoint;
-  MountPath mount;
+  MountPath mount;        // the managed AppRole mount (the agents' roles)
+  MountPath login_mount;  // the sidecar's own AppRole login mount (vault.auth.mount)
   std::string vault_namespace;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
   std::chrono::milliseconds request_timeout{std::chrono::seconds{60}};
@@ -76,6 +77,9 @@ class VaultClient final : public VaultApi {
                                           const std::string& accessor) override;
   Result<std::optional<SecretIdInfo>> lookup_secret_id_accessor(
       const RoleName& role, const std::string& accessor) override;
+  Result<std::map<std::string, std::vector<std::string>>> capabilities_self(
+      const std::vector<std::string>& paths) override;
+  Result<bool> policy_exists(const std::string& name) override;
   Result<std::vector<std::string>> list_token_accessors() override;
   Result<TokenInfo> lookup_token_accessor(const std::string& accessor) override;
   Result<void> revoke_token_accessor(const std::string& accessor) override;

@@ -217,8 +217,16 @@ Result<void> apply_vault_environment(VaultConfig& config, const EnvGetter& env) 
     if (!is_header_safe(token)) {
       return fail("VAULT_TOKEN", "contains characters a token cannot have (value not shown)");
     }
-    config.auth.method = AuthMethod::token;
-    config.auth.token = Secret(std::move(token));
+    // A configured approle or token_file method is not silently replaced by an exported token.
+    const bool configured_other =
+        config.auth.source == "config" && config.auth.method != AuthMethod::token;
+    if (!configured_other || config.auth.vault_token_overrides) {
+      config.auth.method = AuthMethod::token;
+      config.auth.token = Secret(std::move(token));
+      config.auth.source = "VAULT_TOKEN";
+    } else {
+      config.auth.vault_token_ignored = true;
+    }
   }
   if (auto v = get("VAULT_NAMESPACE")) {
     if (!is_valid_namespace(*v)) {
@@ -256,6 +264,9 @@ Result<void> validate(const VaultConfig& config) {
                                        "\" is not a namespace path");
   }
   if (auto m = MountPath::parse(config.mount); !m) return fail("vault.mount", m.error().message);
+  if (auto m = MountPath::parse(config.auth.mount); !m) {
+    return fail("vault.auth.mount", m.error().message);
+  }
   if (config.connect_timeout.count() <= 0) return fail("vault.connect_timeout", "must be > 0");
   if (config.request_timeout.count() <= 0) return fail("vault.request_timeout", "must be > 0");
   if (Status retry = config.retry.validate(); !retry.ok()) {

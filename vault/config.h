@@ -29,6 +29,18 @@ std::string_view to_string(AuthMethod method);
 
 struct AuthConfig {
   AuthMethod method = AuthMethod::token;
+  // The AppRole mount the sidecar logs in through (method approle), relative to auth/. Keep it
+  // apart from VaultConfig::mount (the agents' roles): a policy granting the agents' role paths
+  // with `+` must never cover the sidecar's own role.
+  std::string mount = "approle";
+  // Where the method and its credentials came from, for the log and `check` ("default",
+  // "config", "VAULT_TOKEN").
+  std::string source = "default";
+  // VAULT_TOKEN replaces a configured approle or token_file method only when this is set
+  // (vault.auth.vault_token_overrides); without vault.auth in the config it is the source, as
+  // with the vault CLI.
+  bool vault_token_overrides = false;
+  bool vault_token_ignored = false;  // set: VAULT_TOKEN was present and not used (said in logs)
   Secret token;                 // method token
   std::string token_file;       // method token_file
   std::string role_id_file;     // method approle

@@ -253,6 +253,18 @@ Result<AuthInfo> parse_auth(const std::string& body) {
   return a;
 }
 
+Result<std::map<std::string, std::vector<std::string>>> parse_capabilities(
+    const std::string& body, const std::vector<std::string>& paths) {
+  auto d = data_of(body);
+  if (!d) return d.error();
+  std::map<std::string, std::vector<std::string>> out;
+  for (const std::string& p : paths) {
+    auto caps = strings(*d, p.c_str());
+    out[p] = caps.empty() ? std::vector<std::string>{"deny"} : caps;
+  }
+  return out;
+}
+
 Result<SecretIdInfo> parse_secret_id_info(const std::string& body) {
   auto d = data_of(body);
   if (!d) return d.error();

@@ -47,6 +47,10 @@ Result<std::vector<std::string>> parse_keys(const std::string& body);
 Result<AuthInfo> parse_auth(const std::string& body);
 // The `data` of lookup-self / lookup-accessor.
 Result<SecretIdInfo> parse_secret_id_info(const std::string& body);
+// sys/capabilities-self: data.<path> lists (or top-level <path> keys, older servers), for
+// each of `paths`; a path the answer leaves out is ["deny"].
+Result<std::map<std::string, std::vector<std::string>>> parse_capabilities(
+    const std::string& body, const std::vector<std::string>& paths);
 Result<TokenInfo> parse_token_info(const std::string& body);
 
 // The JSON body of a role create/update: only the fields set in `spec`. invalid_argument when

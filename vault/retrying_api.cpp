@@ -74,6 +74,16 @@ Result<std::optional<SecretIdInfo>> RetryingVaultApi::lookup_secret_id_accessor(
                     [&] { return inner_->lookup_secret_id_accessor(role, accessor); });
 }
 
+Result<std::map<std::string, std::vector<std::string>>> RetryingVaultApi::capabilities_self(
+    const std::vector<std::string>& paths) {
+  return retry_call(with_tokens_, Operation::capabilities_self,
+                    [&] { return inner_->capabilities_self(paths); });
+}
+
+Result<bool> RetryingVaultApi::policy_exists(const std::string& name) {
+  return retry_call(with_tokens_, Operation::read_policy, [&] { return inner_->policy_exists(name); });
+}
+
 Result<std::vector<std::string>> RetryingVaultApi::list_token_accessors() {
   return retry_call(with_tokens_, Operation::list_token_accessors,
                     [&] { return inner_->list_token_accessors(); });

@@ -47,6 +47,9 @@ class RetryingVaultApi final : public VaultApi {
                                           const std::string& accessor) override;
   Result<std::optional<SecretIdInfo>> lookup_secret_id_accessor(
       const RoleName& role, const std::string& accessor) override;
+  Result<std::map<std::string, std::vector<std::string>>> capabilities_self(
+      const std::vector<std::string>& paths) override;
+  Result<bool> policy_exists(const std::string& name) override;
   Result<std::vector<std::string>> list_token_accessors() override;
   Result<TokenInfo> lookup_token_accessor(const std::string& accessor) override;
   Result<void> revoke_token_accessor(const std::string& accessor) override;

@@ -22,6 +22,8 @@ std::string_view to_string(Operation op) {
     case Operation::revoke_token_accessor: return "revoke_token_accessor";
     case Operation::lookup_secret_id_accessor: return "lookup_secret_id_accessor";
     case Operation::delete_role: return "delete_role";
+    case Operation::capabilities_self: return "capabilities_self";
+    case Operation::read_policy: return "read_policy";
   }
   return "unknown";
 }

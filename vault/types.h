@@ -34,6 +34,8 @@ enum class Operation {
   revoke_token_accessor,
   lookup_secret_id_accessor,
   delete_role,
+  capabilities_self,
+  read_policy,
 };
 std::string_view to_string(Operation op);
 

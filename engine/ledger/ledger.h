@@ -139,8 +139,8 @@ struct PromotionRequest {
   // it (otherwise aborted), so two approvals of the same step never promote twice.
   std::optional<std::int64_t> expected_from_tier;
   WallTime now;
-  // Checked inside the transaction once the evaluation allows the promotion, before anything
-  // is written (a freeze, an unhandled violation): a non-ok Status refuses it.
+  // Checked inside the transaction before the evaluation's verdict and before anything is
+  // written (a freeze, an unhandled violation): a non-ok Status refuses it with its reason.
   std::function<Status(LedgerTx&)> precondition;
 };
 

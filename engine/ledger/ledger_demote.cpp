@@ -24,13 +24,26 @@ Result<DemotionRecord> Ledger::demote(const DemotionRequest& request, const Tier
   return record;
 }
 
-Result<DemotionRecord> Ledger::demote_locked(const DemotionRequest& request,
-                                             const TierChangeHook& hook) {
-  if (request.to_tier < 0 || request.to_tier > kMaxTier) {
-    return Status(Code::invalid_argument, "--to-tier must be 0.." + std::to_string(kMaxTier) +
-                                              " (got " + std::to_string(request.to_tier) + ")");
+namespace {
+
+Status demotion_refused(const DemotionRequest& request, std::int64_t from) {
+  if (request.expected_from_tier && from != *request.expected_from_tier) {
+    return Status(Code::aborted, "Agent " + request.agent_id + " is no longer at Tier " +
+                                     std::to_string(*request.expected_from_tier) +
+                                     " (now at Tier " + std::to_string(from) +
+                                     "); nothing changed");
   }
-  auto has_column = conn_->prepare(
+  if (request.to_tier >= from && request.source == DemotionSource::manual) {
+    return Status(Code::failed_precondition,
+                  "Agent " + request.agent_id + " is at Tier " + std::to_string(from) +
+                      "; a demotion must go to a lower tier (asked for Tier " +
+                      std::to_string(request.to_tier) + ")");
+  }
+  return Status::success();
+}
+
+Status require_demotion_table(const sqlite::Connection& conn) {
+  auto has_column = conn.prepare(
       "SELECT 1 FROM pragma_table_info('sidecar_demotions') WHERE name = 'source'");
   if (!has_column.ok()) return has_column.status();
   auto present = has_column->step();
@@ -39,31 +52,59 @@ Result<DemotionRecord> Ledger::demote_locked(const DemotionRequest& request,
     return Status(Code::failed_precondition,
                   "the ledger has no demotion record yet (run `policy-sidecar migrate`)");
   }
+  return Status::success();
+}
+
+Status insert_demotion(sqlite::Connection& conn, DemotionRecord& record) {
+  auto insert = conn.prepare(
+      "INSERT INTO sidecar_demotions (timestamp, agent_id, from_tier, to_tier, demoted_by, "
+      "reason, source, violation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!insert.ok()) return insert.status();
+  insert->bind(1, std::string_view(record.timestamp))
+      .bind(2, std::string_view(record.agent_id))
+      .bind(3, record.from_tier)
+      .bind(4, record.to_tier)
+      .bind(5, std::string_view(record.demoted_by))
+      .bind(6, std::string_view(record.reason))
+      .bind(7, to_string(record.source))
+      .bind(8, record.violation_id);
+  if (Status s = insert->run(); !s.ok()) return s;
+  record.id = conn.last_insert_rowid();
+  return Status::success();
+}
+
+TierChange change_of(const DemotionRecord& record) {
+  TierChange change;
+  change.kind = TierChange::Kind::demotion;
+  change.agent_id = record.agent_id;
+  change.from_tier = record.from_tier;
+  change.to_tier = record.to_tier;
+  change.promotion_id = record.id;
+  change.timestamp = record.timestamp;
+  change.approved_by = record.demoted_by;
+  change.source = record.source;
+  change.violation_id = record.violation_id;
+  return change;
+}
+
+}  // namespace
+
+Result<DemotionRecord> Ledger::demote_locked(const DemotionRequest& request,
+                                             const TierChangeHook& hook) {
+  if (request.to_tier < 0 || request.to_tier > kMaxTier) {
+    return Status(Code::invalid_argument, "--to-tier must be 0.." + std::to_string(kMaxTier) +
+                                              " (got " + std::to_string(request.to_tier) + ")");
+  }
+  if (Status s = require_demotion_table(*conn_); !s.ok()) return s;
   auto tier = current_tier(request.agent_id);
   if (!tier.ok()) return tier.status();
   if (!*tier) return Status(Code::failed_precondition, "Agent " + request.agent_id + " not found");
   const std::int64_t from = **tier;
-  if (request.expected_from_tier && from != *request.expected_from_tier) {
-    return Status(Code::aborted, "Agent " + request.agent_id + " is no longer at Tier " +
-                                     std::to_string(*request.expected_from_tier) +
-                                     " (now at Tier " + std::to_string(from) +
-                                     "); nothing changed");
-  }
-  const bool revocation = request.source != DemotionSource::manual;
-  if (request.to_tier >= from && !revocation) {
-    return Status(Code::failed_precondition,
-                  "Agent " + request.agent_id + " is at Tier " + std::to_string(from) +
-                      "; a demotion must go to a lower tier (asked for Tier " +
-                      std::to_string(request.to_tier) + ")");
-  }
-  DemotionRecord record{0,
-                        format_isoformat_utc(request.now),
-                        request.agent_id,
-                        from,
-                        std::min(from, request.to_tier),
-                        request.demoted_by,
-                        request.reason,
-                        request.source,
+  if (Status s = demotion_refused(request, from); !s.ok()) return s;
+  DemotionRecord record{0,           format_isoformat_utc(request.now),
+                        request.agent_id, from,
+                        std::min(from, request.to_tier), request.demoted_by,
+                        request.reason, request.source,
                         request.violation_id};
   if (record.to_tier < from) {
     auto update = conn_->prepare(
@@ -80,33 +121,10 @@ Result<DemotionRecord> Ledger::demote_locked(const DemotionRequest& request,
                                        std::to_string(from) + "; nothing changed");
     }
   }
-  auto insert = conn_->prepare(
-      "INSERT INTO sidecar_demotions (timestamp, agent_id, from_tier, to_tier, demoted_by, "
-      "reason, source, violation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-  if (!insert.ok()) return insert.status();
-  insert->bind(1, std::string_view(record.timestamp))
-      .bind(2, std::string_view(record.agent_id))
-      .bind(3, record.from_tier)
-      .bind(4, record.to_tier)
-      .bind(5, std::string_view(record.demoted_by))
-      .bind(6, std::string_view(record.reason))
-      .bind(7, to_string(record.source))
-      .bind(8, record.violation_id);
-  if (Status s = insert->run(); !s.ok()) return s;
-  record.id = conn_->last_insert_rowid();
+  if (Status s = insert_demotion(*conn_, record); !s.ok()) return s;
   if (hook) {
     LedgerTx view(*conn_);
-    TierChange change;
-    change.kind = TierChange::Kind::demotion;
-    change.agent_id = record.agent_id;
-    change.from_tier = record.from_tier;
-    change.to_tier = record.to_tier;
-    change.promotion_id = record.id;
-    change.timestamp = record.timestamp;
-    change.approved_by = record.demoted_by;
-    change.source = record.source;
-    change.violation_id = record.violation_id;
-    if (Status s = hook(view, change); !s.ok()) return s;
+    if (Status s = hook(view, change_of(record)); !s.ok()) return s;
   }
   return record;
 }

@@ -199,6 +199,12 @@ CREATE INDEX IF NOT EXISTS sidecar_revocation_steps_agent
   ON sidecar_revocation_steps(agent_id, id);
 )sql";
 
+// Migration 7: agent ids that differ only in case share one Vault role (role names are
+// case-insensitive); this index finds an agent's sharers without a scan.
+constexpr std::string_view kRoleCollisionsMigration = R"sql(
+CREATE INDEX IF NOT EXISTS sidecar_metrics_lower_id ON agent_metrics(lower(agent_id));
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "evaluation_indexes", kEvaluationIndexes},
     {2, "sync_outbox", kOutboxMigration},
@@ -206,6 +212,7 @@ constexpr Migration kMigrations[] = {
     {4, "webhook_deliveries", kWebhookDeliveriesMigration},
     {5, "denials", kDenialsMigration},
     {6, "revocation", kRevocationMigration},
+    {7, "role_collisions", kRoleCollisionsMigration},
 };
 
 constexpr std::string_view kCreateMigrationsTable = R"sql(

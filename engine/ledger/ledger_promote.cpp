@@ -51,13 +51,14 @@ Result<PromotionRecord> Ledger::promote_locked(const PromotionRequest& request, 
                                      " (now at Tier " + std::to_string(evaluation.current_tier) +
                                      "); nothing changed");
   }
-  if (!is_promotable(evaluation.status)) {
-    return Status(Code::failed_precondition, "Agent not eligible: " + evaluation.recommendation +
-                                                 cooldown_detail(evaluation));
-  }
+  // A freeze or an unhandled violation is the reason to give, before the evaluation's own.
   if (request.precondition) {
     LedgerTx view(*conn_);
     if (Status s = request.precondition(view); !s.ok()) return s;
+  }
+  if (!is_promotable(evaluation.status)) {
+    return Status(Code::failed_precondition, "Agent not eligible: " + evaluation.recommendation +
+                                                 cooldown_detail(evaluation));
   }
 
   auto update = conn_->prepare(

@@ -143,7 +143,7 @@ Status write_desired_state(LedgerTx& tx, const DesiredChange& change, std::int64
       .bind(7, parked ? std::string_view("failed") : std::string_view("pending"))
       .bind(8, at_ms);
   if (parked) {
-    stmt->bind(9, std::string_view("invalid_role_name"))
+    stmt->bind(9, std::string_view(change.problem_code))
         .bind(10, std::string_view(change.problem.value_or("the agent id cannot name a role")));
   } else {
     stmt->bind(9, SqlValue{}).bind(10, SqlValue{});
@@ -154,6 +154,22 @@ Status write_desired_state(LedgerTx& tx, const DesiredChange& change, std::int64
   if (!*row) return {Code::internal, "outbox upsert returned no generation"};
   if (generation) *generation = stmt->column_int(0);
   return stmt->run();
+}
+
+Result<std::vector<RoleSharer>> role_sharers(LedgerTx& tx, std::string_view agent_id) {
+  auto stmt = tx.prepare(
+      "SELECT agent_id, current_tier FROM agent_metrics WHERE lower(agent_id) = lower(?1) "
+      "AND agent_id <> ?1 AND typeof(current_tier) = 'integer'");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, agent_id);
+  std::vector<RoleSharer> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back({std::string(stmt->column_text(0)), stmt->column_int(1)});
+  }
+  return out;
 }
 
 Result<std::unique_ptr<Outbox>> Outbox::open(const LedgerOptions& options) {
@@ -357,6 +373,26 @@ Result<bool> Outbox::frozen() {
   auto state = read_freeze_state(*conn_);
   if (!state.ok()) return state.status();
   return state->frozen;
+}
+
+Result<std::map<std::string, Outbox::Collision>> Outbox::role_collisions() {
+  auto stmt = conn_->prepare(
+      "SELECT lower(agent_id), agent_id, current_tier FROM agent_metrics "
+      "WHERE typeof(agent_id) = 'text' AND typeof(current_tier) = 'integer' AND lower(agent_id) "
+      "IN (SELECT lower(agent_id) FROM agent_metrics GROUP BY lower(agent_id) HAVING COUNT(*) > 1) "
+      "ORDER BY 1, 2");
+  if (!stmt.ok()) return stmt.status();
+  std::map<std::string, Collision> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    auto [it, fresh] = out.try_emplace(std::string(stmt->column_text(0)));
+    const std::int64_t tier = stmt->column_int(2);
+    it->second.lowest_tier = fresh ? tier : std::min(it->second.lowest_tier, tier);
+    it->second.agents.emplace_back(stmt->column_text(1));
+  }
+  return out;
 }
 
 }  // namespace ps::engine

@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,7 +77,19 @@ struct DesiredChange {
   ChangeKind kind = ChangeKind::promotion;
   WallTime at;                        // the change's time; the row is due from then
   std::optional<std::string> problem;
+  // Why the row is parked when `problem` is set: invalid_role_name (no role), role_collision
+  // (the role is shared with an agent at a lower tier; `policies` are then that tier's).
+  std::string problem_code = "invalid_role_name";
 };
+
+// Agents whose ids differ from `agent_id` only in ASCII case: Vault role names are
+// case-insensitive, so they share its role. With their tiers, inside a tier change's
+// transaction.
+struct RoleSharer {
+  std::string agent_id;
+  std::int64_t tier = 0;
+};
+Result<std::vector<RoleSharer>> role_sharers(LedgerTx& tx, std::string_view agent_id);
 
 // Inside an open tier-change transaction (call it from a TierChangeHook): inserts the agent's
 // row, or replaces its desired state and bumps generation and revision (state pending, attempts
@@ -268,6 +281,14 @@ class Outbox {
   // True while the kill switch is on (engine/ledger/revocation.h): every role's desired state
   // is then tier 0's.
   Result<bool> frozen();
+
+  // Roles shared by several agents (ids equal but for ASCII case), keyed by the lowercased
+  // id, with the lowest tier among them (the role's desired tier) and the agents.
+  struct Collision {
+    std::int64_t lowest_tier = 0;
+    std::vector<std::string> agents;
+  };
+  Result<std::map<std::string, Collision>> role_collisions();
 
   // Deletes sync history rows older than the newest `keep` rows. Returns the number deleted.
   Result<std::int64_t> prune_history(std::int64_t keep);

@@ -293,7 +293,8 @@ Result<std::int64_t> Outbox::requeue_all_failed(WallTime now) {
   auto stmt = conn_->prepare(
       "UPDATE sidecar_outbox SET state = 'pending', attempts = 0, next_attempt_ms = ?1, "
       "revision = revision + 1, pending_since_ms = COALESCE(pending_since_ms, changed_ms), "
-      "updated_at = ?2 WHERE state = 'failed' AND role IS NOT NULL");
+      "updated_at = ?2 WHERE state = 'failed' AND role IS NOT NULL "
+      "AND COALESCE(error_code, '') <> 'role_collision'");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, to_unix_ms(now)).bind(2, std::string_view(format_isoformat_utc(now)));
   if (Status s = stmt->run(); !s.ok()) return s;

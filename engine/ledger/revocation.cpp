@@ -59,12 +59,15 @@ Result<RevocationMark> read_mark(const sqlite::Connection& conn) {
 }
 
 // Rows at or below the mark without an outcome: inserted with an explicit id after the mark
-// passed them. Counting first keeps the common case (none) to two range counts.
+// passed them. Counting first keeps the common case (none) to two counts. Only outcomes of
+// violations still in the table count: the platform may delete handled violations (retention),
+// and their outcome rows must not make up for a late row.
 Result<std::vector<ViolationRow>> unhandled_below_mark(const sqlite::Connection& conn,
                                                        std::int64_t mark, std::int64_t limit) {
   auto counts = conn.prepare(
       "SELECT (SELECT COUNT(*) FROM violations WHERE id <= ?1), "
-      "(SELECT COUNT(*) FROM sidecar_violation_outcomes WHERE violation_id <= ?1)");
+      "(SELECT COUNT(*) FROM sidecar_violation_outcomes o WHERE o.violation_id <= ?1 AND EXISTS "
+      "(SELECT 1 FROM violations v WHERE v.id = o.violation_id))");
   if (!counts.ok()) return counts.status();
   counts->bind(1, mark);
   auto row = counts->step();

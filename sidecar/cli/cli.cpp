@@ -134,8 +134,10 @@ std::string main_help() {
       "  -h, --help     show this help (COMMAND --help: the command's help)\n"
       "\n"
       "exit status: 0 ok; 1 failed (ledger unusable, promotion refused, invalid agent data);\n"
-      "2 usage or configuration error; 3 eligible listed, but some agents were skipped\n"
-      "because of invalid ledger data (named on stderr).\n";
+      "2 usage or configuration error of evaluate/promote/eligible/history/requirements;\n"
+      "3 eligible listed, but some agents were skipped because of invalid ledger data (named\n"
+      "on stderr). The sidecar's own commands: 64 usage error, 78 configuration error;\n"
+      "reconcile --detailed-exitcode: 0 in sync, 2 differences, 1 errors.\n";
   return text;
 }
 

@@ -51,7 +51,7 @@ struct HelpCommand {
 using Command = std::variant<EvaluateCommand, PromoteCommand, EligibleCommand, HistoryCommand,
                              RequirementsCommand, MigrateCommand, HelpCommand, SyncCommand,
                              ReconcileCommand, StatusCommand, DemoteCommand, ServeCommand,
-                             RevokeScanCommand, FreezeCommand, UnfreezeCommand>;
+                             RevokeScanCommand, FreezeCommand, UnfreezeCommand, CheckCommand>;
 
 struct Invocation {
   GlobalOptions global;

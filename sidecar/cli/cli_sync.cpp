@@ -53,6 +53,12 @@ const std::vector<SyncCommandSpec>& sync_command_specs() {
        "freeze --all --reason TEXT [--by WHO]",
        "The kill switch: every agent to tier 0 in one transaction (top-priority pushes and the\n"
        "revocation steps); promotions are refused until `unfreeze`. Persists across restarts."},
+      {"check", {{"--offline", false}, {"--json", false}, {"--policy", false}}, 0,
+       "check [--offline] [--json] [--policy]",
+       "Preflight: the configuration (serve parts included), secret files, TLS files, the\n"
+       "ledger, and (unless --offline) Vault: reachable and unsealed, the sidecar's token, its\n"
+       "capabilities on every path this configuration uses, the tier policies. Exit 0 when\n"
+       "nothing failed, 1 otherwise. --policy prints the least-privilege Vault policy (HCL)."},
       {"unfreeze", {{"--by", true}}, 0, "unfreeze [--by WHO]",
        "Lift the freeze: promotions are possible again (cooldowns keep running; agents\n"
        "re-earn tiers through the normal rules)."},
@@ -131,6 +137,10 @@ std::optional<Result<SyncCliCommand>> parse_sync_command(
       c.by = *by;
     }
     return R(SyncCliCommand{std::move(c)});
+  }
+  if (name == "check") {
+    return R(SyncCliCommand{CheckCommand{find("--offline") != nullptr, find("--json") != nullptr,
+                                         find("--policy") != nullptr}});
   }
   if (name == "unfreeze") {
     UnfreezeCommand c;

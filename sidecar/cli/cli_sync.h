@@ -49,8 +49,16 @@ struct UnfreezeCommand {
   std::optional<std::string> by;
 };
 
+// The preflight (sidecar/cli/preflight.h); --policy prints the least-privilege Vault policy.
+struct CheckCommand {
+  bool offline = false;
+  bool json = false;
+  bool policy = false;
+};
+
 using SyncCliCommand = std::variant<SyncCommand, ReconcileCommand, StatusCommand, DemoteCommand,
-                                    RevokeScanCommand, FreezeCommand, UnfreezeCommand>;
+                                    RevokeScanCommand, FreezeCommand, UnfreezeCommand,
+                                    CheckCommand>;
 
 // The command table entries (name, options, positionals, usage, help), in cli.cpp's shape.
 struct SyncCommandSpec {

@@ -191,7 +191,7 @@ template <class Cmd>
   requires(std::is_same_v<Cmd, SyncCommand> || std::is_same_v<Cmd, ReconcileCommand> ||
            std::is_same_v<Cmd, StatusCommand> || std::is_same_v<Cmd, DemoteCommand> ||
            std::is_same_v<Cmd, RevokeScanCommand> || std::is_same_v<Cmd, FreezeCommand> ||
-           std::is_same_v<Cmd, UnfreezeCommand>)
+           std::is_same_v<Cmd, UnfreezeCommand> || std::is_same_v<Cmd, CheckCommand>)
 int run(const Context& ctx, const Cmd& cmd) {
   return run_sync_command(SyncContext{ctx.env, ctx.config, ctx.db_path, ctx.now}, cmd);
 }
@@ -209,9 +209,33 @@ int run(const Context& ctx, const HelpCommand& cmd) {
 
 }  // namespace
 
+bool is_sidecar_command(std::string_view name) {
+  for (std::string_view c : {"sync", "reconcile", "status", "demote", "migrate", "check", "serve",
+                             "revoke-scan", "freeze", "unfreeze"}) {
+    if (name == c) return true;
+  }
+  return false;
+}
+
+namespace {
+
+// The command named on the line (the first argument that is one), to pick the exit codes of
+// errors found before the command runs.
+bool names_sidecar_command(std::span<const std::string_view> args) {
+  for (std::string_view a : args) {
+    if (is_sidecar_command(a)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int run_cli(std::span<const std::string_view> args, const CliEnvironment& env) {
+  const bool own = names_sidecar_command(args);
+  const int usage_code = own ? kExitUsageError : kExitUsage;
+  const int config_code = own ? kExitConfig : kExitUsage;
   auto inv = parse_command_line(args);
-  if (!inv.ok()) return fail(env, inv.status().message() + " (see policy-sidecar --help)", kExitUsage);
+  if (!inv.ok()) return fail(env, inv.status().message() + " (see policy-sidecar --help)", usage_code);
   if (std::holds_alternative<HelpCommand>(inv->command)) {
     return run(Context{env, {}, {}, {}}, std::get<HelpCommand>(inv->command));
   }
@@ -219,7 +243,7 @@ int run_cli(std::span<const std::string_view> args, const CliEnvironment& env) {
   Context ctx{env, Config{}, {}, env.clock.wall_now()};
   if (inv->global.config) {
     auto config = load_config_file(*inv->global.config);
-    if (!config.ok()) return fail(env, config.status().message(), kExitUsage);
+    if (!config.ok()) return fail(env, config.status().message(), config_code);
     ctx.config = std::move(config).value();
     ctx.config_path = &*inv->global.config;
   }
@@ -228,7 +252,7 @@ int run_cli(std::span<const std::string_view> args, const CliEnvironment& env) {
     if (!now) {
       return fail(env, "--now: '" + *inv->global.now +
                            "' is not an ISO-8601 time (e.g. 2026-11-25T10:15:30Z)",
-                  kExitUsage);
+                  usage_code);
     }
     ctx.now = *now;
   }

@@ -17,8 +17,17 @@ namespace ps::sidecar {
 // Exit statuses (documented in --help and README).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;      // ledger unusable, promotion refused, invalid data
-inline constexpr int kExitUsage = 2;       // bad arguments or configuration
+inline constexpr int kExitUsage = 2;       // the reference's commands: bad arguments or config
 inline constexpr int kExitPartial = 3;     // eligible: listed, but some agents were skipped
+// The sidecar's own commands (sync, reconcile, status, demote, migrate, check, serve,
+// revoke-scan, freeze, unfreeze) use sysexits(3) codes for these, never 2:
+inline constexpr int kExitUsageError = 64;  // EX_USAGE: bad arguments
+inline constexpr int kExitConfig = 78;      // EX_CONFIG: the configuration is unusable
+// reconcile --detailed-exitcode: 2 means differences found (like terraform plan).
+inline constexpr int kExitDifferences = 2;
+
+// True for the sidecar's own commands (the sysexits codes above apply to them).
+bool is_sidecar_command(std::string_view name);
 
 inline constexpr const char* kDefaultLedgerPath = "/opt/agent-governance/ledger/governance.db";
 

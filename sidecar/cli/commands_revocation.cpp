@@ -14,7 +14,7 @@ Result<std::unique_ptr<CliTierChanges>> open_service(const SyncContext& ctx, int
   const auto options = cli::ledger_options(ctx.config, ctx.db_path, false);
   auto tier_changes = CliTierChanges::open(ctx.config, options, ctx.env);
   if (!tier_changes.ok()) {
-    *rc = fail(ctx.env, tier_changes.status().message(), kExitUsage);
+    *rc = fail(ctx.env, tier_changes.status().message(), kExitConfig);
     return tier_changes.status();
   }
   if (Status s = cli::open_and_migrate(ctx.env, options, ctx.now); !s.ok()) {

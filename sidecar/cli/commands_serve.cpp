@@ -13,7 +13,7 @@ namespace ps::sidecar {
 int run_serve_command(const ServeContext& ctx) {
   if (!ctx.config_path) {
     ctx.env.err << "policy-sidecar: serve needs --config FILE (it is re-read on SIGHUP)\n";
-    return kExitUsage;
+    return kExitUsageError;
   }
   // Before any thread exists: every thread inherits the blocked signals, and only the
   // control loop takes them (sigtimedwait), never a handler.
@@ -37,7 +37,7 @@ int run_serve_command(const ServeContext& ctx) {
   if (!daemon.ok()) {
     const auto& s = daemon.status();
     ctx.env.err << "policy-sidecar: serve: " << s.message() << '\n';
-    return s.code() == Code::invalid_argument ? kExitUsage : kExitFailed;
+    return s.code() == Code::invalid_argument ? kExitConfig : kExitFailed;
   }
   const int status = (*daemon)->run();
   // Exit without destructors: a thread may still be finishing in the background (an idle

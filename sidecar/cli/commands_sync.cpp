@@ -82,13 +82,13 @@ struct VaultParts {
 // Config problems are usage errors (exit 2), as for every other command.
 int open_vault_parts(const SyncContext& ctx, VaultParts& parts) {
   auto desired = desired_state(ctx.config);
-  if (!desired.ok()) return fail(ctx.env, desired.status().message(), kExitUsage);
+  if (!desired.ok()) return fail(ctx.env, desired.status().message(), kExitConfig);
   parts.desired = *desired;
   auto cfg = effective_vault_config(ctx.config.vault, env_getter(ctx.env));
-  if (!cfg.ok()) return fail(ctx.env, cfg.status().message(), kExitUsage);
+  if (!cfg.ok()) return fail(ctx.env, cfg.status().message(), kExitConfig);
   parts.log = make_logger(ctx);
   auto vault = VaultSetup::open(*cfg, ctx.env.clock, random_of(ctx.env), *parts.log);
-  if (!vault.ok()) return fail(ctx.env, vault.status().message(), kExitUsage);
+  if (!vault.ok()) return fail(ctx.env, vault.status().message(), kExitConfig);
   parts.vault = *vault;
   return kExitOk;
 }
@@ -263,7 +263,9 @@ int run_sync_command(const SyncContext& ctx, const ReconcileCommand& cmd) {
   for (const auto& e : report->errors) ctx.env.err << "policy-sidecar: " << e << '\n';
   if (!s.complete) return fail(ctx.env, "reconcile incomplete: " + s.error.value_or("stopped"));
   if (!cmd.detailed_exitcode) return kExitOk;
-  return report->differences() || s.errors > 0 ? 2 : kExitOk;
+  // Errors (a role that could not be read) make the answer unknown: 1, never "in sync".
+  if (s.errors > 0) return kExitFailed;
+  return report->differences() ? kExitDifferences : kExitOk;
 }
 
 namespace {
@@ -462,7 +464,7 @@ int run_sync_command(const SyncContext& ctx, const StatusCommand& cmd) {
 
 int run_sync_command(const SyncContext& ctx, const DemoteCommand& cmd) {
   auto tier_changes = CliTierChanges::open(ctx.config, ledger_options(ctx), ctx.env);
-  if (!tier_changes.ok()) return fail(ctx.env, tier_changes.status().message(), kExitUsage);
+  if (!tier_changes.ok()) return fail(ctx.env, tier_changes.status().message(), kExitConfig);
   if (Status s = open_and_migrate(ctx); !s.ok()) return fail(ctx.env, s.message());
   TierChangeService::Demotion demotion;
   demotion.agent_id = cmd.agent_id;
@@ -478,7 +480,7 @@ int run_sync_command(const SyncContext& ctx, const DemoteCommand& cmd) {
       ctx.env.out << "[FAILED] " << s.message() << std::endl;
       return kExitFailed;
     }
-    if (s.code() == Code::invalid_argument) return fail(ctx.env, s.message(), kExitUsage);
+    if (s.code() == Code::invalid_argument) return fail(ctx.env, s.message(), kExitConfig);
     return fail(ctx.env, s.message());
   }
   ctx.env.out << "[OK] Demoted " << record->agent_id << " from Tier " << record->from_tier

@@ -27,5 +27,6 @@ int run_sync_command(const SyncContext& ctx, const DemoteCommand& cmd);
 int run_sync_command(const SyncContext& ctx, const RevokeScanCommand& cmd);
 int run_sync_command(const SyncContext& ctx, const FreezeCommand& cmd);
 int run_sync_command(const SyncContext& ctx, const UnfreezeCommand& cmd);
+int run_sync_command(const SyncContext& ctx, const CheckCommand& cmd);
 
 }  // namespace ps::sidecar

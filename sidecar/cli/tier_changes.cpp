@@ -13,6 +13,9 @@ Result<std::unique_ptr<CliTierChanges>> CliTierChanges::open(const Config& confi
   std::unique_ptr<CliTierChanges> t(new CliTierChanges());
   auto settings = std::make_shared<ServeSettings>();
   settings->rules = std::make_shared<const engine::Rules>(config.rules);
+  // The config's revocation section (rules, batch, Vault-side steps): revoke-scan, freeze,
+  // demote and the promotion guard decide as the daemon does.
+  settings->revocation = config.revocation;
   t->settings_ = std::make_unique<SettingsStore>(std::move(settings));
   t->pool_ = std::make_unique<LedgerPool>(ledger, 1);
   TierChangeServiceDeps deps{*t->pool_, *t->settings_, env.clock, t->events_};

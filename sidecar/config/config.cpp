@@ -104,7 +104,9 @@ std::string known_sections() {
 Result<Config> parse_config(std::string_view text, std::string_view source) {
   json doc;
   try {
-    doc = json::parse(text.begin(), text.end());
+    // Comments (// and /* */) are allowed, so shipped examples can explain themselves.
+    doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
+                      /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
     // Our own message: line and column of the failing byte, no library text.
     std::size_t line = 1, column = 1;

@@ -5,7 +5,7 @@
 //     "rules":  { "1": { "min_compliant_runs": 20 } }
 //   }
 //
-// Every section is optional. Unknown keys and wrong types are refused, naming the key path
+// JSON with // and /* */ comments allowed. Every section is optional. Unknown keys and wrong types are refused, naming the key path
 // (`config: ledger.busy_timeout_ms: must be a non-negative integer`). The rules section's
 // format and merge semantics are engine/rules/rules_config.h's.
 //

@@ -194,7 +194,8 @@ Status parse_webhook_section(const json& v, const std::string& path, Config& c) 
 }
 
 Status parse_api_section(const json& v, const std::string& path, Config& c) {
-  return parse_keys(v, path, {{"token_file", string_key(c.api.token_file)}});
+  return parse_keys(v, path, {{"token_file", string_key(c.api.token_file)},
+                              {"metrics_auth", bool_key(c.api.metrics_auth)}});
 }
 
 Status parse_log_section(const json& v, const std::string& path, Config& c) {

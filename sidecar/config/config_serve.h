@@ -41,6 +41,10 @@ struct WebhookConfig {
 
 struct ApiConfig {
   std::string token_file;  // empty: the operator API is disabled (404)
+  // /metrics wants the API's bearer token (Prometheus: authorization.credentials_file). The
+  // series describe agents, tiers and revocations, and each scrape costs work: neither is for
+  // anyone who can reach the port. false: unauthenticated, as before.
+  bool metrics_auth = true;
 };
 
 struct LogConfig {

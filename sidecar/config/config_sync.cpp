@@ -59,14 +59,20 @@ Status parse_auth(const json& section, const std::string& path, vault::AuthConfi
       s = read_string(value, p, auth.role_id_file);
     } else if (key == "secret_id_file") {
       s = read_string(value, p, auth.secret_id_file);
+    } else if (key == "mount") {
+      s = read_string(value, p, auth.mount, false);
+    } else if (key == "vault_token_overrides") {
+      s = read_bool(value, p, auth.vault_token_overrides);
     } else if (key == "token") {
       s = invalid(p, "a token never goes into the config file: use VAULT_TOKEN, or method "
                      "token_file");
     } else {
-      s = unknown(p, "method, token_file, role_id_file, secret_id_file");
+      s = unknown(p, "method, mount, token_file, role_id_file, secret_id_file, "
+                     "vault_token_overrides");
     }
     if (!s.ok()) return s;
   }
+  auth.source = "config";
   return Status::success();
 }
 
@@ -119,12 +125,55 @@ Status parse_vault_section(const json& section, const std::string& path, Config&
       s = parse_retry(value, p, v.retry);
     } else if (key == "auth") {
       s = parse_auth(value, p, v.auth);
+    } else if (key == "allow_plaintext_loopback") {
+      s = read_bool(value, p, v.allow_plaintext_loopback);
     } else {
       s = unknown(p, "address, ca_cert, ca_path, client_cert, client_key, tls_server_name, "
                      "tls_skip_verify, namespace, mount, timeout_s, connect_timeout_s, "
-                     "max_retries, retry, auth");
+                     "max_retries, retry, auth, allow_plaintext_loopback");
     }
     if (!s.ok()) return s;
+  }
+  return Status::success();
+}
+
+Status parse_role_create(const json& section, const std::string& path, RoleCreateConfig& c) {
+  if (Status s = require_object(section, path); !s.ok()) return s;
+  for (const auto& [key, value] : section.items()) {
+    const std::string p = key_path(path, key);
+    Status s;
+    if (key == "token_ttl_s") {
+      s = read_int(value, p, c.token_ttl_s, 0);
+    } else if (key == "token_max_ttl_s") {
+      s = read_int(value, p, c.token_max_ttl_s, 0);
+    } else if (key == "secret_id_ttl_s") {
+      s = read_int(value, p, c.secret_id_ttl_s, 0);
+    } else if (key == "secret_id_num_uses") {
+      s = read_int(value, p, c.secret_id_num_uses, 0);
+    } else if (key == "token_type") {
+      s = read_string(value, p, c.token_type);
+      if (s.ok() && c.token_type != "service" && c.token_type != "batch" &&
+          c.token_type != "default") {
+        s = invalid(p, "must be service, batch or default");
+      }
+    } else if (key == "token_bound_cidrs") {
+      c.token_bound_cidrs.clear();
+      if (!value.is_array()) s = invalid(p, "must be a list of CIDR blocks");
+      for (std::size_t i = 0; s.ok() && i < value.size(); ++i) {
+        if (!value[i].is_string() || value[i].get<std::string>().empty()) {
+          s = invalid(p + "[" + std::to_string(i) + "]", "must be a CIDR block");
+        } else {
+          c.token_bound_cidrs.push_back(value[i].get<std::string>());
+        }
+      }
+    } else {
+      s = unknown(p, "token_ttl_s, token_max_ttl_s, secret_id_ttl_s, secret_id_num_uses, "
+                     "token_bound_cidrs, token_type");
+    }
+    if (!s.ok()) return s;
+  }
+  if (c.token_max_ttl_s > 0 && c.token_ttl_s > c.token_max_ttl_s) {
+    return invalid(path + ".token_ttl_s", "cannot be greater than token_max_ttl_s");
   }
   return Status::success();
 }
@@ -179,8 +228,13 @@ Status parse_roles_section(const json& section, const std::string& path, Config&
           r.tier_policies[tier[0] - '0'] = std::move(names);
         }
       }
+    } else if (key == "create") {
+      s = parse_role_create(value, p, r.create);
+    } else if (key == "max_token_ttl_s") {
+      s = read_int(value, p, r.max_token_ttl_s, 0);
     } else {
-      s = unknown(p, "name_template, tier_policies, exclusive, missing_role");
+      s = unknown(p, "name_template, tier_policies, exclusive, missing_role, create, "
+                     "max_token_ttl_s");
     }
     if (!s.ok()) return s;
   }

@@ -28,6 +28,17 @@ enum class DriftMode {
 std::string_view to_string(DriftMode mode);
 std::optional<DriftMode> drift_mode_from(std::string_view text);
 
+// What a role gets when the sidecar creates it (roles.missing_role = create): short-lived
+// credentials, so a demoted agent's old tokens also run out soon when token revocation is off.
+struct RoleCreateConfig {
+  std::int64_t token_ttl_s = 3600;         // 1 h
+  std::int64_t token_max_ttl_s = 14400;    // 4 h
+  std::int64_t secret_id_ttl_s = 86400;    // 24 h
+  std::int64_t secret_id_num_uses = 0;     // 0 = unlimited within its TTL
+  std::vector<std::string> token_bound_cidrs;
+  std::string token_type = "service";      // service | batch | default
+};
+
 struct RolesConfig {
   std::string name_template = "agent-{agent_id}";
   // Tier -> Vault policy names. Every tier 0..4 has an entry (possibly empty).
@@ -37,6 +48,10 @@ struct RolesConfig {
   // true: the sidecar owns the whole token_policies list (unmanaged policies are removed).
   bool exclusive = false;
   MissingRole missing_role = MissingRole::report;
+  RoleCreateConfig create;
+  // Reconcile reports managed roles whose tokens may live longer than this (token_max_ttl, or
+  // token_ttl, or Vault's mount default of 768 h when neither is set); 0 = no check.
+  std::int64_t max_token_ttl_s = 86400;
 };
 
 struct SyncConfig {

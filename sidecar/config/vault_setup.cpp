@@ -69,6 +69,19 @@ Result<std::shared_ptr<VaultSetup>> VaultSetup::open(const vault::VaultConfig& c
   if (!connection) {
     return Status(Code::invalid_argument, "vault: " + connection.error().message);
   }
+  // Which credentials are in use, never the credentials themselves.
+  nlohmann::json fields = {{"method", std::string(vault::to_string(config.auth.method))},
+                           {"source", config.auth.source},
+                           {"address", config.address},
+                           {"managed_mount", config.mount}};
+  if (config.auth.method == vault::AuthMethod::approle) fields["login_mount"] = config.auth.mount;
+  if (config.auth.method == vault::AuthMethod::token_file) fields["token_file"] = config.auth.token_file;
+  log.info("vault.auth", "Vault authentication", fields);
+  if (config.auth.vault_token_ignored) {
+    log.warn("vault.auth", "VAULT_TOKEN is set but not used: the config names the " +
+                               std::string(vault::to_string(config.auth.method)) +
+                               " method (set vault.auth.vault_token_overrides to use it)");
+  }
   return std::shared_ptr<VaultSetup>(
       new VaultSetup(config, std::move(connection).value(), clock, std::move(random)));
 }

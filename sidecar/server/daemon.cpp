@@ -235,7 +235,11 @@ Result<engine::OutboxStats> Daemon::State::probe_outbox() {
     stats_outbox = std::move(o).value();
   }
   auto stats = stats_outbox->stats(env.clock.wall_now(), 0);
-  if (!stats.ok()) stats_outbox.reset();
+  if (!stats.ok()) {
+    stats_outbox.reset();
+  } else {
+    last_outbox_stats = *stats;
+  }
   return stats;
 }
 
@@ -254,9 +258,14 @@ CheckResult Daemon::State::probe_freeze() {
                                       " (every agent at tier 0; promotions refused)"};
 }
 
+// Scrapes read what the background prober last saw: a scrape never runs a ledger query.
 void Daemon::State::collect_metrics() {
-  auto stats = probe_outbox();
-  if (stats.ok()) {
+  std::optional<engine::OutboxStats> stats;
+  {
+    std::lock_guard<std::mutex> lock(outbox_probe_mu);
+    stats = last_outbox_stats;
+  }
+  if (stats) {
     metrics->outbox_rows.set({"pending"}, static_cast<double>(stats->pending));
     metrics->outbox_rows.set({"synced"}, static_cast<double>(stats->synced));
     metrics->outbox_rows.set({"failed"}, static_cast<double>(stats->failed));
@@ -287,6 +296,14 @@ void Daemon::State::build_health(const Config& config) {
   probes.token = [this] { return vault->auth().status(); };
   probes.outbox = [this] { return probe_outbox(); };
   probes.freeze = [this] { return probe_freeze(); };
+  probes.privilege = [this]() -> CheckResult {
+    const std::int64_t n = events->excess_privilege();
+    if (n == 0) return {HealthStatus::ok, "no role grants more than the ledger justifies"};
+    return {HealthStatus::degraded,
+            std::to_string(n) + " role(s) hold a tier policy the ledger does not justify" +
+                (events->excess_unrepaired() ? " (drift_mode ignore: not repaired)"
+                                             : " (repairs queued)")};
+  };
   health = std::make_unique<HealthChecker>(probes, env.clock,
                                            seconds_ms(config.health.outbox_stuck_s));
   registry.add_collector([this] { collect_metrics(); });
@@ -302,7 +319,8 @@ Status Daemon::State::bind_listener(const Config& config) {
     }
     server_tls = std::move(created).value();
   }
-  Routes routes{webhook.get(), api.get(), health.get(), &registry, metrics.get(), version};
+  Routes routes{webhook.get(), api.get(), health.get(), &registry, metrics.get(), version,
+                config.api.metrics_auth};
   auto bound = Listener::create(config.listener, server_tls, routes, *log, env.clock);
   if (!bound.ok()) return bound.status();
   listener = std::move(bound).value();

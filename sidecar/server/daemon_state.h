@@ -104,6 +104,7 @@ struct Daemon::State {
   // Apart, so that a Vault that does not answer never holds up /metrics or the outbox check.
   std::mutex outbox_probe_mu;
   std::unique_ptr<engine::Outbox> stats_outbox;  // guarded by outbox_probe_mu
+  std::optional<engine::OutboxStats> last_outbox_stats;  // guarded by outbox_probe_mu
   std::mutex vault_probe_mu;
   std::unique_ptr<vault::VaultApi> health_api;  // guarded by vault_probe_mu
 

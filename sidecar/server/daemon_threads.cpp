@@ -18,6 +18,7 @@ constexpr auto kCheckpointInterval = 250ms;
 
 void Daemon::State::start_threads() {
   health->probe_vault();
+  health->refresh();
   start_group(*group);
   tasks.push_back(std::make_unique<Task>("vault auth", [this] {
     vault->auth().run([this] { return stopping.load(); }, 500ms);
@@ -54,7 +55,7 @@ void Daemon::State::run_health_probe() {
   HealthStatus last = HealthStatus::ok;
   while (!wait_or_stop(kHealthProbeInterval)) {
     health->probe_vault();
-    const HealthReport r = health->check();
+    const HealthReport r = health->refresh();
     if (r.status == last) continue;
     nlohmann::json checks = nlohmann::json::object();
     for (const auto& [name, c] : r.checks) checks[name] = c.reason;

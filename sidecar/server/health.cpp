@@ -1,5 +1,7 @@
 #include "sidecar/server/health.h"
 
+#include "sidecar/server/operator_api.h"
+
 #include <nlohmann/json.hpp>
 
 namespace ps::sidecar::server {
@@ -13,16 +15,47 @@ const char* to_string(HealthStatus s) {
   return "failed";
 }
 
-std::string HealthReport::json(const std::string& version) const {
+std::string HealthReport::json(const std::string& version, bool detailed) const {
   nlohmann::ordered_json j;
   j["status"] = to_string(status);
   nlohmann::ordered_json checks_json = nlohmann::ordered_json::object();
   for (const auto& [name, c] : checks) {
-    checks_json[name] = {{"status", to_string(c.status)}, {"reason", c.reason}};
+    checks_json[name] = detailed ? nlohmann::ordered_json{{"status", to_string(c.status)},
+                                                          {"reason", c.reason}}
+                                 : nlohmann::ordered_json{{"status", to_string(c.status)}};
   }
   j["checks"] = checks_json;
-  j["version"] = version;
+  if (detailed) j["version"] = version;
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int HealthReport::http_status(const HealthCodes& codes) const {
+  switch (status) {
+    case HealthStatus::ok: return codes.ok;
+    case HealthStatus::degraded: return codes.degraded;
+    case HealthStatus::failed: return codes.failed;
+  }
+  return codes.failed;
+}
+
+Result<HealthCodes> health_codes(const std::multimap<std::string, std::string>& params) {
+  HealthCodes codes;
+  for (const auto& [key, value] : params) {
+    int* target = key == "okcode" ? &codes.ok : key == "degradedcode" ? &codes.degraded
+                : key == "failedcode" ? &codes.failed : nullptr;
+    if (!target) continue;
+    int v = 0;
+    bool digits = !value.empty() && value.size() <= 3;
+    for (char c : value) {
+      digits = digits && c >= '0' && c <= '9';
+      if (digits) v = v * 10 + (c - '0');
+    }
+    if (!digits || v < 200 || v > 599) {
+      return Status(Code::invalid_argument, key + " must be an HTTP status from 200 to 599");
+    }
+    *target = v;
+  }
+  return codes;
 }
 
 HealthChecker::HealthChecker(HealthProbes probes, const Clock& clock,
@@ -111,32 +144,52 @@ HealthStatus HealthChecker::overall(const std::vector<std::pair<std::string, Che
 }
 
 HealthReport HealthChecker::check() {
+  std::optional<HealthReport> cached;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cached = cached_;
+  }
+  if (!cached) return refresh();
+  // The Vault entry is recomputed (no I/O): a probe hanging since the last refresh shows.
+  for (auto& [name, c] : cached->checks) {
+    if (name == "vault") c = vault_now();
+  }
+  cached->status = overall(cached->checks);
+  return *cached;
+}
+
+CheckResult HealthChecker::vault_now() {
+  std::optional<vault::Result<vault::Health>> last;
+  std::optional<Clock::SteadyTime> started;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last = last_vault_;
+    started = probe_started_;
+  }
+  const auto waiting = started ? clock_.steady_now() - *started : Clock::SteadyTime::duration{};
+  if (!started || waiting <= slow_probe_) return vault_check(last);
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(waiting).count();
+  return {HealthStatus::degraded, "not answering: the health probe has waited " +
+                                      std::to_string(secs) + "s (pushes wait in the outbox)"};
+}
+
+HealthReport HealthChecker::refresh() {
+  HealthReport r = evaluate();
+  std::lock_guard<std::mutex> lock(mu_);
+  cached_ = r;
+  return r;
+}
+
+HealthReport HealthChecker::evaluate() {
   HealthReport r;
   const CheckResult ledger = probes_.ledger();
   r.checks.emplace_back("ledger", ledger);
-  if (probes_.vault_health) {
-    std::optional<vault::Result<vault::Health>> last;
-    std::optional<Clock::SteadyTime> started;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last = last_vault_;
-      started = probe_started_;
-    }
-    const auto waiting = started ? clock_.steady_now() - *started : Clock::SteadyTime::duration{};
-    if (started && waiting > slow_probe_) {
-      r.checks.emplace_back(
-          "vault", CheckResult{HealthStatus::degraded,
-                               "not answering: the health probe has waited " +
-                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(waiting).count()) +
-                                   "s (pushes wait in the outbox)"});
-    } else {
-      r.checks.emplace_back("vault", vault_check(last));
-    }
-  }
+  if (probes_.vault_health) r.checks.emplace_back("vault", vault_now());
   if (probes_.token) r.checks.emplace_back("token", token_check(probes_.token()));
   if (probes_.freeze && ledger.status != HealthStatus::failed) {
     r.checks.emplace_back("freeze", probes_.freeze());
   }
+  if (probes_.privilege) r.checks.emplace_back("privilege", probes_.privilege());
   if (probes_.outbox) {
     // An unreadable ledger already fails the check; do not repeat its error as the outbox's.
     if (ledger.status == HealthStatus::failed) {
@@ -147,6 +200,15 @@ HealthReport HealthChecker::check() {
   }
   r.status = overall(r.checks);
   return r;
+}
+
+HttpAnswer health_answer(HealthChecker& health, const ApiRequest& request, OperatorApi* api,
+                         const std::string& version) {
+  auto codes = health_codes(request.params);
+  if (!codes.ok()) return {400, errors_body(codes.status().message()), {}, false};
+  const HealthReport report = health.check();
+  const bool detailed = api && !request.authorization.empty() && !api->authorize(request);
+  return {report.http_status(*codes), report.json(version, detailed), {}, false};
 }
 
 }  // namespace ps::sidecar::server

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -37,12 +38,25 @@ struct CheckResult {
   std::string reason;
 };
 
+// The HTTP status answered for each state (Vault-style query parameters okcode=,
+// degradedcode=, failedcode= override them, so a load balancer tells states apart without
+// parsing the body).
+struct HealthCodes {
+  int ok = 200;
+  int degraded = 200;  // still doing its job
+  int failed = 503;
+};
+// The codes from the query parameters; invalid_argument for a value outside 200..599.
+Result<HealthCodes> health_codes(const std::multimap<std::string, std::string>& params);
+
 struct HealthReport {
   HealthStatus status = HealthStatus::ok;
   std::vector<std::pair<std::string, CheckResult>> checks;  // in check order
-  int http_status() const { return status == HealthStatus::failed ? 503 : 200; }
-  // {"status": ..., "checks": {name: {"status", "reason"}}, "version": ...}
-  std::string json(const std::string& version) const;
+  int http_status(const HealthCodes& codes = {}) const;
+  // Unauthenticated: {"status", "checks": {name: {"status"}}} - no reasons (they can carry
+  // paths and errors), no version. Detailed (the API's bearer token): with "reason" per check
+  // and "version".
+  std::string json(const std::string& version, bool detailed) const;
 };
 
 struct HealthProbes {
@@ -53,6 +67,8 @@ struct HealthProbes {
   std::function<Result<engine::OutboxStats>()> outbox;
   // The kill switch: degraded while frozen (every agent held at tier 0). Empty: not checked.
   std::function<CheckResult()> freeze;
+  // Roles granting more than the ledger justifies (last reconcile): degraded while any remain.
+  std::function<CheckResult()> privilege;
 };
 
 class HealthChecker {
@@ -64,6 +80,10 @@ class HealthChecker {
 
   // Asks Vault now (may take up to the client's timeout) and keeps the answer for check().
   void probe_vault();
+  // Runs every probe now and keeps the report (the background prober calls it every few
+  // seconds): check() answers from it, so a request never runs a ledger query.
+  HealthReport refresh();
+  // The last refreshed report (runs refresh() once if there is none yet).
   HealthReport check();
 
   // The mapping, exposed for tests.
@@ -74,6 +94,8 @@ class HealthChecker {
   static HealthStatus overall(const std::vector<std::pair<std::string, CheckResult>>& checks);
 
  private:
+  HealthReport evaluate();
+  CheckResult vault_now();  // from the last probe, or "not answering" while one hangs
   HealthProbes probes_;
   const Clock& clock_;
   const std::chrono::milliseconds outbox_stuck_;
@@ -81,6 +103,16 @@ class HealthChecker {
   std::mutex mu_;
   std::optional<vault::Result<vault::Health>> last_vault_;  // guarded by mu_
   std::optional<Clock::SteadyTime> probe_started_;          // guarded by mu_; set while probing
+  std::optional<HealthReport> cached_;                      // guarded by mu_
 };
+
+class OperatorApi;
+struct ApiRequest;
+struct HttpAnswer;
+
+// GET /v1/sys/health: the cached report; details only with the API's bearer token (`api` may
+// be null: never detailed); 400 for bad *code parameters.
+HttpAnswer health_answer(HealthChecker& health, const ApiRequest& request, OperatorApi* api,
+                         const std::string& version);
 
 }  // namespace ps::sidecar::server

@@ -308,13 +308,22 @@ void Listener::add_routes() {
   s.Post("/v1/webhooks/approval", [this](const httplib::Request& req, httplib::Response& res) {
     webhook_route(req, res);
   });
-  s.Get("/v1/sys/health", [this](const httplib::Request&, httplib::Response& res) {
-    const HealthReport report = routes_.health->check();
-    res.status = report.http_status();
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(report.json(routes_.version), kJson);
+  s.Get("/v1/sys/health", [this](const httplib::Request& req, httplib::Response& res) {
+    ApiRequest r;
+    r.params = {req.params.begin(), req.params.end()};
+    r.authorization = req.get_header_value("Authorization");
+    send(res, health_answer(*routes_.health, r, routes_.api, routes_.version));
   });
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    if (routes_.metrics_auth) {
+      ApiRequest r;
+      r.authorization = req.get_header_value("Authorization");
+      if (!routes_.api) {
+        return send(res, {404, errors_body("/metrics needs the API token (api.token_file), or "
+                                           "api.metrics_auth false"), {}, false});
+      }
+      if (auto refused = routes_.api->authorize(r)) return send(res, *refused);
+    }
     res.set_header("Cache-Control", "no-store");
     res.set_content(routes_.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -349,7 +358,7 @@ void Listener::webhook_route(const httplib::Request& req, httplib::Response& res
     const std::string ts = req.get_header_value("webhook-timestamp");
     const std::string sig = req.get_header_value("webhook-signature");
     const std::string ct = req.get_header_value("Content-Type");
-    a = routes_.webhook->handle({id, ts, sig, ct, req.body});
+    a = routes_.webhook->handle({id, ts, sig, ct, req.body, req.remote_addr});
   }
   send(res, a);
   if (routes_.metrics) {

@@ -55,6 +55,7 @@ struct Routes {
   MetricsRegistry* registry = nullptr;
   ServeMetrics* metrics = nullptr;
   std::string version;
+  bool metrics_auth = true;  // api.metrics_auth: /metrics wants the API's bearer token
 };
 
 class Listener {

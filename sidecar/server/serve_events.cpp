@@ -66,13 +66,21 @@ void ServeEvents::on_drift_found(const DriftEvent& e) {
 }
 
 void ServeEvents::on_drift_corrected(const DriftEvent& e) {
+  std::int64_t left = excess_privilege_.load();
+  while (left > 0 && !excess_privilege_.compare_exchange_weak(left, left - 1)) {
+  }
   metrics_.drift_corrected.inc();
   log_.info("reconcile.corrected", "drifted role repaired", drift_fields(e));
   audit("drift.corrected", drift_fields(e));
 }
 
 void ServeEvents::on_reconcile_done(const ReconcileSummary& s) {
+  if (!s.dry_run) {
+    excess_privilege_.store(s.privilege_excess);
+    excess_unrepaired_.store(s.mode == DriftMode::ignore);
+  }
   if (!s.dry_run && s.complete) metrics_.orphan_roles.set(static_cast<double>(s.orphans));
+  if (!s.dry_run) metrics_.role_collisions.set(static_cast<double>(s.role_collisions));
   const double seconds = std::chrono::duration<double>(s.duration).count();
   metrics_.reconcile_duration.observe({s.dry_run ? "true" : "false"}, seconds);
   metrics_.reconcile_runs.inc({s.complete ? "ok" : "error"});

@@ -8,6 +8,8 @@
 // Thread-safe and quick: no ledger or Vault calls.
 #pragma once
 
+#include <atomic>
+
 #include "sidecar/config/log.h"
 #include "sidecar/server/audit.h"
 #include "sidecar/server/serve_metrics.h"
@@ -42,7 +44,14 @@ class ServeEvents final : public SyncEvents, public TierChangeEvents {
   void on_freeze_changed(const FreezeEvent& e) override;
   void on_revocation_step(const RevocationStepEvent& e) override;
 
+ // Roles the last reconcile pass found granting more than the ledger justifies, minus the
+  // repairs Vault has confirmed since (health is degraded while any remain).
+  std::int64_t excess_privilege() const { return excess_privilege_.load(); }
+  bool excess_unrepaired() const { return excess_unrepaired_.load(); }  // drift mode ignore
+
  private:
+  std::atomic<std::int64_t> excess_privilege_{0};
+  std::atomic<bool> excess_unrepaired_{false};
   void audit(std::string_view event, const nlohmann::json& fields);
 
   ServeMetrics& metrics_;

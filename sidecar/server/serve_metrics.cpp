@@ -73,6 +73,9 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                                  "Vault-side revocation steps by step and result.",
                                  {"step", "result"})),
       frozen(r.gauge("policy_sidecar_frozen", "1 while the kill switch (freeze) is on.")),
+      role_collisions(r.gauge("policy_sidecar_role_collisions",
+                              "Roles shared by agents whose ids differ only in case (last "
+                              "reconcile pass); such a role keeps the lowest tier's policies.")),
       orphan_roles(r.gauge("policy_sidecar_orphan_roles",
                            "Roles in the managed mount that belong to no ledger agent (last "
                            "reconcile pass).")) {

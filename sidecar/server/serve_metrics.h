@@ -43,6 +43,7 @@ struct ServeMetrics {
   Counter& violations;               // {outcome=demoted|no_action|invalid_severity|...}
   Counter& revocation_steps;         // {step, result=done|retry|parked}
   Gauge& frozen;                     // 1 | 0
+  Gauge& role_collisions;
   Gauge& orphan_roles;
 };
 

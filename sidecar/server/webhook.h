@@ -49,6 +49,7 @@ struct WebhookHttpRequest {
   std::string_view signature;     // webhook-signature
   std::string_view content_type;  // Content-Type
   std::string_view body;          // raw bytes
+  std::string_view peer = {};     // the client's IP address as text ("" when unknown)
 };
 
 struct HttpAnswer {

@@ -114,6 +114,9 @@ struct ReconcileSummary {
   std::int64_t orphans = 0;         // orphan roles found (sidecar/sync/reconciler.h)
   std::int64_t orphans_stripped = 0;  // of them, managed policies removed
   std::int64_t orphans_deleted = 0;   // of them, deleted (reconcile.delete_orphan_roles)
+  std::int64_t long_ttl_roles = 0;    // managed roles whose tokens outlive roles.max_token_ttl_s
+  std::int64_t role_collisions = 0;   // roles shared by agents whose ids differ only in case
+  std::int64_t privilege_excess = 0;  // roles holding a managed policy the ledger does not justify
   std::chrono::milliseconds duration{0};
 };
 

@@ -1,9 +1,34 @@
 #include "sidecar/sync/outbox_hook.h"
 
+#include <algorithm>
+
 #include "engine/ledger/outbox.h"
 #include "engine/ledger/revocation_steps.h"
 
 namespace ps::sidecar {
+namespace {
+
+// A role shared with agents whose ids differ only in case takes the lowest tier among them:
+// a raise above it is recorded (the ledger is the truth) but parked with role_collision, its
+// policies the lowest tier's, so the shared role's privileges are only ever lowered.
+void apply_collision(const DesiredState& desired, const std::vector<engine::RoleSharer>& sharers,
+                     engine::DesiredChange& change) {
+  if (sharers.empty()) return;
+  std::int64_t lowest = change.tier;
+  std::string names;
+  for (const auto& s : sharers) {
+    lowest = std::min(lowest, s.tier);
+    names += (names.empty() ? "" : ", ") + s.agent_id;
+  }
+  if (lowest >= change.tier) return;  // this change is (or ties) the lowest: it is the role's
+  change.policies = desired.policies_for_tier(lowest);
+  change.problem_code = "role_collision";
+  change.problem = "role " + change.role.value_or("?") + " is shared with agent(s) " + names +
+                   " (ids that differ only in case) at Tier " + std::to_string(lowest) +
+                   "; the role keeps the lowest tier's policies";
+}
+
+}  // namespace
 
 engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desired,
                                         Checkpoint checkpoint) {
@@ -16,9 +41,13 @@ engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desi
     const auto kind = change.kind == engine::TierChange::Kind::demotion
                           ? engine::ChangeKind::demotion
                           : engine::ChangeKind::promotion;
-    Status s =
-        engine::write_desired_state(tx, desired->change_for(change.agent_id, change.to_tier,
-                                                            kind, *at));
+    auto desired_change = desired->change_for(change.agent_id, change.to_tier, kind, *at);
+    if (desired_change.role) {
+      auto sharers = engine::role_sharers(tx, change.agent_id);
+      if (!sharers.ok()) return sharers.status();
+      apply_collision(*desired, *sharers, desired_change);
+    }
+    Status s = engine::write_desired_state(tx, desired_change);
     if (s.ok() && checkpoint) checkpoint("outbox.before_commit");
     return s;
   };

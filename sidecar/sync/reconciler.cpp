@@ -32,6 +32,7 @@ struct Reconciler::Page {
   std::vector<engine::AgentSyncView> agents;
   std::vector<std::optional<vault::RoleName>> roles;  // nullopt: not read
   std::vector<std::optional<vault::Result<std::optional<PolicyList>>>> found;
+  std::vector<std::int64_t> token_ttl_s;  // the longest a token of the role may live
   std::optional<vault::Error> global_error;  // set by the first Vault-wide failure
   std::mutex mu;                             // guards global_error
 };
@@ -81,11 +82,33 @@ void Reconciler::add_line(ReconcileReport& report, PlanLine line) {
   }
 }
 
+namespace {
+
+std::string lower_ascii(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+// Vault's mount default when a role sets neither token_ttl nor token_max_ttl (768 h).
+constexpr std::int64_t kMountDefaultTtlS = 768 * 3600;
+
+std::int64_t longest_token_ttl(const vault::RoleInfo& info) {
+  if (info.token_max_ttl > 0) return info.token_max_ttl;
+  if (info.token_ttl > 0) return std::max(info.token_ttl, info.token_period);
+  if (info.token_period > 0) return info.token_period;  // periodic: renewable forever
+  return kMountDefaultTtlS;
+}
+
+}  // namespace
+
 // Reads the page's roles with up to `concurrency` threads, each on its own client. The first
 // Vault-wide failure stops every thread from starting another read.
 void Reconciler::read_roles(Page& page) {
   const std::size_t n = page.agents.size();
   page.found.assign(n, std::nullopt);
+  page.token_ttl_s.assign(n, 0);
   std::size_t reads = 0;
   for (const auto& r : page.roles) reads += r ? 1 : 0;
   const std::size_t workers =
@@ -99,13 +122,23 @@ void Reconciler::read_roles(Page& page) {
       if (i >= n) return;
       if (!page.roles[i]) continue;
       options_.limiter->acquire();
-      auto result = api(k).read_role_policies(*page.roles[i]);
+      auto result = api(k).read_role(*page.roles[i]);
       if (!result && !is_role_problem(result.error().code)) {
         std::lock_guard<std::mutex> lock(page.mu);
         if (!page.global_error) page.global_error = result.error();
         abort.store(true);
       }
-      page.found[i] = std::move(result);
+      if (!result) {
+        page.found[i] = result.error();
+      } else if (!*result) {
+        page.found[i] = std::optional<PolicyList>{};
+      } else {
+        const vault::RoleInfo& info = **result;
+        // A role read back with empty token_policies shows the legacy `policies`.
+        page.found[i] = std::optional<PolicyList>(info.token_policies.empty() ? info.policies
+                                                                              : info.token_policies);
+        page.token_ttl_s[i] = longest_token_ttl(info);
+      }
     }
   };
   std::vector<std::thread> threads;
@@ -125,7 +158,12 @@ void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
     if (report.errors.size() < kMaxErrorsKept) report.errors.push_back(*v.problem);
     return;
   }
-  const std::int64_t tier = frozen_ ? 0 : *v.tier;  // frozen: tier 0's, whatever the ledger says
+  // Frozen: tier 0's, whatever the ledger says. A role shared by agents whose ids differ only
+  // in case: the lowest tier among them.
+  std::int64_t tier = frozen_ ? 0 : *v.tier;
+  if (auto c = collisions_.find(lower_ascii(v.agent_id)); c != collisions_.end()) {
+    tier = std::min(tier, c->second.lowest_tier);
+  }
   const PolicyList expected = desired_->policies_for_tier(tier);
   PlanLine line{v.agent_id, "", tier, expected, std::nullopt, "", ""};
   if (!page.roles[i]) {
@@ -158,6 +196,7 @@ void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
     }
     return;
   }
+  check_token_ttl(line.role, page.token_ttl_s[i], report);
   if (*found && desired_->matches(**found, expected)) {
     ++sum.in_sync;
     return;
@@ -171,6 +210,18 @@ void Reconciler::reconcile_agent(bool dry_run, const Page& page, std::size_t i,
   record_drift(dry_run, v, std::move(line), !*found, report, writes);
 }
 
+// roles.max_token_ttl_s: tokens that may outlive a demotion by that much are reported.
+void Reconciler::check_token_ttl(const std::string& role, std::int64_t ttl_s,
+                                 ReconcileReport& report) {
+  const std::int64_t ceiling = desired_->roles().max_token_ttl_s;
+  if (ceiling <= 0 || ttl_s <= ceiling) return;
+  ++report.summary.long_ttl_roles;
+  if (report.long_ttl_roles.size() < options_.max_plan_lines) report.long_ttl_roles.push_back(role);
+  log_.warn("reconcile.long_token_ttl",
+            "the role's tokens may live longer than roles.max_token_ttl_s",
+            {{"role", role}, {"token_ttl_s", ttl_s}, {"max_token_ttl_s", ceiling}});
+}
+
 // Vault differs and nothing queued explains it: counted, reported, recorded and (mode correct)
 // repaired through the outbox.
 void Reconciler::record_drift(bool dry_run, const engine::AgentSyncView& v, PlanLine line,
@@ -180,8 +231,10 @@ void Reconciler::record_drift(bool dry_run, const engine::AgentSyncView& v, Plan
   const DriftMode mode = config_.drift_mode;
   missing ? ++sum.missing_roles : ++sum.drifted;
   line.kind = missing ? "role_missing" : "policies";
-  // The unjustified-privilege rule for a frozen agent: removed in every mode but ignore.
-  const bool excess = frozen_ && line.found && !desired_->unjustified(*line.found, line.expected).empty();
+  // The unjustified-privilege rule: a managed policy the ledger does not justify is removed in
+  // every mode but ignore (detect included; never by a dry run).
+  const bool excess = line.found && !desired_->unjustified(*line.found, line.expected).empty();
+  if (excess) ++sum.privilege_excess;
   const bool repair = (mode == DriftMode::correct &&
                        (!missing || desired_->missing_role() == MissingRole::create)) ||
                       (excess && mode != DriftMode::ignore);
@@ -372,6 +425,14 @@ Result<ReconcileReport> Reconciler::run(bool dry_run) {
   auto frozen = outbox_->frozen();
   if (!frozen.ok()) return frozen.status();
   frozen_ = report.summary.frozen = *frozen;
+  auto collisions = outbox_->role_collisions();
+  if (!collisions.ok()) return collisions.status();
+  collisions_ = std::move(collisions).value();
+  report.summary.role_collisions = static_cast<std::int64_t>(collisions_.size());
+  for (const auto& [role_key, c] : collisions_) {
+    log_.warn("reconcile.role_collision", "agents whose ids differ only in case share one role",
+              {{"agents", c.agents}, {"lowest_tier", c.lowest_tier}});
+  }
   agent_roles_.clear();
   if (!dry_run && options_.open_steps) {
     if (auto steps = options_.open_steps(); steps.ok()) {

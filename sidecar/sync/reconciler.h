@@ -14,7 +14,8 @@
 //     outbox (a new generation; a missing role only when roles.missing_role = create).
 // While frozen (the kill switch), every agent's desired state is tier 0's whatever its ledger
 // tier says. The unjustified-privilege rule (DesiredState::unjustified): a managed tier policy
-// the ledger does not justify is removed in every mode but ignore - for frozen agents and for
+// the ledger does not justify is removed in every mode but ignore (detect repairs such drift
+// too; only under-privilege is merely reported there) - for every agent, frozen or not, and for
 // orphan roles (roles in the mount that fit the name template but belong to no ledger agent,
 // compared after the template's lowercasing; deleting them is opt-in,
 // reconcile.delete_orphan_roles). Each pass also requeues parked revocation steps.
@@ -35,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -73,6 +75,7 @@ struct ReconcileReport {
   std::int64_t plan_truncated = 0;
   std::vector<std::string> errors;  // per-agent problems (at most 100 kept)
   std::vector<std::string> orphans; // orphan role names (at most max_plan_lines kept)
+  std::vector<std::string> long_ttl_roles;  // tokens may outlive roles.max_token_ttl_s
   // True when Vault differs from the ledger in any way a pass can see (drift, missing role,
   // pending or parked pushes): `--detailed-exitcode` 2.
   bool differences() const { return !plan.empty() || plan_truncated > 0; }
@@ -116,6 +119,7 @@ class Reconciler {
   struct Page;
   Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
                                 engine::Outbox& outbox);
+  void check_token_ttl(const std::string& role, std::int64_t ttl_s, ReconcileReport& report);
   void reconcile_agent(bool dry_run, const Page& page, std::size_t i, ReconcileReport& report,
                        engine::ReconcileWrites& writes);
   void record_drift(bool dry_run, const engine::AgentSyncView& agent, PlanLine line,
@@ -144,6 +148,7 @@ class Reconciler {
   std::unique_ptr<engine::Outbox> outbox_;
   std::set<std::string> agent_roles_;  // this pass's agents' roles (orphan detection)
   bool frozen_ = false;                // this pass's
+  std::map<std::string, engine::Outbox::Collision> collisions_;  // this pass's
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> triggered_{false};

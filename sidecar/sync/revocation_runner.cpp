@@ -31,6 +31,15 @@ std::string lower(std::string s) {
   return s;
 }
 
+// When the token was issued, in Unix milliseconds. creation_time is whole seconds: a token
+// issued after the demotion in the same second would look older than the cutoff and be
+// revoked although it carries the new policies. issue_time (RFC 3339 with fractions) is
+// precise; only without it does the whole second decide (the safe side: revoke).
+std::int64_t issued_at_ms(const vault::TokenInfo& token) {
+  if (auto ms = vault::rfc3339_unix_ms(token.issue_time)) return *ms;
+  return token.creation_time * 1000;
+}
+
 }  // namespace
 
 struct RevocationRunner::Work {
@@ -145,7 +154,7 @@ void RevocationRunner::revoke_tokens(vault::VaultApi& api, std::vector<Work*>& s
     auto it = by_role.find(lower(role->second));
     if (it == by_role.end()) continue;
     for (Work* w : it->second) {
-      const bool before = token->creation_time * 1000 < engine::to_unix_ms(w->step.cutoff);
+      const bool before = issued_at_ms(*token) < engine::to_unix_ms(w->step.cutoff);
       const PolicyList justified = desired_->policies_for_tier(w->step.tier);
       bool unjustified = false;
       for (const std::string& p : canonical(token->policies)) {

@@ -177,9 +177,17 @@ PushOutcome SyncWorker::classify_failure(const engine::OutboxRow& row, const vau
 
 PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::RoleName& role,
                                     bool* vault_down) {
-  // The only field sent: a create applies Vault's defaults to the rest (bind_secret_id true).
+  // roles.create's short lifetimes; a create applies Vault's defaults to the rest
+  // (bind_secret_id true).
+  const RoleCreateConfig& c = desired_->roles().create;
   vault::RoleSpec spec;
   spec.token_policies = sorted_set(row.policies);
+  spec.token_ttl = c.token_ttl_s;
+  spec.token_max_ttl = c.token_max_ttl_s;
+  spec.secret_id_ttl = c.secret_id_ttl_s;
+  spec.secret_id_num_uses = c.secret_id_num_uses;
+  spec.token_type = c.token_type;
+  if (!c.token_bound_cidrs.empty()) spec.token_bound_cidrs = c.token_bound_cidrs;
   options_.limiter->acquire();
   auto created = api().write_role(role, spec);
   if (!created) return classify_failure(row, created.error(), true, vault_down);

@@ -64,6 +64,7 @@ struct FakeVaultState {
   std::map<std::string, std::map<std::string, std::string>> secret_ids;  // role -> accessor -> RFC 3339
   std::map<std::string, FakeToken> tokens;  // accessor -> token
   bool tokens_need_sudo = false;            // list_token_accessors -> permission denied
+  std::map<std::string, std::int64_t> token_ttl_s;  // role -> token_ttl (default 3600)
 
   // Calls starting with `prefix`.
   std::size_t count(const std::string& prefix) {
@@ -149,6 +150,19 @@ class FakeVault final : public vault::VaultApi {
     auto it = s_->roles.find(role.str());
     if (it == s_->roles.end()) return std::optional<std::vector<std::string>>{};
     return std::optional<std::vector<std::string>>{it->second};
+  }
+
+  // Recorded as "read <role>" like read_role_policies: the reconciler reads whole roles.
+  vault::Result<std::optional<vault::RoleInfo>> read_role(const vault::RoleName& role) override {
+    auto policies = read_role_policies(role);
+    if (!policies) return policies.error();
+    if (!*policies) return std::optional<vault::RoleInfo>{};
+    vault::RoleInfo info;
+    info.token_policies = **policies;
+    std::lock_guard<std::mutex> lock(s_->mu);
+    info.token_ttl = s_->token_ttl_s.count(role.str()) ? s_->token_ttl_s[role.str()] : 3600;
+    info.token_max_ttl = info.token_ttl;
+    return std::optional<vault::RoleInfo>(info);
   }
 
   vault::Result<void> write_role_policies(const vault::RoleName& role,
@@ -260,12 +274,15 @@ class FakeVault final : public vault::VaultApi {
   }
 
   // ---- not part of the fake ----
+  vault::Result<std::map<std::string, std::vector<std::string>>> capabilities_self(
+      const std::vector<std::string>&) override {
+    return unsupported();
+  }
+  vault::Result<bool> policy_exists(const std::string&) override { return unsupported(); }
   vault::Result<vault::Health> health() override { return unsupported(); }
   vault::Result<vault::Leader> leader() override { return unsupported(); }
   vault::Result<vault::SealStatus> seal_status() override { return unsupported(); }
-  vault::Result<std::optional<vault::RoleInfo>> read_role(const vault::RoleName&) override {
-    return unsupported();
-  }
+
 
  private:
   static vault::Error unsupported() {

@@ -49,6 +49,79 @@ Result<Fault> parse_fault(const json& j) {
   return f;
 }
 
+// GET /_emulator/stats: the request counters.
+HttpResponse admin_stats(Emulator::Core& core) {
+  std::lock_guard<std::mutex> lock(core.admin_mu);
+  const Stats now = core.stats_now();
+  json by_status = json::object();
+  for (const auto& [code, n] : now.by_status) by_status[std::to_string(code)] = n;
+  return json_response(200, {{"requests", now.requests},
+                             {"dropped", now.dropped},
+                             {"by_status", by_status},
+                             {"received", now.received},
+                             {"settled", now.settled}});
+}
+
+// POST /_emulator/seal and /_emulator/unseal.
+HttpResponse admin_seal(Emulator::Core& core, bool seal) {
+  std::unique_lock<std::shared_mutex> lock(core.mu);
+  if (!core.state.initialized) return error_response(400, {"Vault is not initialized"});
+  core.state.sealed = seal;
+  core.changes.fetch_add(1);
+  return no_content();
+}
+
+// POST /_emulator/tokens/expire and /_emulator/tokens/revoke: the token named by accessor or
+// by value is expired from now on, or revoked with its children.
+HttpResponse admin_token(Emulator::Core& core, const json& j, bool expire) {
+  std::string accessor = j.value("accessor", ""), token = j.value("token", "");
+  if (accessor.empty() == token.empty()) {
+    return error_response(400, {"exactly one of accessor or token is required"});
+  }
+  std::unique_lock<std::shared_mutex> lock(core.mu);
+  std::string id = token;
+  if (!accessor.empty()) {
+    auto it = core.state.accessors.find(accessor);
+    id = it == core.state.accessors.end() ? "" : it->second;
+  }
+  Token* t = id.empty() ? nullptr : core.find_token(id);
+  if (t == nullptr) return error_response(404, {"token not found"});
+  if (expire) {
+    t->expire_time = core.now();
+  } else {
+    core.revoke_token_tree(id);
+  }
+  core.changes.fetch_add(1);
+  return no_content();
+}
+
+// POST /_emulator/standby: off, redirect (to leader_address) or no_leader.
+HttpResponse admin_standby(Emulator::Core& core, const json& j) {
+  std::string mode = j.value("mode", "");
+  if (mode != "off" && mode != "redirect" && mode != "no_leader") {
+    return error_response(400, {"mode must be one of off, redirect, no_leader"});
+  }
+  std::string leader = j.value("leader_address", "");
+  if (mode == "redirect" && leader.empty()) {
+    return error_response(400, {"leader_address is required for mode redirect"});
+  }
+  while (!leader.empty() && leader.back() == '/') leader.pop_back();
+  std::lock_guard<std::mutex> lock(core.admin_mu);
+  core.standby_mode = mode;
+  core.leader_address = leader;
+  return no_content();
+}
+
+// POST /_emulator/rate-limit-headers: X-RateLimit-* headers on injected 429s.
+HttpResponse admin_rate_limit_headers(Emulator::Core& core, const json& j) {
+  if (!j.contains("enabled") || !j["enabled"].is_boolean()) {
+    return error_response(400, {"enabled must be a boolean"});
+  }
+  std::lock_guard<std::mutex> lock(core.admin_mu);
+  core.rate_limit_headers = j["enabled"].get<bool>();
+  return no_content();
+}
+
 }  // namespace
 
 HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
@@ -59,23 +132,9 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   }
   const std::string& p = req.path;
   const std::string& m = req.method;
-  if (p == "/_emulator/stats" && m == "GET") {
-    std::lock_guard<std::mutex> lock(admin_mu);
-    const Stats now = stats_now();
-    json by_status = json::object();
-    for (const auto& [code, n] : now.by_status) by_status[std::to_string(code)] = n;
-    return json_response(200, {{"requests", now.requests},
-                               {"dropped", now.dropped},
-                               {"by_status", by_status},
-                               {"received", now.received},
-                               {"settled", now.settled}});
-  }
+  if (p == "/_emulator/stats" && m == "GET") return admin_stats(*this);
   if ((p == "/_emulator/seal" || p == "/_emulator/unseal") && m == "POST") {
-    std::unique_lock<std::shared_mutex> lock(mu);
-    if (!state.initialized) return error_response(400, {"Vault is not initialized"});
-    state.sealed = p == "/_emulator/seal";
-    changes.fetch_add(1);
-    return no_content();
+    return admin_seal(*this, p == "/_emulator/seal");
   }
   if (p == "/_emulator/faults" && m == "DELETE") {
     std::lock_guard<std::mutex> lock(admin_mu);
@@ -94,49 +153,10 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
     return no_content();
   }
   if ((p == "/_emulator/tokens/expire" || p == "/_emulator/tokens/revoke") && m == "POST") {
-    std::string accessor = j.value("accessor", ""), token = j.value("token", "");
-    if (accessor.empty() == token.empty()) {
-      return error_response(400, {"exactly one of accessor or token is required"});
-    }
-    std::unique_lock<std::shared_mutex> lock(mu);
-    std::string id = token;
-    if (!accessor.empty()) {
-      auto it = state.accessors.find(accessor);
-      id = it == state.accessors.end() ? "" : it->second;
-    }
-    Token* t = id.empty() ? nullptr : find_token(id);
-    if (t == nullptr) return error_response(404, {"token not found"});
-    if (p == "/_emulator/tokens/expire") {
-      t->expire_time = now();
-    } else {
-      revoke_token_tree(id);
-    }
-    changes.fetch_add(1);
-    return no_content();
+    return admin_token(*this, j, p == "/_emulator/tokens/expire");
   }
-  if (p == "/_emulator/standby" && m == "POST") {
-    std::string mode = j.value("mode", "");
-    if (mode != "off" && mode != "redirect" && mode != "no_leader") {
-      return error_response(400, {"mode must be one of off, redirect, no_leader"});
-    }
-    std::string leader = j.value("leader_address", "");
-    if (mode == "redirect" && leader.empty()) {
-      return error_response(400, {"leader_address is required for mode redirect"});
-    }
-    while (!leader.empty() && leader.back() == '/') leader.pop_back();
-    std::lock_guard<std::mutex> lock(admin_mu);
-    standby_mode = mode;
-    leader_address = leader;
-    return no_content();
-  }
-  if (p == "/_emulator/rate-limit-headers" && m == "POST") {
-    if (!j.contains("enabled") || !j["enabled"].is_boolean()) {
-      return error_response(400, {"enabled must be a boolean"});
-    }
-    std::lock_guard<std::mutex> lock(admin_mu);
-    rate_limit_headers = j["enabled"].get<bool>();
-    return no_content();
-  }
+  if (p == "/_emulator/standby" && m == "POST") return admin_standby(*this, j);
+  if (p == "/_emulator/rate-limit-headers" && m == "POST") return admin_rate_limit_headers(*this, j);
   return error_response(404, {});
 }
 

@@ -1,5 +1,6 @@
-// The AppRole auth method (builtin/credential/approle): roles, per-field endpoints, role IDs,
-// secret IDs and login, with Vault's status codes and error texts.
+// The AppRole auth method (builtin/credential/approle): routing and roles, with Vault's status
+// codes and error texts. Per-field endpoints and role IDs are in approle_fields.cpp, secret IDs
+// in approle_secret_id.cpp, login in login.cpp.
 #include <algorithm>
 #include <cctype>
 
@@ -120,51 +121,119 @@ const Route kLogin{{{"role_id", FT::string}, {"secret_id", FT::string}},
 const Route kTidy{{}, nullptr, nullptr, &Emulator::Core::approle_tidy,
                   nullptr, nullptr, false, "approle"};
 
+// The token_type field (after the default-service/default-batch rewrite, with its warning);
+// the 400 answer for an unknown type.
+std::optional<VaultResponse> apply_token_type(const Fields& f, Role& role,
+                                              std::vector<std::string>& warnings) {
+  std::string tt = f.str("token_type");
+  if (tt == "default-service") {
+    tt = "service";
+    warnings.push_back("default-service has no useful meaning; adjusting to service");
+  } else if (tt == "default-batch") {
+    tt = "batch";
+    warnings.push_back("default-batch has no useful meaning; adjusting to batch");
+  }
+  if (tt == "" || tt == "default") role.token_type = "default";
+  else if (tt == "service" || tt == "batch") role.token_type = tt;
+  else return VaultResponse::bad("invalid 'token_type' value " + qt(tt));
+  return std::nullopt;
+}
 
+// tokenutil.ParseTokenFields: the token_* fields onto `role`; the 400 answer for the first
+// bad value.
+std::optional<VaultResponse> apply_token_fields(const Fields& f, Role& role,
+                                                std::vector<std::string>& warnings) {
+  if (f.has("token_bound_cidrs")) {
+    auto v = f.slice("token_bound_cidrs");
+    if (Status addrs = check_addrs(v); !addrs.ok()) return VaultResponse::bad(addrs.message());
+    role.token_bound_cidrs = v;
+  }
+  if (f.has("token_explicit_max_ttl")) role.token_explicit_max_ttl = f.integer("token_explicit_max_ttl");
+  if (f.has("token_max_ttl")) role.token_max_ttl = f.integer("token_max_ttl");
+  if (role.token_max_ttl < 0) return VaultResponse::bad("'token_max_ttl' cannot be negative");
+  if (f.has("token_no_default_policy")) role.token_no_default_policy = f.boolean("token_no_default_policy");
+  if (f.has("token_period")) role.token_period = f.integer("token_period");
+  if (role.token_period < 0) return VaultResponse::bad("'token_period' cannot be negative");
+  if (f.has("token_policies")) role.token_policies = f.slice("token_policies");
+  if (f.has("token_type")) {
+    if (auto bad = apply_token_type(f, role, warnings)) return bad;
+  }
+  if (role.token_type == "batch") {
+    if (role.token_period != 0) {
+      return VaultResponse::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens");
+    }
+    if (role.token_num_uses != 0) {
+      return VaultResponse::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count");
+    }
+  }
+  if (f.has("token_ttl")) role.token_ttl = f.integer("token_ttl");
+  if (role.token_ttl < 0) return VaultResponse::bad("'token_ttl' cannot be negative");
+  if (role.token_ttl > 0 && role.token_max_ttl > 0 && role.token_ttl > role.token_max_ttl) {
+    return VaultResponse::bad("'token_ttl' cannot be greater than 'token_max_ttl'");
+  }
+  if (f.has("token_num_uses")) role.token_num_uses = f.integer("token_num_uses");
+  if (role.token_num_uses < 0) return VaultResponse::bad("'token_num_uses' cannot be negative");
+  return std::nullopt;
+}
 
-// strutil.ParseArbitraryKeyValues: base64 or not, JSON object of strings or "k=v,k2=v2".
-// The error (invalid_argument) has Vault's text.
-Result<std::map<std::string, std::string>> parse_metadata(const std::string& input) {
-  auto invalid = [](std::string why) { return Status(Code::invalid_argument, std::move(why)); };
-  std::map<std::string, std::string> out;
-  if (input.empty()) return out;
-  json j = json::parse(input, nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
-    for (const auto& [k, v] : j.items()) {
-      if (!v.is_string()) {
-        return invalid("failed to parse the input: json: cannot unmarshal " +
-                       std::string(v.type_name()) + " into Go value of type string");
-      }
-      out[k] = v.get<std::string>();
+// The AppRole fields proper (local_secret_ids, role_id, bind_secret_id, secret-ID CIDRs, uses
+// and TTL) onto `role`; the 400 answer for the first bad value.
+std::optional<VaultResponse> apply_role_fields(const Fields& f, bool create, Role& role) {
+  if (f.has("local_secret_ids")) {
+    if (!create) return VaultResponse::bad("local_secret_ids can only be modified during role creation");
+    role.local_secret_ids = f.boolean("local_secret_ids");
+  }
+  if (f.has("role_id")) {
+    role.role_id = f.str("role_id");
+  } else if (create) {
+    role.role_id = random_uuid();
+  }
+  if (role.role_id.empty()) return VaultResponse::bad("invalid role_id supplied, or failed to generate a role_id");
+  if (f.has("bind_secret_id")) role.bind_secret_id = f.boolean("bind_secret_id");
+  else if (create) role.bind_secret_id = true;
+  if (f.has("secret_id_bound_cidrs")) role.secret_id_bound_cidrs = f.slice("secret_id_bound_cidrs");
+  else if (f.has("bound_cidr_list")) role.secret_id_bound_cidrs = f.slice("bound_cidr_list");
+  if (role.secret_id_bound_cidrs && !all_valid_cidrs(*role.secret_id_bound_cidrs)) {
+    return VaultResponse::bad("invalid CIDR blocks");
+  }
+  if (f.has("secret_id_num_uses")) role.secret_id_num_uses = f.integer("secret_id_num_uses");
+  if (role.secret_id_num_uses < 0) return VaultResponse::bad("secret_id_num_uses cannot be negative");
+  if (f.has("secret_id_ttl")) role.secret_id_ttl = f.integer("secret_id_ttl");
+  return std::nullopt;
+}
+
+// tokenutil.UpgradeValue for the deprecated policies and period, then the mount's maximum TTL:
+// the 400 answer for a longer period, a warning for a longer token_max_ttl.
+std::optional<VaultResponse> upgrade_deprecated_fields(const Fields& f, Role& role,
+                                                       std::vector<std::string>& warnings) {
+  if (!f.has("token_policies")) {
+    if (f.has("policies")) {
+      role.policies = sanitize_policies(f.slice("policies"), false);
+      role.token_policies = role.policies;
     }
   } else {
-    for (const auto& pair : split(input, ',')) {
-      auto eq = pair.find('=');
-      if (eq == std::string::npos) {
-        return invalid("failed to parse the input: invalid key/value pair " + qt(pair) +
-                       ": format must be key=value");
-      }
-      out[trim(pair.substr(0, eq))] = trim(pair.substr(eq + 1));
+    role.policies = f.has("policies") ? role.token_policies : std::vector<std::string>{};
+  }
+  if (!f.has("token_period")) {
+    if (f.has("period")) {
+      role.period = f.integer("period");
+      role.token_period = role.period;
     }
+  } else {
+    role.period = f.has("period") ? role.token_period : 0;
   }
-  for (const auto& [k, v] : out) {
-    if (!k.empty() && v.empty()) return invalid("invalid value for key " + qt(k));
+  if (role.period > kMountMaxTtl) {
+    return VaultResponse::bad("period of " + qt(go_duration(role.period)) +
+                       " is greater than the backend's maximum lease TTL of " +
+                       qt(go_duration(kMountMaxTtl)));
   }
-  return out;
+  if (role.token_max_ttl > kMountMaxTtl) {
+    warnings.push_back(
+        "token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max "
+        "TTL value will be truncated");
+  }
+  return std::nullopt;
 }
-
-json secret_id_data(const SecretId& s) {
-  return {{"secret_id_accessor", s.accessor},
-          {"secret_id_num_uses", s.num_uses},
-          {"secret_id_ttl", s.ttl},
-          {"creation_time", rfc3339_nano(s.creation_time)},
-          {"expiration_time", rfc3339_nano(s.expiration_time)},
-          {"last_updated_time", rfc3339_nano(s.last_updated_time)},
-          {"metadata", s.metadata},
-          {"cidr_list", s.cidr_list},
-          {"token_bound_cidrs", s.token_bound_cidrs}};
-}
-
 
 }  // namespace
 
@@ -327,99 +396,11 @@ VaultResponse Emulator::Core::role_write(Call& c) {
   } else {
     role.name = to_lower(raw_name);
   }
+  const std::string previous_role_id = role.role_id;
   std::vector<std::string> warnings;
-
-  // tokenutil.ParseTokenFields, after the default-service/default-batch rewrite.
-  if (f.has("token_bound_cidrs")) {
-    auto v = f.slice("token_bound_cidrs");
-    if (Status addrs = check_addrs(v); !addrs.ok()) return VaultResponse::bad(addrs.message());
-    role.token_bound_cidrs = v;
-  }
-  if (f.has("token_explicit_max_ttl")) role.token_explicit_max_ttl = f.integer("token_explicit_max_ttl");
-  if (f.has("token_max_ttl")) role.token_max_ttl = f.integer("token_max_ttl");
-  if (role.token_max_ttl < 0) return VaultResponse::bad("'token_max_ttl' cannot be negative");
-  if (f.has("token_no_default_policy")) role.token_no_default_policy = f.boolean("token_no_default_policy");
-  if (f.has("token_period")) role.token_period = f.integer("token_period");
-  if (role.token_period < 0) return VaultResponse::bad("'token_period' cannot be negative");
-  if (f.has("token_policies")) role.token_policies = f.slice("token_policies");
-  if (f.has("token_type")) {
-    std::string tt = f.str("token_type");
-    if (tt == "default-service") {
-      tt = "service";
-      warnings.push_back("default-service has no useful meaning; adjusting to service");
-    } else if (tt == "default-batch") {
-      tt = "batch";
-      warnings.push_back("default-batch has no useful meaning; adjusting to batch");
-    }
-    if (tt == "" || tt == "default") role.token_type = "default";
-    else if (tt == "service" || tt == "batch") role.token_type = tt;
-    else return VaultResponse::bad("invalid 'token_type' value " + qt(tt));
-  }
-  if (role.token_type == "batch") {
-    if (role.token_period != 0) {
-      return VaultResponse::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate periodic tokens");
-    }
-    if (role.token_num_uses != 0) {
-      return VaultResponse::bad("'token_type' cannot be 'batch' or 'default_batch' when set to generate tokens with limited use count");
-    }
-  }
-  if (f.has("token_ttl")) role.token_ttl = f.integer("token_ttl");
-  if (role.token_ttl < 0) return VaultResponse::bad("'token_ttl' cannot be negative");
-  if (role.token_ttl > 0 && role.token_max_ttl > 0 && role.token_ttl > role.token_max_ttl) {
-    return VaultResponse::bad("'token_ttl' cannot be greater than 'token_max_ttl'");
-  }
-  if (f.has("token_num_uses")) role.token_num_uses = f.integer("token_num_uses");
-  if (role.token_num_uses < 0) return VaultResponse::bad("'token_num_uses' cannot be negative");
-
-  if (f.has("local_secret_ids")) {
-    if (!create) return VaultResponse::bad("local_secret_ids can only be modified during role creation");
-    role.local_secret_ids = f.boolean("local_secret_ids");
-  }
-  std::string previous_role_id = role.role_id;
-  if (f.has("role_id")) {
-    role.role_id = f.str("role_id");
-  } else if (create) {
-    role.role_id = random_uuid();
-  }
-  if (role.role_id.empty()) return VaultResponse::bad("invalid role_id supplied, or failed to generate a role_id");
-  if (f.has("bind_secret_id")) role.bind_secret_id = f.boolean("bind_secret_id");
-  else if (create) role.bind_secret_id = true;
-  if (f.has("secret_id_bound_cidrs")) role.secret_id_bound_cidrs = f.slice("secret_id_bound_cidrs");
-  else if (f.has("bound_cidr_list")) role.secret_id_bound_cidrs = f.slice("bound_cidr_list");
-  if (role.secret_id_bound_cidrs && !all_valid_cidrs(*role.secret_id_bound_cidrs)) {
-    return VaultResponse::bad("invalid CIDR blocks");
-  }
-  if (f.has("secret_id_num_uses")) role.secret_id_num_uses = f.integer("secret_id_num_uses");
-  if (role.secret_id_num_uses < 0) return VaultResponse::bad("secret_id_num_uses cannot be negative");
-  if (f.has("secret_id_ttl")) role.secret_id_ttl = f.integer("secret_id_ttl");
-
-  // tokenutil.UpgradeValue for the deprecated policies and period.
-  if (!f.has("token_policies")) {
-    if (f.has("policies")) {
-      role.policies = sanitize_policies(f.slice("policies"), false);
-      role.token_policies = role.policies;
-    }
-  } else {
-    role.policies = f.has("policies") ? role.token_policies : std::vector<std::string>{};
-  }
-  if (!f.has("token_period")) {
-    if (f.has("period")) {
-      role.period = f.integer("period");
-      role.token_period = role.period;
-    }
-  } else {
-    role.period = f.has("period") ? role.token_period : 0;
-  }
-  if (role.period > kMountMaxTtl) {
-    return VaultResponse::bad("period of " + qt(go_duration(role.period)) +
-                       " is greater than the backend's maximum lease TTL of " +
-                       qt(go_duration(kMountMaxTtl)));
-  }
-  if (role.token_max_ttl > kMountMaxTtl) {
-    warnings.push_back(
-        "token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max "
-        "TTL value will be truncated");
-  }
+  if (auto bad = apply_token_fields(f, role, warnings)) return std::move(*bad);
+  if (auto bad = apply_role_fields(f, create, role)) return std::move(*bad);
+  if (auto bad = upgrade_deprecated_fields(f, role, warnings)) return std::move(*bad);
   VaultResponse stored = set_role(*m, role, previous_role_id);
   if (stored.kind != VaultResponse::Kind::nil) return stored;
   if (warnings.empty()) return VaultResponse::nil();
@@ -436,157 +417,6 @@ VaultResponse Emulator::Core::role_delete(Call& c) {
   m->role_ids.erase(r->role_id);
   m->roles.erase(r->name);
   return VaultResponse::nil();
-}
-
-VaultResponse Emulator::Core::secret_id_create(Call& c) {
-  const std::string& name = c.args[1];
-  Role* r = role_of(c);
-  const Fields& f = c.fields;
-  bool custom = ends_with(c.path, "/custom-secret-id");
-  std::string secret = custom ? f.str("secret_id") : random_uuid();
-  if (secret.empty()) return VaultResponse::bad("missing secret_id");
-  if (r == nullptr) return VaultResponse::bad("role " + qt(name) + " does not exist", 404);
-  if (!r->bind_secret_id) return VaultResponse::bad("bind_secret_id is not set on the role");
-  auto cidrs = f.slice("cidr_list");
-  if (!all_valid_cidrs(cidrs)) return VaultResponse::bad("failed to validate CIDR blocks");
-  std::vector<std::string> role_cidrs = r->secret_id_bound_cidrs.value_or(std::vector<std::string>{});
-  if (!cidrs_subset(cidrs, role_cidrs)) {
-    return VaultResponse::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
-                                  qt(join(role_cidrs, ",")) +
-                                  " and CIDR blocks on the secret ID " + qt(join(cidrs, ",")));
-  }
-  auto token_cidrs = f.slice("token_bound_cidrs");
-  if (!all_valid_cidrs(token_cidrs)) return VaultResponse::bad("failed to validate token CIDR blocks");
-  if (!cidrs_subset(token_cidrs, r->token_bound_cidrs)) {
-    return VaultResponse::error(500, "failed to verify subset relationship between CIDR blocks on the role " +
-                                  qt(join(r->token_bound_cidrs, ",")) +
-                                  " and CIDR blocks on the secret ID " + qt(join(token_cidrs, ",")));
-  }
-  std::int64_t num_uses = r->secret_id_num_uses;
-  if (f.has("num_uses")) {
-    num_uses = f.integer("num_uses");
-    if (num_uses < 0) return VaultResponse::bad("num_uses cannot be negative");
-    if ((num_uses == 0 && r->secret_id_num_uses > 0) ||
-        (r->secret_id_num_uses > 0 && num_uses > r->secret_id_num_uses)) {
-      return VaultResponse::bad("num_uses cannot be higher than the role's secret_id_num_uses");
-    }
-  }
-  std::int64_t ttl = r->secret_id_ttl;
-  if (f.has("ttl")) {
-    ttl = f.integer("ttl");
-    if ((ttl == 0 && r->secret_id_ttl > 0) || (r->secret_id_ttl > 0 && ttl > r->secret_id_ttl)) {
-      return VaultResponse::bad("ttl cannot be longer than the role's secret_id_ttl");
-    }
-  }
-  SecretId s;
-  auto metadata = parse_metadata(f.str("metadata"));
-  if (!metadata.ok()) {
-    return VaultResponse::bad("failed to parse metadata: " + metadata.status().message());
-  }
-  s.metadata = std::move(*metadata);
-  if (r->secret_ids.count(secret)) {
-    return VaultResponse::error(500, "failed to store secret_id: SecretID is already registered");
-  }
-  s.secret_id = secret;
-  s.accessor = random_uuid();
-  s.num_uses = num_uses;
-  s.ttl = ttl;
-  s.creation_time = s.last_updated_time = now();
-  if (ttl > 0) s.expiration_time = s.creation_time + std::chrono::seconds{ttl};
-  s.cidr_list = cidrs;
-  s.token_bound_cidrs = token_cidrs;
-  json d = {{"secret_id", s.secret_id},
-            {"secret_id_accessor", s.accessor},
-            {"secret_id_ttl", s.ttl},
-            {"secret_id_num_uses", s.num_uses}};
-  r->accessors[s.accessor] = s.secret_id;
-  r->secret_ids.emplace(s.secret_id, std::move(s));
-  return VaultResponse::ok(std::move(d));
-}
-
-VaultResponse Emulator::Core::secret_id_list(Call& c) {
-  Role* r = role_of(c);
-  if (r == nullptr) return VaultResponse::bad("role " + qt(c.args[1]) + " does not exist");
-  std::vector<std::string> keys;
-  keys.reserve(r->accessors.size());
-  for (const auto& [acc, id] : r->accessors) keys.push_back(acc);
-  std::sort(keys.begin(), keys.end());
-  return VaultResponse::keys(std::move(keys));
-}
-
-VaultResponse Emulator::Core::secret_id_lookup(Call& c) {
-  std::string secret = c.fields.str("secret_id");
-  if (secret.empty()) return VaultResponse::bad("missing secret_id");
-  Role* r = role_of(c);
-  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
-  auto it = r->secret_ids.find(secret);
-  if (it == r->secret_ids.end()) return VaultResponse::nil();
-  return VaultResponse::ok(secret_id_data(it->second));
-}
-
-VaultResponse Emulator::Core::secret_id_destroy(Call& c) {
-  std::string secret = c.fields.str("secret_id");
-  if (secret.empty()) return VaultResponse::bad("missing secret_id");
-  Role* r = role_of(c);
-  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
-  auto it = r->secret_ids.find(secret);
-  if (it != r->secret_ids.end()) {
-    r->accessors.erase(it->second.accessor);
-    r->secret_ids.erase(it);
-  }
-  return VaultResponse::nil();
-}
-
-VaultResponse Emulator::Core::secret_id_accessor_lookup(Call& c) {
-  std::string accessor = c.fields.str("secret_id_accessor");
-  if (accessor.empty()) return VaultResponse::bad("missing secret_id_accessor");
-  Role* r = role_of(c);
-  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
-  auto it = r->accessors.find(accessor);
-  if (it == r->accessors.end()) {
-    return VaultResponse::bad("failed to find accessor entry for secret_id_accessor: " + qt(accessor), 404);
-  }
-  return VaultResponse::ok(secret_id_data(r->secret_ids.at(it->second)));
-}
-
-VaultResponse Emulator::Core::secret_id_accessor_destroy(Call& c) {
-  std::string accessor = c.fields.str("secret_id_accessor");
-  if (accessor.empty()) return VaultResponse::bad("missing secret_id_accessor");
-  Role* r = role_of(c);
-  if (r == nullptr) return VaultResponse::error(500, "role " + qt(c.args[1]) + " does not exist");
-  auto it = r->accessors.find(accessor);
-  if (it == r->accessors.end()) {
-    return VaultResponse::error(500, "failed to find accessor entry for secret_id_accessor: " + qt(accessor));
-  }
-  r->secret_ids.erase(it->second);
-  r->accessors.erase(it);
-  return VaultResponse::nil();
-}
-
-void Emulator::Core::tidy_secret_ids() {
-  WallTime t = now();
-  for (auto& [path, m] : state.mounts) {
-    for (auto& [name, r] : m.roles) {
-      for (auto it = r.secret_ids.begin(); it != r.secret_ids.end();) {
-        if (it->second.expiration_time != WallTime{} && t > it->second.expiration_time) {
-          r.accessors.erase(it->second.accessor);
-          it = r.secret_ids.erase(it);
-        } else {
-          ++it;
-        }
-      }
-    }
-  }
-}
-
-VaultResponse Emulator::Core::approle_tidy(Call&) {
-  tidy_secret_ids();
-  VaultResponse r = VaultResponse::ok(nullptr);
-  r.status = 202;
-  r.warnings.push_back(
-      "Tidy operation successfully started. Any information from the operation will be printed "
-      "to Vault's server logs.");
-  return r;
 }
 
 }  // namespace ps::vault::emulator

@@ -4,7 +4,6 @@
 // existence check -> token and ACL (CheckToken) -> backend -> response translation.
 #include <algorithm>
 #include <cctype>
-#include <stdexcept>
 
 #include "vault/emulator/core.h"
 
@@ -69,47 +68,6 @@ const char* go_json_type(const json& j) {
 
 // ----------------------------------------------------------------------------------------
 // Core
-
-void ensure_default_policy(State& s) {
-  if (s.policies.count("default")) return;
-  auto p = parse_policy("default", default_policy_text());
-  if (!p.ok()) {
-    throw std::logic_error("built-in default policy does not parse: " + p.status().message());
-  }
-  s.policies.emplace("default", std::move(*p));
-}
-
-Emulator::Core::Core(Options opts, Clock& clk) : options(std::move(opts)), clock(clk) {
-  ensure_default_policy(state);
-  state.cluster_name = "vault-cluster-" + random_base62(8);
-  state.cluster_id = random_uuid();
-  if (options.dev) init_dev();
-}
-
-void Emulator::Core::init_dev() {
-  // A restored dev state keeps its seal state; a fresh one starts unsealed.
-  if (!state.initialized) {
-    state.initialized = true;
-    state.sealed = false;
-  }
-  if (!state.mounts.count("approle")) {
-    Mount m;
-    m.path = "approle";
-    m.accessor = "auth_approle_" + random_base62(8);
-    state.mounts.emplace("approle", std::move(m));
-  }
-  if (!state.tokens.count(options.root_token)) {
-    Token root;
-    root.id = options.root_token;
-    root.accessor = random_base62(24);
-    root.policies = {"root"};
-    root.path = "auth/token/root";
-    root.display_name = "root";
-    root.creation_time = now();
-    root.renewable = false;
-    store_token(std::move(root));
-  }
-}
 
 std::shared_ptr<const Acl> Emulator::Core::acl_for(const std::vector<std::string>& policies) const {
   std::string key = join(policies, ",");
@@ -253,24 +211,59 @@ HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
   }
 }
 
-std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& req,
-                                                           const std::string& raw_vpath,
-                                                           bool exclusive) {
-  if (!state.initialized || state.sealed) return error_response(503, {"Vault is sealed"});
-  {
-    std::lock_guard<std::mutex> lock(admin_mu);
-    if (standby_mode == "redirect") {
-      HttpResponse r;
-      r.status = 307;
-      r.set_header("Location", leader_address + req.path + (req.query.empty() ? "" : "?" + req.query));
-      return r;
-    }
-    if (standby_mode == "no_leader") return error_response(503, {"no active Vault instance found"});
-  }
+namespace {
 
-  Call call{req, Operation::read, {}, json::object(), {}, nullptr, false, false, {}, false, false};
-  call.exclusive = exclusive;
-  std::string vpath = raw_vpath;
+// A sealed node's 503, a standby node's 307 or 503, or nullopt when this node serves requests.
+std::optional<HttpResponse> sealed_or_standby(Emulator::Core& core, const HttpRequest& req) {
+  if (!core.state.initialized || core.state.sealed) return error_response(503, {"Vault is sealed"});
+  std::lock_guard<std::mutex> lock(core.admin_mu);
+  if (core.standby_mode == "redirect") {
+    HttpResponse r;
+    r.status = 307;
+    r.set_header("Location", core.leader_address + req.path + (req.query.empty() ? "" : "?" + req.query));
+    return r;
+  }
+  if (core.standby_mode == "no_leader") return error_response(503, {"no active Vault instance found"});
+  return std::nullopt;
+}
+
+// Merges a write's body (form-encoded, or a JSON object) into `data`; the 400 answer when it
+// does not parse.
+std::optional<HttpResponse> merge_body(const HttpRequest& req, json& data) {
+  const std::string* ctype = req.header("Content-Type");
+  std::string body = trim(req.body);
+  if (body.empty()) return std::nullopt;
+  bool form = ctype && starts_with(to_lower(*ctype), "application/x-www-form-urlencoded") &&
+              body[0] != '{' && body[0] != '[';
+  if (form) {
+    json form_data = parse_query(body);
+    for (auto& [k, v] : form_data.items()) data[k] = v;
+    return std::nullopt;
+  }
+  json parsed = json::parse(body, nullptr, false);
+  if (parsed.is_discarded()) {
+    try {
+      json ignored = json::parse(body);
+      (void)ignored;
+    } catch (const json::parse_error& e) {
+      std::string what = e.what();
+      if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+      return error_response(400, {"failed to parse JSON input: " + what});
+    }
+  }
+  if (!parsed.is_object()) {
+    return error_response(400, {std::string("failed to parse JSON input: json: cannot unmarshal ") +
+                                go_json_type(parsed) +
+                                " into Go value of type map[string]interface {}"});
+  }
+  for (auto& [k, v] : parsed.items()) data[k] = v;
+  return std::nullopt;
+}
+
+// Sets call.op and call.data from the verb, the query and the body (buildLogicalRequest);
+// the error answer for a malformed request or an unknown verb.
+std::optional<HttpResponse> read_operation(const HttpRequest& req, const std::string& vpath,
+                                           std::size_t max_request_size, Call& call) {
   const std::string& m = req.method;
   if (m == "GET") {
     call.op = Operation::read;
@@ -281,49 +274,102 @@ std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& re
       if (*b) call.op = Operation::list;
     }
     if (call.op == Operation::read) call.data = parse_query(req.query);
-  } else if (m == "LIST") {
+    return std::nullopt;
+  }
+  if (m == "LIST") {
     call.op = Operation::list;
     call.data = parse_query(req.query);
-  } else if (m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE") {
-    call.op = m == "DELETE" ? Operation::del : m == "PATCH" ? Operation::patch : Operation::update;
-    if (call.op != Operation::del && ends_with(vpath, "/")) {
-      return error_response(400, {"cannot write to a path ending in '/'"});
-    }
-    if (req.body.size() > options.max_request_size) {
-      return error_response(413, {"failed to parse JSON input: http: request body too large"});
-    }
-    if (call.op == Operation::del) call.data = parse_query(req.query);
-    const std::string* ctype = req.header("Content-Type");
-    std::string body = trim(req.body);
-    if (!body.empty()) {
-      bool form = ctype && starts_with(to_lower(*ctype), "application/x-www-form-urlencoded") &&
-                  body[0] != '{' && body[0] != '[';
-      if (form) {
-        json form_data = parse_query(body);
-        for (auto& [k, v] : form_data.items()) call.data[k] = v;
-      } else {
-        json parsed = json::parse(body, nullptr, false);
-        if (parsed.is_discarded()) {
-          try {
-            json ignored = json::parse(body);
-            (void)ignored;
-          } catch (const json::parse_error& e) {
-            std::string what = e.what();
-            if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
-            return error_response(400, {"failed to parse JSON input: " + what});
-          }
-        }
-        if (!parsed.is_object()) {
-          return error_response(400, {std::string("failed to parse JSON input: json: cannot unmarshal ") +
-                                      go_json_type(parsed) +
-                                      " into Go value of type map[string]interface {}"});
-        }
-        for (auto& [k, v] : parsed.items()) call.data[k] = v;
-      }
-    }
-  } else {
-    return error_response(405, {});
+    return std::nullopt;
   }
+  if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return error_response(405, {});
+  call.op = m == "DELETE" ? Operation::del : m == "PATCH" ? Operation::patch : Operation::update;
+  if (call.op != Operation::del && ends_with(vpath, "/")) {
+    return error_response(400, {"cannot write to a path ending in '/'"});
+  }
+  if (req.body.size() > max_request_size) {
+    return error_response(413, {"failed to parse JSON input: http: request body too large"});
+  }
+  if (call.op == Operation::del) call.data = parse_query(req.query);
+  return merge_body(req, call.data);
+}
+
+// CheckToken, first half: the caller's valid token (X-Vault-Token, else a Bearer
+// Authorization header) into *token, or the 403 answer.
+std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest& req, Token** token) {
+  std::string token_id;
+  if (const auto* t = req.header("X-Vault-Token")) {
+    token_id = *t;
+  } else if (const auto* a = req.header("Authorization")) {
+    if (a->size() > 7 && iequals(a->substr(0, 7), "Bearer ")) token_id = trim(a->substr(7));
+  }
+  if (token_id.empty()) return error_response(403, {multierror("permission denied")});
+  Token* tok = core.find_token(token_id);
+  if (tok == nullptr || !core.token_valid(*tok) ||
+      (!tok->bound_cidrs.empty() && !ip_in_any_cidr(req.remote_addr, tok->bound_cidrs))) {
+    return error_response(403, {multierror(std::vector<std::string>{"permission denied", "invalid token"})});
+  }
+  *token = tok;
+  return std::nullopt;
+}
+
+// CheckToken, second half: the existence check (create vs update) and the ACL for `tok`,
+// which then counts a use; the 403 answer when the ACL denies the request.
+std::optional<HttpResponse> authorize(Emulator::Core& core, Call& call, Token& tok,
+                                      const Route* rt, const std::string& vpath) {
+  call.token = &tok;
+  call.is_root = std::find(tok.policies.begin(), tok.policies.end(), "root") != tok.policies.end();
+
+  if (rt && (call.op == Operation::update) ) {
+    if (rt->exists) call.op = (core.*(rt->exists))(call) ? Operation::update : Operation::create;
+  }
+  auto acl = core.acl_for(tok.policies);
+  AclDecision d = acl->check(call.op, vpath, call.data);
+  call.sudo = d.sudo;
+  if (!d.allowed || (Emulator::Core::root_protected(vpath) && !d.sudo)) {
+    return error_response(403, {multierror("permission denied")});
+  }
+  if (tok.num_uses > 0) {
+    if (--tok.num_uses == 0) call.revoke_caller_after = true;
+  }
+  return std::nullopt;
+}
+
+// The backend's answer: the route's handler for call.op with the validated fields, or the
+// routing / unsupported-operation / field-validation error.
+VaultResponse run_backend(Emulator::Core& core, Call& call, const Match& match,
+                          const std::string& vpath) {
+  if (match.kind == Match::Kind::no_handler) {
+    return VaultResponse::bad("no handler for route " + safe_dump(json(vpath)) + ". route entry not found.", 404);
+  }
+  if (match.kind == Match::Kind::unsupported_path) return VaultResponse::error(404, "unsupported path");
+  const Route* rt = match.route;
+  Handler h = nullptr;
+  switch (call.op) {
+    case Operation::read: h = rt->read; break;
+    case Operation::list: h = rt->list; break;
+    case Operation::create:
+    case Operation::update: h = rt->write; break;
+    case Operation::del: h = rt->del; break;
+    case Operation::patch: h = nullptr; break;
+  }
+  if (h == nullptr) return VaultResponse::error(405, "unsupported operation");
+  auto fields = Fields::parse(call.data, rt->fields);
+  if (!fields.ok()) return VaultResponse::bad(fields.status().message());
+  call.fields = std::move(*fields);
+  return (core.*h)(call);
+}
+
+}  // namespace
+
+std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& req,
+                                                           const std::string& raw_vpath,
+                                                           bool exclusive) {
+  if (auto unavailable = sealed_or_standby(*this, req)) return unavailable;
+
+  Call call{req, Operation::read, {}, json::object(), {}, nullptr, false, false, {}, false, false};
+  call.exclusive = exclusive;
+  std::string vpath = raw_vpath;
+  if (auto malformed = read_operation(req, vpath, options.max_request_size, call)) return malformed;
   if (call.op == Operation::list && !ends_with(vpath, "/")) vpath += "/";
   call.path = vpath;
 
@@ -333,61 +379,14 @@ std::optional<HttpResponse> Emulator::Core::handle_logical(const HttpRequest& re
 
   // CheckToken: the token first, then the ACL.
   if (rt == nullptr || !rt->unauthenticated) {
-    std::string token_id;
-    if (const auto* t = req.header("X-Vault-Token")) {
-      token_id = *t;
-    } else if (const auto* a = req.header("Authorization")) {
-      if (a->size() > 7 && iequals(a->substr(0, 7), "Bearer ")) token_id = trim(a->substr(7));
-    }
-    if (token_id.empty()) return error_response(403, {multierror("permission denied")});
-    Token* tok = find_token(token_id);
-    if (tok == nullptr || !token_valid(*tok) ||
-        (!tok->bound_cidrs.empty() && !ip_in_any_cidr(req.remote_addr, tok->bound_cidrs))) {
-      return error_response(403, {multierror(std::vector<std::string>{"permission denied", "invalid token"})});
-    }
-    if (tok->num_uses > 0 && !exclusive) return std::nullopt;
-    call.token = tok;
-    call.is_root = std::find(tok->policies.begin(), tok->policies.end(), "root") != tok->policies.end();
-
-    if (rt && (call.op == Operation::update) ) {
-      if (rt->exists) call.op = (this->*(rt->exists))(call) ? Operation::update : Operation::create;
-    }
-    auto acl = acl_for(tok->policies);
-    AclDecision d = acl->check(call.op, vpath, call.data);
-    call.sudo = d.sudo;
-    if (!d.allowed || (root_protected(vpath) && !d.sudo)) {
-      return error_response(403, {multierror("permission denied")});
-    }
-    if (tok->num_uses > 0) {
-      if (--tok->num_uses == 0) call.revoke_caller_after = true;
-    }
+    Token* tok = nullptr;
+    if (auto denied = authenticate(*this, req, &tok)) return denied;
+    if (tok->num_uses > 0 && !exclusive) return std::nullopt;  // retry holding the writer lock
+    if (auto denied = authorize(*this, call, *tok, rt, vpath)) return denied;
   }
 
   const std::string caller_id = call.token ? call.token->id : std::string();
-  VaultResponse result;
-  if (match.kind == Match::Kind::no_handler) {
-    result = VaultResponse::bad("no handler for route " + safe_dump(json(vpath)) + ". route entry not found.", 404);
-  } else if (match.kind == Match::Kind::unsupported_path) {
-    result = VaultResponse::error(404, "unsupported path");
-  } else {
-    Handler h = nullptr;
-    switch (call.op) {
-      case Operation::read: h = rt->read; break;
-      case Operation::list: h = rt->list; break;
-      case Operation::create:
-      case Operation::update: h = rt->write; break;
-      case Operation::del: h = rt->del; break;
-      case Operation::patch: h = nullptr; break;
-    }
-    if (h == nullptr) {
-      result = VaultResponse::error(405, "unsupported operation");
-    } else if (auto fields = Fields::parse(call.data, rt->fields); !fields.ok()) {
-      result = VaultResponse::bad(fields.status().message());
-    } else {
-      call.fields = std::move(*fields);
-      result = (this->*h)(call);
-    }
-  }
+  VaultResponse result = run_backend(*this, call, match, vpath);
   // By id: the handler may have revoked (erased) the caller's token already.
   if (call.revoke_caller_after && !caller_id.empty()) revoke_token_tree(caller_id);
   return to_http(call, rt, std::move(result));
@@ -474,92 +473,5 @@ bool Emulator::Core::root_protected(const std::string& p) {
   }
   return false;
 }
-
-// ----------------------------------------------------------------------------------------
-// Emulator facade
-
-Emulator::Emulator(Options options, Clock& clock)
-    : core_(std::make_unique<Core>(std::move(options), clock)) {}
-
-Emulator::~Emulator() = default;
-
-// Nothing a client sends may escape as an exception: the core answers 500 like Vault would
-// for an internal error.
-Outcome Emulator::dispatch(const HttpRequest& request) {
-  try {
-    return core_->dispatch(request);
-  } catch (const std::exception&) {
-    Outcome out;
-    out.response = error_response(500, {multierror("internal error")});
-    return out;
-  }
-}
-
-HttpResponse Emulator::handle(const HttpRequest& request) {
-  try {
-    return core_->handle(request);
-  } catch (const std::exception&) {
-    return error_response(500, {multierror("internal error")});
-  }
-}
-
-std::string Emulator::snapshot() const {
-  json j;
-  {
-    std::shared_lock<std::shared_mutex> lock(core_->mu);
-    j = state_to_json(core_->state);
-  }
-  return safe_dump(j);
-}
-
-Status Emulator::restore(const std::string& text) {
-  auto parsed = state_from_text(text);
-  if (!parsed.ok()) return parsed.status();
-  std::unique_lock<std::shared_mutex> lock(core_->mu);
-  core_->state = std::move(*parsed);
-  ensure_default_policy(core_->state);
-  if (core_->options.dev) core_->init_dev();
-  core_->policies_changed();
-  core_->changes.fetch_add(1);
-  return Status::success();
-}
-
-std::uint64_t Emulator::change_count() const { return core_->changes.load(); }
-
-void Emulator::tidy() {
-  std::unique_lock<std::shared_mutex> lock(core_->mu);
-  core_->tidy_secret_ids();
-  std::vector<std::string> expired;
-  for (const auto& [id, t] : core_->state.tokens) {
-    if (!core_->token_valid(t)) expired.push_back(id);
-  }
-  for (const auto& id : expired) core_->revoke_token_tree(id);
-  core_->changes.fetch_add(1);
-}
-
-Stats Emulator::Core::stats_now() const {
-  Stats s = stats;
-  s.settled = unsettled.empty() ? s.received : *unsettled.begin() - 1;
-  return s;
-}
-
-Stats Emulator::stats() const {
-  std::lock_guard<std::mutex> lock(core_->admin_mu);
-  return core_->stats_now();
-}
-
-std::uint64_t Emulator::request_received() {
-  std::lock_guard<std::mutex> lock(core_->admin_mu);
-  const std::uint64_t number = ++core_->stats.received;
-  core_->unsettled.insert(number);
-  return number;
-}
-
-void Emulator::request_settled(std::uint64_t number) {
-  std::lock_guard<std::mutex> lock(core_->admin_mu);
-  core_->unsettled.erase(number);
-}
-
-const Options& Emulator::options() const { return core_->options; }
 
 }  // namespace ps::vault::emulator

@@ -1,7 +1,7 @@
 // Internal to the emulator core: request context, backend responses (VaultResponse, before
 // they become HTTP), routing tables and the Core object whose member functions implement the
-// backends (approle.cpp, token_store.cpp, sys.cpp), the admin API (admin.cpp) and the request
-// pipeline (core.cpp).
+// backends (approle.cpp, approle_secret_id.cpp, token_store.cpp, sys.cpp), the admin API
+// (admin.cpp), the request pipeline (core.cpp) and construction (emulator.cpp).
 #pragma once
 
 #include <atomic>
@@ -145,7 +145,7 @@ struct Emulator::Core {
   std::set<std::uint64_t> unsettled;  // guarded by admin_mu: received, not yet settled
   Stats stats_now() const;            // REQUIRES admin_mu
 
-  // --- pipeline (core.cpp)
+  // --- construction (emulator.cpp) and pipeline (core.cpp)
   void init_dev();
   Outcome dispatch(const HttpRequest& req);
   HttpResponse handle(const HttpRequest& req);

@@ -1,10 +1,13 @@
 // The built-in `default` policy, as Vault's policy_store.go defines it.
+#include <string_view>
+
 #include "vault/emulator/acl.h"
 
 namespace ps::vault::emulator {
+namespace {
 
-const std::string& default_policy_text() {
-  static const std::string text = R"(
+// policy_store.go's defaultPolicy, verbatim (the leading newline included).
+constexpr std::string_view kDefaultPolicyText = R"(
 # Allow tokens to look up their own properties
 path "auth/token/lookup-self" {
     capabilities = ["read"]
@@ -89,6 +92,11 @@ path "identity/oidc/provider/+/authorize" {
     capabilities = ["read", "update"]
 }
 )";
+
+}  // namespace
+
+const std::string& default_policy_text() {
+  static const std::string text(kDefaultPolicyText);
   return text;
 }
 

@@ -123,6 +123,73 @@ bool split_listen(const std::string& listen, std::string* host, int* port) {
   return true;
 }
 
+// Blocks SIGTERM, SIGINT and SIGHUP (taken synchronously by the main thread with sigwait;
+// every thread started later inherits the mask) and ignores SIGPIPE.
+sigset_t block_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+// The core's options from the command line and VAULT_DISABLE_USER_LOCKOUT.
+Options emulator_options(const Args& args) {
+  Options opts;
+  opts.dev = args.dev;
+  opts.root_token = args.root_token;
+  opts.admin_token = args.admin_token;
+  opts.require_request_header = args.require_request_header;
+  if (const char* v = std::getenv("VAULT_DISABLE_USER_LOCKOUT"); v && std::string(v) == "true") {
+    opts.user_lockout = false;
+  }
+  return opts;
+}
+
+// Loads --state when given and present; false (logged) when the file cannot be used.
+bool load_state(Emulator& emu, const std::string& state_file) {
+  if (state_file.empty()) return true;
+  auto loaded = load_state_file(emu, state_file);
+  if (!loaded.ok()) {
+    log_line(ps::LogLevel::error, loaded.status().message());
+    return false;
+  }
+  if (*loaded) log_line(ps::LogLevel::info, "state loaded from " + state_file);
+  return true;
+}
+
+// Opens --request-log into *log when given; false (logged) when it cannot be opened.
+bool open_request_log(ps::Clock& clock, const std::string& path, std::unique_ptr<RequestLog>* log) {
+  if (path.empty()) return true;
+  *log = std::make_unique<RequestLog>(clock);
+  if (ps::Status opened = (*log)->open(path); !opened.ok()) {
+    log_line(ps::LogLevel::error, opened.message());
+    return false;
+  }
+  return true;
+}
+
+// Waits for SIGTERM or SIGINT, reloading the TLS files on every SIGHUP meanwhile.
+void wait_for_stop(const sigset_t& signals, ps::tls::ServerTls& tls) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      if (ps::Status reloaded = tls.reload(); reloaded.ok()) {
+        log_line(ps::LogLevel::info, "TLS material reloaded");
+      } else {
+        log_line(ps::LogLevel::error,
+                 "TLS reload failed, keeping the old material: " + reloaded.message());
+      }
+      continue;
+    }
+    break;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,44 +204,13 @@ int main(int argc, char** argv) {
     std::cerr << "vault-emulator: --listen must be HOST:PORT\n" << kUsage;
     return 2;
   }
-
-  // Signals are taken synchronously by the main thread; every other thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_signals();
 
   ps::RealClock clock;
-  Options opts;
-  opts.dev = args.dev;
-  opts.root_token = args.root_token;
-  opts.admin_token = args.admin_token;
-  opts.require_request_header = args.require_request_header;
-  if (const char* v = std::getenv("VAULT_DISABLE_USER_LOCKOUT"); v && std::string(v) == "true") {
-    opts.user_lockout = false;
-  }
-  Emulator emu(opts, clock);
-
-  if (!args.state_file.empty()) {
-    auto loaded = load_state_file(emu, args.state_file);
-    if (!loaded.ok()) {
-      log_line(ps::LogLevel::error, loaded.status().message());
-      return 1;
-    }
-    if (*loaded) log_line(ps::LogLevel::info, "state loaded from " + args.state_file);
-  }
-
+  Emulator emu(emulator_options(args), clock);
+  if (!load_state(emu, args.state_file)) return 1;
   std::unique_ptr<RequestLog> request_log;
-  if (!args.request_log.empty()) {
-    request_log = std::make_unique<RequestLog>(clock);
-    if (ps::Status opened = request_log->open(args.request_log); !opened.ok()) {
-      log_line(ps::LogLevel::error, opened.message());
-      return 1;
-    }
-  }
+  if (!open_request_log(clock, args.request_log, &request_log)) return 1;
 
   ps::tls::ServerConfig tls_config{args.cert, args.key, args.client_ca};
   auto created = ps::tls::ServerTls::create(tls_config, log_line);
@@ -197,20 +233,7 @@ int main(int argc, char** argv) {
   std::string shown_host = sopts.host.find(':') != std::string::npos ? "[" + sopts.host + "]" : sopts.host;
   std::cout << "VAULT_ADDR=https://" << shown_host << ":" << server.port() << std::endl;
 
-  while (true) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      if (ps::Status reloaded = tls->reload(); reloaded.ok()) {
-        log_line(ps::LogLevel::info, "TLS material reloaded");
-      } else {
-        log_line(ps::LogLevel::error,
-                 "TLS reload failed, keeping the old material: " + reloaded.message());
-      }
-      continue;
-    }
-    break;
-  }
+  wait_for_stop(signals, *tls);
   server.stop();
   bool saved = saver.stop();
   log_line(ps::LogLevel::info, saved ? "stopped" : "stopped; the final state save failed");

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <optional>
 
 #include <openssl/err.h>
@@ -173,179 +174,279 @@ void Server::accept_loop() {
   }
 }
 
+namespace {
+
+// How a `hang` fault's wait ended: it elapsed, or the peer left or the server stopped first.
+enum class HangEnd { elapsed, abandoned };
+
+// One accepted TLS connection and the requests read from it, in order. Every path that ends
+// the connection calls finish() exactly once; when a request ends it, that happens inside the
+// request's Settle scope, so the connection is released before the request counts as settled.
+class Connection {
+ public:
+  Connection(int fd, SSL* ssl, std::string peer, Emulator& emu, const ServerOptions& options,
+             RequestLog* log, const std::atomic<bool>& stopping, std::function<void()> release)
+      : fd_(fd), ssl_(ssl), peer_(std::move(peer)), emu_(emu), options_(options), log_(log),
+        stopping_(stopping), release_(std::move(release)),
+        max_body_(emu.options().max_request_size) {}
+
+  // Performs the TLS handshake; false (connection finished) when it fails.
+  bool handshake(const LogFn& errors);
+  // Serves requests until the connection ends or the server stops, then finishes it.
+  void serve_all();
+
+ private:
+  // Serves one request; false when the connection has been finished.
+  bool serve_one();
+  // Reads the next request head into `head`; false when the connection has been finished.
+  bool read_head(http::RequestHead* head);
+  // Reads the request body (Content-Length or chunked); false when finished.
+  bool read_body(const http::RequestHead& head, HttpRequest* req);
+  // Parses Content-Length into *length, refusing a bad or oversized one; false when finished.
+  bool check_length(const std::string& value, const HttpRequest& req, std::size_t* length);
+  // Answers 413 to a Content-Length over the limit and drains (part of) the body; finishes.
+  void reject_oversized(unsigned long long declared, const HttpRequest& req);
+  // Decodes a chunked body into req->body; false when finished.
+  bool read_chunked(HttpRequest* req);
+  // Reads `length` body bytes into req->body; false when finished.
+  bool read_sized(std::size_t length, HttpRequest* req);
+  // Dispatches the request and writes the answer; false when finished.
+  bool answer(const http::RequestHead& head, const HttpRequest& req);
+  // Waits out a `hang` fault, giving up early when the peer leaves or the server stops.
+  HangEnd wait_hang(std::chrono::milliseconds hang);
+  // Writes an error answer that ends the connection, logs it and finishes.
+  void refuse(const HttpRequest& req, int status, const std::string& message);
+  // Writes the request-log line for `req` (status 0: no answer was sent).
+  void log(const HttpRequest& req, int status);
+  // Frees the TLS session (after close_notify when graceful) and releases the socket.
+  void finish(bool graceful);
+
+  int fd_;
+  SSL* ssl_;
+  std::string peer_;
+  Emulator& emu_;
+  const ServerOptions& options_;
+  RequestLog* log_;
+  const std::atomic<bool>& stopping_;
+  std::function<void()> release_;
+  const std::size_t max_body_;
+  std::string buf_;  // bytes read but not yet consumed
+};
+
+void Connection::finish(bool graceful) {
+  if (ssl_ != nullptr) {
+    if (graceful) SSL_shutdown(ssl_);
+    SSL_free(ssl_);
+  }
+  ERR_clear_error();
+  release_();
+}
+
+bool Connection::handshake(const LogFn& errors) {
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1 || SSL_accept(ssl_) != 1) {
+    if (errors) errors(LogLevel::debug, "TLS handshake with " + peer_ + " failed");
+    finish(false);
+    return false;
+  }
+  return true;
+}
+
+void Connection::serve_all() {
+  while (!stopping_) {
+    if (!serve_one()) return;
+  }
+  finish(true);
+}
+
+bool Connection::serve_one() {
+  http::RequestHead head;
+  if (!read_head(&head)) return false;
+  // Numbered for GET /_emulator/stats (received / settled); settled when this request is
+  // done here, i.e. after its request-log line was written or it ended without one.
+  struct Settle {
+    Emulator& emu;
+    const std::uint64_t number;
+    ~Settle() { emu.request_settled(number); }
+  } settle{emu_, emu_.request_received()};
+
+  HttpRequest req;
+  req.method = head.method;
+  http::split_target(head.target, &req.path, &req.query);
+  req.headers = head.headers;
+  req.remote_addr = peer_;
+  if (!read_body(head, &req)) return false;
+  return answer(head, req);
+}
+
+bool Connection::read_head(http::RequestHead* head) {
+  std::size_t consumed = 0;
+  set_timeout(fd_, SO_RCVTIMEO, options_.idle_timeout);
+  http::HeadStatus hs;
+  while ((hs = http::parse_head(buf_, options_.max_head_bytes, head, &consumed)) ==
+         http::HeadStatus::incomplete) {
+    if (!read_more(ssl_, buf_)) {
+      finish(buf_.empty());
+      return false;
+    }
+    set_timeout(fd_, SO_RCVTIMEO, options_.io_timeout);
+  }
+  if (hs != http::HeadStatus::ok) {
+    write_all(ssl_, hs == http::HeadStatus::too_large ? plain_error(431, "431 Request Header Fields Too Large")
+                                                     : plain_error(400, "400 Bad Request"));
+    finish(true);
+    return false;
+  }
+  buf_.erase(0, consumed);
+  set_timeout(fd_, SO_RCVTIMEO, options_.io_timeout);
+  return true;
+}
+
+bool Connection::read_body(const http::RequestHead& head, HttpRequest* req) {
+  const std::string* te = head.header("Transfer-Encoding");
+  const std::string* cl = head.header("Content-Length");
+  const std::string* expect = head.header("Expect");
+  bool chunked = te != nullptr && to_lower(*te).find("chunked") != std::string::npos;
+  std::size_t length = 0;
+  if (!chunked && cl != nullptr && !check_length(*cl, *req, &length)) return false;
+  if (expect != nullptr && to_lower(*expect) == "100-continue" && (chunked || length > 0)) {
+    write_all(ssl_, "HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  return chunked ? read_chunked(req) : read_sized(length, req);
+}
+
+bool Connection::check_length(const std::string& value, const HttpRequest& req,
+                              std::size_t* length) {
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0') {
+    refuse(req, 400, "invalid Content-Length");
+    return false;
+  }
+  if (n > max_body_) {
+    reject_oversized(n, req);
+    return false;
+  }
+  *length = static_cast<std::size_t>(n);
+  return true;
+}
+
+void Connection::reject_oversized(unsigned long long declared, const HttpRequest& req) {
+  // Answer first, then read (and drop) what the client is still sending, so that a client
+  // that writes the whole body before reading sees the 413 instead of a broken pipe.
+  HttpResponse r = error_response(413, {"failed to parse JSON input: http: request body too large"});
+  r.set_header("Cache-Control", "no-store");
+  write_all(ssl_, http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now())));
+  log(req, 413);
+  std::size_t left = static_cast<std::size_t>(std::min<unsigned long long>(declared, 4ull * max_body_)) -
+                     std::min(buf_.size(), static_cast<std::size_t>(declared));
+  buf_.clear();
+  while (left > 0 && !stopping_ && read_more(ssl_, buf_)) {
+    left -= std::min(left, buf_.size());
+    buf_.clear();
+  }
+  finish(true);
+}
+
+bool Connection::read_chunked(HttpRequest* req) {
+  http::ChunkedDecoder decoder(max_body_);
+  http::ChunkedDecoder::Status st;
+  while ((st = decoder.feed(buf_, &req->body)) == http::ChunkedDecoder::Status::need_more) {
+    if (!read_more(ssl_, buf_)) {
+      finish(false);
+      return false;
+    }
+  }
+  if (st == http::ChunkedDecoder::Status::too_large) {
+    refuse(*req, 413, "failed to parse JSON input: http: request body too large");
+    return false;
+  }
+  if (st == http::ChunkedDecoder::Status::bad) {
+    refuse(*req, 400, "invalid chunked body");
+    return false;
+  }
+  return true;
+}
+
+bool Connection::read_sized(std::size_t length, HttpRequest* req) {
+  while (buf_.size() < length) {
+    if (!read_more(ssl_, buf_)) {
+      finish(false);
+      return false;
+    }
+  }
+  req->body = buf_.substr(0, length);
+  buf_.erase(0, length);
+  return true;
+}
+
+bool Connection::answer(const http::RequestHead& head, const HttpRequest& req) {
+  Outcome out = emu_.dispatch(req);
+  if (out.kind == Outcome::Kind::drop) {
+    log(req, 0);
+    finish(false);  // no answer, no close_notify: the client sees the connection vanish
+    return false;
+  }
+  if (out.kind == Outcome::Kind::hang) {
+    if (wait_hang(out.hang) == HangEnd::abandoned) {
+      log(req, 0);
+      finish(false);
+      return false;
+    }
+    out.response = emu_.handle(req);
+  }
+  bool keep = head.keep_alive() && !stopping_;
+  bool ok = write_all(ssl_, http::serialize_response(out.response, keep, req.method == "HEAD",
+                                                     http::http_date(std::chrono::system_clock::now())));
+  log(req, out.response.status);
+  if (!ok || !keep) {
+    finish(ok);
+    return false;
+  }
+  return true;
+}
+
+HangEnd Connection::wait_hang(std::chrono::milliseconds hang) {
+  auto deadline = std::chrono::steady_clock::now() + hang;
+  bool gave_up = false;
+  while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
+    if (peer_gone(fd_)) {
+      gave_up = true;
+      break;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(20)));
+  }
+  return gave_up || stopping_ ? HangEnd::abandoned : HangEnd::elapsed;
+}
+
+void Connection::refuse(const HttpRequest& req, int status, const std::string& message) {
+  HttpResponse r = error_response(status, {message});
+  r.set_header("Cache-Control", "no-store");
+  write_all(ssl_, http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now())));
+  log(req, status);
+  finish(true);
+}
+
+void Connection::log(const HttpRequest& req, int status) {
+  if (log_ != nullptr) log_->write(req.method, req.path, req.query, status);
+}
+
+}  // namespace
+
 void Server::serve(int fd, std::string peer) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   set_timeout(fd, SO_RCVTIMEO, options_.handshake_timeout);
   set_timeout(fd, SO_SNDTIMEO, options_.io_timeout);
-  SSL* ssl = SSL_new(ctx_);
-  bool graceful = false;
-  auto finish = [&] {
-    if (ssl != nullptr) {
-      if (graceful) SSL_shutdown(ssl);
-      SSL_free(ssl);
-    }
-    ERR_clear_error();
+  auto release = [this, fd] {
     std::lock_guard<std::mutex> lock(mu_);
     open_fds_.erase(fd);
     close(fd);
     --active_;
     idle_.notify_all();
   };
-  if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
-    if (errors_) errors_(LogLevel::debug, "TLS handshake with " + peer + " failed");
-    finish();
-    return;
-  }
-  const std::size_t max_body = emu_.options().max_request_size;
-  std::string buf;
-  while (!stopping_) {
-    http::RequestHead head;
-    std::size_t consumed = 0;
-    set_timeout(fd, SO_RCVTIMEO, options_.idle_timeout);
-    http::HeadStatus hs;
-    while ((hs = http::parse_head(buf, options_.max_head_bytes, &head, &consumed)) ==
-           http::HeadStatus::incomplete) {
-      if (!read_more(ssl, buf)) {
-        graceful = buf.empty();
-        finish();
-        return;
-      }
-      set_timeout(fd, SO_RCVTIMEO, options_.io_timeout);
-    }
-    if (hs != http::HeadStatus::ok) {
-      write_all(ssl, hs == http::HeadStatus::too_large ? plain_error(431, "431 Request Header Fields Too Large")
-                                                      : plain_error(400, "400 Bad Request"));
-      graceful = true;
-      finish();
-      return;
-    }
-    buf.erase(0, consumed);
-    set_timeout(fd, SO_RCVTIMEO, options_.io_timeout);
-    // Numbered for GET /_emulator/stats (received / settled); settled when this request is
-    // done here, i.e. after its request-log line was written or it ended without one.
-    struct Settle {
-      Emulator& emu;
-      const std::uint64_t number;
-      ~Settle() { emu.request_settled(number); }
-    } settle{emu_, emu_.request_received()};
-
-    HttpRequest req;
-    req.method = head.method;
-    http::split_target(head.target, &req.path, &req.query);
-    req.headers = head.headers;
-    req.remote_addr = peer;
-    auto log = [&](int status) {
-      if (log_ != nullptr) log_->write(req.method, req.path, req.query, status);
-    };
-    auto refuse = [&](int status, const std::string& message) {
-      HttpResponse r = error_response(status, {message});
-      r.set_header("Cache-Control", "no-store");
-      write_all(ssl, http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now())));
-      log(status);
-      graceful = true;
-      finish();
-    };
-
-    const std::string* te = head.header("Transfer-Encoding");
-    const std::string* cl = head.header("Content-Length");
-    const std::string* expect = head.header("Expect");
-    bool chunked = te != nullptr && to_lower(*te).find("chunked") != std::string::npos;
-    std::size_t length = 0;
-    if (!chunked && cl != nullptr) {
-      char* end = nullptr;
-      unsigned long long n = std::strtoull(cl->c_str(), &end, 10);
-      if (cl->empty() || *end != '\0') {
-        refuse(400, "invalid Content-Length");
-        return;
-      }
-      if (n > max_body) {
-        // Answer first, then read (and drop) what the client is still sending, so that a client
-        // that writes the whole body before reading sees the 413 instead of a broken pipe.
-        HttpResponse r = error_response(413, {"failed to parse JSON input: http: request body too large"});
-        r.set_header("Cache-Control", "no-store");
-        write_all(ssl, http::serialize_response(r, false, false, http::http_date(std::chrono::system_clock::now())));
-        log(413);
-        std::size_t left = static_cast<std::size_t>(std::min<unsigned long long>(n, 4ull * max_body)) -
-                           std::min(buf.size(), static_cast<std::size_t>(n));
-        buf.clear();
-        while (left > 0 && !stopping_ && read_more(ssl, buf)) {
-          left -= std::min(left, buf.size());
-          buf.clear();
-        }
-        graceful = true;
-        finish();
-        return;
-      }
-      length = static_cast<std::size_t>(n);
-    }
-    if (expect != nullptr && to_lower(*expect) == "100-continue" && (chunked || length > 0)) {
-      write_all(ssl, "HTTP/1.1 100 Continue\r\n\r\n");
-    }
-    if (chunked) {
-      http::ChunkedDecoder decoder(max_body);
-      http::ChunkedDecoder::Status st;
-      while ((st = decoder.feed(buf, &req.body)) == http::ChunkedDecoder::Status::need_more) {
-        if (!read_more(ssl, buf)) {
-          finish();
-          return;
-        }
-      }
-      if (st == http::ChunkedDecoder::Status::too_large) {
-        refuse(413, "failed to parse JSON input: http: request body too large");
-        return;
-      }
-      if (st == http::ChunkedDecoder::Status::bad) {
-        refuse(400, "invalid chunked body");
-        return;
-      }
-    } else {
-      while (buf.size() < length) {
-        if (!read_more(ssl, buf)) {
-          finish();
-          return;
-        }
-      }
-      req.body = buf.substr(0, length);
-      buf.erase(0, length);
-    }
-
-    Outcome out = emu_.dispatch(req);
-    if (out.kind == Outcome::Kind::drop) {
-      log(0);
-      finish();  // no answer, no close_notify: the client sees the connection vanish
-      return;
-    }
-    if (out.kind == Outcome::Kind::hang) {
-      auto deadline = std::chrono::steady_clock::now() + out.hang;
-      bool gave_up = false;
-      while (!stopping_ && std::chrono::steady_clock::now() < deadline) {
-        if (peer_gone(fd)) {
-          gave_up = true;
-          break;
-        }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(20)));
-      }
-      if (gave_up || stopping_) {
-        log(0);
-        finish();
-        return;
-      }
-      out.response = emu_.handle(req);
-    }
-    bool keep = head.keep_alive() && !stopping_;
-    bool ok = write_all(ssl, http::serialize_response(out.response, keep, req.method == "HEAD",
-                                                      http::http_date(std::chrono::system_clock::now())));
-    log(out.response.status);
-    if (!ok || !keep) {
-      graceful = ok;
-      finish();
-      return;
-    }
-  }
-  graceful = true;
-  finish();
+  Connection conn(fd, SSL_new(ctx_), std::move(peer), emu_, options_, log_, stopping_, release);
+  if (conn.handshake(errors_)) conn.serve_all();
 }
 
 }  // namespace ps::vault::emulator

@@ -291,9 +291,18 @@ VaultResponse Core::token_revoke(Call& c) {
 
 VaultResponse Core::token_revoke_accessor(Call& c) {
   std::string accessor = c.fields.str("accessor");
-  if (accessor.empty()) return VaultResponse::bad("missing accessor");
+  if (accessor.empty()) return VaultResponse::error(400, "missing accessor");
   auto it = state.accessors.find(accessor);
-  if (it == state.accessors.end()) return VaultResponse::error(400, "invalid accessor");
+  // Vault 1.10+ (GH-13661, handleUpdateRevokeAccessor): an accessor without a token is done
+  // already, a 200 with a warning. An expired token counts as gone: Vault's expiration manager
+  // has revoked it (and its children) by then, so the emulator drops it the same way here.
+  const Token* held = it == state.accessors.end() ? nullptr : find_token(it->second);
+  if (held == nullptr || !token_valid(*held)) {
+    if (held != nullptr) revoke_token_tree(std::string(held->id));
+    VaultResponse r = VaultResponse::ok(nullptr);
+    r.warnings.push_back("No token found with this accessor");
+    return r;
+  }
   std::string id = it->second;
   if (c.token && c.token->id == id) {
     c.revoke_caller_after = true;
@@ -317,17 +326,29 @@ VaultResponse Core::token_accessors(Call&) {
 VaultResponse Core::token_create(Call& c) { return create_token(c, false); }
 VaultResponse Core::token_create_orphan(Call& c) { return create_token(c, true); }
 
-VaultResponse Core::create_token(Call& c, bool orphan_path) {
-  const Fields& f = c.fields;
-  const Token& parent = *c.token;
-  bool is_sudo = c.is_root || c.sudo;
-  auto has = [](const std::vector<std::string>& v, const char* s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-  };
-  if (f.integer("num_uses") < 0) return VaultResponse::bad("number of uses cannot be negative");
-  std::string type = f.str("type", "service");
-  if (type.empty() || type == "default") type = "service";
-  if (type != "service" && type != "batch") return VaultResponse::bad("invalid 'type' value " + qt(type));
+namespace {
+
+bool contains(const std::vector<std::string>& v, const char* s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// A token create request, validated: what the new token gets.
+struct NewToken {
+  std::string type;
+  std::vector<std::string> policies;
+  bool orphan = false;
+  std::int64_t explicit_max = 0;
+  std::int64_t period = 0;
+  std::int64_t ttl = 0;
+  bool renewable = true;
+  std::string id;  // custom ID, empty for a generated one
+  std::vector<std::string> warnings;
+};
+
+// The new token's policies: the parent's when none are requested, otherwise a subset of them
+// (any, for root or sudo callers), plus `default` as Vault adds it; the 400 answer otherwise.
+std::optional<VaultResponse> child_policies(const Fields& f, const Token& parent, bool is_sudo,
+                                            NewToken& nt) {
   bool no_default = f.boolean("no_default_policy");
   std::vector<std::string> requested = f.slice("policies");
   bool add_default = false;
@@ -337,80 +358,108 @@ VaultResponse Core::create_token(Call& c, bool orphan_path) {
     auto in = sanitize_policies(requested, false);
     auto par = sanitize_policies(parent.policies, false);
     for (const auto& p : in) {
-      if (!has(par, p.c_str())) return VaultResponse::bad("child policies must be subset of parent");
+      if (!contains(par, p.c_str())) return VaultResponse::bad("child policies must be subset of parent");
     }
-    add_default = !no_default && has(parent.policies, "default");
+    add_default = !no_default && contains(parent.policies, "default");
   } else {
     add_default = !no_default;
   }
-  std::vector<std::string> policies = sanitize_policies(requested, add_default);
-  if (no_default) policies.erase(std::remove(policies.begin(), policies.end(), "default"), policies.end());
-  if (has(policies, "root") && !has(parent.policies, "root")) {
+  nt.policies = sanitize_policies(requested, add_default);
+  if (no_default) nt.policies.erase(std::remove(nt.policies.begin(), nt.policies.end(), "default"), nt.policies.end());
+  if (contains(nt.policies, "root") && !contains(parent.policies, "root")) {
     return VaultResponse::bad("root tokens may not be created without parent token being root");
   }
-  bool orphan = orphan_path;
-  if (f.boolean("no_parent")) {
-    if (!is_sudo) return VaultResponse::bad("root or sudo privileges required to create orphan token");
-    orphan = true;
-  }
-  std::int64_t explicit_max = f.integer("explicit_max_ttl");
-  if (explicit_max < 0) return VaultResponse::bad("explicit_max_ttl must be positive");
-  std::int64_t period = f.integer("period");
-  if (period < 0) return VaultResponse::bad("period must be positive");
-  if (period > 0 && !is_sudo) return VaultResponse::bad("root or sudo privileges required to create periodic token");
-  std::int64_t ttl = f.has("ttl") ? f.integer("ttl") : f.integer("lease");
-  if (ttl < 0) return VaultResponse::bad("ttl must be positive");
-  std::vector<std::string> warnings;
-  WallTime n = now();
-  if (period > 0 || ttl > 0 || !has(policies, "root")) {
-    auto r = calculate_ttl(n, 0, ttl, period, 0, explicit_max, n);
+  return std::nullopt;
+}
+
+// The new token's TTLs, period and renewability (CalculateTTL from now); the error answer for
+// a negative or unauthorised value.
+std::optional<VaultResponse> token_lifetime(const Fields& f, const Token& parent, bool is_sudo,
+                                            WallTime n, NewToken& nt) {
+  nt.explicit_max = f.integer("explicit_max_ttl");
+  if (nt.explicit_max < 0) return VaultResponse::bad("explicit_max_ttl must be positive");
+  nt.period = f.integer("period");
+  if (nt.period < 0) return VaultResponse::bad("period must be positive");
+  if (nt.period > 0 && !is_sudo) return VaultResponse::bad("root or sudo privileges required to create periodic token");
+  nt.ttl = f.has("ttl") ? f.integer("ttl") : f.integer("lease");
+  if (nt.ttl < 0) return VaultResponse::bad("ttl must be positive");
+  if (nt.period > 0 || nt.ttl > 0 || !contains(nt.policies, "root")) {
+    auto r = calculate_ttl(n, 0, nt.ttl, nt.period, 0, nt.explicit_max, n);
     if (!r.ok()) return VaultResponse::error(500, r.status().message());
-    warnings = r->warnings;
-    ttl = r->ttl;
+    nt.warnings = r->warnings;
+    nt.ttl = r->ttl;
   }
-  if (ttl == 0 && explicit_max > 0) ttl = explicit_max;
-  bool renewable = f.boolean("renewable", true);
-  if (ttl == 0) {
+  if (nt.ttl == 0 && nt.explicit_max > 0) nt.ttl = nt.explicit_max;
+  nt.renewable = f.boolean("renewable", true);
+  if (nt.ttl == 0) {
     if (parent.expire_time) {
       return VaultResponse::bad("expiring root tokens cannot create non-expiring root tokens");
     }
-    renewable = false;
+    nt.renewable = false;
   }
-  std::string id = f.str("id");
-  if (!id.empty()) {
-    if (!is_sudo) return VaultResponse::bad("root or sudo privileges required to specify token id");
-    if (state.tokens.count(id)) return VaultResponse::bad("cannot create a token with a duplicate ID");
-    warnings.push_back(
-        "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more "
-        "secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less "
-        "secure lookups.");
-  }
+  return std::nullopt;
+}
+
+// The token for a validated create request (not yet stored).
+Token child_token(const Core& core, const Fields& f, const Token& parent, bool orphan_path,
+                  const NewToken& nt, WallTime n) {
   Token t;
-  t.type = type;
-  t.id = id.empty() ? new_token_id(type) : id;
-  t.accessor = type == "batch" ? "" : random_base62(24);
-  t.policies = policies;
+  t.type = nt.type;
+  t.id = nt.id.empty() ? core.new_token_id(nt.type) : nt.id;
+  t.accessor = nt.type == "batch" ? "" : random_base62(24);
+  t.policies = nt.policies;
   t.path = orphan_path ? "auth/token/create-orphan" : "auth/token/create";
   if (f.has("meta")) t.meta = f.kv("meta");
   std::string display = f.str("display_name");
   t.display_name = display.empty() ? "token" : "token-" + display;
   t.num_uses = f.integer("num_uses");
-  t.parent = orphan ? "" : parent.id;
-  if (!orphan) t.entity_id = parent.entity_id;
-  if (!orphan && ttl != 0) t.bound_cidrs = parent.bound_cidrs;
+  t.parent = nt.orphan ? "" : parent.id;
+  if (!nt.orphan) t.entity_id = parent.entity_id;
+  if (!nt.orphan && nt.ttl != 0) t.bound_cidrs = parent.bound_cidrs;
   t.creation_time = n;
-  t.creation_ttl = t.ttl = ttl;
-  if (ttl > 0) t.expire_time = n + std::chrono::seconds{ttl};
-  t.explicit_max_ttl = explicit_max;
-  t.period = period;
-  t.renewable = renewable && type == "service";
-  Token& stored = store_token(std::move(t));
-  for (const auto& p : policies) {
-    if (p != "root" && !state.policies.count(p)) warnings.push_back("Policy " + qt(p) + " does not exist");
+  t.creation_ttl = t.ttl = nt.ttl;
+  if (nt.ttl > 0) t.expire_time = n + std::chrono::seconds{nt.ttl};
+  t.explicit_max_ttl = nt.explicit_max;
+  t.period = nt.period;
+  t.renewable = nt.renewable && nt.type == "service";
+  return t;
+}
+
+}  // namespace
+
+VaultResponse Core::create_token(Call& c, bool orphan_path) {
+  const Fields& f = c.fields;
+  const Token& parent = *c.token;
+  bool is_sudo = c.is_root || c.sudo;
+  if (f.integer("num_uses") < 0) return VaultResponse::bad("number of uses cannot be negative");
+  NewToken nt;
+  nt.type = f.str("type", "service");
+  if (nt.type.empty() || nt.type == "default") nt.type = "service";
+  if (nt.type != "service" && nt.type != "batch") return VaultResponse::bad("invalid 'type' value " + qt(nt.type));
+  if (auto bad = child_policies(f, parent, is_sudo, nt)) return std::move(*bad);
+  nt.orphan = orphan_path;
+  if (f.boolean("no_parent")) {
+    if (!is_sudo) return VaultResponse::bad("root or sudo privileges required to create orphan token");
+    nt.orphan = true;
+  }
+  WallTime n = now();
+  if (auto bad = token_lifetime(f, parent, is_sudo, n, nt)) return std::move(*bad);
+  nt.id = f.str("id");
+  if (!nt.id.empty()) {
+    if (!is_sudo) return VaultResponse::bad("root or sudo privileges required to specify token id");
+    if (state.tokens.count(nt.id)) return VaultResponse::bad("cannot create a token with a duplicate ID");
+    nt.warnings.push_back(
+        "Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more "
+        "secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less "
+        "secure lookups.");
+  }
+  Token& stored = store_token(child_token(*this, f, parent, orphan_path, nt, n));
+  for (const auto& p : nt.policies) {
+    if (p != "root" && !state.policies.count(p)) nt.warnings.push_back("Policy " + qt(p) + " does not exist");
   }
   VaultResponse r = VaultResponse::ok(nullptr);
-  r.auth = auth_block(stored, policies);
-  r.warnings = std::move(warnings);
+  r.auth = auth_block(stored, nt.policies);
+  r.warnings = std::move(nt.warnings);
   return r;
 }
 

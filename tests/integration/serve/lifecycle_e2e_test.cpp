@@ -76,33 +76,33 @@ BOOST_AUTO_TEST_SUITE(serve_lifecycle_e2e)
 BOOST_AUTO_TEST_CASE(bad_configurations_are_refused_at_start_with_the_reason) {
   ServeEnv env(false);
   std::string err;
-  BOOST_TEST(env.start_serve_expect_failure(env.write_config({{"listener", {{"adress", "x"}}}}), err) == 2);
+  BOOST_TEST(env.start_serve_expect_failure(env.write_config({{"listener", {{"adress", "x"}}}}), err) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("config: listener.adress: unknown key") != std::string::npos, err);
-  BOOST_TEST(env.start_serve_expect_failure(env.write_config({{"webhook", {{"tolerance_s", "5m"}}}}), err) == 2);
+  BOOST_TEST(env.start_serve_expect_failure(env.write_config({{"webhook", {{"tolerance_s", "5m"}}}}), err) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("config: webhook.tolerance_s: must be an integer") != std::string::npos, err);
   BOOST_TEST(env.start_serve_expect_failure(
-                 env.write_config({{"listener", {{"address", "0.0.0.0:0"}, {"tls_disable", true}}}}), err) == 2);
+                 env.write_config({{"listener", {{"address", "0.0.0.0:0"}, {"tls_disable", true}}}}), err) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("plain HTTP is allowed only on a loopback address") != std::string::npos, err);
   BOOST_TEST(env.start_serve_expect_failure(
-                 env.write_config({{"listener", {{"tls_cert", env.file("missing.pem")}}}}), err) == 2);
+                 env.write_config({{"listener", {{"tls_cert", env.file("missing.pem")}}}}), err) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("listener TLS") != std::string::npos, err);
 
   // Secret files readable by group or others, as ssh refuses keys; the secret is not shown.
   ::chmod(env.file("secrets").c_str(), 0644);
-  BOOST_TEST(env.start_serve_expect_failure(env.write_config(), err) == 2);
+  BOOST_TEST(env.start_serve_expect_failure(env.write_config(), err) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("webhook.secrets_file") != std::string::npos, err);
   BOOST_TEST(err.find("too open") != std::string::npos, err);
   BOOST_TEST(err.find(env.secret().substr(6, 12)) == std::string::npos);
   ::chmod(env.file("secrets").c_str(), 0600);
   ::chmod(env.file("api-token").c_str(), 0640);
-  BOOST_TEST(env.start_serve_expect_failure(env.write_config(), err) == 2);
+  BOOST_TEST(env.start_serve_expect_failure(env.write_config(), err) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("api.token_file") != std::string::npos, err);
   ::chmod(env.file("api-token").c_str(), 0600);
   write_file(env.file("vault-token"), "s.vaulttokenvalue\n");
   ::chmod(env.file("vault-token").c_str(), 0644);
   BOOST_TEST(env.start_serve_expect_failure(
                  env.write_config({{"vault", {{"auth", {{"method", "token_file"}, {"token_file", env.file("vault-token")}}}}}}),
-                 err, {"VAULT_TOKEN="}) == 2);
+                 err, {"VAULT_TOKEN="}) == 78);  // EX_CONFIG
   BOOST_TEST(err.find("vault-token") != std::string::npos, err);
   BOOST_TEST(err.find("vaulttokenvalue") == std::string::npos);
 

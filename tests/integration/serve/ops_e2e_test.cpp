@@ -25,7 +25,10 @@ BOOST_AUTO_TEST_CASE(health_turns_degraded_when_vault_is_sealed_and_back_when_un
 
   BOOST_REQUIRE(env.emulator_admin("/_emulator/seal") == 204);
   BOOST_TEST(ServeEnv::eventually([&] { return status_of() == std::make_pair(200, std::string("degraded")); }));
-  const HttpReply sealed = env.get("/v1/sys/health");
+  const HttpReply sealed = env.get("/v1/sys/health", env.api_token());
+  BOOST_TEST(env.get("/v1/sys/health?degradedcode=429").status == 429);
+  BOOST_TEST(!env.get("/v1/sys/health").json()["checks"]["vault"].contains("reason"));
+  BOOST_TEST(env.get("/v1/sys/health?degradedcode=abc").status == 400);
   BOOST_TEST(sealed.json()["checks"]["vault"]["reason"].get<std::string>().find("sealed") != std::string::npos,
              sealed.body);
   BOOST_TEST(*env.metric("policy_sidecar_vault_up") == 0);
@@ -157,7 +160,8 @@ BOOST_AUTO_TEST_CASE(metrics_move_as_events_happen) {
   };
   const double before_start = unix_now();
   env.start_serve(env.write_config());
-  const HttpReply first = env.get("/metrics");
+  BOOST_TEST(env.get("/metrics").status == 401);  // api.metrics_auth defaults to true
+  const HttpReply first = env.get("/metrics", env.api_token());
   BOOST_TEST(first.status == 200);
   BOOST_TEST(first.header("Content-Type").find("text/plain; version=0.0.4") == 0u);
   BOOST_TEST(first.body.find("policy_sidecar_build_info{version=") != std::string::npos);
@@ -209,10 +213,14 @@ BOOST_AUTO_TEST_CASE(a_parked_push_is_audited_counted_and_degrades_health) {
   const std::string audit = read_text_file(env.file("audit.jsonl"));
   BOOST_TEST(audit.find("\"event\":\"sync.parked\"") != std::string::npos, audit);
   BOOST_TEST(audit.find("\"reason\":\"role_missing\"") != std::string::npos, audit);
-  const HttpReply health = env.get("/v1/sys/health");
-  BOOST_TEST(health.status == 200);
-  BOOST_TEST(health.json()["status"] == "degraded");
-  BOOST_TEST(health.json()["checks"]["outbox"]["reason"].get<std::string>().find("parked") != std::string::npos);
+  // Health answers from the background prober's last pass (every 2 s).
+  HttpReply health;
+  BOOST_TEST(ServeEnv::eventually([&] {
+    health = env.get("/v1/sys/health", env.api_token());
+    return health.status == 200 && health.json()["status"] == "degraded" &&
+           health.json()["checks"]["outbox"]["status"] == "degraded";
+  }), health.body);
+  BOOST_TEST(health.json()["checks"]["outbox"]["reason"].get<std::string>().find("parked") != std::string::npos, health.body);
   const HttpReply sync = env.get("/v1/sync", env.api_token());
   BOOST_TEST(sync.json()["data"]["failed"] == 1);
   BOOST_TEST(sync.json()["data"]["failed_rows"][0]["error_code"] == "role_missing");

@@ -407,7 +407,7 @@ bool ServeEnv::eventually(const std::function<bool()>& done, std::chrono::millis
 }
 
 std::optional<double> ServeEnv::metric(const std::string& series) {
-  const HttpReply r = get("/metrics");
+  const HttpReply r = get("/metrics", api_token());
   if (r.status != 200) return std::nullopt;
   std::size_t pos = 0;
   while ((pos = r.body.find(series + " ", pos)) != std::string::npos) {

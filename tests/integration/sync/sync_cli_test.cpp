@@ -102,14 +102,14 @@ BOOST_AUTO_TEST_CASE(detect_reports_and_ignore_leaves_the_role_alone) {
   detect.reconcile = {{"drift_mode", "detect"}};
   SyncWorld w(detect);
   w.add_agent("a1", 1);
-  w.set_role("a1", {"t4-observer"});
+  w.set_role("a1", {"custom"});  // missing its tier policy: reported, not repaired, in detect
   auto r = w.cli({"reconcile", "--detailed-exitcode"});
   BOOST_TEST(r.exit_code == 2);
-  BOOST_TEST(r.out.find("a1\tagent-a1\tt1-observer\tt4-observer\treport") != std::string::npos);
+  BOOST_TEST(r.out.find("a1\tagent-a1\tt1-observer\tcustom\treport") != std::string::npos);
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_drift WHERE action = 'report'") == 1);
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_outbox") == 0);
   ok(w.cli({"sync"}), "sync");
-  BOOST_TEST(*w.role("a1") == (PL{"t4-observer"}), boost::test_tools::per_element());
+  BOOST_TEST(*w.role("a1") == (PL{"custom"}), boost::test_tools::per_element());
 
   WorldOptions ignore;
   ignore.reconcile = {{"drift_mode", "ignore"}};
@@ -119,7 +119,7 @@ BOOST_AUTO_TEST_CASE(detect_reports_and_ignore_leaves_the_role_alone) {
   BOOST_TEST(i.exit_code == 0, i.out << i.err);
   BOOST_TEST(w.requests("/v1/auth/approle/role/") == reads);
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_drift") == 1);
-  BOOST_TEST(*w.role("a1") == (PL{"t4-observer"}), boost::test_tools::per_element());
+  BOOST_TEST(*w.role("a1") == (PL{"custom"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_role_deleted_under_the_sidecar_is_parked_reported_and_retried) {
@@ -206,13 +206,13 @@ BOOST_AUTO_TEST_CASE(permission_denied_is_parked_and_not_retried_in_a_loop) {
   BOOST_TEST(*w.role("locked") == (PL{"t1-observer"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(configuration_problems_are_usage_errors_naming_the_setting) {
+BOOST_AUTO_TEST_CASE(configuration_problems_exit_78_naming_the_setting) {
   SyncWorld w;
   auto no_token = w.cli({"sync"}, {"VAULT_TOKEN="});
-  BOOST_TEST(no_token.exit_code == 2);
+  BOOST_TEST(no_token.exit_code == 78);  // EX_CONFIG: the sidecar's own commands
   BOOST_TEST(no_token.err.find("VAULT_TOKEN") != std::string::npos, no_token.err);
   auto bad_addr = w.cli({"reconcile"}, {"VAULT_ADDR=http://vault.example:8200"});
-  BOOST_TEST(bad_addr.exit_code == 2);
+  BOOST_TEST(bad_addr.exit_code == 78);  // EX_CONFIG: the sidecar's own commands
   BOOST_TEST(bad_addr.err.find("vault") != std::string::npos);
 }
 

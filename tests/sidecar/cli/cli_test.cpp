@@ -330,6 +330,27 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2_with_one_line_pointing_to_help) {
   BOOST_TEST(help.out.find("exit status: 0 ok; 1 failed") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_sidecars_own_commands_exit_64_for_usage_and_78_for_configuration) {
+  Cli cli;
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"demote", "a", "--reason", "x"}, {"sync", "--wait", "soon"},
+        {"freeze", "--reason", "x"}, {"revoke-scan", "--from-id", "0"}, {"status", "--agnt", "a"},
+        {"--now", "yesterday", "revoke-scan"}}) {
+    const Run r = cli(args);
+    BOOST_TEST(r.code == kExitUsageError, args.front());
+    BOOST_TEST(lines(r.err) == 1u);
+  }
+  Fixture fx;
+  const std::string config = fx.write("c.json", R"({"revocation": {"acknowledged": "maybe"}})");
+  for (const char* cmd : {"status", "revoke-scan", "sync", "migrate"}) {
+    const Run r = fx.run({"--config", config, cmd});
+    BOOST_TEST(r.code == kExitConfig, cmd);
+    BOOST_TEST(r.err.find("revocation.acknowledged") != std::string::npos);
+  }
+  // The reference's commands keep argparse's 2.
+  BOOST_TEST(fx.run({"--config", config, "eligible"}).code == kExitUsage);
+}
+
 BOOST_AUTO_TEST_CASE(progress_appears_on_a_terminal_only_and_is_cleared) {
   TempDir dir;
   ps::testing::GenOptions o;

@@ -77,6 +77,14 @@ BOOST_AUTO_TEST_CASE(syntax_errors_give_line_and_column_not_library_text) {
   BOOST_TEST(error_of("[1, 2]") == "config: test.json: must be a JSON object");
 }
 
+BOOST_AUTO_TEST_CASE(comments_are_allowed_so_examples_can_explain_themselves) {
+  auto c = parse_config("// the ledger\n{\n  \"ledger\": { /* ms */ \"busy_timeout_ms\": 250 }  // ok\n}",
+                        "x");
+  BOOST_REQUIRE_MESSAGE(c.ok(), c.status().message());
+  BOOST_TEST(c->ledger.busy_timeout_ms == 250);
+  BOOST_TEST(error_of("{ /* never closed }").find("invalid JSON at line 1") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(missing_file_is_reported_with_its_path) {
   ps::testing::TempDir dir;
   auto c = load_config_file(dir.file("none.json"));

@@ -72,7 +72,7 @@ BOOST_AUTO_TEST_CASE(all_checks_passing_is_ok_with_200) {
   const HealthReport r = c.check();
   BOOST_TEST(to_string(r.status) == std::string("ok"));
   BOOST_TEST(r.http_status() == 200);
-  const auto j = nlohmann::json::parse(r.json("1.0"));
+  const auto j = nlohmann::json::parse(r.json("1.0", true));
   BOOST_TEST(j["status"] == "ok");
   BOOST_TEST(j["version"] == "1.0");
   BOOST_TEST(j["checks"].size() == 4u);
@@ -170,9 +170,10 @@ BOOST_AUTO_TEST_CASE(outbox_is_stuck_once_the_oldest_pending_change_passes_the_t
   auto c = f.checker();
   c.probe_vault();
   f.clock.advance(600s);
-  BOOST_TEST(check_status(c.check(), "outbox") == "ok");  // exactly at the threshold
+  BOOST_TEST(check_status(c.refresh(), "outbox") == "ok");  // exactly at the threshold
   f.clock.advance(1s);
-  const HealthReport r = c.check();
+  BOOST_TEST(check_status(c.check(), "outbox") == "ok");  // answered from the last refresh
+  const HealthReport r = c.refresh();
   BOOST_TEST(check_status(r, "outbox") == "degraded");
   BOOST_TEST(r.checks[3].second.reason.find("stuck: the oldest pending change is 601s old") == 0u,
              r.checks[3].second.reason);
@@ -194,6 +195,52 @@ BOOST_AUTO_TEST_CASE(checks_that_do_not_apply_are_left_out) {
   const HealthReport r = c.check();
   BOOST_TEST(r.checks.size() == 1u);
   BOOST_TEST(to_string(r.status) == std::string("ok"));
+}
+
+BOOST_AUTO_TEST_CASE(requests_answer_from_the_cache_and_only_a_refresh_queries_the_ledger) {
+  Fakes f;
+  int outbox_reads = 0;
+  HealthProbes p;
+  p.ledger = [] { return CheckResult{HealthStatus::ok, "readable"}; };
+  p.outbox = [&]() -> ps::Result<ps::engine::OutboxStats> {
+    ++outbox_reads;
+    return ps::engine::OutboxStats{};
+  };
+  HealthChecker c(p, f.clock, 600s);
+  (void)c.refresh();
+  for (int i = 0; i < 100; ++i) (void)c.check();
+  BOOST_TEST(outbox_reads == 1);
+  (void)c.refresh();
+  BOOST_TEST(outbox_reads == 2);
+}
+
+BOOST_AUTO_TEST_CASE(unauthenticated_json_names_checks_without_reasons_or_version) {
+  Fakes f;
+  f.ledger = {HealthStatus::failed, "cannot open /secret/path/ledger.db"};
+  auto c = f.checker();
+  const std::string brief = c.refresh().json("1.0", false);
+  BOOST_TEST(brief.find("/secret/path") == std::string::npos, brief);
+  BOOST_TEST(brief.find("1.0") == std::string::npos, brief);
+  const auto j = nlohmann::json::parse(brief);
+  BOOST_TEST(j["checks"]["ledger"]["status"] == "failed");
+  BOOST_TEST(!j["checks"]["ledger"].contains("reason"));
+  BOOST_TEST(c.check().json("1.0", true).find("/secret/path") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(status_codes_follow_vault_style_parameters) {
+  HealthReport r;
+  r.status = HealthStatus::degraded;
+  BOOST_TEST(r.http_status() == 200);
+  auto codes = health_codes({{"degradedcode", "429"}, {"okcode", "204"}});
+  BOOST_TEST_REQUIRE(codes.ok());
+  BOOST_TEST(r.http_status(*codes) == 429);
+  r.status = HealthStatus::ok;
+  BOOST_TEST(r.http_status(*codes) == 204);
+  r.status = HealthStatus::failed;
+  BOOST_TEST(r.http_status(*codes) == 503);
+  for (const char* bad : {"", "99", "600", "2x0", "+200", "0200", "1000"}) {
+    BOOST_TEST(!health_codes({{"failedcode", bad}}).ok(), bad);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -47,9 +47,34 @@ void edited_role(SyncFixture& f) {
 
 BOOST_AUTO_TEST_SUITE(reconciler)
 
-BOOST_AUTO_TEST_CASE(detect_reports_drift_and_changes_nothing) {
+// Regression (security review, finding 4): with the default `detect`, a tier-0 agent's role
+// edited to hold t4-observer stayed that way after reconcile and sync, only reported.
+BOOST_AUTO_TEST_CASE(detect_removes_a_policy_the_ledger_does_not_justify) {
   SyncFixture f;
-  edited_role(f);
+  f.add_agent("a0", 0);
+  f.vault->set_role("agent-a0", {"t4-observer", "custom"});
+  auto rep = run(*f.reconciler(mode(DriftMode::detect)));
+  BOOST_TEST(rep.summary.privilege_excess == 1);
+  BOOST_TEST(rep.summary.repairs == 1);
+  BOOST_TEST(rep.plan.at(0).action == "repair");
+  BOOST_REQUIRE(f.worker()->run_once().ok());
+  BOOST_TEST(*f.vault->role("agent-a0") == (PL{"custom", "t0-observer"}),
+             boost::test_tools::per_element());
+  // A dry run and mode ignore never write.
+  f.vault->set_role("agent-a0", {"t4-observer"});
+  BOOST_TEST(run(*f.reconciler(mode(DriftMode::detect)), true).summary.repairs == 1);
+  BOOST_TEST(run(*f.reconciler(mode(DriftMode::ignore))).summary.repairs == 0);
+  BOOST_REQUIRE(f.worker()->run_once().ok());
+  BOOST_TEST(*f.vault->role("agent-a0") == (PL{"t4-observer"}), boost::test_tools::per_element());
+}
+
+// Under-privilege (a tier policy missing) is only reported in detect.
+BOOST_AUTO_TEST_CASE(detect_reports_missing_privilege_and_changes_nothing) {
+  SyncFixture f;
+  f.add_agent("a1", 1);
+  f.add_agent("a2", 0);
+  f.vault->set_role("agent-a1", {"custom"});
+  f.vault->set_role("agent-a2", {"t0-observer"});
   auto rep = run(*f.reconciler(mode(DriftMode::detect)));
   BOOST_TEST(rep.summary.complete);
   BOOST_TEST(rep.summary.agents == 2);
@@ -63,7 +88,7 @@ BOOST_AUTO_TEST_CASE(detect_reports_drift_and_changes_nothing) {
   BOOST_TEST(rep.differences());
   BOOST_TEST(drift_rows(f) == 1);
   BOOST_TEST(!f.row("a1").has_value());
-  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"t4-observer", "custom"}), boost::test_tools::per_element());
+  BOOST_TEST(*f.vault->role("agent-a1") == (PL{"custom"}), boost::test_tools::per_element());
   BOOST_REQUIRE(f.events.drift_found.size() == 1u);
   BOOST_TEST(f.events.drift_found[0].action == "report");
   BOOST_TEST(f.events.reconciles.size() == 1u);
