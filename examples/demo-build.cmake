@@ -14,7 +14,8 @@ set(PS_DEMO_UNITY_SKIP
   vault/emulator/sys.cpp                # qt()
   vault/emulator/token_store.cpp        # qt()
   vault/emulator/fields.cpp             # iequals(), go_json_type(), also in core.cpp
-  sidecar/config/config_serve.cpp  # invalid(), also in config.cpp
+  sidecar/config/config.cpp        # invalid(), also config_read::invalid (config_sync.cpp's using)
+  sidecar/config/config_serve.cpp  # invalid(), as config.cpp
   sidecar/server/operator_api.cpp  # dump(), also in webhook.cpp
   sidecar/cli/cli_sync.cpp         # usage(), also in cli.cpp
 )

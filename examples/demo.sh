@@ -163,19 +163,6 @@ role_policies() {
 }
 show_role() { echo "Vault: auth/approle/role/$1 token_policies = $(role_policies "$1")"; }
 
-say "Preflight (like nginx -t): check --offline is the local part (config, secret files, ledger);"
-echo "the systemd unit runs it before every start"
-run_cfg check --offline
-say "check: the same, then Vault (reachable, unsealed, the token and its TTL, the capabilities"
-echo "this configuration needs on every path, the tier policies). The dev Vault has none yet:"
-run_cfg check || echo "(exit status $?: check names what is missing)"
-echo "Write placeholder tier policies t0-observer..t4-observer (a real kit: examples/vault/):"
-for t in 0 1 2 3 4; do
-  curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" -X PUT \
-    -d "{\"policy\": \"path \\\"secret/data/tier$t/*\\\" { capabilities = [\\\"read\\\"] }\"}" \
-    "$VAULT_ADDR/v1/sys/policies/acl/t$t-observer"
-done
-run_cfg check
 
 say "The promotion above was committed with its outbox row; Vault has not been told yet"
 run_cfg status
@@ -195,12 +182,14 @@ run_cfg sync
 show_role "$role"
 run_cfg status --agent "$agent"
 
-say "Someone edits the role by hand; the reconciler notices (exit 2 = drift) and repairs it"
+say "Someone edits the role by hand; the reconciler notices the drift and repairs it"
 curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" -X POST \
   -d "{\"token_policies\": [\"t4-observer\", \"db-readonly\"]}" \
   "$VAULT_ADDR/v1/auth/approle/role/$role"
 show_role "$role"
 run_cfg reconcile --dry-run --detailed-exitcode || echo "(exit status $?)"
+echo "(--detailed-exitcode: 0 in sync, 2 differences only, 1 errors: the generated ledger has two"
+echo "agent ids that cannot name a Vault role, counted as errors, so 1 here)"
 run_cfg reconcile | tail -1
 run_cfg sync
 show_role "$role"
@@ -235,6 +224,24 @@ JSON
 # revocation: serve watches the ledger's violations table (every 0.5 s here, 2 s by default);
 # revoke_tokens also revokes the tokens a demoted agent already holds (it lists every token
 # accessor, so it needs sudo on auth/token/accessors; the demo's root token has it).
+run_serve_cfg() {
+  printf '%s$ policy-sidecar --config serve.json %s%s\n' "$bold" "$*" "$off"
+  "$sidecar" --config "$work/serve.json" "$@"
+}
+say "Preflight (like nginx -t): check --offline is the local part (the config, serve's parts"
+echo "included, secret files and their modes, the listener's TLS files, the ledger);"
+echo "the systemd unit runs it before every start"
+run_serve_cfg check --offline || echo "(exit status $?)"
+say "check: the same, then Vault (reachable, unsealed, the token and its TTL, the capabilities"
+echo "this configuration needs on every path, the tier policies). The dev Vault has none yet:"
+run_serve_cfg check || echo "(exit status $?: check names what is missing)"
+echo "Write placeholder tier policies t0-observer..t4-observer (a real kit: examples/vault/):"
+for t in 0 1 2 3 4; do
+  curl -sf --cacert "$VAULT_CACERT" -H "X-Vault-Token: $VAULT_TOKEN" -X PUT \
+    -d "{\"policy\": \"path \\\"secret/data/tier$t/*\\\" { capabilities = [\\\"read\\\"] }\"}" \
+    "$VAULT_ADDR/v1/sys/policies/acl/t$t-observer"
+done
+run_serve_cfg check || echo "(exit status $?)"
 printf '%s$ policy-sidecar --config serve.json serve &%s\n' "$bold" "$off"
 "$sidecar" --config "$work/serve.json" serve >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
@@ -268,11 +275,22 @@ show_role "agent-$next"
 
 api_token=$(cat "$work/api-token")
 bearer=(-H "Authorization: Bearer $api_token")
+metric() {  # metric SERIES: its value on /metrics (with the token), or "-"
+  curl -s --cacert "$CACERT" "${bearer[@]}" "$url/metrics" |
+    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "-" }'
+}
+health_status() { curl -s --cacert "$CACERT" "$url/v1/sys/health" | json_status; }
+json_status() { python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])'; }
+# The prober refreshes the cached report every 2 s: wait for its first full pass (token obtained).
+for _ in $(seq 50); do [ "$(health_status)" = ok ] && break; sleep 0.1; done
 say "Health without a token: the status and the checks' names (answered from a cache the"
 echo "background prober refreshes every 2 s; 200 ok/degraded, 503 failed)"
 curl -s --cacert "$CACERT" "$url/v1/sys/health"; echo
 say "Health with the operator API token: each check's reason, and the version"
-curl -s --cacert "$CACERT" "${bearer[@]}" "$url/v1/sys/health" | cut -c1-400; echo
+curl -s --cacert "$CACERT" "${bearer[@]}" "$url/v1/sys/health" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["status"], {k: v for k, v in d.items() if k not in ("status", "checks")})
+for name, c in d["checks"].items(): print("  %s: %s (%s)" % (name, c["status"], c.get("reason", "")))' || true
 say "Metrics (Prometheus text format) need the token too (api.metrics_auth): the series reveal"
 echo "agent counts, changes in flight and error rates. Without it:"
 curl -s -o /dev/null -w 'GET /metrics -> HTTP %{http_code}\n' --cacert "$CACERT" "$url/metrics"
@@ -285,12 +303,6 @@ say "The audit trail: one JSON line per decision, on disk before the answer"
 cut -c1-200 "$work/audit.jsonl"
 
 # ---- A sealed Vault ---------------------------------------------------------------------------
-metric() {  # metric SERIES: its value on /metrics (with the token), or "-"
-  curl -s --cacert "$CACERT" "${bearer[@]}" "$url/metrics" |
-    awk -v s="$1" '$1 == s { print $2; found = 1 } END { if (!found) print "-" }'
-}
-health_status() { curl -s --cacert "$CACERT" "$url/v1/sys/health" | json_status; }
-json_status() { python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])'; }
 emulator() {  # emulator seal|unseal: the emulator's admin API (a real Vault: vault operator seal)
   curl -sf --cacert "$VAULT_CACERT" -H "X-Emulator-Admin-Token: $emulator_admin" -X POST \
     "$VAULT_ADDR/_emulator/$1"
@@ -303,15 +315,16 @@ emulator seal
 for _ in $(seq 60); do [ "$(health_status)" = degraded ] && break; sleep 0.1; done
 echo "serve's health: $(health_status); its vault check (with the token):"
 curl -s --cacert "$CACERT" "${bearer[@]}" "$url/v1/sys/health" |
-  python3 -c 'import json, sys; print("  ", json.load(sys.stdin)["checks"]["vault"])'
+  python3 -c 'import json, sys; print("  ", json.load(sys.stdin)["checks"]["vault"])' || true
 say "An approval for $third (Tier $third_target) still commits: the answer comes after the ledger"
 echo "commit; the push to Vault waits in the outbox"
 WEBHOOK_ID=msg_sealed_$$ "$repo/examples/send-approval.sh" "$url" "$work/webhook-secrets" \
   "$third" "$third_target" demo-admin "demo: approved while Vault is sealed"
-for _ in $(seq 30); do [ "$(metric 'policy_sidecar_outbox_rows{state="pending"}')" != - ] && break; sleep 0.1; done
-run_cfg status --agent "$third" | grep -vE '^\s*$' || true
+pending() { metric 'policy_sidecar_outbox_rows{state="pending"}'; }
+for _ in $(seq 50); do case $(pending) in -|0) sleep 0.1 ;; *) break ;; esac; done
+run_cfg status
 echo "policy_sidecar_vault_up $(metric policy_sidecar_vault_up)," \
-  "policy_sidecar_outbox_rows{state=\"pending\"} $(metric 'policy_sidecar_outbox_rows{state="pending"}')"
+  "policy_sidecar_outbox_rows{state=\"pending\"} $(pending)"
 say "Unseal: \$ vault operator unseal. The waiting push lands within a second or two"
 emulator unseal
 unsealed=$SECONDS
@@ -330,7 +343,7 @@ mv "$work/api-token.new" "$work/api-token"
 printf '%s$ kill -HUP %s%s\n' "$bold" "$serve_pid" "$off"
 kill -HUP "$serve_pid"
 for _ in $(seq 50); do grep -q 'reload\.\(done\|rejected\)' "$work/serve.log" && break; sleep 0.1; done
-grep -E 'reload\.' "$work/serve.log" | cut -c1-160
+grep -E 'reload\.' "$work/serve.log" | cut -c1-160 || true
 curl -s -o /dev/null -w 'the old token: GET /v1/agents -> HTTP %{http_code}\n' --cacert "$CACERT" \
   "${bearer[@]}" "$url/v1/agents/$next"
 api_token=$(cat "$work/api-token"); bearer=(-H "Authorization: Bearer $api_token")
@@ -341,7 +354,7 @@ echo "here the token file becomes readable by others (refused, as ssh refuses su
 chmod 644 "$work/api-token"
 kill -HUP "$serve_pid"
 for _ in $(seq 50); do grep -q 'reload\.rejected' "$work/serve.log" && break; sleep 0.1; done
-grep -E 'reload\.rejected' "$work/serve.log" | cut -c1-200
+grep -E 'reload\.rejected' "$work/serve.log" | cut -c1-200 || true
 chmod 600 "$work/api-token"
 echo "policy_sidecar_reloads_total: ok $(metric 'policy_sidecar_reloads_total{result="ok"}')," \
   "rejected $(metric 'policy_sidecar_reloads_total{result="rejected"}')"
@@ -453,7 +466,7 @@ cat <<EOF
       --tls-cert $work/pki/server.pem --tls-key $work/pki/server-key.pem \\
       --state $work/vault-state.json &
   export VAULT_ADDR=https://127.0.0.1:8200 VAULT_CACERT=$work/pki/ca.pem VAULT_TOKEN=demo-root
-  $(rel "$sidecar") --config $work/sidecar.json check
+  $(rel "$sidecar") --config $work/serve.json check
   $(rel "$sidecar") --config $work/sidecar.json reconcile --dry-run
   $(rel "$sidecar") --config $work/sidecar.json status --agent $next
   $(rel "$sidecar") --config $work/serve.json serve     # prints POLICY_SIDECAR_ADDR=...; Ctrl-C stops it
