@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -141,6 +142,8 @@ struct Emulator::Core {
   std::string standby_mode = "off";   // guarded by admin_mu: off | redirect | no_leader
   std::string leader_address;         // guarded by admin_mu
   bool rate_limit_headers = false;    // guarded by admin_mu
+  LatencySettings latency;            // guarded by admin_mu
+  std::mt19937_64 latency_rng{42};    // guarded by admin_mu
   Stats stats;                        // guarded by admin_mu (settled: computed on read)
   std::set<std::uint64_t> unsettled;  // guarded by admin_mu: received, not yet settled
   Stats stats_now() const;            // REQUIRES admin_mu
@@ -148,6 +151,7 @@ struct Emulator::Core {
   // --- construction (emulator.cpp) and pipeline (core.cpp)
   void init_dev();
   Outcome dispatch(const HttpRequest& req);
+  std::optional<Outcome> latency_outcome(const std::string& method, const std::string& vpath);
   HttpResponse handle(const HttpRequest& req);
   HttpResponse handle_v1(const HttpRequest& req);
   std::optional<HttpResponse> handle_logical(const HttpRequest& req, const std::string& vpath,
