@@ -17,8 +17,8 @@
 # Build: $PS_DEMO_BUILD_DIR (default <repo>/build-demo), separate from tests/run.sh's build/:
 # optimised (-O1) without debug info, as a unity build (several sources per compiler run, so
 # the heavy headers - nlohmann/json, httplib, OpenSSL - are parsed far less often), warnings
-# shown but not fatal. About 3-4 minutes the first time on 2 cores, seconds afterwards
-# (figures in README.md).
+# shown but not fatal. The first build is about 170 CPU-seconds (1.5 minutes on 2 idle cores,
+# longer on a busy machine), later runs seconds: figures in README.md.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/tests/support/ensure_deps.sh"
@@ -59,7 +59,7 @@ build_demo() {
   log=$build/demo-build.log
   mkdir -p "$build"
   if [ ! -f "$build/CMakeCache.txt" ]; then
-    echo "configuring $build (first time: a few minutes in all; later runs: seconds)"
+    echo "configuring $build (first build: about 170 CPU-seconds; later runs: seconds)"
     configure_demo ON
   fi
   echo "building policy-sidecar, vault-emulator, ps-dev-pki, ps-gen-ledger in $build"
