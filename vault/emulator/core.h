@@ -235,6 +235,8 @@ struct Emulator::Core {
   VaultResponse auth_list(Call& c);
   VaultResponse auth_enable(Call& c);
   VaultResponse auth_disable(Call& c);
+  VaultResponse auth_tune_read(Call& c);
+  VaultResponse auth_tune_write(Call& c);
   VaultResponse capabilities(Call& c);
   VaultResponse capabilities_self(Call& c);
   VaultResponse revoke_prefix(Call& c);
@@ -242,13 +244,20 @@ struct Emulator::Core {
 
 // framework.CalculateTTL: the TTL to grant at issue or renewal, with Vault's warnings. The error
 // (failed_precondition, Vault's message) when the token is already past its max TTL.
+// `sys_default`/`sys_max` are the mount's system view (sys/auth/<path>/tune, else the system
+// values); a role's max TTL only lowers the ceiling.
 struct TtlGrant {
   std::int64_t ttl = 0;
   std::vector<std::string> warnings;
 };
 ps::Result<TtlGrant> calculate_ttl(WallTime now, std::int64_t increment, std::int64_t backend_ttl,
                                    std::int64_t period, std::int64_t backend_max_ttl,
-                                   std::int64_t explicit_max_ttl, WallTime start);
+                                   std::int64_t explicit_max_ttl, WallTime start,
+                                   std::int64_t sys_default = kMountDefaultTtl,
+                                   std::int64_t sys_max = kMountMaxTtl);
+// The mount's effective TTLs (tuned, else the system values).
+std::int64_t mount_default_ttl(const Mount& m);
+std::int64_t mount_max_ttl(const Mount& m);
 // framework's humanDuration: "768h", "1h30m", "45s".
 std::string human_duration(std::int64_t seconds);
 
