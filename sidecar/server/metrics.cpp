@@ -1,8 +1,15 @@
 #include "sidecar/server/metrics.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
 #include <stdexcept>
 
 namespace ps::sidecar::server {
@@ -117,6 +124,14 @@ void Counter::inc(const LabelValues& labels, double by) {
   if (!(by >= 0)) return;
   std::lock_guard<std::mutex> lock(mu_);
   values_[labels] += by;
+}
+
+void Counter::set_total(const LabelValues& labels, double total) {
+  check_arity(labels);
+  if (std::isnan(total)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  double& v = values_[labels];
+  if (total > v) v = total;
 }
 
 double Counter::value(const LabelValues& labels) const {
@@ -254,6 +269,165 @@ std::string MetricsRegistry::render() const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [name, family] : families_) family->render(out);
   return out;
+}
+
+const MetricFamily* MetricsRegistry::family(std::string_view name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = families_.find(std::string(name));
+  return it == families_.end() ? nullptr : it->second.get();
+}
+
+// ---- process_* metrics ----
+
+namespace {
+
+std::optional<std::string> read_small_file(const char* path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();  // /proc files report size 0: read to the end instead
+  if (in.bad()) return std::nullopt;
+  return std::move(text).str();
+}
+
+std::vector<std::string_view> split_whitespace(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
+    const std::size_t start = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t' && s[i] != '\n') ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
+
+std::optional<double> parse_unsigned(std::string_view s) {
+  unsigned long long v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return static_cast<double>(v);
+}
+
+}  // namespace
+
+std::optional<ProcStat> parse_proc_stat(std::string_view stat, double ticks_per_second,
+                                        double boot_time, double page_size) {
+  // "pid (comm) state ppid ...": the command name may hold anything, so fields are counted
+  // from its closing parenthesis (the last one in the line).
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || !(ticks_per_second > 0)) return std::nullopt;
+  const auto f = split_whitespace(stat.substr(close + 1));
+  // f[0] is field 3 (state): utime 14, stime 15, starttime 22, vsize 23, rss 24.
+  if (f.size() < 22) return std::nullopt;
+  const auto utime = parse_unsigned(f[11]);
+  const auto stime = parse_unsigned(f[12]);
+  const auto start = parse_unsigned(f[19]);
+  const auto vsize = parse_unsigned(f[20]);
+  const auto rss = parse_unsigned(f[21]);
+  if (!utime || !stime || !start || !vsize || !rss) return std::nullopt;
+  ProcStat p;
+  p.cpu_seconds = (*utime + *stime) / ticks_per_second;
+  p.start_time_seconds = boot_time + *start / ticks_per_second;
+  p.virtual_bytes = *vsize;
+  p.resident_bytes = *rss * page_size;
+  return p;
+}
+
+std::optional<double> parse_boot_time(std::string_view proc_stat) {
+  std::size_t pos = 0;
+  while (pos < proc_stat.size()) {
+    std::size_t eol = proc_stat.find('\n', pos);
+    if (eol == std::string_view::npos) eol = proc_stat.size();
+    const auto f = split_whitespace(proc_stat.substr(pos, eol - pos));
+    if (f.size() == 2 && f[0] == "btime") return parse_unsigned(f[1]);
+    pos = eol + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> parse_max_open_files(std::string_view limits) {
+  constexpr std::string_view kLine = "Max open files";
+  std::size_t pos = 0;
+  while (pos < limits.size()) {
+    std::size_t eol = limits.find('\n', pos);
+    if (eol == std::string_view::npos) eol = limits.size();
+    const std::string_view line = limits.substr(pos, eol - pos);
+    if (line.substr(0, kLine.size()) == kLine) {
+      const auto f = split_whitespace(line.substr(kLine.size()));  // soft, hard, units
+      if (f.empty()) return std::nullopt;
+      if (f[0] == "unlimited") return std::numeric_limits<double>::infinity();
+      return parse_unsigned(f[0]);
+    }
+    pos = eol + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> count_open_fds() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return std::nullopt;
+  const int own = ::dirfd(dir);
+  double n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const auto fd = parse_unsigned(name);
+    if (fd && *fd == own) continue;
+    ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
+ProcessSample read_process_sample() {
+  ProcessSample s;
+  const auto stat = read_small_file("/proc/self/stat");
+  const auto system_stat = read_small_file("/proc/stat");
+  const auto boot_time = system_stat ? parse_boot_time(*system_stat) : std::nullopt;
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (stat && ticks > 0 && page > 0) {
+    if (auto p = parse_proc_stat(*stat, static_cast<double>(ticks), boot_time.value_or(0),
+                                 static_cast<double>(page))) {
+      s.cpu_seconds = p->cpu_seconds;
+      s.virtual_bytes = p->virtual_bytes;
+      s.resident_bytes = p->resident_bytes;
+      if (boot_time) s.start_time_seconds = p->start_time_seconds;
+    }
+  }
+  s.open_fds = count_open_fds();
+  if (const auto limits = read_small_file("/proc/self/limits")) {
+    s.max_fds = parse_max_open_files(*limits);
+  }
+  return s;
+}
+
+void register_process_metrics(MetricsRegistry& r) {
+  Counter& cpu =
+      r.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
+  Gauge& start = r.gauge("process_start_time_seconds",
+                         "Start time of the process since unix epoch in seconds.");
+  Gauge& vmem = r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  Gauge& rss = r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  Gauge& fds = r.gauge("process_open_fds", "Number of open file descriptors.");
+  Gauge& max_fds = r.gauge("process_max_fds", "Maximum number of open file descriptors.");
+  r.add_collector([&cpu, &start, &vmem, &rss, &fds, &max_fds] {
+    const ProcessSample s = read_process_sample();
+    if (s.cpu_seconds) cpu.set_total({}, *s.cpu_seconds);
+    const auto put = [](Gauge& g, const std::optional<double>& v) {
+      if (v) {
+        g.set(*v);
+      } else {
+        g.clear();  // no sample rather than a stale one
+      }
+    };
+    put(start, s.start_time_seconds);
+    put(vmem, s.virtual_bytes);
+    put(rss, s.resident_bytes);
+    put(fds, s.open_fds);
+    put(max_fds, s.max_fds);
+  });
 }
 
 }  // namespace ps::sidecar::server

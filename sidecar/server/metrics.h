@@ -6,6 +6,9 @@
 // is a programming error and throws std::invalid_argument); updates are thread-safe and cheap
 // (one mutex per family). Gauges that mirror external state (outbox depth, token TTL) are
 // refreshed by collectors, which render() runs first.
+//
+// register_process_metrics() adds the standard process_* families (read from /proc/self at
+// every scrape), as Prometheus client libraries export them.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +30,7 @@ class MetricFamily {
   MetricFamily(std::string name, std::string help, std::vector<std::string> label_names);
   virtual ~MetricFamily() = default;
   const std::string& name() const { return name_; }
+  const std::vector<std::string>& label_names() const { return label_names_; }
   virtual void render(std::string& out) const = 0;
 
  protected:
@@ -45,6 +50,9 @@ class Counter final : public MetricFamily {
   using MetricFamily::MetricFamily;
   // REQUIRES: by >= 0 (a counter never goes down; negative values are ignored).
   void inc(const LabelValues& labels = {}, double by = 1);
+  // For collectors mirroring a total kept elsewhere (CPU seconds from /proc): sets the value,
+  // unless it is lower than the current one (a counter never goes down) or NaN.
+  void set_total(const LabelValues& labels, double total);
   double value(const LabelValues& labels = {}) const;
   void render(std::string& out) const override;
 
@@ -98,6 +106,8 @@ class MetricsRegistry {
 
   // The exposition text; families in name order.
   std::string render() const;
+  // The family registered under `name`, or nullptr.
+  const MetricFamily* family(std::string_view name) const;
 
  private:
   template <class T, class... Args>
@@ -119,5 +129,39 @@ bool is_valid_label_name(std::string_view name);
 
 // Default latency buckets in seconds (1 ms .. 10 s).
 std::vector<double> latency_buckets();
+
+// ---- process_* metrics (Linux /proc) ----
+
+// What /proc/<pid>/stat says, converted to the metrics' units.
+struct ProcStat {
+  double cpu_seconds = 0;         // utime + stime
+  double start_time_seconds = 0;  // since the Unix epoch
+  double virtual_bytes = 0;       // vsize
+  double resident_bytes = 0;      // rss pages * page size
+};
+// Parses the text of /proc/<pid>/stat (the command name in parentheses may hold spaces and
+// parentheses). `ticks_per_second`: sysconf(_SC_CLK_TCK); `boot_time`: parse_boot_time() of
+// /proc/stat; `page_size`: sysconf(_SC_PAGESIZE). nullopt when the text is not understood.
+std::optional<ProcStat> parse_proc_stat(std::string_view stat, double ticks_per_second,
+                                        double boot_time, double page_size);
+// The `btime` line of /proc/stat (seconds since the epoch the system booted).
+std::optional<double> parse_boot_time(std::string_view proc_stat);
+// The soft limit of the "Max open files" line of /proc/<pid>/limits (+Inf for unlimited).
+std::optional<double> parse_max_open_files(std::string_view limits);
+// Entries of /proc/self/fd, not counting the descriptor used to list them.
+std::optional<double> count_open_fds();
+
+// One reading of the six process_* values; a value that could not be read is nullopt.
+struct ProcessSample {
+  std::optional<double> cpu_seconds, start_time_seconds, virtual_bytes, resident_bytes,
+      open_fds, max_fds;
+};
+ProcessSample read_process_sample();
+
+// Registers process_cpu_seconds_total, process_start_time_seconds,
+// process_virtual_memory_bytes, process_resident_memory_bytes, process_open_fds and
+// process_max_fds on `registry`, with a collector that reads /proc/self at every render
+// (a gauge whose value could not be read shows no sample).
+void register_process_metrics(MetricsRegistry& registry);
 
 }  // namespace ps::sidecar::server

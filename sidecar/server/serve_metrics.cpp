@@ -83,6 +83,7 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                                   "Rows deleted by retention (retention.*), by table.",
                                   {"table"})) {
   build_info.set({version}, 1);
+  register_process_metrics(r);
 }
 
 }  // namespace ps::sidecar::server

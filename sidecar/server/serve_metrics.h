@@ -8,7 +8,8 @@
 namespace ps::sidecar::server {
 
 struct ServeMetrics {
-  // Registers every family on `registry` (once per registry) and sets build_info.
+  // Registers every family on `registry` (once per registry), the process_* families
+  // (register_process_metrics) included, and sets build_info.
   ServeMetrics(MetricsRegistry& registry, const std::string& version);
 
   MetricsRegistry& registry;

@@ -154,12 +154,25 @@ BOOST_AUTO_TEST_CASE(metrics_move_as_events_happen) {
   env.raw().exec("BEGIN");
   seed_ready_agent(env.raw(), "nu", 0, std::chrono::system_clock::now());
   env.raw().exec("COMMIT");
+  const auto unix_now = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const double before_start = unix_now();
   env.start_serve(env.write_config());
   BOOST_TEST(env.get("/metrics").status == 401);  // api.metrics_auth defaults to true
   const HttpReply first = env.get("/metrics", env.api_token());
   BOOST_TEST(first.status == 200);
   BOOST_TEST(first.header("Content-Type").find("text/plain; version=0.0.4") == 0u);
   BOOST_TEST(first.body.find("policy_sidecar_build_info{version=") != std::string::npos);
+  // The process_* metrics describe the daemon's process (btime is whole seconds: 2 s slack).
+  const double started = env.metric("process_start_time_seconds").value_or(0);
+  BOOST_TEST(started >= before_start - 2);
+  BOOST_TEST(started <= unix_now() + 2);
+  BOOST_TEST(env.metric("process_resident_memory_bytes").value_or(0) > 0);
+  BOOST_TEST(env.metric("process_open_fds").value_or(0) > 0);
+  BOOST_TEST(env.metric("process_max_fds").value_or(0) >= env.metric("process_open_fds").value_or(0));
+  BOOST_TEST(env.metric("process_cpu_seconds_total").value_or(-1) >= 0);
   BOOST_TEST(!env.metric("policy_sidecar_promotions_total{source=\"webhook\",result=\"promoted\"}").has_value());
   BOOST_TEST(env.metric("policy_sidecar_agents{status=\"eligible\"}").value_or(-1) == 1);
 
