@@ -6,7 +6,7 @@ set -euo pipefail
 
 PS_DEBIAN_PACKAGES=(
   build-essential cmake pkg-config
-  libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-test-dev
+  libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-dev libboost-test-dev
   openssl curl sqlite3 python3 python3-hvac
 )
 
