@@ -166,6 +166,13 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void read();
   void on_read(const beast::error_code& ec);
   void on_timeout();
+  // A body up to this size over max_request_bytes is read and dropped before the 413, so a
+  // plain client that writes its whole body first still sees the answer; beyond it, 413 at once.
+  std::uint64_t discard_limit() const {
+    return std::max<std::uint64_t>(static_cast<std::uint64_t>(config().max_request_bytes) * 4, 1u << 20);
+  }
+  void discard(std::uint64_t length);
+  void discard_more();
   bool expects_continue() const;
   void send_continue();
   std::optional<RouteAnswer> check_head();
@@ -189,6 +196,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   bool timed_out_ = false;
   bool in_flight_ = false;
   bool close_after_answer_ = false;
+  bool discarding_ = false;
+  std::uint64_t discard_left_ = 0;
   unsigned served_ = 0;
 };
 
@@ -220,7 +229,7 @@ void Session<Stream>::next_request() {
   if (server_.stopping() && phase_ == Phase::idle) return close();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
-  parser_->body_limit(static_cast<std::uint64_t>(config().max_request_bytes));
+  parser_->body_limit(discard_limit());
   if (phase_ == Phase::idle) deadline_ = Steady::now() + seconds(config().idle_timeout_s);
   read();
 }
@@ -261,6 +270,10 @@ void Session<Stream>::on_read(const beast::error_code& ec) {
   }
   if (phase_ == Phase::head && parser_->is_header_done()) {
     if (auto refused = check_head()) return answer(std::move(*refused), true);
+    const auto length = parser_->content_length();
+    if (length && *length > static_cast<std::uint64_t>(config().max_request_bytes)) {
+      return discard(*length);
+    }
     phase_ = Phase::body;
     in_flight_ = true;
     server_.request_started();
@@ -269,6 +282,33 @@ void Session<Stream>::on_read(const beast::error_code& ec) {
   }
   if (parser_->is_done()) return handle();
   read();
+}
+
+template <class Stream>
+void Session<Stream>::discard(std::uint64_t length) {
+  discarding_ = true;
+  deadline_ = started_ + seconds(config().request_timeout_s);
+  const std::uint64_t have = std::min<std::uint64_t>(buffer_.size(), length);
+  buffer_.consume(static_cast<std::size_t>(have));
+  discard_left_ = length - have;
+  discard_more();
+}
+
+// Reads the refused body through the (bounded) buffer and drops it; the deadlines still apply.
+template <class Stream>
+void Session<Stream>::discard_more() {
+  if (discard_left_ == 0) return answer(refusal(413, server_.routes().too_large_message()), true);
+  arm(std::min(deadline_, Steady::now() + seconds(config().read_timeout_s)));
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(discard_left_, kReadSlack));
+  stream_.async_read_some(buffer_.prepare(n), [self = this->shared_from_this()](
+                                                  const beast::error_code& ec, std::size_t got) {
+    if (self->phase_ == Phase::closed) return;
+    if (ec || self->timed_out_) return self->close();
+    self->buffer_.commit(got);
+    self->buffer_.consume(got);
+    self->discard_left_ -= std::min<std::uint64_t>(got, self->discard_left_);
+    self->discard_more();
+  });
 }
 
 template <class Stream>

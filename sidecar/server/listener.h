@@ -18,7 +18,8 @@
 //    fields: 431 (at most max_header_bytes plus one read buffer of bytes is ever read);
 //  - framing, checked before a body is read: Transfer-Encoding (any), more than one
 //    Content-Length (equal values included), a Content-Length that is not plain digits: 400;
-//    a POST without Content-Length: 411; a Content-Length over max_request_bytes: 413.
+//    a POST without Content-Length: 411; a Content-Length over max_request_bytes: 413 (up to
+//    4x the limit, at least 1 MiB, the body is read and dropped first, never stored).
 //    Nothing after a refused request is ever parsed as another request.
 //
 // Shutdown: stop() closes the listening socket and every connection not in the middle of a
@@ -42,7 +43,7 @@ namespace ps::sidecar::server {
 class Listener {
  public:
   // Threads running the routes (the webhook, the operator API, health, metrics).
-  static constexpr std::size_t kWorkers = 4;
+  static constexpr std::size_t kWorkers = 8;
   // A kept-alive connection is closed after this many requests.
   static constexpr unsigned kKeepAliveMaxCount = 100;
 

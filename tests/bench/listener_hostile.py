@@ -18,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import multiprocessing
 import os
 import socket
@@ -79,31 +80,37 @@ async def hold(kind, i, args, ctx, stats, stop):
                 server_hostname="localhost" if use_tls else None,
                 local_addr=(hostile_addr(i), 0)), 10)
             stats.add(kind + "_connects")
+            # Done when the server closes the connection (whatever it answered first).
+            closed = asyncio.ensure_future(reader.read())
             if kind == "slowloris":
                 writer.write(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n")
-                while not stop.is_set():
+                while not stop.is_set() and not closed.done():
                     writer.write(b"X")
                     await writer.drain()
-                    await asyncio.sleep(1)
+                    await asyncio.wait([closed], timeout=1)
             elif kind == "flood":
                 writer.write(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n")
                 line = b"X-Fill: " + b"a" * 8192 + b"\r\n"
-                while not stop.is_set():
+                while not stop.is_set() and not closed.done():
                     writer.write(line)
                     await writer.drain()
                     stats.add("flood_bytes", len(line))
             elif kind == "trickle":
                 hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200)
                 for b in hello:
-                    if stop.is_set():
+                    if stop.is_set() or closed.done():
                         break
                     writer.write(bytes([b]))
                     await writer.drain()
-                    await asyncio.sleep(1)
+                    await asyncio.wait([closed], timeout=1)
+                while not stop.is_set() and not closed.done():
+                    await asyncio.sleep(0.2)
             else:  # silent
-                while not stop.is_set():
-                    if await reader.read(1) == b"":
-                        break
+                while not stop.is_set() and not closed.done():
+                    await asyncio.sleep(0.2)
+            if closed.done():
+                stats.add(kind + "_closed_by_server")
+            closed.cancel()
             writer.close()
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ssl.SSLError):
             stats.add(kind + "_closed_by_server")
@@ -164,6 +171,7 @@ async def handshakes(rate, args, ctx, stats, stop):
 
 
 async def hostile_main(args, ready, done):
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     ctx = client_ctx(args.ca)
     stats = Stats()
     stop = asyncio.Event()
