@@ -15,11 +15,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}
 seconds=${1:-30} hostile=${2:-200} forged=${3:-500} handshakes=${4:-50}
-cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
+[ -n "${PS_BENCH_NO_BUILD:-}" ] || cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ ! -s "$work/generator.log" ] || tail -5 "$work/generator.log" >&2; rm -rf "$work"; }
 trap cleanup EXIT
 export PS_UPSTREAM_SCHEMA=$repo/tests/support/reference/upstream-schema.sql
 
@@ -69,7 +69,7 @@ echo "before: rss ${rss_before:=$(rss)} kB, audit $(audit_size) bytes, outbox+de
 audit_before=$(audit_size)
 python3 "$repo/tests/bench/listener_hostile.py" --port "$port" --ca "$work/pki/ca.pem" \
   --secrets "$work/secrets" --pid "$serve_pid" --duration "$seconds" --hostile "$hostile" \
-  --forged-rate "$forged" --handshake-rate "$handshakes" | tee "$work/result.json"
+  --forged-rate "$forged" --handshake-rate "$handshakes" 2>"$work/generator.log" | tee "$work/result.json"
 echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count)"
 echo "legitimate approvals answered 200: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["legit_statuses"].get("200", 0))' "$work/result.json")"
 echo "audit lines by event:"

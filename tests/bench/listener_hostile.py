@@ -189,14 +189,15 @@ async def hostile_main(args, ready, done):
     while not done.is_set():
         await asyncio.sleep(0.2)
     stop.set()
-    await asyncio.sleep(1.5)
-    for j in jobs:
-        j.cancel()
     return stats.counts
 
 
 def hostile_process(args, ready, done, out):
-    out.put(asyncio.run(hostile_main(args, ready, done)))
+    loop = asyncio.new_event_loop()
+    out.put(loop.run_until_complete(hostile_main(args, ready, done)))
+    out.close()
+    out.join_thread()
+    os._exit(0)  # no orderly TLS shutdown of hundreds of hostile connections
 
 
 def legit_process(args, ready, done, out):
@@ -272,10 +273,10 @@ def main():
         if not lq.empty():
             break
         time.sleep(0.25)
-    legit = lq.get()
-    hostile = hq.get()
-    lp.join()
-    hp.join()
+    legit = lq.get(timeout=60)
+    hostile = hq.get(timeout=60)
+    lp.join(10)
+    hp.join(10)
     lat = legit["latencies_ms"]
     print(json.dumps({
         "legit_sent": legit["sent"], "legit_statuses": legit["statuses"],
