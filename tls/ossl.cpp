@@ -14,6 +14,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "engine/base/private_file.h"
+
 namespace ps::tls::detail {
 namespace {
 
@@ -64,8 +66,14 @@ Result<X509StackPtr> parse_certs(const std::string& text, const std::string& pat
 }
 
 Result<PKeyPtr> read_key(const std::string& path) {
-  auto read = read_file(path);
-  if (!read.ok()) return read.status();
+  // The one secret-file reader: no symlink, no FIFO wait, owned by us or root, not writable
+  // by group, nothing for others.
+  auto read = read_private_file(
+      path, PrivateFileRules{FileSecrecy::private_key, static_cast<std::size_t>(kMaxFileBytes),
+                             std::nullopt});
+  if (!read.ok()) {
+    return Status(read.status().code(), "private key " + read.status().message());
+  }
   Wiped text{std::move(*read)};
   BioPtr bio = memory_bio(text.text);
   if (!bio) return out_of_memory(path);

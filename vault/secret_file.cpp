@@ -1,12 +1,8 @@
 #include "vault/secret_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
+#include "engine/base/private_file.h"
 #include "vault/names.h"
 
 namespace ps::vault {
@@ -22,33 +18,18 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 }  // namespace
 
 Result<Secret> read_secret_file(const std::string& path, bool require_private) {
-  constexpr std::size_t kMaxBytes = 64 * 1024;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return file_error(path, std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return file_error(path, "not a regular file");
+  // The one secret-file reader: no symlink, no FIFO wait, owner and mode checked. Without
+  // `require_private` (the library's lenient mode; the daemon always requires it) a readable
+  // file is taken, but never one others may write.
+  PrivateFileRules rules;
+  rules.secrecy = require_private ? FileSecrecy::secret : FileSecrecy::world_readable;
+  auto read = ps::read_private_file(path, rules);
+  if (!read.ok()) {
+    // The reader's message starts with the path; say it once, shortened.
+    const std::string& m = read.status().message();
+    return file_error(path, m.compare(0, path.size(), path) == 0 ? m.substr(path.size() + 2) : m);
   }
-  if (require_private && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    ::close(fd);
-    return file_error(path, "is accessible by group or others (chmod 600 it)");
-  }
-  std::string content;
-  char buf[4096];
-  while (content.size() <= kMaxBytes) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::close(fd);
-      return file_error(path, std::strerror(saved));
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (content.size() > kMaxBytes) return file_error(path, "larger than 64 KiB");
+  std::string content = std::move(*read);
   std::size_t begin = 0, end = content.size();
   while (begin < end && is_space(content[begin])) ++begin;
   while (end > begin && is_space(content[end - 1])) --end;

@@ -12,9 +12,11 @@
 
 namespace ps::vault {
 
-// Reads the whole file (at most 64 KiB). Errors (auth_unavailable, retry): missing or
-// unreadable file, empty after trimming, bytes that cannot be a token or id, and - when
-// `require_private` - a file readable by group or others.
+// Reads the whole file (at most 64 KiB) through the one secret-file reader
+// (engine/base/private_file.h). Errors (auth_unavailable, retry): missing or unreadable file,
+// a symbolic link, not a regular file (a FIFO is refused at once), owned by anyone but this
+// process's user or root, writable by group or others, empty after trimming, bytes that cannot
+// be a token or id, and - when `require_private` - a file readable by group or others.
 Result<Secret> read_secret_file(const std::string& path, bool require_private);
 
 // Notices when a file was replaced or rewritten: the identity of its last read (device,

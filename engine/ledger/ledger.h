@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/ledger/retention.h"
 #include "engine/ledger/ledger_migrations.h"
 #include "engine/rules/rules.h"
 #include "engine/ledger/sqlite.h"
@@ -310,6 +311,12 @@ class Ledger {
   Result<std::vector<DenialRecord>> denials(std::string_view agent_id, std::int64_t limit);
   // The stored webhook delivery with this id, or nullopt (engine/ledger/webhook_deliveries.h).
   Result<std::optional<WebhookDelivery>> find_delivery(std::string_view webhook_id);
+
+  // ---- retention (engine/ledger/retention.h) ----
+  // Deletes at most batch.limit rows of batch.table under that table's rules, in one
+  // statement (one short implicit write transaction; the caller should not hold one open).
+  // Returns the rows deleted. failed_precondition when the ledger is below migration 6.
+  Result<std::int64_t> prune_batch(const PruneBatch& batch);
 
   const std::string& path() const { return conn_->path(); }
 

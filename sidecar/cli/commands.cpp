@@ -60,6 +60,15 @@ int run(const Context& ctx, const EvaluateCommand& cmd) {
 }
 
 int run(const Context& ctx, const PromoteCommand& cmd) {
+  // The sidecar's own refusal (the reference takes any name), so EX_USAGE rather than
+  // argparse's 2: only the periodic evaluation may record its reserved approver name.
+  if (cmd.approved_by == TierChangeService::kAutoApprover) {
+    return fail(ctx.env,
+                std::string("promote: --approved-by ") + TierChangeService::kAutoApprover +
+                    " is reserved for the sidecar's automatic promotions"
+                    " (see policy-sidecar --help)",
+                kExitUsageError);
+  }
   auto ledger = open_ledger(ctx, false);
   if (!ledger.ok()) return fail(ctx.env, ledger.status());
   if (Status s = prepare_for_writes(ctx, **ledger); !s.ok()) return fail(ctx.env, s);

@@ -1,10 +1,9 @@
 #include "sidecar/cli/commands_serve.h"
 
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 
+#include "sidecar/cli/process_hardening.h"
 #include "sidecar/server/daemon.h"
 #include "sidecar/server/signals.h"
 
@@ -18,9 +17,12 @@ int run_serve_command(const ServeContext& ctx) {
   // Before any thread exists: every thread inherits the blocked signals, and only the
   // control loop takes them (sigtimedwait), never a handler.
   server::SignalWaiter::block();
-  // The process holds Vault tokens and webhook secrets in memory: never in a core file.
-  const rlimit no_core{0, 0};
-  ::setrlimit(RLIMIT_CORE, &no_core);
+  // The process holds Vault tokens and webhook secrets in memory: never in a core file, and
+  // not readable through ptrace or /proc/<pid>/mem by other processes of the same user.
+  if (Status s = disable_core_dumps(); !s.ok()) {
+    ctx.env.err << "policy-sidecar: serve: " << s.message() << '\n';
+    return kExitFailed;
+  }
 
   server::DaemonEnvironment denv{
       *ctx.config_path,

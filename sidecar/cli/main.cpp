@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sidecar/cli/commands.h"
+#include "sidecar/cli/process_hardening.h"
 #include "engine/base/clock.h"
 
 namespace {
@@ -25,11 +26,17 @@ bool stdout_cannot_stall() {
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  // VAULT_TOKEN is read once and leaves the environment before anything else runs: no child
+  // process and no reader of /proc/<pid>/environ sees it; the configuration (and every
+  // SIGHUP reload of serve) reads the kept copy.
+  const std::optional<std::string> vault_token =
+      ps::sidecar::take_environment_secret("VAULT_TOKEN");
   ps::RealClock clock;
   std::vector<std::string_view> args(argv + 1, argv + argc);
   const ps::sidecar::CliEnvironment env{
       std::cout, std::cerr, clock,
-      [](std::string_view name) -> std::optional<std::string> {
+      [&vault_token](std::string_view name) -> std::optional<std::string> {
+        if (name == "VAULT_TOKEN") return vault_token;
         const char* v = std::getenv(std::string(name).c_str());
         if (!v) return std::nullopt;
         return std::string(v);

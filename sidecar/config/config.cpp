@@ -83,6 +83,7 @@ constexpr Section kSections[] = {
     {"evaluate", parse_evaluate_section},
     {"health", parse_health_section},
     {"shutdown", parse_shutdown_section},
+    {"retention", parse_retention_section},
     {"vault", parse_vault_section},
     {"roles", parse_roles_section},
     {"sync", parse_sync_section},

@@ -53,6 +53,7 @@ struct Config {
   EvaluateConfig evaluate;
   HealthConfig health;
   ShutdownConfig shutdown;
+  RetentionConfig retention;
   // Vault sync: sidecar/config/config_sync.h; VAULT_* apply over `vault`
   // (sidecar/config/vault_setup.h)
   vault::VaultConfig vault = default_vault_config();

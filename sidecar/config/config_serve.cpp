@@ -196,7 +196,13 @@ Status parse_webhook_section(const json& v, const std::string& path, Config& c) 
                     {{"secrets_file", string_key(w.secrets_file)},
                      {"tolerance_s", int_key(w.tolerance_s, 1, 86400, "seconds")},
                      {"reviewers", string_list_key(w.reviewers)},
-                     {"admins", string_list_key(w.admins)}});
+                     {"admins", string_list_key(w.admins)},
+                     {"unauthenticated_per_s",
+                      int_key(w.unauthenticated_per_s, 0, 100000, "per second; 0: no limit")},
+                     {"unauthenticated_burst", int_key(w.unauthenticated_burst, 1, 100000, "")},
+                     {"tracked_peers", int_key(w.tracked_peers, 16, 1000000, "addresses")},
+                     {"rejection_log_interval_s",
+                      seconds_key(w.rejection_log_interval_s, 1, 86400)}});
 }
 
 Status parse_api_section(const json& v, const std::string& path, Config& c) {
@@ -238,11 +244,41 @@ Status parse_health_section(const json& v, const std::string& path, Config& c) {
   return parse_keys(v, path, {{"outbox_stuck_s", seconds_key(c.health.outbox_stuck_s, 1, 30 * kDay)}});
 }
 
+Status parse_retention_section(const json& v, const std::string& path, Config& c) {
+  auto& r = c.retention;
+  constexpr std::int64_t kMaxDays = 36500;
+  return parse_keys(
+      v, path,
+      {{"interval_s", seconds_key(r.interval_s, 0, kDay)},
+       {"batch_rows", int_key(r.batch_rows, 1, 100000, "rows per write transaction")},
+       {"drift_days", int_key(r.drift_days, 1, kMaxDays, "days")},
+       {"sync_history_days", int_key(r.sync_history_days, 1, kMaxDays, "days")},
+       {"sync_history_max_rows", int_key(r.sync_history_max_rows, 1000, 1000000000, "rows")},
+       {"webhook_deliveries_days", int_key(r.webhook_deliveries_days, 1, kMaxDays, "days")},
+       {"sender_retry_horizon_s", int_key(r.sender_retry_horizon_s, 0, 365 * 86400, "seconds")},
+       {"denials_days", int_key(r.denials_days, 1, kMaxDays, "days")},
+       {"demotions_days", int_key(r.demotions_days, 1, kMaxDays, "days")},
+       {"revocation_steps_days", int_key(r.revocation_steps_days, 1, kMaxDays, "days")},
+       {"outbox_days", int_key(r.outbox_days, 1, kMaxDays, "days")}});
+}
+
+Status validate_retention(const Config& c) {
+  const std::int64_t needed = c.webhook.tolerance_s + c.retention.sender_retry_horizon_s;
+  if (c.retention.webhook_deliveries_days * 86400 < needed) {
+    return invalid("retention.webhook_deliveries_days",
+                   "must cover webhook.tolerance_s + retention.sender_retry_horizon_s (" +
+                       std::to_string(needed) + " s): a redelivered webhook must find its "
+                       "stored answer");
+  }
+  return Status::success();
+}
+
 Status parse_shutdown_section(const json& v, const std::string& path, Config& c) {
   return parse_keys(v, path, {{"grace_s", seconds_key(c.shutdown.grace_s, 0, 3600)}});
 }
 
 Status validate_serve_config(const Config& c) {
+  if (Status r = validate_retention(c); !r.ok()) return r;
   const auto& l = c.listener;
   auto hp = parse_host_port(l.address);
   if (!hp.ok()) return invalid("listener.address", hp.status().message());

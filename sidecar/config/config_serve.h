@@ -48,6 +48,15 @@ struct WebhookConfig {
   std::int64_t tolerance_s = 300;
   std::vector<std::string> reviewers;
   std::vector<std::string> admins;
+  // Requests no configured secret signed (401, 404 disabled), per client address: a token
+  // bucket refilled at unauthenticated_per_s (0: no limit) holding unauthenticated_burst;
+  // when empty, 429 + Retry-After. At most tracked_peers addresses are remembered (the one
+  // seen longest ago is forgotten first). One log line per address per rejection_log_interval_s
+  // (with the count of those left out); never an audit record. Read at start.
+  std::int64_t unauthenticated_per_s = 5;
+  std::int64_t unauthenticated_burst = 20;
+  std::int64_t tracked_peers = 10000;
+  double rejection_log_interval_s = 60;
 };
 
 struct ApiConfig {
@@ -76,6 +85,25 @@ struct HealthConfig {
   double outbox_stuck_s = 600;
 };
 
+// How long the sidecar keeps its own records (engine/ledger/retention.h says what each table
+// keeps regardless). The daemon prunes every interval_s in batches of batch_rows rows, each
+// batch its own short write.
+struct RetentionConfig {
+  double interval_s = 3600;  // 0: the daemon never prunes
+  std::int64_t batch_rows = 500;
+  std::int64_t drift_days = 30;
+  std::int64_t sync_history_days = 30;
+  std::int64_t sync_history_max_rows = 200000;
+  // At least webhook.tolerance_s + sender_retry_horizon_s (refused otherwise): a sender's
+  // redelivery of an id must still find the stored answer, never decide twice.
+  std::int64_t webhook_deliveries_days = 30;
+  std::int64_t sender_retry_horizon_s = 2 * 86400;
+  std::int64_t denials_days = 365;
+  std::int64_t demotions_days = 365;  // each agent's latest demotion is kept regardless
+  std::int64_t revocation_steps_days = 90;  // done steps only
+  std::int64_t outbox_days = 30;            // synced rows of agents gone from agent_metrics
+};
+
 struct ShutdownConfig {
   double grace_s = 10;
 };
@@ -89,6 +117,9 @@ Status parse_log_section(const json_section& v, const std::string& path, Config&
 Status parse_audit_section(const json_section& v, const std::string& path, Config& c);
 Status parse_evaluate_section(const json_section& v, const std::string& path, Config& c);
 Status parse_health_section(const json_section& v, const std::string& path, Config& c);
+Status parse_retention_section(const json_section& v, const std::string& path, Config& c);
+// retention.webhook_deliveries_days against webhook.tolerance_s + retention.sender_retry_horizon_s.
+Status validate_retention(const Config& c);
 Status parse_shutdown_section(const json_section& v, const std::string& path, Config& c);
 
 // host and port of listener.address; IPv6 without brackets.

@@ -1,12 +1,8 @@
 #include "sidecar/config/secret_files.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
+
+#include "engine/base/private_file.h"
 
 #include "tls/digest.h"
 
@@ -27,52 +23,9 @@ std::string_view trim(std::string_view s) {
 }  // namespace
 
 Result<std::string> read_private_file(const std::string& path, const std::string& key) {
-  auto refuse = [&](const std::string& why) {
-    return Status(Code::invalid_argument, key + ": " + path + ": " + why);
-  };
-  // fstat on the opened descriptor: the mode checked is the mode of the file read.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return refuse(std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    return refuse(std::string("cannot stat: ") + std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return refuse("not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    ::close(fd);
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return refuse(std::string("permissions ") + mode +
-                  " are too open: a secret file must not be accessible by group or others "
-                  "(chmod 600)");
-  }
-  if (static_cast<std::size_t>(st.st_size) > kMaxSecretFileBytes) {
-    ::close(fd);
-    return refuse("larger than 64 KiB");
-  }
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return refuse(std::string("cannot read: ") + std::strerror(e));
-    }
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kMaxSecretFileBytes) {
-      ::close(fd);
-      return refuse("larger than 64 KiB");
-    }
-  }
-  ::close(fd);
+  auto text = ps::read_private_file(
+      path, PrivateFileRules{FileSecrecy::secret, kMaxSecretFileBytes, std::nullopt});
+  if (!text.ok()) return Status(Code::invalid_argument, key + ": " + text.status().message());
   return text;
 }
 

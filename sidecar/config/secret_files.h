@@ -10,9 +10,12 @@
 
 namespace ps::sidecar {
 
-// The file's content (at most 64 KiB). invalid_argument naming `key` (the config key) and the
-// path, never the content, when: missing or unreadable, not a regular file, larger than the
-// limit, or its mode grants any permission to group or others (fix: chmod 600).
+// The file's content (at most 64 KiB), read by the one secret-file reader
+// (engine/base/private_file.h, FileSecrecy::secret). invalid_argument naming `key` (the config
+// key) and the path, never the content, when: missing or unreadable, a symbolic link, not a
+// regular file (a FIFO is refused at once, never waited on), owned by anyone but this
+// process's user or root, larger than the limit, or its mode grants any permission to group
+// or others (fix: chmod 600).
 Result<std::string> read_private_file(const std::string& path, const std::string& key);
 
 // api.token_file: one token (surrounding whitespace dropped), 16-1024 visible ASCII bytes.

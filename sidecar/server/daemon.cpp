@@ -122,9 +122,15 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   worker_options.limiter = limiter;
   StepsFactory steps = [options = ledger_options] { return engine::RevocationSteps::open(options); };
   worker_options.open_steps = steps;
-  g->worker = std::make_unique<SyncWorker>(outbox, vault->single_attempt_factory(), g->desired,
-                                           config.sync, env.clock, env.random, *log, *events,
-                                           worker_options);
+  const auto n = static_cast<std::uint32_t>(config.sync.workers);
+  worker_options.pause = std::make_shared<VaultPause>();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    worker_options.partition = i;
+    worker_options.partitions = n;
+    g->workers.push_back(std::make_unique<SyncWorker>(outbox, vault->single_attempt_factory(),
+                                                      g->desired, config.sync, env.clock,
+                                                      env.random, *log, *events, worker_options));
+  }
   ReconcilerOptions reconcile_options;
   reconcile_options.limiter = limiter;
   reconcile_options.open_steps = steps;
@@ -136,9 +142,12 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
 
 void Daemon::State::start_group(SyncGroup& g) {
   SyncGroup* gp = &g;
-  g.tasks.push_back(std::make_unique<Task>("sync worker", [gp] {
-    gp->worker->run([gp] { return gp->stop.load(); });
-  }));
+  for (auto& w : g.workers) {
+    SyncWorker* wp = w.get();
+    g.tasks.push_back(std::make_unique<Task>("sync worker", [gp, wp] {
+      wp->run([gp] { return gp->stop.load(); });
+    }));
+  }
   g.tasks.push_back(std::make_unique<Task>("reconciler", [gp] {
     gp->reconciler->run_loop([gp] { return gp->stop.load(); });
   }));
@@ -146,7 +155,7 @@ void Daemon::State::start_group(SyncGroup& g) {
 
 void Daemon::State::stop_group(SyncGroup& g, Clock::SteadyTime deadline) {
   g.stop = true;
-  g.worker->request_stop();
+  for (auto& w : g.workers) w->request_stop();
   g.reconciler->request_stop();
   std::vector<Task*> tasks;
   for (auto& t : g.tasks) tasks.push_back(t.get());
@@ -196,15 +205,25 @@ Status Daemon::State::open_vault(const Config& config) {
 }
 
 // The waker and the worker are looked up per wake-up: a reload may have replaced the group.
-void Daemon::State::build_services() {
-  waker = std::make_unique<CommitWaker>(kWakeDelay, [this] { current_group()->worker->wake(); });
+void Daemon::State::build_services(const Config& config) {
+  waker = std::make_unique<CommitWaker>(kWakeDelay, [this] {
+    for (auto& w : current_group()->workers) w->wake();
+  });
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
   deps.on_committed = [this] { waker->request(); };
   tier_changes = std::make_unique<TierChangeService>(std::move(deps), group->desired);
-  webhook = std::make_unique<ApprovalWebhook>(WebhookDeps{
-      *pool, *settings, *tier_changes, env.clock, *log, audit.get(), metrics.get()});
+  PeerLimits limits;
+  limits.rate_per_s = static_cast<double>(config.webhook.unauthenticated_per_s);
+  limits.burst = static_cast<double>(config.webhook.unauthenticated_burst);
+  limits.max_peers = static_cast<std::size_t>(config.webhook.tracked_peers);
+  limits.log_interval = seconds_ms(config.webhook.rejection_log_interval_s);
+  webhook_guard = std::make_unique<UnauthenticatedGuard>(limits, env.clock);
+  webhook = std::make_unique<ApprovalWebhook>(WebhookDeps{*pool, *settings, *tier_changes,
+                                                          env.clock, *log, audit.get(),
+                                                          metrics.get(), webhook_guard.get()});
   evaluator =
       std::make_unique<Evaluator>(*pool, *settings, *tier_changes, env.clock, *log, *events);
+  pruner = std::make_unique<RetentionPruner>(*pool, env.clock);
   api = std::make_unique<OperatorApi>(OperatorApiDeps{
       *pool, *settings, [this] { return open_outbox(); },
       [this](bool dry_run) { return current_group()->reconciler->run(dry_run); }, env.clock,
@@ -360,7 +379,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment e
   if (Status x = s.open_ledger(config); !x.ok()) return x;
   if (Status x = s.open_settings_and_audit(config); !x.ok()) return x;
   if (Status x = s.open_vault(config); !x.ok()) return x;
-  s.build_services();
+  s.build_services(config);
   s.build_health(config);
   if (Status x = s.bind_listener(config); !x.ok()) return x;  // a taken port fails the start
   s.config = std::make_shared<const Config>(std::move(config));

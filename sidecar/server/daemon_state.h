@@ -29,6 +29,7 @@
 #include "sidecar/server/serve_events.h"
 #include "sidecar/server/serve_metrics.h"
 #include "sidecar/server/webhook.h"
+#include "sidecar/sync/retention.h"
 #include "sidecar/sync/commit_waker.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/evaluator.h"
@@ -71,7 +72,7 @@ std::vector<std::string> wait_for_tasks(std::vector<Task*> tasks, const Clock& c
 // replaced as a whole on a reload that changes them.
 struct SyncGroup {
   std::shared_ptr<const DesiredState> desired;
-  std::unique_ptr<SyncWorker> worker;
+  std::vector<std::unique_ptr<SyncWorker>> workers;  // sync.workers, one partition each
   std::unique_ptr<Reconciler> reconciler;
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Task>> tasks;
@@ -110,10 +111,12 @@ struct Daemon::State {
 
   std::unique_ptr<CommitWaker> waker;
   std::unique_ptr<TierChangeService> tier_changes;
+  std::unique_ptr<UnauthenticatedGuard> webhook_guard;
   std::unique_ptr<ApprovalWebhook> webhook;
   std::unique_ptr<OperatorApi> api;
   std::unique_ptr<HealthChecker> health;
   std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<RetentionPruner> pruner;
   std::shared_ptr<tls::ServerTls> server_tls;
   std::unique_ptr<Listener> listener;
 
@@ -128,7 +131,7 @@ struct Daemon::State {
   Status open_ledger(const Config& config);
   Status open_settings_and_audit(const Config& config);
   Status open_vault(const Config& config);
-  void build_services();
+  void build_services(const Config& config);
   void build_health(const Config& config);
   Status bind_listener(const Config& config);
   void announce_ready();
@@ -136,6 +139,7 @@ struct Daemon::State {
   // ---- threads (daemon_threads.cpp) ----
   void start_threads();
   void run_evaluator();
+  void run_retention();
   void run_health_probe();
   void run_wal_checkpoints();
   void run_violation_watcher();

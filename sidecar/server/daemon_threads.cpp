@@ -13,6 +13,8 @@ constexpr auto kHealthProbeInterval = 2s;
 // Background WAL checkpoints (see engine::WalCheckpointer): often enough that the WAL never
 // reaches SQLite's 1000-page auto-checkpoint in a committing connection.
 constexpr auto kCheckpointInterval = 250ms;
+// Between two retention batches: the ledger's other writers (the platform's included) get it.
+constexpr auto kRetentionBatchPause = 50ms;
 
 }  // namespace
 
@@ -28,6 +30,7 @@ void Daemon::State::start_threads() {
   tasks.push_back(std::make_unique<Task>("health probe", [this] { run_health_probe(); }));
   tasks.push_back(std::make_unique<Task>("evaluator", [this] { run_evaluator(); }));
   tasks.push_back(std::make_unique<Task>("violation watcher", [this] { run_violation_watcher(); }));
+  tasks.push_back(std::make_unique<Task>("retention", [this] { run_retention(); }));
   tasks.push_back(std::make_unique<Task>("listener", [this] {
     listener->run();
     if (!stopping.load()) listener_failed = true;
@@ -76,6 +79,34 @@ void Daemon::State::run_evaluator() {
     }
     const double wait_s = cfg->evaluate.interval_s > 0 ? cfg->evaluate.interval_s : 60;
     if (wait_or_stop(seconds_ms(wait_s))) return;
+  }
+}
+
+// Retention (retention.*, read each round: a reload may change it; interval_s 0 = off, looked
+// at again every minute). The first pass runs one interval after start.
+void Daemon::State::run_retention() {
+  for (;;) {
+    auto cfg = current_config();
+    const double interval_s = cfg->retention.interval_s > 0 ? cfg->retention.interval_s : 60;
+    if (wait_or_stop(seconds_ms(interval_s))) return;
+    cfg = current_config();
+    if (cfg->retention.interval_s <= 0) continue;
+    auto pass = pruner->run_once(cfg->retention,
+                                 [this] { return wait_or_stop(kRetentionBatchPause); });
+    if (!pass.ok()) {
+      log->error("retention.failed", pass.status().message());
+      continue;
+    }
+    nlohmann::json deleted = nlohmann::json::object();
+    for (const auto& [table, n] : pass->deleted) {
+      if (n > 0) metrics->retention_deleted.inc({table}, static_cast<double>(n));
+      deleted[table] = n;
+    }
+    if (pass->total() > 0) {
+      log->info("retention.pruned", "old records deleted",
+                {{"deleted", deleted}, {"batches", pass->batches}});
+    }
+    if (pass->stopped) return;
   }
 }
 

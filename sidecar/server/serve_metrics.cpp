@@ -78,7 +78,10 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                               "reconcile pass); such a role keeps the lowest tier's policies.")),
       orphan_roles(r.gauge("policy_sidecar_orphan_roles",
                            "Roles in the managed mount that belong to no ledger agent (last "
-                           "reconcile pass).")) {
+                           "reconcile pass).")),
+      retention_deleted(r.counter("policy_sidecar_retention_deleted_total",
+                                  "Rows deleted by retention (retention.*), by table.",
+                                  {"table"})) {
   build_info.set({version}, 1);
 }
 

@@ -44,6 +44,7 @@ struct ServeMetrics {
   Gauge& frozen;                     // 1 | 0
   Gauge& role_collisions;
   Gauge& orphan_roles;
+  Counter& retention_deleted;        // {table}
 };
 
 }  // namespace ps::sidecar::server

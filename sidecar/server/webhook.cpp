@@ -181,6 +181,31 @@ HttpAnswer ApprovalWebhook::reject(int status, std::string_view reason_code,
   return a;
 }
 
+// Before the signature verified: the sender is nobody in particular, so the answer costs a
+// counter and (sampled) a log line, never an audit write; and it spends the peer's budget.
+HttpAnswer ApprovalWebhook::reject_unauthenticated(int status, std::string_view reason_code,
+                                                   const std::string& message,
+                                                   const WebhookHttpRequest& r,
+                                                   std::optional<int> retry_after) {
+  if (d_.metrics) d_.metrics->webhook_rejections.inc({std::string(reason_code)});
+  UnauthenticatedGuard::Sample sample{true, 0};
+  if (d_.guard) sample = d_.guard->rejected(r.peer, status != 429);
+  if (sample.log) {
+    d_.log.warn("webhook.rejected", message,
+                {{"webhook_id", vault::preview(r.id)},
+                 {"status", status},
+                 {"reason", std::string(reason_code)},
+                 {"peer", std::string(r.peer)},
+                 {"suppressed", sample.suppressed},
+                 {"authenticated", false}});
+  }
+  HttpAnswer a;
+  a.status = status;
+  a.body = errors_body(message);
+  a.retry_after_s = retry_after;
+  return a;
+}
+
 HttpAnswer ApprovalWebhook::ledger_unavailable(const Status& s, std::string_view webhook_id) {
   // The operator sees the SQLite detail in the log; the sender only learns to retry.
   d_.log.error("webhook.ledger_unavailable", s.message(), {{"webhook_id", std::string(webhook_id)}});
@@ -215,10 +240,18 @@ std::optional<HttpAnswer> ApprovalWebhook::replay_if_stored(const Parsed& p) {
 }
 
 HttpAnswer ApprovalWebhook::handle(const WebhookHttpRequest& r) {
+  if (d_.guard) {
+    if (auto wait = d_.guard->check(r.peer)) {
+      return reject_unauthenticated(429, "rate_limited",
+                                    "too many unauthenticated requests from this address; "
+                                    "retry later",
+                                    r, *wait);
+    }
+  }
   auto settings = d_.settings.get();
   if (settings->webhook_secrets.empty()) {
-    return reject(404, "disabled",
-                  "the approval webhook is disabled (webhook.secrets_file is not set)", r.id);
+    return reject_unauthenticated(
+        404, "disabled", "the approval webhook is disabled (webhook.secrets_file is not set)", r);
   }
   const SignedMessage message{r.id, r.timestamp, r.signature, r.body};
   const SignatureVerdict verdict = verify_webhook(message, settings->webhook_secrets,
@@ -229,7 +262,8 @@ HttpAnswer ApprovalWebhook::handle(const WebhookHttpRequest& r) {
                        : verdict == SignatureVerdict::future ? "future"
                        : verdict == SignatureVerdict::no_valid_signature ? "signature"
                                                                           : "headers";
-    return reject(401, code, std::string("webhook rejected: ") + verdict_reason(verdict), r.id);
+    return reject_unauthenticated(401, code,
+                                  std::string("webhook rejected: ") + verdict_reason(verdict), r);
   }
   if (r.id.size() > kMaxIdBytes || !is_visible_ascii(r.id)) {
     return reject(400, "malformed", "webhook-id must be 1 to 256 visible ASCII characters", r.id);

@@ -1,10 +1,15 @@
 // The approval webhook (POST /v1/webhooks/approval), independent of the HTTP server: verify,
 // parse, dedupe and replay by webhook id, hand the decision to the tier-change service, answer.
 //
-// Order of checks (each refusal is answered {"errors": [...]}, audited with its reason, and
-// changes nothing in the ledger):
+// Order of checks (each refusal is answered {"errors": [...]}, counted in
+// policy_sidecar_webhook_rejections_total{reason}, and changes nothing in the ledger):
+//   --- before authentication (the sender is unknown): sampled in the log (the first per peer
+//       per interval, with a count of the rest), never audited, and each spends a token of the
+//       peer's budget (UnauthenticatedGuard, sidecar/server/webhook_guard.h) ---
+//   429 + Retry-After: the peer's budget for unauthenticated requests is spent
 //   404 webhook disabled (no secrets configured)
 //   401 missing headers / bad or stale or future timestamp / no valid signature
+//   --- authenticated (a configured secret signed it): every refusal below is audited ---
 //   415 Content-Type is not application/json
 //   400 not a JSON object / missing or wrong-typed field / target_tier outside 1..4
 //   --- the id is looked up: a stored delivery is answered again as it was (same status and
@@ -38,6 +43,7 @@
 #include "sidecar/config/settings.h"
 #include "sidecar/server/audit.h"
 #include "sidecar/server/serve_metrics.h"
+#include "sidecar/server/webhook_guard.h"
 #include "sidecar/sync/ledger_pool.h"
 #include "sidecar/sync/tier_change_service.h"
 
@@ -68,8 +74,11 @@ struct WebhookDeps {
   TierChangeService& tier_changes;
   Clock& clock;
   Logger& log;
-  AuditLog* audit = nullptr;        // rejections are audited; may be null (tests)
+  AuditLog* audit = nullptr;        // authenticated rejections are audited; may be null (tests)
   ServeMetrics* metrics = nullptr;  // rejection counts; may be null (tests)
+  // Per-peer budget and log sampling for unauthenticated requests; null: no limit, every
+  // unauthenticated rejection logged (tests).
+  UnauthenticatedGuard* guard = nullptr;
 };
 
 class ApprovalWebhook {
@@ -82,6 +91,9 @@ class ApprovalWebhook {
   struct Parsed;
   HttpAnswer reject(int status, std::string_view reason_code, const std::string& message,
                     std::string_view webhook_id, std::optional<int> retry_after = {});
+  HttpAnswer reject_unauthenticated(int status, std::string_view reason_code,
+                                    const std::string& message, const WebhookHttpRequest& r,
+                                    std::optional<int> retry_after = {});
   HttpAnswer replay(const engine::WebhookDelivery& stored, const std::string& body_sha256);
   HttpAnswer decide(const Parsed& p);
   HttpAnswer refused(const Parsed& p, const Status& status);

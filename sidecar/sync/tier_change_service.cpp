@@ -135,7 +135,14 @@ void TierChangeService::report_promotion(const Result<engine::PromotionRecord>& 
   }
 }
 
+Status TierChangeService::refuse_reserved_actor(const std::string& actor) {
+  if (actor != kAutoApprover) return Status::success();
+  return {Code::invalid_argument, std::string("the approver name ") + kAutoApprover +
+                                      " is reserved for the sidecar's automatic promotions"};
+}
+
 Result<engine::PromotionRecord> TierChangeService::promote(const Promotion& p) {
+  if (Status s = refuse_reserved_actor(p.approved_by); !s.ok()) return s;
   engine::PromotionRequest request;
   request.agent_id = p.agent_id;
   request.approved_by = p.approved_by;
@@ -147,9 +154,33 @@ Result<engine::PromotionRecord> TierChangeService::promote(const Promotion& p) {
   return record;
 }
 
+// Runs last inside the auto-promotion's transaction (after the outbox row is written): the
+// "needs no person" decision again, under the settings in effect at commit. A SIGHUP between
+// the scan (or the snapshot below) and the commit can make the step need a reviewer, or
+// change the rules the agent was evaluated with; either way nothing commits, and the next
+// evaluation pass decides under the new rules.
+engine::TierChangeHook TierChangeService::auto_recheck(
+    std::shared_ptr<const engine::Rules> decided_with) const {
+  return [this, decided_with = std::move(decided_with)](
+             engine::LedgerTx&, const engine::TierChange& change) -> Status {
+    const auto now = d_.settings.get();
+    if (needs_person(*now->rules, change.from_tier)) {
+      return {Code::failed_precondition,
+              "the step from Tier " + std::to_string(change.from_tier) +
+                  " needs a reviewer or an admin under the rules in effect at commit; "
+                  "not promoted automatically"};
+    }
+    if (now->rules != decided_with) {
+      return {Code::aborted,
+              "the promotion rules were reloaded after " + change.agent_id +
+                  " was evaluated; not promoted automatically (the next evaluation decides)"};
+    }
+    return Status::success();
+  };
+}
+
 Result<engine::PromotionRecord> TierChangeService::promote_automatically(
     const std::string& agent_id, std::int64_t from_tier) {
-  // One settings snapshot for the "needs no person" decision and the promotion itself.
   const auto settings = d_.settings.get();
   Result<engine::PromotionRecord> record = Status(Code::internal, "not run");
   if (needs_person(*settings->rules, from_tier)) {
@@ -162,13 +193,14 @@ Result<engine::PromotionRecord> TierChangeService::promote_automatically(
     request.approved_by = kAutoApprover;
     request.expected_from_tier = from_tier;
     request.now = d_.clock.wall_now();
-    record = commit_promotion(std::move(request), *settings, {});
+    record = commit_promotion(std::move(request), *settings, auto_recheck(settings->rules));
   }
   report_promotion(record, ChangeSource::auto_promotion, agent_id, nullptr);
   return record;
 }
 
 Result<TierChangeService::Decided> TierChangeService::decide(const Decision& decision) {
+  if (Status s = refuse_reserved_actor(decision.actor); !s.ok()) return s;
   if (Status s = authorize(decision.actor, decision.target_tier); !s.ok()) return s;
   return decision.approve ? approve(decision, *d_.settings.get()) : deny(decision);
 }

@@ -78,12 +78,17 @@ class TierChangeService {
   };
   Result<engine::PromotionRecord> promote(const Promotion& promotion);
 
+  // Reserved: only promote_automatically() records it. promote() and decide() refuse it as an
+  // actor (invalid_argument; the webhook answers 400, the CLI's parser refuses it first).
   static constexpr const char* kAutoApprover = "policy-sidecar:auto";
   // True when the step up from `from_tier` needs a reviewer or an admin under `rules`.
   static bool needs_person(const engine::Rules& rules, std::int64_t from_tier);
   // The periodic evaluation's promotion of an agent whose next step needs no person, by
-  // kAutoApprover, only if it is still at `from_tier` and still needs no person under the rules
-  // in effect now (failed_precondition otherwise).
+  // kAutoApprover, only if it is still at `from_tier` and still needs no person. Decided twice:
+  // before queueing under the settings in effect then, and again inside the promotion's write
+  // transaction under the settings in effect at commit (a SIGHUP may have swapped them):
+  // failed_precondition when the step now needs a person, aborted when the rules were reloaded
+  // in between (nothing commits; the next evaluation pass decides under the new rules).
   Result<engine::PromotionRecord> promote_automatically(const std::string& agent_id,
                                                         std::int64_t from_tier);
 
@@ -152,6 +157,8 @@ class TierChangeService {
   std::function<Status(engine::LedgerTx&)> promotion_guard(const std::string& agent_id,
                                                            const ServeSettings& settings) const;
   void count(ViolationPass& pass, const engine::ViolationOutcome& o) const;
+  static Status refuse_reserved_actor(const std::string& actor);
+  engine::TierChangeHook auto_recheck(std::shared_ptr<const engine::Rules> decided_with) const;
   Result<engine::PromotionRecord> commit_promotion(engine::PromotionRequest request,
                                                    const ServeSettings& settings,
                                                    engine::TierChangeHook extra);

@@ -4,6 +4,9 @@
 #include <atomic>
 #include <thread>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
 
 #include "tests/tls/tls_test_support.h"
@@ -309,7 +312,34 @@ BOOST_AUTO_TEST_CASE(an_ssl_ctx_keeps_the_server_tls_alive) {
   BOOST_TEST(testing::get_hello(*client, raw.port()) == "hello");
 }
 
+BOOST_AUTO_TEST_CASE(a_private_key_open_to_others_or_behind_a_symlink_is_refused) {
+  DevSet set;
+  const std::string key = set("server-key.pem");
+  ::chmod(key.c_str(), 0644);
+  LogCapture logs;
+  auto open_key = ServerTls::create(set.server("server"), logs.log());
+  BOOST_REQUIRE(!open_key.ok());
+  BOOST_TEST(open_key.status().message().find(key) != std::string::npos);
+  BOOST_TEST(open_key.status().message().find("too open") != std::string::npos,
+             open_key.status().message());
+  BOOST_TEST(open_key.status().message().find("BEGIN") == std::string::npos);
+
+  ::chmod(key.c_str(), 0640);  // group-readable (root:ssl-cert) is a common layout
+  BOOST_TEST(ServerTls::create(set.server("server"), logs.log()).ok());
+
+  ::chmod(key.c_str(), 0600);
+  const std::string link = set("linked-key.pem");
+  BOOST_REQUIRE(::symlink(key.c_str(), link.c_str()) == 0);
+  ServerConfig via_link = set.server("server");
+  via_link.key_file = link;
+  auto linked = ServerTls::create(via_link, logs.log());
+  BOOST_REQUIRE(!linked.ok());
+  BOOST_TEST(linked.status().message().find("symbolic link") != std::string::npos,
+             linked.status().message());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+
 
 }  // namespace
 }  // namespace ps::tls

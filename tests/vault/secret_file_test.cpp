@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/vault/test_support.h"
 #include "vault/secret_file.h"
@@ -75,7 +76,29 @@ BOOST_AUTO_TEST_CASE(file_watch_notices_rename_rewrite_and_removal) {
   BOOST_TEST(watch.changed());
 }
 
+BOOST_AUTO_TEST_CASE(a_fifo_or_symlink_or_group_writable_file_is_refused_at_once) {
+  TempDir dir;
+  const std::string fifo = dir.file("fifo");
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  for (bool require_private : {false, true}) {
+    auto r = read_secret_file(fifo, require_private);  // would block without O_NONBLOCK
+    BOOST_REQUIRE(!r.ok());
+    BOOST_TEST(r.error().message.find("not a regular file") != std::string::npos);
+  }
+  write_file(dir.file("t"), "hvs.s3cr3t");
+  ::chmod(dir.file("t").c_str(), 0600);
+  BOOST_REQUIRE(::symlink(dir.file("t").c_str(), dir.file("l").c_str()) == 0);
+  auto linked = read_secret_file(dir.file("l"), true);
+  BOOST_REQUIRE(!linked.ok());
+  BOOST_TEST(linked.error().message.find("symbolic link") != std::string::npos);
+  ::chmod(dir.file("t").c_str(), 0620);
+  auto writable = read_secret_file(dir.file("t"), false);
+  BOOST_REQUIRE(!writable.ok());
+  BOOST_TEST(writable.error().message.find("s3cr3t") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+
 
 }  // namespace
 }  // namespace ps::vault

@@ -351,6 +351,15 @@ BOOST_AUTO_TEST_CASE(the_sidecars_own_commands_exit_64_for_usage_and_78_for_conf
   BOOST_TEST(fx.run({"--config", config, "eligible"}).code == kExitUsage);
 }
 
+BOOST_AUTO_TEST_CASE(promote_refuses_the_reserved_auto_approver_as_a_usage_error) {
+  Fixture fx;
+  const Run r = fx.run({"promote", "ready", "--approved-by", "policy-sidecar:auto"});
+  BOOST_TEST(r.code == kExitUsageError);
+  BOOST_TEST(r.err.find("policy-sidecar:auto is reserved") != std::string::npos, r.err);
+  BOOST_TEST(lines(r.err) == 1u);
+  BOOST_TEST(r.out.empty());
+}
+
 BOOST_AUTO_TEST_CASE(progress_appears_on_a_terminal_only_and_is_cleared) {
   TempDir dir;
   ps::testing::GenOptions o;

@@ -2,6 +2,7 @@
 // per file with comments and blank lines, refused when group or others can read it, and no
 // error ever carries a secret.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <fstream>
@@ -72,4 +73,35 @@ BOOST_AUTO_TEST_CASE(secrets_file_with_a_bad_line_names_the_line_not_the_value) 
   BOOST_TEST(!load_webhook_secrets(dir.file("missing")).ok());
 }
 
+BOOST_AUTO_TEST_CASE(a_fifo_symlink_or_foreign_owned_secret_file_is_refused_naming_the_key) {
+  ps::testing::TempDir dir;
+  const std::string fifo = dir.file("fifo");
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opened without O_NONBLOCK this would wait for a writer forever (start-up hangs).
+  auto from_fifo = load_api_token(fifo);
+  BOOST_REQUIRE(!from_fifo.ok());
+  BOOST_TEST(from_fifo.status().message().find("api.token_file: " + fifo) == 0u,
+             from_fifo.status().message());
+  BOOST_TEST(from_fifo.status().message().find("not a regular file") != std::string::npos);
+
+  const std::string real = dir.file("secrets");
+  write_file(real, std::string(kSecret) + "\n", 0600);
+  const std::string link = dir.file("link");
+  BOOST_REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+  auto via_link = load_webhook_secrets(link);
+  BOOST_REQUIRE(!via_link.ok());
+  BOOST_TEST(via_link.status().message().find("symbolic link") != std::string::npos,
+             via_link.status().message());
+  BOOST_TEST(via_link.status().message().find("MfKQ") == std::string::npos);
+
+  if (::geteuid() == 0) {  // only root can give a file away
+    BOOST_REQUIRE(::chown(real.c_str(), 65534, 65534) == 0);
+    auto foreign = load_webhook_secrets(real);
+    BOOST_REQUIRE(!foreign.ok());
+    BOOST_TEST(foreign.status().message().find("owned by uid 65534") != std::string::npos,
+               foreign.status().message());
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
+

@@ -228,15 +228,93 @@ BOOST_AUTO_TEST_CASE(every_refusal_gets_its_status_and_leaves_the_ledger_unchang
   }
   BOOST_TEST(dump_ledger(*fx.raw) == before);
   BOOST_TEST(fx.outbox().empty());
+  // Only the refusals of signed (authenticated) requests are audited: the 400s and the 415.
+  // The 401s are counted and logged (sampled), never audited.
   const std::string audit = ps::testing::read_text_file(fx.dir.file("audit.jsonl"));
   std::size_t rejected = 0;
   for (auto p = audit.find("webhook.rejected"); p != std::string::npos; p = audit.find("webhook.rejected", p + 1)) ++rejected;
-  BOOST_TEST(rejected == cases.size());
-  BOOST_TEST(audit.find("\"reason\":\"stale\"") != std::string::npos);
-  BOOST_TEST(audit.find("\"reason\":\"future\"") != std::string::npos);
-  BOOST_TEST(audit.find("\"reason\":\"signature\"") != std::string::npos);
+  std::size_t authenticated = 0;
+  for (const auto& c : cases) authenticated += c.status != 401;
+  BOOST_TEST(authenticated == 9u);
+  BOOST_TEST(rejected == authenticated);
+  BOOST_TEST(audit.find("\"reason\":\"stale\"") == std::string::npos);
+  BOOST_TEST(audit.find("\"reason\":\"future\"") == std::string::npos);
+  BOOST_TEST(audit.find("\"reason\":\"signature\"") == std::string::npos);
   BOOST_TEST(audit.find("\"reason\":\"content_type\"") != std::string::npos);
   BOOST_TEST(fx.metrics.webhook_rejections.value({"signature"}) == 3);
+  BOOST_TEST(fx.metrics.webhook_rejections.value({"stale"}) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_reserved_auto_approver_is_refused_with_400_and_changes_nothing) {
+  Fixture fx;
+  const auto before = dump_ledger(*fx.raw);
+  for (const char* type : {"promotion.approved", "promotion.denied"}) {
+    const HttpAnswer a = fx.send(approval_body("t0", 1, "policy-sidecar:auto", type),
+                                 std::string("msg_reserved_") + type);
+    BOOST_TEST(a.status == 400, a.body);
+    BOOST_TEST(a.body.find("policy-sidecar:auto is reserved") != std::string::npos, a.body);
+  }
+  BOOST_TEST(dump_ledger(*fx.raw) == before);
+  BOOST_TEST(fx.tier("t0") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_forged_webhooks_write_no_audit_and_are_throttled_per_peer) {
+  Fixture fx;
+  PeerLimits limits;  // the documented defaults: 5/s, burst 20
+  UnauthenticatedGuard guard(limits, fx.clock);
+  fx.processor = std::make_unique<ApprovalWebhook>(WebhookDeps{
+      *fx.pool, *fx.settings, *fx.tier_changes, fx.clock, fx.logger, fx.audit.get(),
+      &fx.metrics, &guard});
+  BOOST_REQUIRE(fx.send(approval_body("t2", 3, "rev"), "msg_before").status == 200);
+  const std::string audit_before = ps::testing::read_text_file(fx.dir.file("audit.jsonl"));
+  const auto ledger_before = dump_ledger(*fx.raw);
+  const std::size_t log_before = fx.log_lines.size();
+
+  const std::string body = approval_body("t0", 1, "mallory");
+  const std::string forged_signature = "v1," + ps::tls::base64_encode(std::string(32, 'A'));
+  const std::string ts = std::to_string(fx.now_unix());
+  int unauthorized = 0, throttled = 0;
+  std::optional<int> retry_after;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string id = "msg_forged_" + std::to_string(i);
+    const HttpAnswer a = fx.processor->handle(
+        {id, ts, forged_signature, "application/json", body, "203.0.113.9"});
+    if (a.status == 401) ++unauthorized;
+    if (a.status == 429) {
+      ++throttled;
+      retry_after = a.retry_after_s;
+    }
+  }
+  BOOST_TEST(unauthorized == 20);  // the burst, then 429 (no time passes on this clock)
+  BOOST_TEST(throttled == 980);
+  BOOST_TEST((retry_after == std::optional<int>(1)));
+  BOOST_TEST(ps::testing::read_text_file(fx.dir.file("audit.jsonl")) == audit_before);
+  BOOST_TEST(dump_ledger(*fx.raw) == ledger_before);
+  BOOST_TEST(fx.metrics.webhook_rejections.value({"signature"}) +
+                 fx.metrics.webhook_rejections.value({"rate_limited"}) ==
+             1000);
+  BOOST_TEST(fx.metrics.webhook_rejections.value({"rate_limited"}) == 980);
+  std::size_t rejected_lines = 0;
+  for (std::size_t i = log_before; i < fx.log_lines.size(); ++i) {
+    rejected_lines += fx.log_lines[i].find("webhook.rejected") != std::string::npos;
+  }
+  BOOST_TEST(rejected_lines == 1u);  // one per peer per interval
+  BOOST_TEST(fx.log_lines[log_before].find("203.0.113.9") != std::string::npos);
+
+  // Another address is not throttled, and a signed approval from it is decided.
+  auto h = sign_approval(fx.secret, "msg_other", fx.now_unix(), approval_body("t0", 1, "x"));
+  const std::string legit_body = approval_body("t0", 1, "x");
+  BOOST_TEST(fx.processor->handle({h.id, h.timestamp, h.signature, "application/json",
+                                   legit_body, "198.51.100.4"})
+                 .status == 200);
+  // The flooding address gets a token back after Retry-After; the next log line for it says
+  // how many were left out.
+  fx.clock.advance(std::chrono::seconds(60));
+  const HttpAnswer later =
+      fx.processor->handle({"msg_late", ts, forged_signature, "application/json", body, "203.0.113.9"});
+  BOOST_TEST(later.status == 401);
+  BOOST_TEST(fx.log_lines.back().find("\"suppressed\":999") != std::string::npos,
+             fx.log_lines.back());
 }
 
 BOOST_AUTO_TEST_CASE(a_rotated_out_secret_still_verifies_while_it_is_listed) {
