@@ -181,7 +181,13 @@ Status parse_listener_section(const json& v, const std::string& path, Config& c)
        {"tls_disable", bool_key(l.tls_disable)},
        {"max_request_bytes", int_key(l.max_request_bytes, 1024, 64 << 20, "bytes")},
        {"read_timeout_s", seconds_key(l.read_timeout_s, 0.1, 3600)},
-       {"idle_timeout_s", seconds_key(l.idle_timeout_s, 1, 3600)}});
+       {"idle_timeout_s", seconds_key(l.idle_timeout_s, 1, 3600)},
+       {"head_timeout_s", seconds_key(l.head_timeout_s, 0.1, 3600)},
+       {"request_timeout_s", seconds_key(l.request_timeout_s, 0.1, 3600)},
+       {"max_header_bytes", int_key(l.max_header_bytes, 1024, 1 << 20, "bytes")},
+       {"max_headers", int_key(l.max_headers, 8, 1000, "header fields")},
+       {"max_connections", int_key(l.max_connections, 1, 100000, "connections")},
+       {"max_connections_per_peer", int_key(l.max_connections_per_peer, 1, 100000, "connections")}});
 }
 
 Status parse_webhook_section(const json& v, const std::string& path, Config& c) {
@@ -276,6 +282,15 @@ Status validate_serve_config(const Config& c) {
   const auto& l = c.listener;
   auto hp = parse_host_port(l.address);
   if (!hp.ok()) return invalid("listener.address", hp.status().message());
+  if (l.head_timeout_s > l.request_timeout_s) {
+    return invalid("listener.head_timeout_s", "must not exceed listener.request_timeout_s (" +
+                                                  std::to_string(l.request_timeout_s) + ")");
+  }
+  if (l.max_connections_per_peer > l.max_connections) {
+    return invalid("listener.max_connections_per_peer",
+                   "must not exceed listener.max_connections (" +
+                       std::to_string(l.max_connections) + ")");
+  }
   if (l.tls_disable) {
     if (!is_loopback_host(hp->host)) {
       return invalid("listener.tls_disable",

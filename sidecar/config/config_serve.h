@@ -28,8 +28,19 @@ struct ListenerConfig {
   std::string tls_client_ca;  // non-empty: clients must present a certificate from this CA
   bool tls_disable = false;   // plain HTTP; refused unless the address is loopback
   std::int64_t max_request_bytes = 65536;
-  double read_timeout_s = 10;  // per socket read/write while a request is in progress
+  double read_timeout_s = 10;  // longest stall between bytes while a request is read or answered
   double idle_timeout_s = 30;  // an idle kept-alive connection is closed after this
+  // Deadlines: TLS handshake + request head, from the connection's (or the next request's)
+  // first byte; the whole request, head and body.
+  double head_timeout_s = 10;
+  double request_timeout_s = 30;
+  // The request line and headers together (431 beyond), and the number of header fields.
+  std::int64_t max_header_bytes = 16384;
+  std::int64_t max_headers = 64;
+  // Open connections in total and from one client address (more are closed at accept). Behind a
+  // reverse proxy every connection comes from the proxy's address: raise the per-peer cap.
+  std::int64_t max_connections = 512;
+  std::int64_t max_connections_per_peer = 64;
 };
 
 struct WebhookConfig {

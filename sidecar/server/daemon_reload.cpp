@@ -19,6 +19,12 @@ std::vector<std::string> restart_only_changes(const Config& old_c, const Config&
   check(ol.max_request_bytes != nl.max_request_bytes, "listener.max_request_bytes");
   check(ol.read_timeout_s != nl.read_timeout_s, "listener.read_timeout_s");
   check(ol.idle_timeout_s != nl.idle_timeout_s, "listener.idle_timeout_s");
+  check(ol.head_timeout_s != nl.head_timeout_s, "listener.head_timeout_s");
+  check(ol.request_timeout_s != nl.request_timeout_s, "listener.request_timeout_s");
+  check(ol.max_header_bytes != nl.max_header_bytes, "listener.max_header_bytes");
+  check(ol.max_headers != nl.max_headers, "listener.max_headers");
+  check(ol.max_connections != nl.max_connections, "listener.max_connections");
+  check(ol.max_connections_per_peer != nl.max_connections_per_peer, "listener.max_connections_per_peer");
   check(old_c.ledger.path != new_c.ledger.path, "ledger.path");
   check(old_c.ledger.busy_timeout_ms != new_c.ledger.busy_timeout_ms, "ledger.busy_timeout_ms");
   check(old_c.ledger.journal_mode != new_c.ledger.journal_mode, "ledger.journal_mode");
@@ -61,6 +67,12 @@ Config effective_config(const Config& running, const Config& next) {
   effective.listener.max_request_bytes = running.listener.max_request_bytes;
   effective.listener.read_timeout_s = running.listener.read_timeout_s;
   effective.listener.idle_timeout_s = running.listener.idle_timeout_s;
+  effective.listener.head_timeout_s = running.listener.head_timeout_s;
+  effective.listener.request_timeout_s = running.listener.request_timeout_s;
+  effective.listener.max_header_bytes = running.listener.max_header_bytes;
+  effective.listener.max_headers = running.listener.max_headers;
+  effective.listener.max_connections = running.listener.max_connections;
+  effective.listener.max_connections_per_peer = running.listener.max_connections_per_peer;
   effective.ledger = running.ledger;
   effective.audit = running.audit;
   effective.health = running.health;

@@ -1,371 +1,629 @@
+#include <utility>  // GCC 12 + C++20: before Asio's headers
+
 #include "sidecar/server/listener.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
 
-#include <httplib.h>
-
-#include <cmath>
-#include <cstdlib>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
 namespace ps::sidecar::server {
 namespace {
 
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Steady = std::chrono::steady_clock;
+using TlsStream = asio::ssl::stream<tcp::socket>;
 
-constexpr const char* kJson = "application/json";
-constexpr std::size_t kKeepAliveMaxCount = 100;
-
-void send(httplib::Response& res, const HttpAnswer& a) {
-  res.status = a.status;
-  if (a.retry_after_s) res.set_header("Retry-After", std::to_string(*a.retry_after_s));
-  if (a.replayed) res.set_header("Idempotent-Replayed", "true");
-  if (a.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(a.body, kJson);
+Steady::duration seconds(double s) {
+  return std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(s));
 }
 
-// httplib 0.11.4 keeps a connection open after any answer unless the *request* asked to
-// close it, and has no handle on the connection's socket. After refusing a request whose body
-// is left unread, those bytes must never be parsed as a next request (request smuggling), so
-// the refusal shuts the reading side of the connection's socket, found by its peer address
-// among this process's sockets: the answer is still written, the next read sees EOF, and
-// httplib closes the connection.
-void stop_reading(const std::string& peer_addr, int peer_port, int local_port) {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (!dir) return;
-  while (dirent* e = ::readdir(dir)) {
-    char* end = nullptr;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || fd == ::dirfd(dir)) continue;
-    struct stat st {};
-    if (::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_storage peer{}, local{};
-    socklen_t plen = sizeof peer, llen = sizeof local;
-    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &plen) != 0) continue;
-    if (::getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &llen) != 0) continue;
-    char text[INET6_ADDRSTRLEN] = {};
-    int pport = 0, lport = 0;
-    if (peer.ss_family == AF_INET) {
-      const auto* p4 = reinterpret_cast<const sockaddr_in*>(&peer);
-      ::inet_ntop(AF_INET, &p4->sin_addr, text, sizeof text);
-      pport = ntohs(p4->sin_port);
-      lport = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
-    } else if (peer.ss_family == AF_INET6) {
-      const auto* p6 = reinterpret_cast<const sockaddr_in6*>(&peer);
-      ::inet_ntop(AF_INET6, &p6->sin6_addr, text, sizeof text);
-      pport = ntohs(p6->sin6_port);
-      lport = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
-    } else {
-      continue;
+bool plain_digits(std::string_view v) {
+  if (v.empty() || v.size() > 18) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+RouteAnswer refusal(int status, std::string_view message) {
+  return json_answer({status, errors_body(message), {}, false});
+}
+
+tcp::socket& lowest(tcp::socket& s) { return s; }
+tcp::socket& lowest(TlsStream& s) { return s.next_layer(); }
+
+// What a connection is doing: it decides which deadline applies and what stop() may close.
+// Bytes a read may bring beyond the head cap (the buffer's limit is the cap plus this).
+constexpr std::size_t kReadSlack = 16384;
+
+enum class Phase { handshake, idle, head, body, handling, writing, closed };
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void start() = 0;
+  // stop(): closes the connection unless a request is being read, handled or answered (that
+  // one is answered with Connection: close).
+  virtual void stop_if_idle() = 0;
+};
+
+}  // namespace
+
+// Owns the IO context, the acceptor, the worker pool and the connection bookkeeping. Every
+// member without a lock is touched only on the IO thread.
+class Listener::Impl {
+ public:
+  Impl(const ListenerConfig& config, std::shared_ptr<tls::ServerTls> tls, Routes routes,
+       Logger& log, const Clock& clock)
+      : config_(config),
+        server_tls_(std::move(tls)),
+        routes_(std::move(routes), config.max_request_bytes, log, clock),
+        log_(log),
+        acceptor_(ioc_),
+        retry_timer_(ioc_) {}
+  ~Impl() { workers_.join(); }
+
+  Status open(const ListenerConfig& config);
+  void run() { ioc_.run(); }
+  void stop();
+  bool drain(Clock::SteadyTime deadline, const Clock& clock);
+  std::size_t in_flight() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_flight_;
+  }
+  int port() const { return port_; }
+  bool tls() const { return ssl_.has_value(); }
+
+  // For sessions (IO thread).
+  const ListenerConfig& config() const { return config_; }
+  const RouteTable& routes() const { return routes_; }
+  asio::io_context& ioc() { return ioc_; }
+  asio::thread_pool& workers() { return workers_; }
+  bool stopping() const { return stopping_; }
+  void forget(SessionBase* s, const std::string& peer);
+  void request_started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++in_flight_;
+  }
+  void request_ended() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
     }
-    if (pport == peer_port && lport == local_port && peer_addr == text) {
-      ::shutdown(static_cast<int>(fd), SHUT_RD);
-      break;
+    idle_cv_.notify_all();
+  }
+
+ private:
+  void accept();
+  void on_accept(const boost::system::error_code& ec, tcp::socket socket);
+  void refuse(tcp::socket& socket, const std::string& peer, const char* why);
+
+  const ListenerConfig config_;
+  const std::shared_ptr<tls::ServerTls> server_tls_;
+  const RouteTable routes_;
+  Logger& log_;
+  int port_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::size_t in_flight_ = 0;  // guarded by mu_
+
+  // Declared before ioc_: sessions destroyed with the context still find them.
+  std::map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
+  std::map<std::string, std::size_t> per_peer_;
+  bool stopping_ = false;
+  std::optional<asio::ssl::context> ssl_;
+  asio::io_context ioc_{1};
+  tcp::acceptor acceptor_;
+  asio::steady_timer retry_timer_;
+  asio::thread_pool workers_{Listener::kWorkers};
+};
+
+namespace {
+
+// One connection. Runs on the IO thread except for the route, which a worker runs on a copy of
+// the request; its answer comes back to the IO thread. A single timer carries whichever
+// deadline applies now; when it fires the socket's pending operation is cancelled.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  Session(Listener::Impl& server, Stream stream, std::string peer)
+      : server_(server),
+        stream_(std::move(stream)),
+        peer_(std::move(peer)),
+        timer_(server.ioc()),
+        // Bounds what one read may take in: a head over the cap fails before the buffer fills.
+        buffer_(static_cast<std::size_t>(server.config().max_header_bytes) + kReadSlack) {}
+  ~Session() override { server_.forget(this, peer_); }
+
+  void start() override;
+  void stop_if_idle() override;
+
+ private:
+  const ListenerConfig& config() const { return server_.config(); }
+  void next_request();
+  void read();
+  void on_read(const beast::error_code& ec);
+  void on_timeout();
+  // A body up to this size over max_request_bytes is read and dropped before the 413, so a
+  // plain client that writes its whole body first still sees the answer; beyond it, 413 at once.
+  std::uint64_t discard_limit() const {
+    return std::max<std::uint64_t>(static_cast<std::uint64_t>(config().max_request_bytes) * 4, 1u << 20);
+  }
+  void discard(std::uint64_t length);
+  void discard_more();
+  bool expects_continue() const;
+  void send_continue();
+  std::optional<RouteAnswer> check_head();
+  void handle();
+  void answer(RouteAnswer a, bool close);
+  void on_written(const beast::error_code& ec);
+  void arm(Steady::time_point at);
+  void close();
+  std::string path() const;
+
+  Listener::Impl& server_;
+  Stream stream_;
+  const std::string peer_;
+  asio::steady_timer timer_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  Phase phase_ = Phase::handshake;
+  Steady::time_point started_;   // of the connection, then of each request's first byte
+  Steady::time_point deadline_;  // of the current phase
+  bool timed_out_ = false;
+  bool in_flight_ = false;
+  bool close_after_answer_ = false;
+  bool discarding_ = false;
+  std::uint64_t discard_left_ = 0;
+  unsigned served_ = 0;
+};
+
+template <class Stream>
+void Session<Stream>::start() {
+  started_ = Steady::now();
+  deadline_ = started_ + seconds(config().head_timeout_s);
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    arm(deadline_);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](const beast::error_code& ec) {
+                              if (ec || self->timed_out_ || self->phase_ == Phase::closed) {
+                                return self->close();
+                              }
+                              self->phase_ = Phase::head;
+                              self->parser_.reset();
+                              self->next_request();
+                            });
+  } else {
+    phase_ = Phase::head;
+    next_request();
+  }
+}
+
+// A fresh parser with the limits; the first request's head deadline runs from the accept, a
+// later one's from its first byte (until then the idle deadline applies).
+template <class Stream>
+void Session<Stream>::next_request() {
+  if (server_.stopping() && phase_ == Phase::idle) return close();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
+  parser_->body_limit(discard_limit());
+  if (phase_ == Phase::idle) deadline_ = Steady::now() + seconds(config().idle_timeout_s);
+  read();
+}
+
+template <class Stream>
+void Session<Stream>::read() {
+  const auto stall = Steady::now() + seconds(config().read_timeout_s);
+  arm(phase_ == Phase::idle ? deadline_ : std::min(deadline_, stall));
+  http::async_read_some(stream_, buffer_, *parser_,
+                        [self = this->shared_from_this()](const beast::error_code& ec, std::size_t) {
+                          self->on_read(ec);
+                        });
+}
+
+// The order: a deadline that passed wins over whatever the read brought; then parse errors
+// (the listener's own refusals); then the head checks once, when the head is complete; then
+// the body until the message is done.
+template <class Stream>
+void Session<Stream>::on_read(const beast::error_code& ec) {
+  if (phase_ == Phase::closed) return;
+  if (timed_out_) return on_timeout();
+  if (ec == http::error::header_limit) {
+    return answer(refusal(431, "request head larger than " +
+                                   std::to_string(config().max_header_bytes) +
+                                   " bytes (listener.max_header_bytes)"), true);
+  }
+  if (ec == http::error::body_limit) return answer(refusal(413, server_.routes().too_large_message()), true);
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec.category() != http::make_error_code(http::error::bad_target).category()) {
+    if (ec) return close();
+  } else if (ec) {
+    return answer(refusal(400, std::string("malformed request: ") + ec.message()), true);
+  }
+  if (phase_ == Phase::idle) {  // the next request's first bytes
+    phase_ = Phase::head;
+    started_ = Steady::now();
+    deadline_ = started_ + seconds(config().head_timeout_s);
+  }
+  if (phase_ == Phase::head && parser_->is_header_done()) {
+    if (auto refused = check_head()) return answer(std::move(*refused), true);
+    const auto length = parser_->content_length();
+    if (length && *length > static_cast<std::uint64_t>(config().max_request_bytes)) {
+      return discard(*length);
+    }
+    phase_ = Phase::body;
+    in_flight_ = true;
+    server_.request_started();
+    deadline_ = started_ + seconds(config().request_timeout_s);
+    if (!parser_->is_done() && expects_continue()) return send_continue();
+  }
+  if (parser_->is_done()) return handle();
+  read();
+}
+
+template <class Stream>
+void Session<Stream>::discard(std::uint64_t length) {
+  discarding_ = true;
+  deadline_ = started_ + seconds(config().request_timeout_s);
+  const std::uint64_t have = std::min<std::uint64_t>(buffer_.size(), length);
+  buffer_.consume(static_cast<std::size_t>(have));
+  discard_left_ = length - have;
+  discard_more();
+}
+
+// Reads the refused body through the (bounded) buffer and drops it; the deadlines still apply.
+template <class Stream>
+void Session<Stream>::discard_more() {
+  if (discard_left_ == 0) return answer(refusal(413, server_.routes().too_large_message()), true);
+  arm(std::min(deadline_, Steady::now() + seconds(config().read_timeout_s)));
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(discard_left_, kReadSlack));
+  stream_.async_read_some(buffer_.prepare(n), [self = this->shared_from_this()](
+                                                  const beast::error_code& ec, std::size_t got) {
+    if (self->phase_ == Phase::closed) return;
+    if (ec || self->timed_out_) return self->close();
+    self->buffer_.commit(got);
+    self->buffer_.consume(got);
+    self->discard_left_ -= std::min<std::uint64_t>(got, self->discard_left_);
+    self->discard_more();
+  });
+}
+
+template <class Stream>
+void Session<Stream>::on_timeout() {
+  if (phase_ == Phase::body) {
+    return answer(refusal(400, "malformed request: the request did not arrive whole in time "
+                               "(listener.read_timeout_s, listener.request_timeout_s)"),
+                  true);
+  }
+  close();  // a head or handshake that never came, or an idle kept-alive connection
+}
+
+// Strict framing, decided by the listener before any body byte is used: exactly one
+// Content-Length of plain digits (none for a body-less GET), never Transfer-Encoding.
+template <class Stream>
+std::optional<RouteAnswer> Session<Stream>::check_head() {
+  const auto& req = parser_->get();
+  std::size_t fields = 0, lengths = 0;
+  std::string length;
+  for (const auto& f : req) {
+    ++fields;
+    if (f.name() == http::field::transfer_encoding) {
+      return refusal(400, "Transfer-Encoding is not accepted: send the body with a Content-Length");
+    }
+    if (f.name() == http::field::content_length) {
+      ++lengths;
+      length = std::string(f.value());
     }
   }
-  ::closedir(dir);
-}
-
-std::string route_of(const httplib::Request& req) {
-  const std::string& p = req.path;
-  if (p == "/v1/webhooks/approval") return "webhook";
-  if (p == "/v1/sys/health") return "health";
-  if (p == "/metrics") return "metrics";
-  if (p.rfind("/v1/agents/", 0) == 0) return "agents";
-  if (p == "/v1/eligible" || p == "/v1/promotions" || p == "/v1/sync" || p == "/v1/reconcile") {
-    return p.substr(4);
+  if (fields > static_cast<std::size_t>(config().max_headers)) {
+    return refusal(431, "more than " + std::to_string(config().max_headers) +
+                            " header fields (listener.max_headers)");
   }
-  return "other";
+  if (lengths > 1) return refusal(400, "more than one Content-Length");
+  if (lengths == 1 && !plain_digits(length)) return refusal(400, "invalid Content-Length");
+  if (lengths == 0 && req.method() == http::verb::post) {
+    return refusal(411, "a Content-Length is required");
+  }
+  return std::nullopt;
 }
 
-// httplib takes seconds and microseconds.
-std::pair<time_t, time_t> split_seconds(double s) {
-  const double whole = std::floor(s);
-  return {static_cast<time_t>(whole), static_cast<time_t>((s - whole) * 1e6)};
+template <class Stream>
+bool Session<Stream>::expects_continue() const {
+  const auto it = parser_->get().find(http::field::expect);
+  return it != parser_->get().end() && beast::iequals(it->value(), "100-continue");
+}
+
+// curl sends `Expect: 100-continue` with larger bodies and waits for this before sending them.
+template <class Stream>
+void Session<Stream>::send_continue() {
+  static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  asio::async_write(stream_, asio::buffer(kContinue),
+                    [self = this->shared_from_this()](const beast::error_code& ec, std::size_t) {
+                      if (ec || self->timed_out_ || self->phase_ == Phase::closed) {
+                        return self->on_read(ec ? ec : beast::error_code());
+                      }
+                      self->read();
+                    });
+}
+
+template <class Stream>
+void Session<Stream>::handle() {
+  phase_ = Phase::handling;
+  timer_.cancel();
+  auto& req = parser_->get();
+  ParsedRequest r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  for (const auto& f : req) r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  r.body = std::move(req.body());
+  r.peer = peer_;
+  const bool keep = req.keep_alive() && served_ + 1 < Listener::kKeepAliveMaxCount;
+  // The work guard keeps run() going while the route runs (nothing else may be pending then).
+  asio::post(server_.workers(), [self = this->shared_from_this(), r = std::move(r), keep,
+                                 work = asio::make_work_guard(server_.ioc())]() mutable {
+    RouteAnswer a = self->server_.routes().serve(r);
+    auto& ioc = self->server_.ioc();
+    asio::post(ioc, [self = std::move(self), a = std::move(a), keep]() mutable {
+      self->answer(std::move(a), !keep);
+    });
+  });
+}
+
+template <class Stream>
+void Session<Stream>::answer(RouteAnswer a, bool close) {
+  if (phase_ == Phase::closed) return;
+  close = close || close_after_answer_ || server_.stopping();
+  phase_ = Phase::writing;
+  timed_out_ = false;
+  const std::string method = parser_ && parser_->is_header_done()
+                                 ? std::string(parser_->get().method_string()) : "";
+  server_.routes().finished(method, path(), a.status, peer_);
+  auto& res = response_.emplace();
+  res.version(11);
+  res.result(static_cast<unsigned>(a.status));
+  res.set(http::field::content_type, a.content_type);
+  for (auto& [name, value] : a.headers) res.set(name, value);
+  res.keep_alive(!close);
+  res.body() = std::move(a.body);
+  res.prepare_payload();
+  close_after_answer_ = close;
+  arm(Steady::now() + seconds(std::max(config().read_timeout_s, config().request_timeout_s)));
+  http::async_write(stream_, res,
+                    [self = this->shared_from_this()](const beast::error_code& ec, std::size_t) {
+                      self->on_written(ec);
+                    });
+}
+
+template <class Stream>
+void Session<Stream>::on_written(const beast::error_code& ec) {
+  if (in_flight_) {
+    in_flight_ = false;
+    server_.request_ended();
+  }
+  if (ec || timed_out_ || close_after_answer_ || phase_ == Phase::closed) return close();
+  ++served_;
+  response_.reset();
+  phase_ = Phase::idle;
+  next_request();
+}
+
+template <class Stream>
+void Session<Stream>::arm(Steady::time_point at) {
+  timer_.expires_at(at);  // cancels the wait in progress (its handler sees operation_aborted)
+  timer_.async_wait([self = this->shared_from_this()](const beast::error_code& ec) {
+    if (ec || self->phase_ == Phase::closed || self->phase_ == Phase::handling) return;
+    self->timed_out_ = true;
+    beast::error_code ignored;
+    lowest(self->stream_).cancel(ignored);
+  });
+}
+
+template <class Stream>
+void Session<Stream>::stop_if_idle() {
+  if (phase_ == Phase::handshake || phase_ == Phase::idle ||
+      (phase_ == Phase::head && !in_flight_)) {
+    return close();
+  }
+  close_after_answer_ = true;
+}
+
+template <class Stream>
+void Session<Stream>::close() {
+  if (phase_ == Phase::closed) return;
+  if (in_flight_) {
+    in_flight_ = false;
+    server_.request_ended();
+  }
+  phase_ = Phase::closed;
+  timer_.cancel();
+  beast::error_code ignored;
+  auto& socket = lowest(stream_);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+template <class Stream>
+std::string Session<Stream>::path() const {
+  if (!parser_ || !parser_->is_header_done()) return "";
+  const auto raw = parser_->get().target();
+  const std::string_view target(raw.data(), raw.size());
+  return url_decode(target.substr(0, target.find('?')), false);
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Listener>> Listener::create(const ListenerConfig& config,
-                                                           std::shared_ptr<tls::ServerTls> tls,
-                                                           Routes routes, Logger& log,
-                                                           const Clock& clock) {
+// ---- Listener::Impl --------------------------------------------------------------------------
+
+Status Listener::Impl::open(const ListenerConfig& config) {
   auto hp = parse_host_port(config.address);
   if (!hp.ok()) return Status(Code::invalid_argument, "listener.address: " + hp.status().message());
-  std::unique_ptr<httplib::Server> server;
-  if (tls) {
-    server = tls->make_httplib_server();
+  if (server_tls_) {
+    tls::SslCtxPtr ctx = server_tls_->make_ssl_ctx();
+    if (!ctx) return Status(Code::unavailable, "cannot set up the listener's TLS context");
+    ssl_.emplace(ctx.release());  // the asio context owns it from here
+  }
+  const Status cannot(Code::unavailable, "cannot listen on " + config.address +
+                                             " (address in use, not local, or not permitted)");
+  boost::system::error_code ec;
+  tcp::resolver resolver(ioc_);
+  const auto found = resolver.resolve(hp->host, std::to_string(hp->port),
+                                      tcp::resolver::numeric_service, ec);
+  if (ec || found.empty()) return cannot;
+  const tcp::endpoint endpoint = found.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return cannot;
+  port_ = acceptor_.local_endpoint(ec).port();
+  if (ec || port_ == 0) return cannot;
+  accept();
+  return Status::success();
+}
+
+void Listener::Impl::accept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+// Caps are checked at accept: a refused connection costs one accept and one close (no
+// handshake, no parse). An accept error (out of descriptors) is retried after a pause rather
+// than in a busy loop.
+void Listener::Impl::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
+  if (stopping_ || !acceptor_.is_open()) return;
+  if (ec) {
+    log_.warn("http.accept", ec.message());
+    retry_timer_.expires_after(std::chrono::milliseconds(50));
+    retry_timer_.async_wait([this](const boost::system::error_code& e) {
+      if (!e && !stopping_) accept();
+    });
+    return;
+  }
+  boost::system::error_code peer_ec;
+  const std::string peer = socket.remote_endpoint(peer_ec).address().to_string();
+  if (peer_ec) {
+    accept();
+    return;
+  }
+  if (sessions_.size() >= static_cast<std::size_t>(config_.max_connections)) {
+    refuse(socket, peer, "listener.max_connections");
+  } else if (per_peer_[peer] >= static_cast<std::size_t>(config_.max_connections_per_peer)) {
+    refuse(socket, peer, "listener.max_connections_per_peer");
   } else {
-    server = std::make_unique<httplib::Server>();
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::shared_ptr<SessionBase> s;
+    if (ssl_) {
+      s = std::make_shared<Session<TlsStream>>(*this, TlsStream(std::move(socket), *ssl_), peer);
+    } else {
+      s = std::make_shared<Session<tcp::socket>>(*this, std::move(socket), peer);
+    }
+    ++per_peer_[peer];
+    sessions_.emplace(s.get(), s);
+    s->start();
   }
-  if (!server->is_valid()) {
-    return Status(Code::unavailable, "cannot set up the listener's TLS context");
-  }
-  std::unique_ptr<Listener> l(
-      new Listener(config, std::move(tls), std::move(server), std::move(routes), log, clock));
-  l->install_routes();
-  int port = hp->port;
-  if (port == 0) {
-    port = l->server_->bind_to_any_port(hp->host);
-    if (port < 0) port = 0;
-  } else if (!l->server_->bind_to_port(hp->host, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    return Status(Code::unavailable, "cannot listen on " + config.address +
-                                         " (address in use, not local, or not permitted)");
-  }
-  l->port_ = port;
-  return l;
+  accept();
 }
 
-Listener::Listener(ListenerConfig config, std::shared_ptr<tls::ServerTls> tls,
-                   std::unique_ptr<httplib::Server> server, Routes routes, Logger& log,
-                   const Clock& clock)
-    : config_(std::move(config)),
-      tls_(std::move(tls)),
-      server_(std::move(server)),
-      routes_(std::move(routes)),
-      log_(log),
-      clock_(clock) {}
-
-Listener::~Listener() = default;
-
-void Listener::run() { server_->listen_after_bind(); }
-
-void Listener::stop() { server_->stop(); }
-
-std::size_t Listener::in_flight() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return in_flight_.size();
+void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const char* why) {
+  boost::system::error_code ignored;
+  if (!ssl_) {
+    // Plain HTTP: a best-effort 503 that never blocks the IO thread.
+    static const std::string k503 =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 37\r\n\r\n"
+        "{\"errors\":[\"too many connections\"]}\n";
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(k503), ignored);
+  }
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+  if (log_.enabled(LogLevel::debug)) {
+    log_.debug("http.refused", "connection refused at accept", {{"remote", peer}, {"limit", why}});
+  }
+  if (per_peer_[peer] == 0) per_peer_.erase(peer);
 }
 
-bool Listener::drain(Clock::SteadyTime deadline) {
+void Listener::Impl::forget(SessionBase* s, const std::string& peer) {
+  sessions_.erase(s);
+  const auto it = per_peer_.find(peer);
+  if (it != per_peer_.end() && --it->second == 0) per_peer_.erase(it);
+}
+
+void Listener::Impl::stop() {
+  asio::post(ioc_, [this] {
+    if (stopping_) return;
+    stopping_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    retry_timer_.cancel();
+    std::vector<std::shared_ptr<SessionBase>> live;
+    for (auto& [raw, weak] : sessions_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) s->stop_if_idle();
+  });
+}
+
+bool Listener::Impl::drain(Clock::SteadyTime deadline, const Clock& clock) {
   std::unique_lock<std::mutex> lock(mu_);
   // Steady waits in slices: the injected clock is real in the daemon; tests do not drain.
-  while (!in_flight_.empty()) {
-    if (clock_.steady_now() >= deadline) return false;
+  while (in_flight_ != 0) {
+    if (clock.steady_now() >= deadline) return false;
     idle_cv_.wait_for(lock, std::chrono::milliseconds(20));
   }
   return true;
 }
 
-void Listener::refuse_and_close(const httplib::Request& req, httplib::Response& res, int status,
-                                const std::string& message) {
-  res.status = status;
-  res.set_header("Connection", "close");
-  res.set_content(errors_body(message), kJson);
-  // Not now: httplib checks that the peer is alive (a peek read) before writing the answer.
-  std::lock_guard<std::mutex> lock(mu_);
-  close_after_answer_.insert(&req);
+// ---- Listener --------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Listener>> Listener::create(const ListenerConfig& config,
+                                                   std::shared_ptr<tls::ServerTls> tls,
+                                                   Routes routes, Logger& log, const Clock& clock) {
+  std::unique_ptr<Impl> impl;
+  try {
+    impl = std::make_unique<Impl>(config, std::move(tls), std::move(routes), log, clock);
+    if (Status opened = impl->open(config); !opened.ok()) return opened;
+  } catch (const std::exception& e) {
+    return Status(Code::unavailable, std::string("cannot set up the listener: ") + e.what());
+  }
+  std::unique_ptr<Listener> l(new Listener(std::move(impl)));
+  l->clock_ = &clock;
+  return l;
 }
 
-bool Listener::admit(const httplib::Request& req, httplib::Response& res) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    in_flight_.insert(&req);
-  }
-  if (req.has_header("Transfer-Encoding")) {
-    refuse_and_close(req, res, 411, "a Content-Length is required (chunked request bodies are not accepted)");
-    return false;
-  }
-  const bool has_length = req.has_header("Content-Length");
-  if (req.method == "POST" && !has_length) {
-    refuse_and_close(req, res, 411, "a Content-Length is required");
-    return false;
-  }
-  if (has_length) {
-    const std::string v = req.get_header_value("Content-Length");
-    bool digits = !v.empty() && v.size() <= 18;
-    for (char c : v) digits = digits && c >= '0' && c <= '9';
-    if (!digits) {
-      refuse_and_close(req, res, 400, "invalid Content-Length");
-      return false;
-    }
-    // Slightly too large: httplib reads and discards the body (payload_max_length) and answers
-    // 413, so the connection stays usable. Far too large: refuse without reading it.
-    const long long length = std::stoll(v);
-    const long long read_and_discard_limit =
-        std::max<long long>(config_.max_request_bytes * 4, 1 << 20);
-    if (length > read_and_discard_limit) {
-      refuse_and_close(req, res, 413, too_large_message());
-      return false;
-    }
-  }
-  return true;
-}
+Listener::Listener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Listener::~Listener() = default;
 
-std::string Listener::too_large_message() const {
-  return "request body larger than " + std::to_string(config_.max_request_bytes) +
-         " bytes (listener.max_request_bytes)";
-}
-
-void Listener::finished(const httplib::Request& req, const httplib::Response& res) {
-  bool close = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    in_flight_.erase(&req);
-    close = close_after_answer_.erase(&req) > 0;
-  }
-  // A body that was not read whole (refused early, too large, or the client stalled past the
-  // read timeout) may still be arriving: never parse its rest as a request.
-  if (!close && req.has_header("Content-Length")) {
-    const std::string v = req.get_header_value("Content-Length");
-    close = v.size() > 18 || req.body.size() != std::strtoull(v.c_str(), nullptr, 10);
-  }
-  if (close) stop_reading(req.remote_addr, req.remote_port, port_);
-  idle_cv_.notify_all();
-  const std::string route = route_of(req);
-  if (route == "webhook") {
-    if (routes_.metrics) routes_.metrics->webhook_requests.inc({std::to_string(res.status)});
-  } else if (routes_.metrics) {
-    routes_.metrics->api_requests.inc({route, std::to_string(res.status)});
-  }
-  if (log_.enabled(LogLevel::debug)) {
-    log_.debug("http.request", req.method + " " + route,
-               {{"status", res.status}, {"remote", req.remote_addr}});
-  }
-}
-
-void Listener::api_route(const httplib::Request& req, httplib::Response& res,
-                         const std::string& route) {
-  ApiRequest r;
-  r.params = {req.params.begin(), req.params.end()};
-  r.authorization = req.get_header_value("Authorization");
-  if (!routes_.api) {
-    send(res, {404, errors_body("the operator API is disabled"), {}, false});
-    return;
-  }
-  if (auto refused = routes_.api->authorize(r)) {
-    send(res, *refused);
-    return;
-  }
-  if (route == "eligible") return send(res, routes_.api->eligible(r));
-  if (route == "promotions") return send(res, routes_.api->promotions(r));
-  if (route == "sync") return send(res, routes_.api->sync(r));
-  if (route == "reconcile") return send(res, routes_.api->reconcile(r));
-  if (route == "freeze") {
-    r.body = req.body;
-    return send(res, req.method == "GET" ? routes_.api->freeze_state(r) : routes_.api->freeze(r));
-  }
-  if (route == "unfreeze") {
-    r.body = req.body;
-    return send(res, routes_.api->unfreeze(r));
-  }
-  // agents: httplib has URL-decoded the path; the API validates what came out.
-  return send(res, routes_.api->agent(r, std::string_view(req.path).substr(11)));
-}
-
-void Listener::install_routes() {
-  httplib::Server& s = *server_;
-  s.new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
-  const auto [read_s, read_us] = split_seconds(config_.read_timeout_s);
-  s.set_read_timeout(read_s, read_us);
-  s.set_write_timeout(read_s, read_us);
-  s.set_keep_alive_timeout(static_cast<time_t>(std::ceil(config_.idle_timeout_s)));
-  s.set_keep_alive_max_count(kKeepAliveMaxCount);
-  s.set_payload_max_length(static_cast<std::size_t>(config_.max_request_bytes));
-  s.set_tcp_nodelay(true);
-
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    return admit(req, res) ? httplib::Server::HandlerResponse::Unhandled
-                           : httplib::Server::HandlerResponse::Handled;
-  });
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) { finished(req, res); });
-  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_.error("http.exception", what, {{"path", route_of(req)}});
-    send(res, {500, errors_body("internal error"), {}, false});
-  });
-  // Answers httplib makes itself (400 unparsable, 404 no route, 413 via payload_max_length)
-  // get a JSON body too.
-  s.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (res.status == 404) {
-      res.set_content("{\"errors\":[]}", kJson);
-    } else {
-      const std::string what = res.status == 413   ? too_large_message()
-                               : res.status == 400 ? "malformed request"
-                                                   : "request failed";
-      res.set_content(errors_body(what), kJson);
-    }
-  });
-
-  add_routes();
-}
-
-void Listener::add_routes() {
-  httplib::Server& s = *server_;
-  s.Post("/v1/webhooks/approval", [this](const httplib::Request& req, httplib::Response& res) {
-    webhook_route(req, res);
-  });
-  s.Get("/v1/sys/health", [this](const httplib::Request& req, httplib::Response& res) {
-    ApiRequest r;
-    r.params = {req.params.begin(), req.params.end()};
-    r.authorization = req.get_header_value("Authorization");
-    send(res, health_answer(*routes_.health, r, routes_.api, routes_.version));
-  });
-  s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
-    if (routes_.metrics_auth) {
-      ApiRequest r;
-      r.authorization = req.get_header_value("Authorization");
-      if (!routes_.api) {
-        return send(res, {404, errors_body("/metrics needs the API token (api.token_file), or "
-                                           "api.metrics_auth false"), {}, false});
-      }
-      if (auto refused = routes_.api->authorize(r)) return send(res, *refused);
-    }
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(routes_.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  // [\s\S]: every byte, newlines included, reaches the id validation (400), not a 404.
-  s.Get(R"(/v1/agents/[\s\S]+)", [this](const httplib::Request& req, httplib::Response& res) {
-    api_route(req, res, "agents");
-  });
-  for (const char* route : {"eligible", "promotions", "sync"}) {
-    s.Get(std::string("/v1/") + route, [this, route](const httplib::Request& req, httplib::Response& res) {
-      api_route(req, res, route);
-    });
-  }
-  for (const char* route : {"reconcile", "freeze", "unfreeze"}) {
-    s.Post(std::string("/v1/") + route, [this, route](const httplib::Request& req, httplib::Response& res) {
-      api_route(req, res, route);
-    });
-  }
-  s.Get("/v1/freeze", [this](const httplib::Request& req, httplib::Response& res) {
-    api_route(req, res, "freeze");
-  });
-}
-
-void Listener::webhook_route(const httplib::Request& req, httplib::Response& res) {
-  const auto start = clock_.steady_now();
-  HttpAnswer a;
-  if (req.body.size() > static_cast<std::size_t>(config_.max_request_bytes)) {
-    a = {413, errors_body(too_large_message()), {}, false};  // payload_max_length's backstop
-  } else if (!routes_.webhook) {
-    a = {404, errors_body("the approval webhook is disabled"), {}, false};
-  } else {
-    const std::string id = req.get_header_value("webhook-id");
-    const std::string ts = req.get_header_value("webhook-timestamp");
-    const std::string sig = req.get_header_value("webhook-signature");
-    const std::string ct = req.get_header_value("Content-Type");
-    a = routes_.webhook->handle({id, ts, sig, ct, req.body, req.remote_addr});
-  }
-  send(res, a);
-  if (routes_.metrics) {
-    const char* outcome = a.replayed ? "replayed" : a.status == 200 ? "decided" : "refused";
-    routes_.metrics->webhook_duration.observe(
-        {outcome}, std::chrono::duration<double>(clock_.steady_now() - start).count());
-  }
-}
+int Listener::port() const { return impl_->port(); }
+bool Listener::tls() const { return impl_->tls(); }
+void Listener::run() { impl_->run(); }
+void Listener::stop() { impl_->stop(); }
+bool Listener::drain(Clock::SteadyTime deadline) { return impl_->drain(deadline, *clock_); }
+std::size_t Listener::in_flight() const { return impl_->in_flight(); }
 
 }  // namespace ps::sidecar::server

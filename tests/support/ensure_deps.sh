@@ -6,7 +6,7 @@ set -euo pipefail
 
 PS_DEBIAN_PACKAGES=(
   build-essential cmake pkg-config ninja-build  # ninja: examples/demo.sh builds with it
-  libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-test-dev
+  libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-dev libboost-test-dev
   openssl curl sqlite3 python3 python3-hvac
   help2man dpkg-dev lintian man-db systemd  # the man page; the Debian package (dpkg-shlibdeps), its check (lintian, systemd-analyze verify)
   prometheus  # promtool: the tests check examples/prometheus/ (the server is not started)

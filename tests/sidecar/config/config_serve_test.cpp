@@ -93,6 +93,35 @@ BOOST_AUTO_TEST_CASE(wrong_types_and_unknown_keys_name_the_key_path) {
   BOOST_TEST(error_of(R"({"shutdown": {"grace_s": "10s"}})").find("config: shutdown.grace_s:") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(listener_limits_have_documented_defaults_and_are_checked_with_key_paths) {
+  const Config d = parsed("{}");
+  BOOST_TEST(d.listener.head_timeout_s == 10);
+  BOOST_TEST(d.listener.request_timeout_s == 30);
+  BOOST_TEST(d.listener.max_header_bytes == 16384);
+  BOOST_TEST(d.listener.max_headers == 64);
+  BOOST_TEST(d.listener.max_connections == 512);
+  BOOST_TEST(d.listener.max_connections_per_peer == 64);
+  const Config c = parsed(R"({"listener": {"head_timeout_s": 2, "request_timeout_s": 4.5,
+    "max_header_bytes": 4096, "max_headers": 20, "max_connections": 100, "max_connections_per_peer": 10}})");
+  BOOST_TEST(c.listener.head_timeout_s == 2);
+  BOOST_TEST(c.listener.request_timeout_s == 4.5);
+  BOOST_TEST(c.listener.max_header_bytes == 4096);
+  BOOST_TEST(c.listener.max_headers == 20);
+  BOOST_TEST(c.listener.max_connections == 100);
+  BOOST_TEST(c.listener.max_connections_per_peer == 10);
+  BOOST_TEST(error_of(R"({"listener": {"max_header_bytes": 100}})").find("config: listener.max_header_bytes: must be an integer from 1024") == 0u);
+  BOOST_TEST(error_of(R"({"listener": {"max_headers": 0}})").find("config: listener.max_headers:") == 0u);
+  BOOST_TEST(error_of(R"({"listener": {"max_connections": 0}})").find("config: listener.max_connections:") == 0u);
+  BOOST_TEST(error_of(R"({"listener": {"max_connections_per_peer": "many"}})").find("config: listener.max_connections_per_peer:") == 0u);
+  BOOST_TEST(error_of(R"({"listener": {"head_timeout_s": 0}})").find("config: listener.head_timeout_s:") == 0u);
+  BOOST_TEST(error_of(R"({"listener": {"request_timeout_s": -3}})").find("config: listener.request_timeout_s:") == 0u);
+  const std::string tls = R"("tls_cert": "c", "tls_key": "k")";
+  BOOST_TEST(validate_serve_config(parsed(R"({"listener": {)" + tls + R"(, "head_timeout_s": 40}})")).message().find(
+                 "config: listener.head_timeout_s: must not exceed listener.request_timeout_s") == 0u);
+  BOOST_TEST(validate_serve_config(parsed(R"({"listener": {)" + tls + R"(, "max_connections": 10}})")).message().find(
+                 "config: listener.max_connections_per_peer: must not exceed listener.max_connections") == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(ledger_journal_mode_is_keep_unless_wal_is_asked_for) {
   BOOST_TEST(parsed("{}").ledger.journal_mode == "keep");
   BOOST_TEST(parsed(R"({"ledger": {"journal_mode": "wal"}})").ledger.journal_mode == "wal");

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Hostile-load benchmark of serve's listener (not a test): vault-emulator and
+# `policy-sidecar serve` over TLS on loopback; listener_hostile.py holds 200 hostile clients
+# open from 127.0.0.2-127.0.0.254 (slowloris, silent connects, header floods, trickled
+# handshakes) while forged webhooks arrive at 500/s on kept-alive connections plus 50 new
+# handshakes/s, and a legitimate client on 127.0.0.1 sends signed approvals (10/s, a new TLS
+# connection each). Reports the approval's answer latency p50/p99, the daemon's peak RSS, the
+# audit file's growth and the ledger's changes (outbox rows and deliveries: only the
+# legitimate approvals may add any).
+#
+#   tests/bench/listener_bench.sh [SECONDS=30] [HOSTILE=200] [FORGED_RATE=500] [HANDSHAKES=50]
+#
+# Goal: p99 < 50 ms for the legitimate approval; RSS under the bound in tests/bench/README.md.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=${PS_BUILD_DIR:-$repo/build}
+seconds=${1:-30} hostile=${2:-200} forged=${3:-500} handshakes=${4:-50}
+[ -n "${PS_BENCH_NO_BUILD:-}" ] || cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; [ ! -s "$work/generator.log" ] || tail -5 "$work/generator.log" >&2; rm -rf "$work"; }
+trap cleanup EXIT
+export PS_UPSTREAM_SCHEMA=$repo/tests/support/reference/upstream-schema.sql
+
+"$build/tls/ps-dev-pki" "$work/pki" >/dev/null
+agents=$(awk -v s="$seconds" 'BEGIN { print int(s * 10) + 50 }')
+"$build/tests/bench/webhook/webhook-load" seed --ledger "$work/ledger.db" --agents "$agents" >/dev/null
+printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
+head -c 24 /dev/urandom | base64 >"$work/api-token"
+chmod 600 "$work/secrets" "$work/api-token"
+
+"$build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
+  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
+pids+=($!)
+for _ in $(seq 50); do grep -q VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
+vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
+
+cat >"$work/config.json" <<JSON
+{
+  "ledger": {"path": "$work/ledger.db"},
+  "vault": {"address": "$vault_addr", "ca_cert": "$work/pki/ca.pem"},
+  "roles": {"missing_role": "create"},
+  "sync": {"rate_limit_per_s": 0, "poll_interval_ms": 1000},
+  "reconcile": {"interval_s": 0},
+  "evaluate": {"interval_s": 0},
+  "listener": {"address": "127.0.0.1:0", "tls_cert": "$work/pki/server.pem",
+               "tls_key": "$work/pki/server-key.pem"},
+  "webhook": {"secrets_file": "$work/secrets"},
+  "api": {"token_file": "$work/api-token"},
+  "audit": {"path": "$work/audit.jsonl"},
+  "log": {"level": "warn"}
+}
+JSON
+VAULT_TOKEN=root "$build/sidecar/policy-sidecar" serve --config "$work/config.json" \
+  >"$work/serve.out" 2>"$work/serve.log" &
+serve_pid=$!
+pids+=($serve_pid)
+for _ in $(seq 100); do grep -q POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
+url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
+[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
+port=${url##*:}
+
+count() { sqlite3 "$work/ledger.db" "SELECT (SELECT count(*) FROM sidecar_outbox) || ' ' || (SELECT count(*) FROM sidecar_webhook_deliveries)"; }
+audit_size() { stat -c %s "$work/audit.jsonl" 2>/dev/null || echo 0; }
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$serve_pid/status"; }
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "before: rss ${rss_before:=$(rss)} kB, audit $(audit_size) bytes, outbox+deliveries $(count)"
+audit_before=$(audit_size)
+python3 "$repo/tests/bench/listener_hostile.py" --port "$port" --ca "$work/pki/ca.pem" \
+  --secrets "$work/secrets" --pid "$serve_pid" --duration "$seconds" --hostile "$hostile" \
+  --forged-rate "$forged" --handshake-rate "$handshakes" 2>"$work/generator.log" | tee "$work/result.json"
+echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count)"
+echo "legitimate approvals answered 200: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["legit_statuses"].get("200", 0))' "$work/result.json")"
+echo "audit lines by event:"
+grep -o '"event":"[a-z_.]*"' "$work/audit.jsonl" | sort | uniq -c | sed 's/^/  /' || true

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Hostile-load generator for tests/bench/listener_bench.sh (not a test).
+
+Hostile clients bind to 127.0.0.2-127.0.0.254 (source addresses, round-robin), the legitimate
+one to 127.0.0.1. While the hostile clients hold on (each reconnects when the server closes it):
+  - slowloris: TLS, then a header byte every second;
+  - silent connects: TCP, nothing sent;
+  - header floods: TLS, 8 KiB header lines as fast as the server takes them;
+  - trickled handshakes: TCP, a ClientHello a byte a second;
+  - forged webhooks (bad signature) at --forged-rate per second on kept-alive TLS connections;
+  - new handshakes at --handshake-rate per second (each sends one forged webhook, then closes);
+the legitimate client (another process) sends a signed approval every --legit-interval seconds
+on a new TLS connection and records the time to its answer. Prints one JSON object.
+"""
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import multiprocessing
+import os
+import socket
+import ssl
+import sys
+import time
+
+APPROVAL = '{{"type":"promotion.approved","data":{{"agent_id":"{agent}","target_tier":1,' \
+           '"approver":"bench","rationale":"hostile-load bench"}}}}'
+
+
+def hostile_addr(i):
+    return "127.0.0.%d" % (2 + i % 253)
+
+
+def client_ctx(ca):
+    ctx = ssl.create_default_context(cafile=ca)
+    return ctx
+
+
+def sign(secret, msg_id, ts, body):
+    key = base64.b64decode(secret.strip()[len("whsec_"):])
+    mac = hmac.new(key, ("%s.%d.%s" % (msg_id, ts, body)).encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+def webhook_request(body, msg_id, ts, signature, close=False):
+    return ("POST /v1/webhooks/approval HTTP/1.1\r\nHost: localhost\r\n"
+            "Content-Type: application/json\r\nwebhook-id: %s\r\nwebhook-timestamp: %d\r\n"
+            "webhook-signature: %s\r\nContent-Length: %d\r\n%s\r\n%s"
+            % (msg_id, ts, signature, len(body), "Connection: close\r\n" if close else "", body)).encode()
+
+
+async def read_answer(reader):
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return int(head.split(b" ")[1])
+
+
+class Stats:
+    def __init__(self):
+        self.counts = {}
+
+    def add(self, key, n=1):
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+async def hold(kind, i, args, ctx, stats, stop):
+    """One hostile client of `kind`, reconnecting whenever the server closes it."""
+    while not stop.is_set():
+        try:
+            use_tls = kind in ("slowloris", "flood")
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                "127.0.0.1", args.port, ssl=ctx if use_tls else None,
+                server_hostname="localhost" if use_tls else None,
+                local_addr=(hostile_addr(i), 0)), 10)
+            stats.add(kind + "_connects")
+            # Done when the server closes the connection (whatever it answered first).
+            closed = asyncio.ensure_future(reader.read())
+            if kind == "slowloris":
+                writer.write(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n")
+                while not stop.is_set() and not closed.done():
+                    writer.write(b"X")
+                    await writer.drain()
+                    await asyncio.wait([closed], timeout=1)
+            elif kind == "flood":
+                writer.write(b"GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n")
+                line = b"X-Fill: " + b"a" * 8192 + b"\r\n"
+                while not stop.is_set() and not closed.done():
+                    writer.write(line)
+                    await writer.drain()
+                    stats.add("flood_bytes", len(line))
+            elif kind == "trickle":
+                hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200)
+                for b in hello:
+                    if stop.is_set() or closed.done():
+                        break
+                    writer.write(bytes([b]))
+                    await writer.drain()
+                    await asyncio.wait([closed], timeout=1)
+                while not stop.is_set() and not closed.done():
+                    await asyncio.sleep(0.2)
+            else:  # silent
+                while not stop.is_set() and not closed.done():
+                    await asyncio.sleep(0.2)
+            if closed.done():
+                stats.add(kind + "_closed_by_server")
+            closed.cancel()
+            writer.close()
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ssl.SSLError):
+            stats.add(kind + "_closed_by_server")
+        await asyncio.sleep(0.05)
+
+
+async def forged_stream(i, rate, args, ctx, stats, stop):
+    """Forged webhooks at `rate`/s on one kept-alive connection (reconnecting when closed)."""
+    interval = 1.0 / rate
+    n = 0
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", args.port, ssl=ctx, server_hostname="localhost",
+                local_addr=(hostile_addr(100 + i), 0))
+            nxt = time.monotonic()
+            while not stop.is_set():
+                n += 1
+                body = APPROVAL.format(agent="forged-%d-%d" % (i, n))
+                writer.write(webhook_request(body, "forged-%d-%d" % (i, n), int(time.time()),
+                                             "v1," + base64.b64encode(os.urandom(32)).decode()))
+                status = await read_answer(reader)
+                stats.add("forged_%d" % status)
+                nxt += interval
+                delay = nxt - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            writer.close()
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            stats.add("forged_conn_lost")
+
+
+async def handshakes(rate, args, ctx, stats, stop):
+    interval = 1.0 / rate
+    nxt = time.monotonic()
+    k = 0
+
+    async def one(k):
+        try:
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", args.port, ssl=ctx, server_hostname="localhost",
+                local_addr=(hostile_addr(k), 0))
+            body = APPROVAL.format(agent="forged-hs-%d" % k)
+            writer.write(webhook_request(body, "forged-hs-%d" % k, int(time.time()), "v1,AAAA", True))
+            stats.add("handshake_%d" % await read_answer(reader))
+            writer.close()
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            stats.add("handshake_failed")
+
+    tasks = set()
+    while not stop.is_set():
+        k += 1
+        t = asyncio.ensure_future(one(k))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+        nxt += interval
+        await asyncio.sleep(max(0, nxt - time.monotonic()))
+
+
+async def hostile_main(args, ready, done):
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    ctx = client_ctx(args.ca)
+    stats = Stats()
+    stop = asyncio.Event()
+    per = args.hostile // 4
+    jobs = []
+    for i in range(args.hostile):
+        kind = ("slowloris", "silent", "flood", "trickle")[min(i // per, 3)]
+        jobs.append(asyncio.ensure_future(hold(kind, i, args, ctx, stats, stop)))
+    streams = args.forged_connections
+    for i in range(streams):
+        jobs.append(asyncio.ensure_future(forged_stream(i, args.forged_rate / streams, args, ctx, stats, stop)))
+    jobs.append(asyncio.ensure_future(handshakes(args.handshake_rate, args, ctx, stats, stop)))
+    await asyncio.sleep(args.warmup)
+    ready.set()
+    while not done.is_set():
+        await asyncio.sleep(0.2)
+    stop.set()
+    return stats.counts
+
+
+def hostile_process(args, ready, done, out):
+    loop = asyncio.new_event_loop()
+    out.put(loop.run_until_complete(hostile_main(args, ready, done)))
+    out.close()
+    out.join_thread()
+    os._exit(0)  # no orderly TLS shutdown of hundreds of hostile connections
+
+
+def legit_process(args, ready, done, out):
+    """Signed approvals from 127.0.0.1, one new TLS connection each; latency to the answer."""
+    ctx = client_ctx(args.ca)
+    secret = open(args.secrets).read().split()[0]
+    ready.wait()
+    latencies, statuses = [], {}
+    end = time.monotonic() + args.duration
+    i = 0
+    while time.monotonic() < end:
+        agent = "bench-%06d" % i
+        body = APPROVAL.format(agent=agent)
+        ts = int(time.time())
+        msg_id = "legit-%d" % i
+        req = webhook_request(body, msg_id, ts, sign(secret, msg_id, ts, body), True)
+        t0 = time.monotonic()
+        try:
+            raw = socket.create_connection(("127.0.0.1", args.port), timeout=10, source_address=("127.0.0.1", 0))
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(req)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                status = int(data.split(b" ")[1]) if data else 0
+        except OSError:
+            status = 0
+        latencies.append((time.monotonic() - t0) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+        i += 1
+        time.sleep(max(0, args.legit_interval - (time.monotonic() - t0)))
+    done.set()
+    out.put({"latencies_ms": latencies, "statuses": statuses, "sent": i})
+
+
+def pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))] if v else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--secrets", required=True)
+    ap.add_argument("--pid", type=int, required=True, help="the daemon, for RSS")
+    ap.add_argument("--duration", type=float, default=30)
+    ap.add_argument("--warmup", type=float, default=5)
+    ap.add_argument("--hostile", type=int, default=200)
+    ap.add_argument("--forged-rate", type=float, default=500)
+    ap.add_argument("--forged-connections", type=int, default=10)
+    ap.add_argument("--handshake-rate", type=float, default=50)
+    ap.add_argument("--legit-interval", type=float, default=0.1)
+    args = ap.parse_args()
+    ready, done = multiprocessing.Event(), multiprocessing.Event()
+    hq, lq = multiprocessing.Queue(), multiprocessing.Queue()
+    hp = multiprocessing.Process(target=hostile_process, args=(args, ready, done, hq))
+    lp = multiprocessing.Process(target=legit_process, args=(args, ready, done, lq))
+    hp.start()
+    lp.start()
+    rss_max = 0
+    while lp.is_alive():
+        try:
+            with open("/proc/%d/status" % args.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss_max = max(rss_max, int(line.split()[1]))
+        except OSError:
+            pass
+        if not lq.empty():
+            break
+        time.sleep(0.25)
+    legit = lq.get(timeout=60)
+    hostile = hq.get(timeout=60)
+    lp.join(10)
+    hp.join(10)
+    lat = legit["latencies_ms"]
+    print(json.dumps({
+        "legit_sent": legit["sent"], "legit_statuses": legit["statuses"],
+        "legit_p50_ms": round(pct(lat, 50), 2), "legit_p99_ms": round(pct(lat, 99), 2),
+        "legit_max_ms": round(max(lat), 2), "daemon_rss_max_kb": rss_max,
+        "hostile": hostile}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
