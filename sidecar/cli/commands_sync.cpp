@@ -205,6 +205,7 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
   SyncWorkerOptions options;
   options.checkpoint = crash_checkpoint(ctx.env.getenv("PS_TEST_CRASH_AT"));
   options.open_steps = steps_factory(ctx);
+  options.vault_request_deadline = parts.vault->config().request_timeout;
   SyncWorker worker(outbox_factory(ctx), parts.vault->single_attempt_factory(), parts.desired,
                     ctx.config.sync, clock, random_of(ctx.env), *parts.log, events, options);
 
