@@ -58,6 +58,7 @@
 #include "sidecar/sync/outbox_hook.h"
 #include "sidecar/sync/rate_limiter.h"
 #include "sidecar/sync/revocation_runner.h"
+#include "sidecar/sync/vault_pause.h"
 #include "sidecar/config/sync_settings.h"
 #include "vault/api.h"
 #include "engine/base/clock.h"
@@ -81,6 +82,13 @@ struct SyncWorkerOptions {
   StepsFactory open_steps;
   // The whole deadline of one Vault request (vault.timeout_s): sizes the lease checks above.
   std::chrono::milliseconds vault_request_deadline{std::chrono::seconds{60}};
+  // Shared by the workers of one group so they pause together and probe one at a time; null =
+  // this worker's own.
+  std::shared_ptr<VaultPause> pause;
+  // One of several workers of this process (sync.workers): it claims only the agents of its
+  // partition (engine::agent_partition), so no agent is worked by two workers at once.
+  std::uint32_t partition = 0;
+  std::uint32_t partitions = 1;
   // Steady time slice of interruptible waits in run().
   std::chrono::milliseconds wait_slice{100};
 };
@@ -165,6 +173,7 @@ class SyncWorker {
   SyncWorkerOptions options_;
 
   // One batch of revocation steps; true when there were any.
+  engine::ClaimRequest claim_request() const;
   Result<bool> run_steps(PassStats& stats, bool* vault_down);
 
   std::unique_ptr<engine::Outbox> outbox_;  // worker thread only
@@ -177,10 +186,7 @@ class SyncWorker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> woken_{false};
 
-  mutable std::mutex health_mu_;
-  std::int64_t failures_ = 0;                     // guarded by health_mu_
-  std::optional<Clock::SteadyTime> pause_until_;  // guarded by health_mu_
-  std::optional<std::string> last_error_;         // guarded by health_mu_
+  std::shared_ptr<VaultPause> pause_;  // shared by the group's workers
 };
 
 }  // namespace ps::sidecar

@@ -21,6 +21,7 @@
 #include "engine/base/status.h"
 #include "tls/tls.h"
 #include "vault/emulator/emulator.h"
+#include "vault/emulator/latency.h"
 #include "vault/emulator/request_log.h"
 
 namespace ps::vault::emulator {
@@ -69,6 +70,8 @@ class Server {
   std::condition_variable idle_;
   std::set<int> open_fds_;  // guarded by mu_
   int active_ = 0;          // guarded by mu_: connection threads still running
+  // Writes waiting for a serialised commit (the latency model's serialize_writes).
+  CommitPipeline commits_{[](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }};
 };
 
 }  // namespace ps::vault::emulator
