@@ -65,6 +65,10 @@ Error AuthManager::fail(Clock::SteadyTime now, const Error& cause, const char* w
 
 void AuthManager::learn_ttl(Clock::SteadyTime now, std::int64_t ttl_seconds, bool renewable,
                             std::int64_t creation_ttl) {
+  // The parsers refuse TTLs outside 0..kMaxTtlSeconds; clamped again here because a time
+  // point of now + 2^63 ns would overflow (undefined) and this is where it would happen.
+  ttl_seconds = std::clamp<std::int64_t>(ttl_seconds, 0, kMaxTtlSeconds);
+  creation_ttl = std::clamp<std::int64_t>(creation_ttl, 0, kMaxTtlSeconds);
   ttl_known_ = true;
   expires_ = ttl_seconds > 0;
   expires_at_ = now + seconds{ttl_seconds};

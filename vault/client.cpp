@@ -2,8 +2,14 @@
 
 #include "vault/paths.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <httplib.h>
 #include <openssl/err.h>
+
+#include <charconv>
 #include <openssl/x509.h>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +29,34 @@ struct VaultClient::Request {
   std::vector<const Secret*> secrets;  // redacted from error text, besides the token
   std::vector<int> also_accept;      // non-2xx statuses handed back as answers
   std::uint64_t token_generation = 0;
+};
+
+// A duplicate of the socket httplib opens during a request, so the watchdog can shut it down
+// while httplib connects or runs the TLS handshake: httplib holds its socket lock then, and
+// its stop() would wait for the handshake to end. The duplicate is ours: its number cannot be
+// reused by another thread's socket while we hold it; it is closed when the request ends.
+struct VaultClient::SocketSlot {
+  std::mutex mu;
+  int fd = -1;       // guarded by mu
+  bool cut = false;  // guarded by mu: the deadline passed; shut down any socket adopted later
+
+  void adopt(int sock) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (fd >= 0) ::close(fd);
+    fd = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (cut && fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  }
+  void shut_down() {
+    std::lock_guard<std::mutex> lock(mu);
+    cut = true;
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  }
+  void reset() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    cut = false;
+  }
 };
 
 namespace {
@@ -59,9 +93,10 @@ VaultClient::VaultClient(ClientOptions options, std::shared_ptr<tls::ClientTls> 
       clock_(clock),
       log_(std::move(log)),
       observer_(std::move(observer)),
-      connections_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
+      connections_(std::make_shared<std::atomic<std::uint64_t>>(0)),
+      socket_slot_(std::make_shared<SocketSlot>()) {}
 
-VaultClient::~VaultClient() = default;
+VaultClient::~VaultClient() { socket_slot_->reset(); }
 
 std::uint64_t VaultClient::connections_opened() const { return connections_->load(); }
 
@@ -100,13 +135,15 @@ Result<void> VaultClient::ensure_connection() {
   http_->set_url_encode(false);
   http_->set_tcp_nodelay(true);  // small request/answer pairs on one connection
   http_->set_compress(false);
-  http_->set_connection_timeout(options_.connect_timeout);
+  http_->set_connection_timeout(std::min(options_.connect_timeout, options_.request_timeout));
   http_->set_read_timeout(options_.request_timeout);
   http_->set_write_timeout(options_.request_timeout);
   std::weak_ptr<std::atomic<std::uint64_t>> counter = connections_;
-  http_->set_socket_options([counter](socket_t sock) {
+  std::weak_ptr<SocketSlot> slot = socket_slot_;
+  http_->set_socket_options([counter, slot](socket_t sock) {
     httplib::default_socket_options(sock);
     if (auto c = counter.lock()) ++*c;
+    if (auto s = slot.lock()) s->adopt(sock);
   });
   tls_generation_ = generation;
   broken_ = false;
@@ -175,11 +212,41 @@ Error transport_error(httplib::Error error, ReadTimedOut read_timed_out, httplib
   return classify_transport(failure, detail);
 }
 
+// The body of an answer, read through a content receiver that stops past `cap` bytes.
+struct CappedBody {
+  explicit CappedBody(std::size_t c) : cap(c) {}
+  std::size_t cap;
+  std::string text;
+  bool too_large = false;
+
+  // Refuses an answer whose Content-Length already says it is too large.
+  bool check_head(const httplib::Response& response) {
+    if (!response.has_header("Content-Length")) return true;
+    const std::string value = response.get_header_value("Content-Length");
+    std::uint64_t length = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+    if (ec == std::errc::result_out_of_range || (ec == std::errc{} && length > cap)) {
+      too_large = true;
+      return false;
+    }
+    (void)end;
+    return true;
+  }
+  bool append(const char* data, std::size_t n) {
+    if (n > cap - text.size()) {
+      too_large = true;
+      return false;
+    }
+    text.append(data, n);
+    return true;
+  }
+};
+
 // The status, body and Retry-After of an answer.
-HttpAnswer answer_of(httplib::Response& response) {
+HttpAnswer answer_of(httplib::Response& response, std::string body) {
   HttpAnswer answer;
   answer.status = response.status;
-  answer.body = std::move(response.body);
+  answer.body = std::move(body);
   if (response.has_header("Retry-After")) {
     answer.retry_after = parse_retry_after(response.get_header_value("Retry-After"));
   }
@@ -202,18 +269,35 @@ Result<HttpAnswer> VaultClient::send(const Request& request) {
   }
   httplib::Request req = http_request(request.method, request.path, request.token, request.body,
                                       options_.vault_namespace);
+  CappedBody body(options_.max_reply_bytes);
+  req.response_handler = [&body](const httplib::Response& r) { return body.check_head(r); };
+  req.content_receiver = [&body](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    return body.append(data, n);
+  };
   ERR_clear_error();
   std::optional<httplib::Result> res;
-  try {
-    res.emplace(http_->send(req));
-  } catch (const std::exception& e) {
-    broken_ = true;
-    Error err = classify_transport(TransportFailure::other, e.what());
+  const bool cut = send_before_deadline(req, res);
+  if (cut || !res || !*res) broken_ = true;
+  if (cut) {
+    Error err = classify_transport(TransportFailure::deadline,
+                                   std::to_string(options_.request_timeout.count()) + " ms");
+    report(0, err.code);
+    return err;
+  }
+  if (!res) {
+    Error err = classify_transport(TransportFailure::other, "the HTTP library failed");
     report(0, err.code);
     return err;
   }
   if (!*res) {
-    broken_ = true;
+    if (body.too_large) {
+      Error err = Error::make(ErrorCode::bad_response, Action::give_up,
+                              "Vault's answer is larger than vault.max_reply_bytes (" +
+                                  std::to_string(options_.max_reply_bytes) +
+                                  " bytes); not read further");
+      report(0, err.code);
+      return err;
+    }
     auto read_timed_out = [&] {
       return (clock_.steady_now() - started) + std::chrono::milliseconds{50} >=
              options_.request_timeout;
@@ -222,9 +306,29 @@ Result<HttpAnswer> VaultClient::send(const Request& request) {
     report(0, err.code);
     return err;
   }
-  HttpAnswer answer = answer_of(**res);
+  HttpAnswer answer = answer_of(**res, std::move(body.text));
   report(answer.status, std::nullopt);
   return answer;
+}
+
+bool VaultClient::send_before_deadline(const httplib::Request& req,
+                                       std::optional<httplib::Result>& res) {
+  // The watchdog cuts the request at its deadline: the socket duplicate unblocks a connect
+  // or TLS handshake (under httplib's socket lock), stop() a request in flight.
+  httplib::ClientImpl* http = http_.get();
+  std::shared_ptr<SocketSlot> slot = socket_slot_;
+  watchdog_.arm(std::chrono::steady_clock::now() + options_.request_timeout, [http, slot] {
+    slot->shut_down();
+    http->stop();
+  });
+  try {
+    res.emplace(http_->send(req));
+  } catch (const std::exception&) {
+    res.reset();
+  }
+  const bool cut = watchdog_.disarm();
+  socket_slot_->reset();
+  return cut;
 }
 
 Result<HttpAnswer> VaultClient::send_with_source(Request request) {

@@ -15,6 +15,14 @@
 // secret id or a request body: Vault's error strings are included only after every secret
 // of the request is replaced by "<redacted>".
 //
+// Limits (issue 13 finding 7): each request has one deadline, options.request_timeout, for
+// connect + TLS handshake + sending + the whole answer, enforced by a RequestWatchdog (a peer
+// that trickles bytes cannot hold a request past it; the request fails with `timeout`, action
+// retry, and the connection is dropped). The answer's body is read into a buffer capped at
+// options.max_reply_bytes: a larger answer (by Content-Length or as it streams) fails with
+// bad_response, action give_up, after at most that many bytes were kept. Header lines are
+// httplib's (8 KiB each); their number is bounded only by the deadline.
+//
 // Metrics: every request that reached the wire (or failed on it) is reported to the optional
 // RequestObserver with its operation, HTTP status or error code, and latency.
 #pragma once
@@ -23,6 +31,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tls/tls.h"
@@ -31,8 +40,12 @@
 #include "vault/config.h"
 #include "vault/response.h"
 
+#include "vault/request_watchdog.h"
+
 namespace httplib {
 class ClientImpl;
+struct Request;
+class Result;
 }  // namespace httplib
 
 namespace ps::vault {
@@ -43,7 +56,10 @@ struct ClientOptions {
   MountPath login_mount;  // the sidecar's own AppRole login mount (vault.auth.mount)
   std::string vault_namespace;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
+  // The deadline of one request: connect, TLS handshake, sending and the whole answer.
   std::chrono::milliseconds request_timeout{std::chrono::seconds{60}};
+  // Answers (status line and headers aside) larger than this fail with bad_response.
+  std::size_t max_reply_bytes = kDefaultMaxReplyBytes;
 };
 
 class VaultClient final : public VaultApi {
@@ -90,10 +106,14 @@ class VaultClient final : public VaultApi {
  private:
   enum class Auth { none, source };
   struct Request;
+  struct SocketSlot;
 
   // One request on the wire: any HTTP status is an answer; only transport failures are
   // Errors. Reports to the observer.
   Result<HttpAnswer> send(const Request& request);
+  // http_->send(req) under the watchdog; true when the deadline cut it. `res` is empty when
+  // httplib threw.
+  bool send_before_deadline(const httplib::Request& req, std::optional<httplib::Result>& res);
   // Takes the token from the TokenSource when the request asks for it, sends, and turns a
   // status outside 2xx / request.also_accept into the classified Error, with the token and
   // request.secrets redacted from its message.
@@ -117,6 +137,9 @@ class VaultClient final : public VaultApi {
   std::uint64_t tls_generation_ = 0;
   bool broken_ = false;
   std::shared_ptr<std::atomic<std::uint64_t>> connections_;  // bumped by httplib's socket hook
+  // The socket of a connection being opened during the current request (see SocketSlot).
+  std::shared_ptr<SocketSlot> socket_slot_;
+  RequestWatchdog watchdog_;
 };
 
 // Makes VaultClients that share configuration, TLS material, token source and observer.

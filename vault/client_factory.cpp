@@ -44,6 +44,12 @@ Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(
     return Error::make(ErrorCode::invalid_argument, Action::give_up,
                        "vault timeouts must be greater than zero");
   }
+  if (config.max_reply_bytes < kMinMaxReplyBytes || config.max_reply_bytes > kMaxMaxReplyBytes) {
+    return Error::make(ErrorCode::invalid_argument, Action::give_up,
+                       "vault max_reply_bytes must be between " +
+                           std::to_string(kMinMaxReplyBytes) + " and " +
+                           std::to_string(kMaxMaxReplyBytes));
+  }
   if (endpoint->tls && !tls) {
     return Error::make(ErrorCode::tls_config, Action::give_up,
                        "https address but no TLS client material");
@@ -54,7 +60,8 @@ Result<std::shared_ptr<VaultClientFactory>> VaultClientFactory::create(
   }
   ClientOptions options{std::move(endpoint).value(), std::move(mount).value(),
                         std::move(login_mount).value(), config.vault_namespace,
-                        config.connect_timeout, config.request_timeout};
+                        config.connect_timeout, config.request_timeout,
+                        config.max_reply_bytes};
   return std::shared_ptr<VaultClientFactory>(new VaultClientFactory(
       std::move(options), std::move(tls), clock, std::move(log), std::move(observer)));
 }

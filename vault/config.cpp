@@ -277,6 +277,10 @@ Result<void> validate(const VaultConfig& config) {
   }
   if (config.connect_timeout.count() <= 0) return fail("vault.connect_timeout", "must be > 0");
   if (config.request_timeout.count() <= 0) return fail("vault.request_timeout", "must be > 0");
+  if (config.max_reply_bytes < kMinMaxReplyBytes || config.max_reply_bytes > kMaxMaxReplyBytes) {
+    return fail("vault.max_reply_bytes", "must be between " + std::to_string(kMinMaxReplyBytes) +
+                                             " and " + std::to_string(kMaxMaxReplyBytes));
+  }
   if (Status retry = config.retry.validate(); !retry.ok()) {
     return fail("vault.retry", retry.message());
   }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -57,6 +58,14 @@ struct AuthConfig {
   bool require_private_files = false;
 };
 
+// The default cap on one answer's body. The largest answers the sidecar reads are lists:
+// 100,000 secret-id accessors (36-character UUIDs, 39 bytes each in the JSON list) are
+// 3.9 MB, so 8 MiB holds that with twice the room, and bounds what one hostile or broken
+// answer can make a worker hold (plus about as much again while the JSON is parsed).
+inline constexpr std::size_t kDefaultMaxReplyBytes = std::size_t{8} << 20;
+inline constexpr std::size_t kMinMaxReplyBytes = 4096;
+inline constexpr std::size_t kMaxMaxReplyBytes = std::size_t{1} << 30;
+
 struct VaultConfig {
   std::string address = "https://127.0.0.1:8200";
   bool allow_plaintext_loopback = false;
@@ -64,9 +73,11 @@ struct VaultConfig {
   std::string vault_namespace;  // X-Vault-Namespace; empty = none
   std::string mount = "approle";  // AppRole mount, relative to auth/
   std::chrono::milliseconds connect_timeout{std::chrono::seconds{10}};
-  // Read/write timeout of one request (VAULT_CLIENT_TIMEOUT; Go client default 60 s). httplib
-  // applies it to each socket read and write, so it bounds a silent server, not a trickle.
+  // The deadline of one request (VAULT_CLIENT_TIMEOUT; Go client default 60 s): connect, TLS
+  // handshake, sending and the whole answer, however slowly the server trickles it.
   std::chrono::milliseconds request_timeout{std::chrono::seconds{60}};
+  // Cap on one answer's body (vault.max_reply_bytes); see kDefaultMaxReplyBytes.
+  std::size_t max_reply_bytes = kDefaultMaxReplyBytes;
   BackoffPolicy retry{};
   AuthConfig auth;
 };

@@ -181,6 +181,10 @@ Error classify_transport(TransportFailure failure, std::string detail) {
       code = ErrorCode::timeout;
       what = "no answer within the read timeout";
       break;
+    case TransportFailure::deadline:
+      code = ErrorCode::timeout;
+      what = "the request did not finish within its deadline (vault.timeout_s)";
+      break;
     case TransportFailure::write: what = "connection failed while sending the request"; break;
     case TransportFailure::tls_handshake:
       code = ErrorCode::tls_handshake;

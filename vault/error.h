@@ -84,6 +84,7 @@ enum class TransportFailure {
   connect_timeout,
   read,              // read failed or connection closed before an answer
   read_timeout,
+  deadline,          // the request's whole deadline passed (a trickling or stalled server)
   write,
   tls_handshake,
   tls_verification,  // certificate chain, expiry or host name rejected

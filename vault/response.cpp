@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+#include <cmath>
+
 namespace ps::vault {
 namespace {
 
@@ -24,21 +27,55 @@ std::string str(const json& obj, const char* key) {
   return it->get<std::string>();
 }
 
-std::int64_t num(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end()) return 0;
-  if (it->is_number_integer()) return it->get<std::int64_t>();
-  if (it->is_number_float()) return static_cast<std::int64_t>(it->get<double>());
-  if (it->is_string()) {
-    // Some Vault fields are json.Number; tolerate numeric strings.
-    try {
-      return std::stoll(it->get<std::string>());
-    } catch (const std::exception&) {
-      return 0;
+// Numeric fields of one JSON object, range-checked (see kMaxTtlSeconds in types.h). An absent
+// or null field is 0; anything else outside [lo, hi] - a float such as 1e300, a negative TTL,
+// NaN (not JSON, but a string "NaN"), a bool - is remembered as the first error and read as 0.
+class Numbers {
+ public:
+  Numbers(const json& obj, std::string where) : obj_(obj), where_(std::move(where)) {}
+
+  std::int64_t get(const char* key, std::int64_t lo, std::int64_t hi) {
+    auto it = obj_.find(key);
+    if (it == obj_.end() || it->is_null()) return 0;
+    std::optional<std::int64_t> value;
+    if (it->is_number_unsigned()) {
+      const auto u = it->get<std::uint64_t>();
+      if (u <= static_cast<std::uint64_t>(hi)) value = static_cast<std::int64_t>(u);
+    } else if (it->is_number_integer()) {
+      const auto i = it->get<std::int64_t>();
+      if (i >= lo && i <= hi) value = i;
+    } else if (it->is_number_float()) {
+      // Compared as doubles before any cast: every bound is exact in a double (<= 2^53).
+      const double d = it->get<double>();
+      if (std::isfinite(d) && d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) {
+        value = static_cast<std::int64_t>(d);
+      }
+    } else if (it->is_string()) {
+      // Some Vault fields are json.Number: a decimal integer in a string.
+      const std::string& text = it->get_ref<const std::string&>();
+      std::int64_t i = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+      if (ec == std::errc{} && end == text.data() + text.size() && i >= lo && i <= hi) value = i;
     }
+    if (value) return *value;
+    if (!error) {
+      std::string shown = it->dump();
+      if (shown.size() > 32) shown = shown.substr(0, 32) + "...";
+      error = bad_response("`" + where_ + key + "` = " + shown + " is not a number in " +
+                           std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    return 0;
   }
-  return 0;
-}
+  std::int64_t ttl(const char* key) { return get(key, 0, kMaxTtlSeconds); }
+  std::int64_t count(const char* key) { return get(key, 0, kMaxCount); }
+  std::int64_t unix_seconds(const char* key) { return get(key, 0, kMaxUnixSeconds); }
+
+  std::optional<Error> error;
+
+ private:
+  const json& obj_;
+  std::string where_;  // "auth." / "data." / ""
+};
 
 bool boolean(const json& obj, const char* key, bool fallback = false) {
   auto it = obj.find(key);
@@ -153,9 +190,11 @@ Result<Health> parse_health(const HttpAnswer& answer) {
   h.version = str(*j, "version");
   h.cluster_name = str(*j, "cluster_name");
   h.cluster_id = str(*j, "cluster_id");
-  h.server_time_utc = num(*j, "server_time_utc");
+  Numbers n(*j, "");
+  h.server_time_utc = n.unix_seconds("server_time_utc");
   h.replication_dr_mode = str(*j, "replication_dr_mode");
   h.replication_performance_mode = str(*j, "replication_performance_mode");
+  if (n.error) return *n.error;
   return h;
 }
 
@@ -179,12 +218,15 @@ Result<SealStatus> parse_seal_status(const std::string& body) {
   s.type = str(*j, "type");
   s.initialized = boolean(*j, "initialized");
   s.sealed = boolean(*j, "sealed", true);
-  s.t = static_cast<int>(num(*j, "t"));
-  s.n = static_cast<int>(num(*j, "n"));
-  s.progress = static_cast<int>(num(*j, "progress"));
+  Numbers n(*j, "");
+  // Shamir shares: at most 255.
+  s.t = static_cast<int>(n.get("t", 0, 255));
+  s.n = static_cast<int>(n.get("n", 0, 255));
+  s.progress = static_cast<int>(n.get("progress", 0, 255));
   s.version = str(*j, "version");
   s.storage_type = str(*j, "storage_type");
   s.cluster_name = str(*j, "cluster_name");
+  if (n.error) return *n.error;
   return s;
 }
 
@@ -199,13 +241,15 @@ Result<RoleInfo> parse_role(const std::string& body) {
   r.local_secret_ids = boolean(data, "local_secret_ids");
   r.secret_id_bound_cidrs = strings(data, "secret_id_bound_cidrs");
   r.token_bound_cidrs = strings(data, "token_bound_cidrs");
-  r.secret_id_num_uses = num(data, "secret_id_num_uses");
-  r.secret_id_ttl = num(data, "secret_id_ttl");
-  r.token_ttl = num(data, "token_ttl");
-  r.token_max_ttl = num(data, "token_max_ttl");
-  r.token_explicit_max_ttl = num(data, "token_explicit_max_ttl");
-  r.token_period = num(data, "token_period");
-  r.token_num_uses = num(data, "token_num_uses");
+  Numbers n(data, "data.");
+  r.secret_id_num_uses = n.count("secret_id_num_uses");
+  r.secret_id_ttl = n.ttl("secret_id_ttl");
+  r.token_ttl = n.ttl("token_ttl");
+  r.token_max_ttl = n.ttl("token_max_ttl");
+  r.token_explicit_max_ttl = n.ttl("token_explicit_max_ttl");
+  r.token_period = n.ttl("token_period");
+  r.token_num_uses = n.count("token_num_uses");
+  if (n.error) return *n.error;
   r.token_no_default_policy = boolean(data, "token_no_default_policy");
   r.token_type = str(data, "token_type");
   if (auto j = parse_object(body)) r.warnings = strings(*j, "warnings");
@@ -245,7 +289,9 @@ Result<AuthInfo> parse_auth(const std::string& body) {
   a.policies = strings(auth, "policies");
   a.token_policies = strings(auth, "token_policies");
   a.metadata = string_map(auth, "metadata");
-  a.lease_duration = num(auth, "lease_duration");
+  Numbers n(auth, "auth.");
+  a.lease_duration = n.ttl("lease_duration");
+  if (n.error) return *n.error;
   a.renewable = boolean(auth, "renewable");
   a.token_type = str(auth, "token_type");
   a.orphan = boolean(auth, "orphan");
@@ -273,8 +319,10 @@ Result<SecretIdInfo> parse_secret_id_info(const std::string& body) {
   s.accessor = str(data, "secret_id_accessor");
   s.creation_time = str(data, "creation_time");
   s.expiration_time = str(data, "expiration_time");
-  s.num_uses = num(data, "secret_id_num_uses");
-  s.ttl = num(data, "secret_id_ttl");
+  Numbers n(data, "data.");
+  s.num_uses = n.count("secret_id_num_uses");
+  s.ttl = n.ttl("secret_id_ttl");
+  if (n.error) return *n.error;
   return s;
 }
 
@@ -288,11 +336,13 @@ Result<TokenInfo> parse_token_info(const std::string& body) {
   t.path = str(data, "path");
   t.display_name = str(data, "display_name");
   t.meta = string_map(data, "meta");
-  t.ttl = num(data, "ttl");
-  t.creation_ttl = num(data, "creation_ttl");
-  t.explicit_max_ttl = num(data, "explicit_max_ttl");
-  t.num_uses = num(data, "num_uses");
-  t.creation_time = num(data, "creation_time");
+  Numbers n(data, "data.");
+  t.ttl = n.ttl("ttl");
+  t.creation_ttl = n.ttl("creation_ttl");
+  t.explicit_max_ttl = n.ttl("explicit_max_ttl");
+  t.num_uses = n.count("num_uses");
+  t.creation_time = n.unix_seconds("creation_time");
+  if (n.error) return *n.error;
   t.expire_time = str(data, "expire_time");
   t.issue_time = str(data, "issue_time");
   t.type = str(data, "type");

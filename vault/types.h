@@ -127,6 +127,14 @@ struct RoleSpec {
   std::optional<std::string> token_type;
 };
 
+// Ranges the response parsers accept (issue 13 finding 7): a number outside them, not finite,
+// or not a number at all is a bad_response, never a cast. TTLs: up to 100 years (Vault's own
+// durations end at Go's 292 years; `now + seconds{ttl}` in nanoseconds overflows at about
+// 292 years); counts up to 2^53 (exact in a double); Unix times up to the year 9999.
+inline constexpr std::int64_t kMaxTtlSeconds = 100LL * 366 * 24 * 3600;
+inline constexpr std::int64_t kMaxCount = std::int64_t{1} << 53;
+inline constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+
 // The `auth` block of a login or renew-self answer.
 struct AuthInfo {
   Secret client_token;

@@ -255,6 +255,13 @@ class Outbox {
   // a new revision. The rows are returned as claimed.
   Result<std::vector<OutboxRow>> claim_due(const ClaimRequest& request);
 
+  // Extends the lease of a claimed row to `until`, only if the claim is still the caller's:
+  // the row is pending, leased to `owner` and still has the claimed `revision` (every claim
+  // bumps it, so no other worker has taken the row over since). False: the claim is lost and
+  // the caller must not write to Vault for it (issue 13 finding 8). One write transaction.
+  Result<bool> renew_lease(std::string_view agent_id, std::int64_t revision,
+                           std::string_view owner, WallTime until);
+
   // One write transaction for a batch of outcomes (and their history rows), in order. Each
   // applies only where the row still has the claimed revision (see contracts); results are in
   // the same order as `outcomes`.

@@ -192,6 +192,21 @@ Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
   return claimed;
 }
 
+Result<bool> Outbox::renew_lease(std::string_view agent_id, std::int64_t revision,
+                                 std::string_view owner, WallTime until) {
+  auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
+  if (!tx.ok()) return tx.status();
+  auto stmt = conn_->prepare(
+      "UPDATE sidecar_outbox SET lease_until_ms = ?4 WHERE agent_id = ?1 AND revision = ?2 "
+      "AND lease_owner = ?3 AND state = 'pending'");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, agent_id).bind(2, revision).bind(3, owner).bind(4, to_unix_ms(until));
+  if (Status s = stmt->run(); !s.ok()) return s;
+  const bool renewed = conn_->changes() == 1;
+  if (Status s = tx->commit(); !s.ok()) return s;
+  return renewed;
+}
+
 Result<std::vector<FinishResult>> Outbox::finish(const std::vector<PushOutcome>& outcomes,
                                                  std::string_view owner, WallTime now) {
   const std::int64_t now_ms = to_unix_ms(now);

@@ -150,6 +150,21 @@ Result<std::vector<RevocationStep>> RevocationSteps::claim_due(const ClaimReques
   return claimed;
 }
 
+Result<bool> RevocationSteps::renew_lease(std::int64_t id, std::int64_t revision,
+                                          std::string_view owner, WallTime until) {
+  auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
+  if (!tx.ok()) return tx.status();
+  auto stmt = conn_->prepare(
+      "UPDATE sidecar_revocation_steps SET lease_until_ms = ?4 WHERE id = ?1 AND revision = ?2 "
+      "AND lease_owner = ?3 AND state = 'pending'");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, id).bind(2, revision).bind(3, owner).bind(4, to_unix_ms(until));
+  if (Status s = stmt->run(); !s.ok()) return s;
+  const bool renewed = conn_->changes() == 1;
+  if (Status s = tx->commit(); !s.ok()) return s;
+  return renewed;
+}
+
 Result<std::vector<bool>> RevocationSteps::finish(const std::vector<StepOutcome>& outcomes,
                                                   WallTime now) {
   const std::string now_iso = format_isoformat_utc(now);

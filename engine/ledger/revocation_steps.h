@@ -93,6 +93,10 @@ class RevocationSteps {
   static Result<std::unique_ptr<RevocationSteps>> open(const LedgerOptions& options);
 
   Result<std::vector<RevocationStep>> claim_due(const ClaimRequest& request);
+  // Extends a claimed step's lease to `until` only if it is still pending, leased to `owner`
+  // at the claimed `revision` (see Outbox::renew_lease). False: the claim is lost.
+  Result<bool> renew_lease(std::int64_t id, std::int64_t revision, std::string_view owner,
+                           WallTime until);
   // One transaction; per outcome true when applied (false: the row moved on or is gone).
   Result<std::vector<bool>> finish(const std::vector<StepOutcome>& outcomes, WallTime now);
   Result<StepStats> stats(std::int64_t failed_limit = 100);

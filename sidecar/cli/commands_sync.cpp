@@ -238,6 +238,7 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
   SyncWorkerOptions options;
   options.checkpoint = crash_checkpoint(ctx.env.getenv("PS_TEST_CRASH_AT"));
   options.open_steps = steps_factory(ctx);
+  options.vault_request_deadline = parts.vault->config().request_timeout;
   Workers workers;
   const auto n = static_cast<std::uint32_t>(ctx.config.sync.workers);
   options.limiter = std::make_shared<RateLimiter>(ctx.config.sync.rate_limit_per_s, clock);

@@ -117,6 +117,11 @@ Status parse_vault_section(const json& section, const std::string& path, Config&
       s = read_seconds(value, p, v.request_timeout, 0.001);
     } else if (key == "connect_timeout_s") {
       s = read_seconds(value, p, v.connect_timeout, 0.001);
+    } else if (key == "max_reply_bytes") {
+      std::int64_t n = 0;
+      s = read_int(value, p, n, static_cast<std::int64_t>(vault::kMinMaxReplyBytes),
+                   static_cast<std::int64_t>(vault::kMaxMaxReplyBytes));
+      if (s.ok()) v.max_reply_bytes = static_cast<std::size_t>(n);
     } else if (key == "max_retries") {
       std::int64_t n = 0;
       s = read_int(value, p, n, 0, 1000);
@@ -130,7 +135,7 @@ Status parse_vault_section(const json& section, const std::string& path, Config&
     } else {
       s = unknown(p, "address, ca_cert, ca_path, client_cert, client_key, tls_server_name, "
                      "tls_skip_verify, namespace, mount, timeout_s, connect_timeout_s, "
-                     "max_retries, retry, auth, allow_plaintext_loopback");
+                     "max_reply_bytes, max_retries, retry, auth, allow_plaintext_loopback");
     }
     if (!s.ok()) return s;
   }

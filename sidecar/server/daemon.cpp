@@ -117,6 +117,7 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   OutboxFactory outbox = [options = ledger_options] { return engine::Outbox::open(options); };
   SyncWorkerOptions worker_options;
   worker_options.limiter = limiter;
+  worker_options.vault_request_deadline = vault->config().request_timeout;
   StepsFactory steps = [options = ledger_options] { return engine::RevocationSteps::open(options); };
   worker_options.open_steps = steps;
   const auto n = static_cast<std::uint32_t>(config.sync.workers);

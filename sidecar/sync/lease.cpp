@@ -82,4 +82,15 @@ bool lease_owner_is_dead(std::string_view owner) {
   return info.zombie || info.start != start;
 }
 
+Result<bool> keep_lease(Clock::WallTime now, Clock::WallTime& lease_until,
+                        std::chrono::milliseconds needed, std::chrono::milliseconds lease,
+                        const std::function<Result<bool>(Clock::WallTime until)>& renew) {
+  if (lease_until - now >= needed) return true;
+  const Clock::WallTime until = now + lease;
+  auto renewed = renew(until);
+  if (!renewed.ok()) return renewed.status();
+  if (*renewed) lease_until = until;
+  return *renewed;
+}
+
 }  // namespace ps::sidecar

@@ -10,6 +10,10 @@ namespace {
 using engine::StepOutcome;
 using vault::ErrorCode;
 
+// The fewest Vault requests a step makes before its first write (list, lookup, then the
+// destroy or revoke): a step is started only with this many request deadlines of lease left.
+constexpr int kRequestsPerStep = 3;
+
 // A step's own problem: retrying cannot help until someone acts (a policy, a role).
 bool is_step_problem(ErrorCode code) {
   switch (code) {
@@ -47,20 +51,24 @@ struct RevocationRunner::Work {
   std::optional<vault::RoleName> role;
   StepOutcome outcome;
   bool finished = false;  // outcome decided
+  bool lost = false;      // another worker took the step over: released, no more writes
+  engine::WallTime lease_until{};
 };
 
 RevocationRunner::RevocationRunner(StepsFactory open_steps,
                                    std::shared_ptr<const DesiredState> desired,
                                    RateLimiter& limiter, Clock& clock, Logger& log,
                                    SyncEvents& events,
-                                   std::function<std::chrono::milliseconds(std::int64_t)> backoff)
+                                   std::function<std::chrono::milliseconds(std::int64_t)> backoff,
+                                   LeaseBudget budget)
     : open_steps_(std::move(open_steps)),
       desired_(std::move(desired)),
       limiter_(limiter),
       clock_(clock),
       log_(log),
       events_(events),
-      backoff_(std::move(backoff)) {}
+      backoff_(std::move(backoff)),
+      budget_(budget) {}
 
 bool RevocationRunner::open() {
   if (steps_) return true;
@@ -81,7 +89,31 @@ std::optional<engine::WallTime> RevocationRunner::next_due() {
   return due.ok() ? *due : std::nullopt;
 }
 
+bool RevocationRunner::hold_lease(Work& w) {
+  if (w.lost) return false;
+  auto held = keep_lease(clock_.wall_now(), w.lease_until, budget_.before_write(), lease_,
+                         [&](engine::WallTime until) {
+                           return steps_->renew_lease(w.step.id, w.step.revision, owner_, until);
+                         });
+  if (held.ok() && *held) return true;
+  w.lost = true;
+  w.finished = true;
+  w.outcome.kind = StepOutcome::Kind::released;
+  nlohmann::json fields = {{"agent_id", w.step.agent_id}, {"step_id", w.step.id}};
+  if (!held.ok()) fields["detail"] = held.status().message();
+  log_.warn("revocation.lease_lost",
+            held.ok() ? "the step was taken over before the write; not writing"
+                      : "the step's lease could not be renewed; not writing",
+            fields);
+  return false;
+}
+
+bool RevocationRunner::lease_short(int requests) const {
+  return lease_until_ - clock_.wall_now() < budget_.before_start(requests);
+}
+
 void RevocationRunner::fail(Work& w, const vault::Error& error) {
+  if (w.lost) return;  // released to its new owner whatever happened since
   w.finished = true;
   w.outcome.error_code = std::string(vault::to_string(error.code));
   w.outcome.message = error.describe();
@@ -116,6 +148,7 @@ void RevocationRunner::destroy_secret_ids(vault::VaultApi& api, Work& w) {
       continue;
     }
     limiter_.acquire();
+    if (!hold_lease(w)) return;
     auto gone = api.destroy_secret_id_accessor(*w.role, accessor);
     if (!gone && gone.error().code != ErrorCode::not_found) return fail(w, gone.error());
     ++destroyed;
@@ -166,6 +199,7 @@ void RevocationRunner::revoke_tokens(vault::VaultApi& api, std::vector<Work*>& s
       }
       if (!before && !unjustified) continue;
       limiter_.acquire();
+      if (!hold_lease(*w)) continue;  // another step of the role may still hold its claim
       auto done = api.revoke_token_accessor(accessor);
       if (!done && done.error().code != ErrorCode::invalid_request &&
           done.error().code != ErrorCode::not_found) {
@@ -177,6 +211,7 @@ void RevocationRunner::revoke_tokens(vault::VaultApi& api, std::vector<Work*>& s
     }
   }
   for (Work* w : steps) {
+    if (w->lost) continue;
     w->finished = true;
     w->outcome.kind = StepOutcome::Kind::done;
     w->outcome.detail = "revoked " + std::to_string(revoked[w]) + " token(s) of role " +
@@ -214,6 +249,10 @@ Result<RevocationRunner::Batch> RevocationRunner::run_batch(vault::VaultApi& api
   if (!claimed.ok()) return claimed.status();
   batch.claimed = static_cast<std::int64_t>(claimed->size());
   vault_error_.reset();
+  owner_ = claim.owner;
+  lease_ = claim.lease;
+  lease_until_ = claim.now + claim.lease;
+  int started = 0;  // steps begun; the rest of the batch is released once the lease runs short
   std::vector<Work> work(claimed->size());
   std::vector<Work*> token_steps;
   for (std::size_t i = 0; i < claimed->size(); ++i) {
@@ -221,6 +260,7 @@ Result<RevocationRunner::Batch> RevocationRunner::run_batch(vault::VaultApi& api
     w.step = (*claimed)[i];
     w.outcome.id = w.step.id;
     w.outcome.revision = w.step.revision;
+    w.lease_until = lease_until_;
     if (w.step.role) {
       if (auto role = vault::RoleName::parse(*w.step.role)) w.role = *role;
     }
@@ -231,11 +271,14 @@ Result<RevocationRunner::Batch> RevocationRunner::run_batch(vault::VaultApi& api
       w.outcome.message = "the agent id names no Vault role";
     } else if (w.step.kind == engine::RevocationStepKind::revoke_tokens) {
       token_steps.push_back(&w);
-    } else if (!vault_error_) {
+    } else if (!vault_error_ && (started == 0 || !lease_short(kRequestsPerStep))) {
+      ++started;
       destroy_secret_ids(api, w);
     }
   }
-  if (!token_steps.empty() && !vault_error_) revoke_tokens(api, token_steps);
+  if (!token_steps.empty() && !vault_error_ && (started == 0 || !lease_short(kRequestsPerStep))) {
+    revoke_tokens(api, token_steps);
+  }
   std::vector<StepOutcome> outcomes;
   for (Work& w : work) {
     if (!w.finished) w.outcome.kind = StepOutcome::Kind::released;  // after a Vault-wide failure
@@ -244,6 +287,7 @@ Result<RevocationRunner::Batch> RevocationRunner::run_batch(vault::VaultApi& api
   auto applied = steps_->finish(outcomes, clock_.wall_now());
   if (!applied.ok()) return applied.status();
   for (std::size_t i = 0; i < work.size(); ++i) {
+    if (work[i].lost) ++batch.lease_lost;
     if (!(*applied)[i] || work[i].outcome.kind == StepOutcome::Kind::released) continue;
     report(work[i]);
     switch (work[i].outcome.kind) {

@@ -16,6 +16,12 @@
 // own (permission denied, role missing on a write) parks it with the reason; the reconciler's
 // pass requeues parked steps.
 //
+// Leases (issue 13 finding 8, sidecar/sync/lease.h): before every destroy or revoke the step's
+// claim is re-checked and renewed when less than LeaseBudget::before_write() is left; a step
+// another worker has taken over gets no more writes from this one (it is released, counted in
+// Batch::lease_lost). A step (but the batch's first) is started only with at least
+// kRequestsPerStep request deadlines of lease left; the rest of the batch is released.
+//
 // Used from the worker's thread only.
 #pragma once
 
@@ -31,6 +37,7 @@
 #include "sidecar/config/log.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/events.h"
+#include "sidecar/sync/lease.h"
 #include "sidecar/sync/rate_limiter.h"
 #include "vault/api.h"
 
@@ -43,13 +50,15 @@ class RevocationRunner {
   // `backoff(attempts)` is the per-row retry delay (the worker's schedule).
   RevocationRunner(StepsFactory open_steps, std::shared_ptr<const DesiredState> desired,
                    RateLimiter& limiter, Clock& clock, Logger& log, SyncEvents& events,
-                   std::function<std::chrono::milliseconds(std::int64_t)> backoff);
+                   std::function<std::chrono::milliseconds(std::int64_t)> backoff,
+                   LeaseBudget budget = {});
 
   struct Batch {
     std::int64_t claimed = 0;
     std::int64_t done = 0;
     std::int64_t retried = 0;
     std::int64_t parked = 0;
+    std::int64_t lease_lost = 0;  // steps taken over by another worker before a write
     std::optional<vault::Error> vault_error;  // set: Vault as a whole failed; pause
   };
   // Claims due steps (the worker's lease owner) and carries them out with `api`. Ledger errors
@@ -64,6 +73,10 @@ class RevocationRunner {
   void destroy_secret_ids(vault::VaultApi& api, Work& w);
   void revoke_tokens(vault::VaultApi& api, std::vector<Work*>& steps);
   bool open();
+  // Before a destroy or revoke for `w` (see Leases above): false when the claim is lost.
+  bool hold_lease(Work& w);
+  // True when less than `requests` request deadlines of the batch's lease are left.
+  bool lease_short(int requests) const;
   void fail(Work& w, const vault::Error& error);
   void report(const Work& w);
 
@@ -77,6 +90,10 @@ class RevocationRunner {
   std::unique_ptr<engine::RevocationSteps> steps_;  // worker thread only
   bool unavailable_ = false;  // the ledger has no steps table (older schema): skip
   std::optional<vault::Error> vault_error_;  // this batch's
+  LeaseBudget budget_;
+  std::string owner_;                    // this batch's claim
+  std::chrono::milliseconds lease_{0};   // this batch's claim
+  engine::WallTime lease_until_{};       // of the batch's claims (renewals move each step's)
 };
 
 }  // namespace ps::sidecar

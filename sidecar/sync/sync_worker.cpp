@@ -18,6 +18,8 @@ constexpr std::chrono::milliseconds kMaxRetryAfter{std::chrono::minutes{5}};
 // History rows kept; older ones are pruned every kPruneEvery pushes.
 constexpr std::int64_t kHistoryKeep = 200000;
 constexpr std::int64_t kPruneEvery = 20000;
+// Vault requests of one push at most: read, write, create (after a 404), read back.
+constexpr int kRequestsPerPush = 4;
 
 // Errors that concern this agent's role alone: retrying cannot help until someone acts.
 bool is_row_problem(ErrorCode code) {
@@ -79,7 +81,8 @@ SyncWorker::SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
   if (options_.open_steps) {
     steps_ = std::make_unique<RevocationRunner>(
         options_.open_steps, desired_, *options_.limiter, clock_, log_, events_,
-        [this](std::int64_t attempts) { return row_backoff(attempts); });
+        [this](std::int64_t attempts) { return row_backoff(attempts); },
+        LeaseBudget{options_.vault_request_deadline});
   }
 }
 
@@ -167,6 +170,33 @@ PushOutcome SyncWorker::classify_failure(const engine::OutboxRow& row, const vau
   return o;
 }
 
+bool SyncWorker::hold_lease(const engine::OutboxRow& row) {
+  const LeaseBudget budget{options_.vault_request_deadline};
+  auto held = keep_lease(clock_.wall_now(), lease_until_, budget.before_write(), config_.lease,
+                         [&](engine::WallTime until) {
+                           return outbox_->renew_lease(row.agent_id, row.revision,
+                                                       options_.owner, until);
+                         });
+  if (held.ok() && *held) return true;
+  lease_lost_ = true;
+  auto fields = row_fields(row);
+  if (!held.ok()) fields["detail"] = held.status().message();
+  log_.warn("sync.lease_lost",
+            held.ok() ? "the claim was taken over before the write; not writing"
+                      : "the lease could not be renewed; not writing",
+            fields);
+  return false;
+}
+
+PushOutcome SyncWorker::lost(const engine::OutboxRow& row) const {
+  PushOutcome o;
+  o.kind = PushOutcome::Kind::released;
+  o.agent_id = row.agent_id;
+  o.revision = row.revision;
+  o.generation = row.generation;
+  return o;
+}
+
 PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::RoleName& role,
                                     bool* vault_down) {
   // roles.create's short lifetimes; a create applies Vault's defaults to the rest
@@ -181,6 +211,7 @@ PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::R
   spec.token_type = c.token_type;
   if (!c.token_bound_cidrs.empty()) spec.token_bound_cidrs = c.token_bound_cidrs;
   options_.limiter->acquire();
+  if (!hold_lease(row)) return lost(row);
   auto created = api().write_role(role, spec);
   if (!created) return classify_failure(row, created.error(), true, vault_down);
   log_.info("sync.role_created", "created the missing role", row_fields(row));
@@ -262,6 +293,7 @@ PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
     }
   }
   options_.limiter->acquire();
+  if (!hold_lease(row)) return lost(row);
   auto written = api().write_role_policies(*role, target);
   if (!written) {
     // The per-field endpoint cannot create: a missing role wrote nothing.
@@ -277,6 +309,11 @@ void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
                         PassStats& stats) {
   const std::string role = row.role.value_or("");
   if (result.kind == engine::FinishResult::Kind::gone) return;
+  if (result.kind == engine::FinishResult::Kind::superseded &&
+      o.kind == PushOutcome::Kind::released) {
+    ++stats.released;  // never pushed: nothing to supersede
+    return;
+  }
   if (result.kind == engine::FinishResult::Kind::superseded) {
     ++stats.superseded;
     events_.on_superseded(SupersededEvent{row.agent_id, role, row.generation, result.generation});
@@ -365,10 +402,24 @@ Result<PassStats> SyncWorker::run_once() {
     std::vector<std::chrono::milliseconds> latencies;
     outcomes.reserve(claimed->size());
     bool vault_down = false;
-    for (const engine::OutboxRow& row : *claimed) {
+    bool cut = false;
+    std::vector<char> lost_rows(claimed->size(), 0);
+    const LeaseBudget budget{options_.vault_request_deadline};
+    for (std::size_t i = 0; i < claimed->size(); ++i) {
+      const engine::OutboxRow& row = (*claimed)[i];
+      lease_until_ = row.lease_until.value_or(clock_.wall_now() + config_.lease);
+      // The batch is sized to its lease as it runs: a row is started only with time for all of
+      // its requests left (the first always: it has the whole lease).
+      const auto left = lease_until_ - clock_.wall_now();
+      if (i > 0 && !cut && left < budget.before_start(kRequestsPerPush)) {
+        cut = true;
+        log_.info("sync.batch_cut", "the lease is running out; releasing the rest of the batch",
+                  {{"released", static_cast<std::int64_t>(claimed->size() - i)}});
+      }
       bool probe_now = false;
-      const bool group_paused = !pause_->may_push(clock_.steady_now(), this, &probe_now);
-      if (vault_down || stopping() || group_paused) {
+      const bool group_paused =
+          !cut && !pause_->may_push(clock_.steady_now(), this, &probe_now);
+      if (vault_down || stopping() || cut || group_paused) {
         vault_down = vault_down || group_paused;
         PushOutcome released;
         released.kind = PushOutcome::Kind::released;
@@ -380,7 +431,9 @@ Result<PassStats> SyncWorker::run_once() {
         continue;
       }
       const auto start = clock_.steady_now();
+      lease_lost_ = false;
       outcomes.push_back(push(row, &vault_down));
+      lost_rows[i] = lease_lost_ ? 1 : 0;
       latencies.push_back(
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start));
       if (!vault_down) leave_pause();
@@ -392,6 +445,10 @@ Result<PassStats> SyncWorker::run_once() {
       return results.status();
     }
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      if (lost_rows[i]) {
+        ++stats.lease_lost;
+        continue;
+      }
       report((*claimed)[i], outcomes[i], (*results)[i], latencies[i], stats);
     }
     since_prune_ += static_cast<std::int64_t>(outcomes.size());
@@ -421,6 +478,7 @@ Result<bool> SyncWorker::run_steps(PassStats& stats, bool* vault_down) {
   if (!batch.ok()) return batch.status();
   stats.steps_done += batch->done;
   stats.steps_pending += batch->retried + batch->parked;
+  stats.lease_lost += batch->lease_lost;
   if (batch->vault_error) {
     *vault_down = true;
     enter_pause(*batch->vault_error);

@@ -25,6 +25,13 @@
 //     schedule.
 // Every Vault request first takes a token from the shared RateLimiter.
 //
+// Leases (issue 13 finding 8; sidecar/sync/lease.h): before every Vault write (a policy write
+// or a role create) the worker re-checks its claim and renews the lease when less than twice
+// the request deadline is left; a claim another worker has taken over is not written - the
+// row is left to that worker (stats.lease_lost). And a batch is cut while it runs: a row
+// (but the batch's first) is started only with at least kRequestsPerPush request deadlines of
+// lease left; the rest are released and claimed again at once under a fresh lease.
+//
 // Restarts: rows pending or leased by a dead process are picked up again; writes are
 // idempotent (the same generation writes the same list).
 //
@@ -73,6 +80,8 @@ struct SyncWorkerOptions {
   // The revocation steps (engine/ledger/revocation_steps.h), carried out after the policy
   // pushes of each pass. Empty: the worker does not do them.
   StepsFactory open_steps;
+  // The whole deadline of one Vault request (vault.timeout_s): sizes the lease checks above.
+  std::chrono::milliseconds vault_request_deadline{std::chrono::seconds{60}};
   // Shared by the workers of one group so they pause together and probe one at a time; null =
   // this worker's own.
   std::shared_ptr<VaultPause> pause;
@@ -91,6 +100,7 @@ struct PassStats {
   std::int64_t parked = 0;
   std::int64_t superseded = 0;
   std::int64_t released = 0;
+  std::int64_t lease_lost = 0;     // claims another worker took over before our write
   std::int64_t steps_done = 0;     // revocation steps finished
   std::int64_t steps_pending = 0;  // revocation steps retried or parked
   bool paused = false;  // the pass ended because Vault is unavailable
@@ -132,6 +142,10 @@ class SyncWorker {
 
  private:
   engine::PushOutcome push(const engine::OutboxRow& row, bool* vault_down);
+  // Before a Vault write for `row` (see Leases above): true when the claim is still ours.
+  // False (lease_lost_ set) when it is lost or the ledger could not say.
+  bool hold_lease(const engine::OutboxRow& row);
+  engine::PushOutcome lost(const engine::OutboxRow& row) const;
   engine::PushOutcome classify_failure(const engine::OutboxRow& row, const vault::Error& error,
                                        bool wrote, bool* vault_down);
   engine::PushOutcome create_role(const engine::OutboxRow& row, const vault::RoleName& role,
@@ -166,6 +180,8 @@ class SyncWorker {
   std::unique_ptr<RevocationRunner> steps_;  // worker thread only; null without open_steps
   std::unique_ptr<vault::VaultApi> api_;    // worker thread only
   std::int64_t since_prune_ = 0;            // worker thread only
+  engine::WallTime lease_until_{};          // worker thread only: the row being pushed
+  bool lease_lost_ = false;                 // worker thread only: the row being pushed
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> woken_{false};

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <limits>
 #include <thread>
 
 #include "tests/support/fake_vault.h"
@@ -359,6 +360,21 @@ BOOST_FIXTURE_TEST_CASE(run_keeps_renewing_until_told_to_stop, Fixture) {
   BOOST_TEST(script->count("login") == 1u);
   BOOST_TEST(script->count("renew_self") >= 9u);
   BOOST_TEST(script->count("renew_self") <= 11u);
+}
+
+// Issue 13 finding 7: `now + seconds{ttl}` overflowed on a huge TTL (undefined behaviour; in
+// practice an expiry in the past). Whatever a VaultApi hands over, the TTL is clamped first.
+BOOST_FIXTURE_TEST_CASE(a_huge_ttl_is_clamped_before_it_is_added_to_now, Fixture) {
+  script->logins = {auth_info(kTokenA, std::numeric_limits<std::int64_t>::max())};
+  auto auth = make();
+  BOOST_REQUIRE(auth->current_token().ok());
+  auto st = auth->status();
+  BOOST_TEST(st.valid);
+  BOOST_TEST(st.ttl.count() == kMaxTtlSeconds);
+  BOOST_TEST((st.expires_at == clock.wall_now() + seconds{kMaxTtlSeconds}));
+  // Renewal is scheduled in the future (2/3 of 100 years), not at once.
+  BOOST_TEST(in_ms(auth->tick()) > 0);
+  BOOST_TEST(script->count("renew_self") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(static_token_source_cannot_reauthenticate) {

@@ -164,6 +164,58 @@ BOOST_AUTO_TEST_CASE(invalid_utf8_is_refused_without_echoing_it) {
   BOOST_TEST(body.error().message.find("bad") == std::string::npos);
 }
 
+// Issue 13 finding 7: static_cast<int64_t>(double) on 1e300 was undefined behaviour, and a
+// negative or huge TTL went on to `now + seconds{ttl}`. Hostile numbers are now bad_response
+// errors naming the field.
+BOOST_AUTO_TEST_CASE(hostile_numbers_in_answers_are_errors_naming_the_field_never_casts) {
+  auto expect_bad = [](const auto& result, const std::string& field) {
+    BOOST_REQUIRE(!result.ok());
+    BOOST_TEST(to_string(result.error().code) == "bad_response");
+    BOOST_TEST(to_string(result.error().action) == "give_up");
+    BOOST_TEST_MESSAGE(result.error().message);
+    BOOST_TEST(result.error().message.find(field) != std::string::npos);
+  };
+  const std::string login_prefix = R"({"auth":{"client_token":"hvs.x","lease_duration":)";
+  expect_bad(parse_auth(login_prefix + "1e300}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "-1}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "-1e300}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "9223372036854775807}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "18446744073709551615}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "\"NaN\"}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "\"99999999999999999999\"}}"), "auth.lease_duration");
+  expect_bad(parse_auth(login_prefix + "true}}"), "auth.lease_duration");
+  expect_bad(parse_token_info(R"({"data":{"ttl":1e300}})"), "data.ttl");
+  expect_bad(parse_token_info(R"({"data":{"ttl":10,"creation_ttl":-5}})"), "data.creation_ttl");
+  expect_bad(parse_token_info(R"({"data":{"creation_time":1e19}})"), "data.creation_time");
+  expect_bad(parse_token_info(R"({"data":{"num_uses":-1e300}})"), "data.num_uses");
+  expect_bad(parse_role(R"({"data":{"token_ttl":1e300}})"), "data.token_ttl");
+  expect_bad(parse_role(R"({"data":{"token_max_ttl":-1}})"), "data.token_max_ttl");
+  expect_bad(parse_role(R"({"data":{"secret_id_num_uses":1e300}})"), "data.secret_id_num_uses");
+  expect_bad(parse_secret_id_info(R"({"data":{"secret_id_ttl":1e300}})"), "data.secret_id_ttl");
+  expect_bad(parse_seal_status(R"({"sealed":true,"t":1e300})"), "t");
+  expect_bad(parse_seal_status(R"({"sealed":true,"n":4294967297})"), "n");
+  expect_bad(parse_health(HttpAnswer{200, R"({"initialized":true,"server_time_utc":1e300})", {}}),
+             "server_time_utc");
+}
+
+BOOST_AUTO_TEST_CASE(numbers_in_range_parse_whatever_their_json_form) {
+  auto a = parse_auth(R"({"auth":{"client_token":"hvs.x","lease_duration":3600.0}})");
+  BOOST_REQUIRE(a.ok());
+  BOOST_TEST(a->lease_duration == 3600);
+  auto b = parse_auth(R"({"auth":{"client_token":"hvs.x","lease_duration":"7200"}})");
+  BOOST_REQUIRE(b.ok());
+  BOOST_TEST(b->lease_duration == 7200);
+  auto c = parse_auth(R"({"auth":{"client_token":"hvs.x","lease_duration":null}})");
+  BOOST_REQUIRE(c.ok());
+  BOOST_TEST(c->lease_duration == 0);
+  // The largest TTL accepted: 100 years.
+  auto d = parse_token_info(R"({"data":{"ttl":)" + std::to_string(kMaxTtlSeconds) + "}}");
+  BOOST_REQUIRE(d.ok());
+  BOOST_TEST(d->ttl == kMaxTtlSeconds);
+  BOOST_TEST(!parse_token_info(R"({"data":{"ttl":)" + std::to_string(kMaxTtlSeconds + 1) + "}}")
+                  .ok());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

@@ -436,4 +436,39 @@ BOOST_AUTO_TEST_CASE(orphan_roles_lose_their_managed_policies_and_are_deleted_on
   BOOST_TEST(f.vault->role("agent-a").has_value());
 }
 
+// Issue 13 finding 8 for revocation steps: A's lease runs out while it lists the role's secret
+// IDs, and worker B claims the step; A must not destroy anything for it.
+BOOST_AUTO_TEST_CASE(a_step_taken_over_mid_batch_gets_no_destroy_from_the_first_worker) {
+  RevocationFixture f;
+  f.add_agent("a", 2);
+  f.vault->set_role("agent-a", {"t2-observer"});
+  f.vault->secret_ids["agent-a"] = {{"old1", "2020-01-01T00:00:00Z"},
+                                    {"old2", "2020-01-01T00:00:00Z"}};
+  f.violation("a", "critical");
+  f.scan();
+  SyncWorkerOptions options;
+  options.open_steps = [db = f.db] { return ps::engine::RevocationSteps::open({db, 5000, false}); };
+  SyncConfig config;
+  config.lease = 300s;
+  auto worker = f.worker(config, options);
+  auto b_steps = ps::engine::RevocationSteps::open({f.db, 5000, false});
+  BOOST_REQUIRE(b_steps.ok());
+  std::size_t taken = 0;
+  f.vault->on_request = [&](const std::string& op, const std::string&) {
+    if (op != "secret_ids" || taken > 0) return;
+    f.clock.advance(301s);  // a slow Vault: A's lease on the step runs out
+    ps::engine::ClaimRequest claim{"otherhost:2:2:b", f.clock.wall_now(), 100, 300s, nullptr};
+    auto steps = (*b_steps)->claim_due(claim);
+    BOOST_REQUIRE(steps.ok());
+    taken = steps->size();
+  };
+  auto pass = worker->run_once();
+  BOOST_REQUIRE_MESSAGE(pass.ok(), pass.status().message());
+  BOOST_TEST(taken == 1u);
+  BOOST_TEST(f.vault->count("destroy") == 0u);
+  BOOST_TEST(f.vault->secret_ids["agent-a"].size() == 2u);
+  BOOST_TEST(f.raw->rows("SELECT state, lease_owner FROM sidecar_revocation_steps") ==
+             (std::vector<std::string>{"pending|otherhost:2:2:b"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -511,4 +511,79 @@ BOOST_AUTO_TEST_CASE(run_loop_is_woken_by_a_commit_and_stops_when_asked) {
   BOOST_TEST((f.clock.steady_now() - start < std::chrono::minutes{1}));  // woken, not polled
 }
 
+// Issue 13 finding 8: a worker pushed up to 100 claimed rows under one lease without looking
+// at it again, so a slow Vault made it write rows another worker had taken over. Here A's
+// lease runs out inside its first Vault call (the simulated clock jumps past it) and worker B
+// claims every row; A must not write any of them, and B's claims stay B's.
+BOOST_AUTO_TEST_CASE(rows_whose_lease_expired_mid_batch_and_were_taken_over_are_not_written) {
+  SyncFixture f;
+  for (const char* a : {"m1", "m2", "m3"}) {
+    f.add_agent(a, 0);
+    promote_with_role(f, a);
+  }
+  SyncConfig config;
+  config.lease = std::chrono::seconds{300};
+  auto a = f.worker(config);
+  auto b_outbox = f.outbox_factory()();
+  BOOST_REQUIRE(b_outbox.ok());
+  std::size_t taken = 0;
+  f.vault->on_request = [&](const std::string& op, const std::string&) {
+    if (op != "read" || taken > 0) return;
+    f.clock.advance(std::chrono::seconds{301});  // a slow Vault: A's lease runs out
+    engine::ClaimRequest claim{"otherhost:2:2:b", f.clock.wall_now(), 100,
+                               std::chrono::seconds{300}, nullptr};
+    auto rows = (*b_outbox)->claim_due(claim);
+    BOOST_REQUIRE(rows.ok());
+    taken = rows->size();
+  };
+  auto r = a->run_once();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(taken == 3u);
+  BOOST_TEST(f.vault->count("write") == 0u);  // no write for a row A no longer held
+  BOOST_TEST(r->synced == 0);
+  for (const char* agent : {"m1", "m2", "m3"}) {
+    auto row = f.row(agent);
+    BOOST_REQUIRE(row.has_value());
+    BOOST_TEST((row->state == engine::OutboxState::pending));
+    BOOST_TEST(row->lease_owner.value_or("") == "otherhost:2:2:b");
+    BOOST_TEST(*f.vault->role(SyncFixture::role_of(agent)) == (PL{"t0-observer"}),
+               boost::test_tools::per_element());
+  }
+  BOOST_TEST(f.log_contains("sync.lease_lost"));
+}
+
+// The same slow Vault without a second worker: the lease is renewed before the write (it is
+// still A's), the rest of the batch is cut and claimed again under a fresh lease, and every
+// row is synced.
+BOOST_AUTO_TEST_CASE(a_short_lease_is_renewed_before_a_write_and_the_batch_is_cut_to_it) {
+  SyncFixture f;
+  for (const char* a : {"n1", "n2", "n3"}) {
+    f.add_agent(a, 0);
+    promote_with_role(f, a);
+  }
+  SyncConfig config;
+  config.lease = std::chrono::seconds{300};
+  SyncWorkerOptions options;
+  options.vault_request_deadline = std::chrono::seconds{60};
+  auto a = f.worker(config, options);
+  bool slowed = false;
+  engine::WallTime renewed_from{};
+  f.vault->on_request = [&](const std::string& op, const std::string&) {
+    if (op != "read" || slowed) return;
+    slowed = true;
+    f.clock.advance(std::chrono::seconds{250});  // 50 s left: less than a write needs (120 s)
+    renewed_from = f.clock.wall_now();
+  };
+  auto r = a->run_once();
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+  BOOST_TEST(r->synced == 3);
+  BOOST_TEST(r->lease_lost == 0);
+  BOOST_TEST(r->released == 2);  // cut after the first row, then claimed again
+  BOOST_TEST(f.vault->count("write") == 3u);
+  BOOST_TEST(f.log_contains("sync.batch_cut"));
+  for (const char* agent : {"n1", "n2", "n3"}) {
+    BOOST_TEST((f.row(agent)->state == engine::OutboxState::synced));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

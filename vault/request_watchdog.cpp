@@ -1,0 +1,50 @@
+#include "vault/request_watchdog.h"
+
+namespace ps::vault {
+
+RequestWatchdog::~RequestWatchdog() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RequestWatchdog::arm(Deadline deadline, std::function<void()> fire) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadline_ = deadline;
+    fire_ = std::move(fire);
+    fired_ = false;
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  }
+  cv_.notify_all();
+}
+
+bool RequestWatchdog::disarm() {
+  std::lock_guard<std::mutex> lock(mu_);
+  deadline_.reset();
+  fire_ = nullptr;
+  return fired_;
+}
+
+void RequestWatchdog::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!quit_) {
+    if (!deadline_) {
+      cv_.wait(lock);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() < *deadline_) {
+      cv_.wait_until(lock, *deadline_);
+      continue;  // re-read: disarmed, re-armed or quit meanwhile
+    }
+    deadline_.reset();
+    fired_ = true;
+    if (fire_) fire_();  // under the lock: disarm() waits for it (see the header)
+    fire_ = nullptr;
+  }
+}
+
+}  // namespace ps::vault
