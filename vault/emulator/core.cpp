@@ -410,8 +410,8 @@ HttpResponse Emulator::Core::to_http(const Call& call, const Route* route, Vault
   }
   if (route != nullptr && call.data.is_object()) {
     std::vector<std::string> ignored;
-    for (const auto& [k, v] : call.data.items()) {
-      (void)v;
+    for (const auto& item : call.data.items()) {
+      const std::string& k = item.key();  // not a structured binding: clang 14 cannot capture one
       bool known = std::any_of(route->fields.begin(), route->fields.end(),
                                [&](const FieldSpec& f) { return f.name == k; });
       if (!known && !(call.op == Operation::list)) ignored.push_back(k);
