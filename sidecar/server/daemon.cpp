@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/ledger_migrations.h"
 #include "engine/ledger/revocation.h"
 #include "engine/ledger/revocation_steps.h"
@@ -108,8 +109,12 @@ std::vector<std::string> wait_for_tasks(std::vector<Task*> tasks, const Clock& c
 // ---- State helpers ------------------------------------------------------------------------
 
 bool Daemon::State::wait_or_stop(std::chrono::milliseconds d) {
-  std::unique_lock<std::mutex> lock(stop_mu);
-  return stop_cv.wait_for(lock, d, [this] { return stopping.load(); });
+  ps::MutexLock lock(stop_mu);
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  while (!stopping.load()) {
+    if (stop_cv.wait_until(lock, deadline) == std::cv_status::timeout) return stopping.load();
+  }
+  return true;
 }
 
 Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& config) {
@@ -228,7 +233,7 @@ CheckResult Daemon::State::probe_ledger() {
 }
 
 Result<engine::OutboxStats> Daemon::State::probe_outbox() {
-  std::lock_guard<std::mutex> lock(outbox_probe_mu);
+  ps::MutexLock lock(outbox_probe_mu);
   if (!stats_outbox) {
     auto o = open_outbox();
     if (!o.ok()) return o.status();
@@ -262,7 +267,7 @@ CheckResult Daemon::State::probe_freeze() {
 void Daemon::State::collect_metrics() {
   std::optional<engine::OutboxStats> stats;
   {
-    std::lock_guard<std::mutex> lock(outbox_probe_mu);
+    ps::MutexLock lock(outbox_probe_mu);
     stats = last_outbox_stats;
   }
   if (stats) {
@@ -287,7 +292,7 @@ void Daemon::State::build_health(const Config& config) {
   probes.ledger = [this] { return probe_ledger(); };
   probes.vault_health = [this] {
     vault::Result<vault::Health> r = [this] {
-      std::lock_guard<std::mutex> lock(vault_probe_mu);
+      ps::MutexLock lock(vault_probe_mu);
       return health_api->health();
     }();
     metrics->vault_up.set(r.ok() && !r->sealed && r->initialized ? 1 : 0);

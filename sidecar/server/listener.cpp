@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar::server {
 namespace {
 
@@ -139,12 +141,12 @@ void Listener::run() { server_->listen_after_bind(); }
 void Listener::stop() { server_->stop(); }
 
 std::size_t Listener::in_flight() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return in_flight_.size();
 }
 
 bool Listener::drain(Clock::SteadyTime deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   // Steady waits in slices: the injected clock is real in the daemon; tests do not drain.
   while (!in_flight_.empty()) {
     if (clock_.steady_now() >= deadline) return false;
@@ -159,13 +161,13 @@ void Listener::refuse_and_close(const httplib::Request& req, httplib::Response& 
   res.set_header("Connection", "close");
   res.set_content(errors_body(message), kJson);
   // Not now: httplib checks that the peer is alive (a peek read) before writing the answer.
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   close_after_answer_.insert(&req);
 }
 
 bool Listener::admit(const httplib::Request& req, httplib::Response& res) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     in_flight_.insert(&req);
   }
   if (req.has_header("Transfer-Encoding")) {
@@ -206,7 +208,7 @@ std::string Listener::too_large_message() const {
 void Listener::finished(const httplib::Request& req, const httplib::Response& res) {
   bool close = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     in_flight_.erase(&req);
     close = close_after_answer_.erase(&req) > 0;
   }

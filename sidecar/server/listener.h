@@ -29,6 +29,7 @@
 #include <set>
 #include <string>
 
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 #include "sidecar/config/config_serve.h"
 #include "sidecar/config/log.h"
@@ -103,11 +104,11 @@ class Listener {
   const Clock& clock_;
   int port_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable idle_cv_;
-  std::set<const httplib::Request*> in_flight_;  // guarded by mu_
+  mutable ps::Mutex mu_;
+  ps::CondVar idle_cv_;
+  std::set<const httplib::Request*> in_flight_ GUARDED_BY(mu_);
   // Refused with the body unread: the connection is closed once the answer is written.
-  std::set<const httplib::Request*> close_after_answer_;  // guarded by mu_
+  std::set<const httplib::Request*> close_after_answer_ GUARDED_BY(mu_);
 };
 
 }  // namespace ps::sidecar::server

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "engine/base/mutex.h"
 #include "sidecar/sync/lease.h"
 
 namespace ps::sidecar {
@@ -93,7 +94,7 @@ void SyncWorker::wake() { woken_.store(true); }
 void SyncWorker::request_stop() { stop_.store(true); }
 
 WorkerHealth SyncWorker::health() const {
-  std::lock_guard<std::mutex> lock(health_mu_);
+  ps::MutexLock lock(health_mu_);
   WorkerHealth h;
   h.vault_available = failures_ == 0;
   h.consecutive_failures = failures_;
@@ -115,7 +116,7 @@ void SyncWorker::enter_pause(const vault::Error& error) {
   std::chrono::milliseconds delay;
   std::int64_t failures;
   {
-    std::lock_guard<std::mutex> lock(health_mu_);
+    ps::MutexLock lock(health_mu_);
     failures = ++failures_;
     const auto c = ceiling(config_, failures - 1);
     delay = c / 2 + std::chrono::milliseconds(static_cast<std::int64_t>(
@@ -138,7 +139,7 @@ void SyncWorker::enter_pause(const vault::Error& error) {
 
 void SyncWorker::leave_pause() {
   {
-    std::lock_guard<std::mutex> lock(health_mu_);
+    ps::MutexLock lock(health_mu_);
     if (failures_ == 0) return;
     failures_ = 0;
     pause_until_.reset();
@@ -347,7 +348,7 @@ Result<PassStats> SyncWorker::run_once() {
   }
   while (!stopping()) {
     {
-      std::lock_guard<std::mutex> lock(health_mu_);
+      ps::MutexLock lock(health_mu_);
       if (pause_until_ && clock_.steady_now() < *pause_until_) {
         stats.paused = true;
         break;
@@ -450,7 +451,7 @@ void SyncWorker::run(const std::function<bool()>& should_stop) {
     if (!pass.ok()) {
       log_.error("sync.ledger_error", pass.status().message());
     } else if (pass->paused) {
-      std::lock_guard<std::mutex> lock(health_mu_);
+      ps::MutexLock lock(health_mu_);
       if (pause_until_) {
         wait = std::max(std::chrono::milliseconds{0},
                         std::chrono::duration_cast<std::chrono::milliseconds>(

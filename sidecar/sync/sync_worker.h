@@ -42,6 +42,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/outbox.h"
 #include "engine/base/status.h"
 #include "sidecar/config/log.h"
@@ -161,10 +162,10 @@ class SyncWorker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> woken_{false};
 
-  mutable std::mutex health_mu_;
-  std::int64_t failures_ = 0;                     // guarded by health_mu_
-  std::optional<Clock::SteadyTime> pause_until_;  // guarded by health_mu_
-  std::optional<std::string> last_error_;         // guarded by health_mu_
+  mutable ps::Mutex health_mu_;
+  std::int64_t failures_ GUARDED_BY(health_mu_) = 0;
+  std::optional<Clock::SteadyTime> pause_until_ GUARDED_BY(health_mu_);
+  std::optional<std::string> last_error_ GUARDED_BY(health_mu_);
 };
 
 }  // namespace ps::sidecar

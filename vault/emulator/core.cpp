@@ -3,7 +3,10 @@
 // locally -> sealed -> standby -> request building (verb, body, list) -> routing and
 // existence check -> token and ACL (CheckToken) -> backend -> response translation.
 #include <algorithm>
+
 #include <cctype>
+
+#include "engine/base/mutex.h"
 
 #include "vault/emulator/core.h"
 
@@ -72,7 +75,7 @@ const char* go_json_type(const json& j) {
 std::shared_ptr<const Acl> Emulator::Core::acl_for(const std::vector<std::string>& policies) const {
   std::string key = join(policies, ",");
   {
-    std::lock_guard<std::mutex> lock(acl_mu);
+    ps::MutexLock lock(acl_mu);
     if (auto it = acl_cache.find(key); it != acl_cache.end()) return it->second;
   }
   bool root = std::find(policies.begin(), policies.end(), "root") != policies.end();
@@ -82,25 +85,25 @@ std::shared_ptr<const Acl> Emulator::Core::acl_for(const std::vector<std::string
     ps.push_back(it == state.policies.end() ? nullptr : &it->second);
   }
   auto acl = Acl::build(ps, root);
-  std::lock_guard<std::mutex> lock(acl_mu);
+  ps::MutexLock lock(acl_mu);
   acl_cache[key] = acl;
   return acl;
 }
 
 void Emulator::Core::policies_changed() {
-  std::lock_guard<std::mutex> lock(acl_mu);
+  ps::MutexLock lock(acl_mu);
   acl_cache.clear();
 }
 
 void Emulator::Core::count(int status) {
-  std::lock_guard<std::mutex> lock(admin_mu);
+  ps::MutexLock lock(admin_mu);
   ++stats.requests;
   ++stats.by_status[status];
 }
 
 Outcome Emulator::Core::dispatch(const HttpRequest& req) {
   if (starts_with(req.path, "/v1/")) {
-    std::unique_lock<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     std::string vpath = req.path.substr(4);
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       bool path_ok = it->match.empty() ||
@@ -199,11 +202,11 @@ HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
   while (true) {
     std::optional<HttpResponse> r;
     if (exclusive) {
-      std::unique_lock<std::shared_mutex> lock(mu);
+      ps::WriterLock lock(mu);
       r = handle_logical(req, vpath, true);
       changes.fetch_add(1, std::memory_order_relaxed);
     } else {
-      std::shared_lock<std::shared_mutex> lock(mu);
+      ps::ReaderLock lock(mu);
       r = handle_logical(req, vpath, false);
     }
     if (r) return std::move(*r);
@@ -215,8 +218,13 @@ namespace {
 
 // A sealed node's 503, a standby node's 307 or 503, or nullopt when this node serves requests.
 std::optional<HttpResponse> sealed_or_standby(Emulator::Core& core, const HttpRequest& req) {
-  if (!core.state.initialized || core.state.sealed) return error_response(503, {"Vault is sealed"});
-  std::lock_guard<std::mutex> lock(core.admin_mu);
+  bool sealed = false;
+  {
+    ps::ReaderLock lock(core.mu);
+    sealed = !core.state.initialized || core.state.sealed;
+  }
+  if (sealed) return error_response(503, {"Vault is sealed"});
+  ps::MutexLock lock(core.admin_mu);
   if (core.standby_mode == "redirect") {
     HttpResponse r;
     r.status = 307;
@@ -295,7 +303,8 @@ std::optional<HttpResponse> read_operation(const HttpRequest& req, const std::st
 
 // CheckToken, first half: the caller's valid token (X-Vault-Token, else a Bearer
 // Authorization header) into *token, or the 403 answer.
-std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest& req, Token** token) {
+std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest& req, Token** token)
+    REQUIRES_SHARED(core.mu) {
   std::string token_id;
   if (const auto* t = req.header("X-Vault-Token")) {
     token_id = *t;
@@ -315,7 +324,8 @@ std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest
 // CheckToken, second half: the existence check (create vs update) and the ACL for `tok`,
 // which then counts a use; the 403 answer when the ACL denies the request.
 std::optional<HttpResponse> authorize(Emulator::Core& core, Call& call, Token& tok,
-                                      const Route* rt, const std::string& vpath) {
+                                      const Route* rt, const std::string& vpath)
+    REQUIRES_SHARED(core.mu) {
   call.token = &tok;
   call.is_root = std::find(tok.policies.begin(), tok.policies.end(), "root") != tok.policies.end();
 
