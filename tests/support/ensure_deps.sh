@@ -2,6 +2,8 @@
 # Installs the Debian packages policy-sidecar needs to build, test and run the demo.
 # As root: apt-get update once, then apt-get install of what is missing.
 # Not root: prints the exact sudo line and exits 1. Nothing is ever downloaded at build time.
+#   --sanitizers  also clang-14 and its runtimes (libFuzzer, ASan, UBSan, TSan), for the
+#                 sanitizer and fuzz builds of .ci/run; the default test run does not need them.
 set -euo pipefail
 
 PS_DEBIAN_PACKAGES=(
@@ -9,6 +11,9 @@ PS_DEBIAN_PACKAGES=(
   libcpp-httplib-dev libssl-dev libsqlite3-dev nlohmann-json3-dev libboost-test-dev
   openssl curl sqlite3 python3 python3-hvac
 )
+if [ "${1:-}" = "--sanitizers" ]; then
+  PS_DEBIAN_PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PS_DEBIAN_PACKAGES[@]}"; do
