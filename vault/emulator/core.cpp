@@ -253,7 +253,9 @@ std::optional<HttpResponse> merge_body(const HttpRequest& req, json& data) {
     try {
       json ignored = json::parse(body);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+      // parse_error, or out_of_range for a number beyond a double ("1e999"), which used to
+      // escape and abort the emulator.
       std::string what = e.what();
       if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
       return error_response(400, {"failed to parse JSON input: " + what});
