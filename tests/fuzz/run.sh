@@ -3,6 +3,7 @@
 # sanitizer report. Usage: tests/fuzz/run.sh [seconds per target, default 60]
 #   PS_FUZZ_BUILD_DIR  the PS_FUZZ build (default <repo>/build-fuzz; built here if missing)
 #   PS_FUZZ_JOBS       targets run in parallel (default: nproc)
+#   PS_FUZZ_TARGETS    space-separated subset of the targets (default: all)
 # Each target starts from its checked-in seed corpus (tests/fuzz/corpus/<target>/, never
 # written: new inputs go to a scratch directory). A crashing input is kept as
 # $PS_FUZZ_BUILD_DIR/fuzz-artifacts/<target>/crash-*; turn it into a named regression test in
@@ -14,6 +15,9 @@ build=${PS_FUZZ_BUILD_DIR:-$repo/build-fuzz}
 jobs=${PS_FUZZ_JOBS:-$(nproc)}
 targets=(webhook_fuzz config_fuzz vault_response_fuzz role_names_fuzz timestamp_fuzz
          emulator_hcl_fuzz emulator_http_fuzz)
+if [ -n "${PS_FUZZ_TARGETS:-}" ]; then
+  read -r -a targets <<<"$PS_FUZZ_TARGETS"
+fi
 
 "$repo/tests/support/ensure_deps.sh" --sanitizers
 if [ ! -x "$build/tests/fuzz/${targets[0]}" ]; then
