@@ -217,13 +217,9 @@ HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
 namespace {
 
 // A sealed node's 503, a standby node's 307 or 503, or nullopt when this node serves requests.
-std::optional<HttpResponse> sealed_or_standby(Emulator::Core& core, const HttpRequest& req) {
-  bool sealed = false;
-  {
-    ps::ReaderLock lock(core.mu);
-    sealed = !core.state.initialized || core.state.sealed;
-  }
-  if (sealed) return error_response(503, {"Vault is sealed"});
+std::optional<HttpResponse> sealed_or_standby(Emulator::Core& core, const HttpRequest& req)
+    REQUIRES_SHARED(core.mu) {
+  if (!core.state.initialized || core.state.sealed) return error_response(503, {"Vault is sealed"});
   ps::MutexLock lock(core.admin_mu);
   if (core.standby_mode == "redirect") {
     HttpResponse r;
