@@ -195,7 +195,11 @@ Status Daemon::State::open_vault(const Config& config) {
   limiter = std::make_shared<RateLimiter>(config.sync.rate_limit_per_s, env.clock);
   auto made = make_group(config);
   if (!made.ok()) return made.status();
-  group = *made;
+  {
+    ps::MutexLock lock(group_mu);
+    group = *made;
+  }
+  ps::MutexLock lock(vault_probe_mu);
   health_api = vault->single_attempt_api();
   return Status::success();
 }
@@ -205,7 +209,7 @@ void Daemon::State::build_services() {
   waker = std::make_unique<CommitWaker>(kWakeDelay, [this] { current_group()->worker->wake(); });
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
   deps.on_committed = [this] { waker->request(); };
-  tier_changes = std::make_unique<TierChangeService>(std::move(deps), group->desired);
+  tier_changes = std::make_unique<TierChangeService>(std::move(deps), current_group()->desired);
   webhook = std::make_unique<ApprovalWebhook>(WebhookDeps{
       *pool, *settings, *tier_changes, env.clock, *log, audit.get(), metrics.get()});
   evaluator =
@@ -333,7 +337,7 @@ Status Daemon::State::bind_listener(const Config& config) {
 }
 
 void Daemon::State::announce_ready() {
-  const std::string url = listener_url(*config, listener->port(), listener->tls());
+  const std::string url = listener_url(*current_config(), listener->port(), listener->tls());
   log->info("serve.ready", "policy-sidecar is serving",
             {{"address", url}, {"ledger", env.db_path}, {"version", version},
              {"vault", vault->config().address}});
@@ -368,7 +372,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment e
   s.build_services();
   s.build_health(config);
   if (Status x = s.bind_listener(config); !x.ok()) return x;  // a taken port fails the start
-  s.config = std::make_shared<const Config>(std::move(config));
+  {
+    ps::MutexLock lock(s.config_mu);
+    s.config = std::make_shared<const Config>(std::move(config));
+  }
   s.start_threads();
   s.announce_ready();
   return std::unique_ptr<Daemon>(new Daemon(std::move(st)));
