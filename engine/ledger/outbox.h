@@ -130,7 +130,17 @@ struct ClaimRequest {
   // True when the process named by a lease owner id is known to be gone (its lease can be
   // broken before it expires). Null: only expired leases are broken.
   std::function<bool(std::string_view owner)> owner_is_dead;
+  // Several workers of one process split the agents: this claim takes only agents with
+  // agent_partition(agent_id, partitions) == partition, so no agent (its push, and its
+  // revocation steps) is ever worked by two of them at once.
+  std::uint32_t partition = 0;
+  std::uint32_t partitions = 1;
+  bool takes(std::string_view agent_id) const;
 };
+
+// A stable partition of an agent id (FNV-1a over the ASCII-lowercased id, so ids that share a
+// Vault role - they differ only in case - share a partition), in [0, partitions).
+std::uint32_t agent_partition(std::string_view agent_id, std::uint32_t partitions);
 
 // What became of one claimed row.
 struct PushOutcome {

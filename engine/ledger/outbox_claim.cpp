@@ -128,6 +128,20 @@ Status apply(sqlite::Connection& conn, const PushOutcome& o, const std::string& 
 
 }  // namespace
 
+std::uint32_t agent_partition(std::string_view agent_id, std::uint32_t partitions) {
+  if (partitions <= 1) return 0;
+  std::uint32_t h = 2166136261u;
+  for (unsigned char c : agent_id) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+    h = (h ^ c) * 16777619u;
+  }
+  return h % partitions;
+}
+
+bool ClaimRequest::takes(std::string_view agent_id) const {
+  return partitions <= 1 || agent_partition(agent_id, partitions) == partition;
+}
+
 Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
   const std::int64_t now_ms = to_unix_ms(request.now);
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
@@ -154,7 +168,7 @@ Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
       // (its last finish() may have failed and left leases behind).
       const bool free = !owner || !until || *until <= now_ms || *owner == request.owner ||
                         (request.owner_is_dead && request.owner_is_dead(*owner));
-      if (free) chosen.emplace_back(scan->column_text(0));
+      if (free && request.takes(scan->column_text(0))) chosen.emplace_back(scan->column_text(0));
     }
   }
 

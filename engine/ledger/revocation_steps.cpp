@@ -116,7 +116,7 @@ Result<std::vector<RevocationStep>> RevocationSteps::claim_due(const ClaimReques
   std::vector<std::int64_t> chosen;
   {
     auto scan = conn_->prepare(
-        "SELECT id, lease_owner, lease_until_ms FROM sidecar_revocation_steps "
+        "SELECT id, lease_owner, lease_until_ms, agent_id FROM sidecar_revocation_steps "
         "WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id");
     if (!scan.ok()) return scan.status();
     scan->bind(1, now_ms);
@@ -128,7 +128,7 @@ Result<std::vector<RevocationStep>> RevocationSteps::claim_due(const ClaimReques
       const auto until = scan->column_optional_int(2);
       const bool free = !owner || !until || *until <= now_ms || *owner == request.owner ||
                         (request.owner_is_dead && request.owner_is_dead(*owner));
-      if (free) chosen.push_back(scan->column_int(0));
+      if (free && request.takes(scan->column_text(3))) chosen.push_back(scan->column_int(0));
     }
   }
   auto update = conn_->prepare(

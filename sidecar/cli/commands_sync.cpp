@@ -1,5 +1,7 @@
 #include "sidecar/cli/commands_sync.h"
 
+#include <thread>
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -105,6 +107,29 @@ void print_failed(std::ostream& out, const std::vector<engine::OutboxRow>& rows)
 
 namespace {
 
+using Workers = std::vector<std::unique_ptr<SyncWorker>>;
+
+// One pass of every worker, side by side (each drains its own partition of the agents).
+Result<PassStats> run_workers_once(const Workers& workers) {
+  std::vector<Result<PassStats>> results(workers.size(), Status(Code::internal, "not run"));
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < workers.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = workers[i]->run_once(); });
+  }
+  results[0] = workers[0]->run_once();
+  for (auto& t : threads) t.join();
+  PassStats total;
+  for (auto& r : results) {
+    if (!r.ok()) return r.status();
+    total.synced += r->synced;
+    total.retried += r->retried;
+    total.parked += r->parked;
+    total.superseded += r->superseded;
+    total.steps_done += r->steps_done;
+  }
+  return total;
+}
+
 struct SyncRun {
   PassStats total;
   engine::OutboxStats outbox;
@@ -114,11 +139,16 @@ struct SyncRun {
 
 // How long to wait before the next pass: the end of a pause, the next due row or the poll
 // interval, never past the deadline.
-Clock::SteadyTime next_pass(const SyncContext& ctx, SyncWorker& worker, engine::Outbox& outbox,
-                            Clock::SteadyTime now, Clock::SteadyTime deadline) {
+Clock::SteadyTime next_pass(const SyncContext& ctx, const Workers& workers,
+                            engine::Outbox& outbox, Clock::SteadyTime now,
+                            Clock::SteadyTime deadline) {
   Clock& clock = ctx.env.clock;
   auto until = now + ctx.config.sync.poll_interval;
-  if (auto paused = worker.health().paused_until) {
+  std::optional<Clock::SteadyTime> paused;
+  for (const auto& w : workers) {
+    if (auto p = w->health().paused_until; p && (!paused || *p < *paused)) paused = p;
+  }
+  if (paused) {
     until = *paused;
   } else if (auto next = outbox.next_due(); next.ok() && *next) {
     const auto wall = clock.wall_now();
@@ -131,13 +161,13 @@ Clock::SteadyTime next_pass(const SyncContext& ctx, SyncWorker& worker, engine::
 }
 
 // Passes until nothing is pending (pushes and revocation steps) or the deadline.
-Result<SyncRun> sync_until_done(const SyncContext& ctx, SyncWorker& worker,
+Result<SyncRun> sync_until_done(const SyncContext& ctx, const Workers& workers,
                                 engine::Outbox& outbox, engine::RevocationSteps* steps,
                                 Clock::SteadyTime deadline) {
   Clock& clock = ctx.env.clock;
   SyncRun run;
   for (;;) {
-    auto pass = worker.run_once();
+    auto pass = run_workers_once(workers);
     if (!pass.ok()) return pass.status();
     run.total.synced += pass->synced;
     run.total.retried += pass->retried;
@@ -156,7 +186,7 @@ Result<SyncRun> sync_until_done(const SyncContext& ctx, SyncWorker& worker,
     if (run.done() || now >= deadline) return run;
     // The pass took every row it could: what is left is backing off, paused, or leased to
     // another worker.
-    const auto until = next_pass(ctx, worker, outbox, now, deadline);
+    const auto until = next_pass(ctx, workers, outbox, now, deadline);
     if (until > now) {
       clock.sleep_for(std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
                       std::chrono::milliseconds{1});
@@ -164,7 +194,7 @@ Result<SyncRun> sync_until_done(const SyncContext& ctx, SyncWorker& worker,
   }
 }
 
-void print_sync(std::ostream& out, const SyncRun& run, const SyncWorker& worker) {
+void print_sync(std::ostream& out, const SyncRun& run, const Workers& workers) {
   const auto& total = run.total;
   out << "Synced " << total.synced << " agent" << (total.synced == 1 ? "" : "s")
       << "; retries scheduled " << total.retried << "; parked " << total.parked << '\n'
@@ -174,8 +204,11 @@ void print_sync(std::ostream& out, const SyncRun& run, const SyncWorker& worker)
     out << "Revocation steps: " << total.steps_done << " done now; " << run.steps.pending
         << " pending, " << run.steps.failed << " failed\n";
   }
-  if (auto h = worker.health(); !h.vault_available && h.last_error) {
-    out << "Vault unavailable: " << *h.last_error << '\n';
+  for (const auto& w : workers) {
+    if (auto h = w->health(); !h.vault_available && h.last_error) {
+      out << "Vault unavailable: " << *h.last_error << '\n';
+      break;
+    }
   }
   if (!run.outbox.failed_rows.empty()) {
     out << "Parked (run `policy-sidecar status` for details; `reconcile` retries them):\n";
@@ -205,8 +238,17 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
   SyncWorkerOptions options;
   options.checkpoint = crash_checkpoint(ctx.env.getenv("PS_TEST_CRASH_AT"));
   options.open_steps = steps_factory(ctx);
-  SyncWorker worker(outbox_factory(ctx), parts.vault->single_attempt_factory(), parts.desired,
-                    ctx.config.sync, clock, random_of(ctx.env), *parts.log, events, options);
+  Workers workers;
+  const auto n = static_cast<std::uint32_t>(ctx.config.sync.workers);
+  options.limiter = std::make_shared<RateLimiter>(ctx.config.sync.rate_limit_per_s, clock);
+  options.pause = std::make_shared<VaultPause>();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    options.partition = i;
+    options.partitions = n;
+    workers.push_back(std::make_unique<SyncWorker>(
+        outbox_factory(ctx), parts.vault->single_attempt_factory(), parts.desired,
+        ctx.config.sync, clock, random_of(ctx.env), *parts.log, events, options));
+  }
 
   // "Now" for every pending row: a cron run is an attempt, whatever each row's backoff said.
   if (auto due = (*outbox)->make_all_due(clock.wall_now()); !due.ok()) {
@@ -214,9 +256,9 @@ int run_sync_command(const SyncContext& ctx, const SyncCommand& cmd) {
   }
   const auto deadline =
       clock.steady_now() + std::chrono::milliseconds(static_cast<std::int64_t>(cmd.wait_s * 1000));
-  auto run = sync_until_done(ctx, worker, **outbox, steps->get(), deadline);
+  auto run = sync_until_done(ctx, workers, **outbox, steps->get(), deadline);
   if (!run.ok()) return fail(ctx.env, run.status().message());
-  print_sync(ctx.env.out, *run, worker);
+  print_sync(ctx.env.out, *run, workers);
   return run->done() && run->outbox.failed == 0 && run->steps.failed == 0 ? kExitOk
                                                                           : kExitFailed;
 }

@@ -249,6 +249,8 @@ Status parse_sync_section(const json& section, const std::string& path, Config& 
     Status s;
     if (key == "batch_size") {
       s = read_int(value, p, c.batch_size, 1, 10000);
+    } else if (key == "workers") {
+      s = read_int(value, p, c.workers, 1, 64);
     } else if (key == "rate_limit_per_s") {
       s = read_number(value, p, c.rate_limit_per_s, 0);
     } else if (key == "poll_interval_ms") {
@@ -270,7 +272,7 @@ Status parse_sync_section(const json& section, const std::string& path, Config& 
         }
       }
     } else {
-      s = unknown(p, "batch_size, rate_limit_per_s, poll_interval_ms, lease_s, backoff");
+      s = unknown(p, "batch_size, workers, rate_limit_per_s, poll_interval_ms, lease_s, backoff");
     }
     if (!s.ok()) return s;
   }

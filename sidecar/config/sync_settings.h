@@ -56,6 +56,9 @@ struct RolesConfig {
 
 struct SyncConfig {
   std::int64_t batch_size = 100;       // rows claimed (and marked) per ledger transaction
+  // Sync workers in serve and `sync`, each with its own Vault connection and a share of the
+  // agents (no agent is worked by two at once); they absorb Vault's write latency.
+  std::int64_t workers = 4;
   double rate_limit_per_s = 500;       // Vault requests per second, all workers; 0 = unlimited
   std::chrono::milliseconds poll_interval{1000};  // how often the daemon looks for due rows
   // Per-agent retry schedule (full jitter) and the global pause when Vault is down (half

@@ -127,9 +127,15 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   worker_options.limiter = limiter;
   StepsFactory steps = [options = ledger_options] { return engine::RevocationSteps::open(options); };
   worker_options.open_steps = steps;
-  g->worker = std::make_unique<SyncWorker>(outbox, vault->single_attempt_factory(), g->desired,
-                                           config.sync, env.clock, env.random, *log, *events,
-                                           worker_options);
+  const auto n = static_cast<std::uint32_t>(config.sync.workers);
+  worker_options.pause = std::make_shared<VaultPause>();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    worker_options.partition = i;
+    worker_options.partitions = n;
+    g->workers.push_back(std::make_unique<SyncWorker>(outbox, vault->single_attempt_factory(),
+                                                      g->desired, config.sync, env.clock,
+                                                      env.random, *log, *events, worker_options));
+  }
   ReconcilerOptions reconcile_options;
   reconcile_options.limiter = limiter;
   reconcile_options.open_steps = steps;
@@ -141,9 +147,12 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
 
 void Daemon::State::start_group(SyncGroup& g) {
   SyncGroup* gp = &g;
-  g.tasks.push_back(std::make_unique<Task>("sync worker", [gp] {
-    gp->worker->run([gp] { return gp->stop.load(); });
-  }));
+  for (auto& w : g.workers) {
+    SyncWorker* wp = w.get();
+    g.tasks.push_back(std::make_unique<Task>("sync worker", [gp, wp] {
+      wp->run([gp] { return gp->stop.load(); });
+    }));
+  }
   g.tasks.push_back(std::make_unique<Task>("reconciler", [gp] {
     gp->reconciler->run_loop([gp] { return gp->stop.load(); });
   }));
@@ -151,7 +160,7 @@ void Daemon::State::start_group(SyncGroup& g) {
 
 void Daemon::State::stop_group(SyncGroup& g, Clock::SteadyTime deadline) {
   g.stop = true;
-  g.worker->request_stop();
+  for (auto& w : g.workers) w->request_stop();
   g.reconciler->request_stop();
   std::vector<Task*> tasks;
   for (auto& t : g.tasks) tasks.push_back(t.get());
@@ -206,7 +215,9 @@ Status Daemon::State::open_vault(const Config& config) {
 
 // The waker and the worker are looked up per wake-up: a reload may have replaced the group.
 void Daemon::State::build_services() {
-  waker = std::make_unique<CommitWaker>(kWakeDelay, [this] { current_group()->worker->wake(); });
+  waker = std::make_unique<CommitWaker>(kWakeDelay, [this] {
+    for (auto& w : current_group()->workers) w->wake();
+  });
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
   deps.on_committed = [this] { waker->request(); };
   tier_changes = std::make_unique<TierChangeService>(std::move(deps), current_group()->desired);

@@ -72,7 +72,7 @@ std::vector<std::string> wait_for_tasks(std::vector<Task*> tasks, const Clock& c
 // replaced as a whole on a reload that changes them.
 struct SyncGroup {
   std::shared_ptr<const DesiredState> desired;
-  std::unique_ptr<SyncWorker> worker;
+  std::vector<std::unique_ptr<SyncWorker>> workers;  // sync.workers, one partition each
   std::unique_ptr<Reconciler> reconciler;
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Task>> tasks;

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cmath>
 
-#include "engine/base/mutex.h"
 #include "sidecar/sync/lease.h"
 
 namespace ps::sidecar {
@@ -76,6 +75,7 @@ SyncWorker::SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
   }
   if (options_.owner.empty()) options_.owner = worker_owner_id();
   if (!options_.owner_is_dead) options_.owner_is_dead = lease_owner_is_dead;
+  pause_ = options_.pause ? options_.pause : std::make_shared<VaultPause>();
   if (options_.open_steps) {
     steps_ = std::make_unique<RevocationRunner>(
         options_.open_steps, desired_, *options_.limiter, clock_, log_, events_,
@@ -94,12 +94,12 @@ void SyncWorker::wake() { woken_.store(true); }
 void SyncWorker::request_stop() { stop_.store(true); }
 
 WorkerHealth SyncWorker::health() const {
-  ps::MutexLock lock(health_mu_);
+  const VaultPause::Snapshot s = pause_->snapshot();
   WorkerHealth h;
-  h.vault_available = failures_ == 0;
-  h.consecutive_failures = failures_;
-  h.last_error = last_error_;
-  h.paused_until = pause_until_;
+  h.vault_available = s.failures == 0;
+  h.consecutive_failures = s.failures;
+  h.last_error = s.last_error;
+  h.paused_until = s.until;
   return h;
 }
 
@@ -113,21 +113,18 @@ std::chrono::milliseconds SyncWorker::row_backoff(std::int64_t attempts) const {
 // floor (with full jitter a run of small random values would probe a sealed Vault in a
 // loop); the other half spreads several sidecars apart.
 void SyncWorker::enter_pause(const vault::Error& error) {
-  std::chrono::milliseconds delay;
-  std::int64_t failures;
-  {
-    ps::MutexLock lock(health_mu_);
-    failures = ++failures_;
-    const auto c = ceiling(config_, failures - 1);
-    delay = c / 2 + std::chrono::milliseconds(static_cast<std::int64_t>(
-                        random_() * static_cast<double>((c - c / 2).count())));
-    if (error.retry_after) {
-      delay = std::max(delay, std::min<std::chrono::milliseconds>(*error.retry_after,
-                                                                  kMaxRetryAfter));
-    }
-    pause_until_ = clock_.steady_now() + delay;
-    last_error_ = error.describe();
+  const auto started = pause_->fail(clock_.steady_now(), this);
+  if (!started) return;  // a sibling worker already paused the group for this outage
+  const std::int64_t failures = *started;
+  const auto c = ceiling(config_, failures - 1);
+  std::chrono::milliseconds delay =
+      c / 2 + std::chrono::milliseconds(static_cast<std::int64_t>(
+                  random_() * static_cast<double>((c - c / 2).count())));
+  if (error.retry_after) {
+    delay = std::max(delay, std::min<std::chrono::milliseconds>(*error.retry_after,
+                                                                kMaxRetryAfter));
   }
+  pause_->pause_for(clock_.steady_now() + delay, error.describe());
   events_.on_vault_unavailable(VaultUnavailableEvent{std::string(vault::to_string(error.code)),
                                                      error.message, delay, failures});
   log_.warn("sync.vault_unavailable", "Vault unavailable; pausing pushes",
@@ -138,13 +135,7 @@ void SyncWorker::enter_pause(const vault::Error& error) {
 }
 
 void SyncWorker::leave_pause() {
-  {
-    ps::MutexLock lock(health_mu_);
-    if (failures_ == 0) return;
-    failures_ = 0;
-    pause_until_.reset();
-    last_error_.reset();
-  }
+  if (!pause_->succeed()) return;
   events_.on_vault_available();
   log_.info("sync.vault_available", "Vault answers again; pushes resume");
 }
@@ -347,23 +338,23 @@ Result<PassStats> SyncWorker::run_once() {
     outbox_ = std::move(opened).value();
   }
   while (!stopping()) {
-    {
-      ps::MutexLock lock(health_mu_);
-      if (pause_until_ && clock_.steady_now() < *pause_until_) {
-        stats.paused = true;
-        break;
-      }
+    bool probe = false;
+    if (!pause_->may_push(clock_.steady_now(), this, &probe)) {
+      stats.paused = true;
+      break;
     }
-    engine::ClaimRequest claim{options_.owner, clock_.wall_now(), config_.batch_size,
-                               config_.lease, options_.owner_is_dead};
-    auto claimed = outbox_->claim_due(claim);
-    if (!claimed.ok()) return claimed.status();
+    auto claimed = outbox_->claim_due(claim_request());
+    if (!claimed.ok()) {
+      if (probe) pause_->release_probe(this);
+      return claimed.status();
+    }
     if (claimed->empty()) {
       // Policies first: the revocation steps run once no push is due.
       bool vault_down = false;
       auto any = run_steps(stats, &vault_down);
       if (!any.ok()) return any.status();
       if (vault_down) stats.paused = true;
+      if (probe && !vault_down) pause_->release_probe(this);  // nothing here to probe with
       if (!*any || vault_down) break;
       continue;
     }
@@ -375,7 +366,10 @@ Result<PassStats> SyncWorker::run_once() {
     outcomes.reserve(claimed->size());
     bool vault_down = false;
     for (const engine::OutboxRow& row : *claimed) {
-      if (vault_down || stopping()) {
+      bool probe_now = false;
+      const bool group_paused = !pause_->may_push(clock_.steady_now(), this, &probe_now);
+      if (vault_down || stopping() || group_paused) {
+        vault_down = vault_down || group_paused;
         PushOutcome released;
         released.kind = PushOutcome::Kind::released;
         released.agent_id = row.agent_id;
@@ -413,11 +407,17 @@ Result<PassStats> SyncWorker::run_once() {
   return stats;
 }
 
-Result<bool> SyncWorker::run_steps(PassStats& stats, bool* vault_down) {
-  if (!steps_) return false;
+engine::ClaimRequest SyncWorker::claim_request() const {
   engine::ClaimRequest claim{options_.owner, clock_.wall_now(), config_.batch_size, config_.lease,
                              options_.owner_is_dead};
-  auto batch = steps_->run_batch(api(), claim);
+  claim.partition = options_.partition;
+  claim.partitions = options_.partitions;
+  return claim;
+}
+
+Result<bool> SyncWorker::run_steps(PassStats& stats, bool* vault_down) {
+  if (!steps_) return false;
+  auto batch = steps_->run_batch(api(), claim_request());
   if (!batch.ok()) return batch.status();
   stats.steps_done += batch->done;
   stats.steps_pending += batch->retried + batch->parked;
@@ -451,11 +451,12 @@ void SyncWorker::run(const std::function<bool()>& should_stop) {
     if (!pass.ok()) {
       log_.error("sync.ledger_error", pass.status().message());
     } else if (pass->paused) {
-      ps::MutexLock lock(health_mu_);
-      if (pause_until_) {
+      if (const auto until = pause_->snapshot().until) {
         wait = std::max(std::chrono::milliseconds{0},
                         std::chrono::duration_cast<std::chrono::milliseconds>(
-                            *pause_until_ - clock_.steady_now()));
+                            *until - clock_.steady_now()));
+      } else {
+        wait = std::min(wait, std::chrono::milliseconds{50});  // a sibling is probing
       }
     } else if (outbox_) {
       // Sleep until the next row is due, if that is sooner than the poll interval. Rows due

@@ -42,7 +42,6 @@
 #include <optional>
 #include <string>
 
-#include "engine/base/mutex.h"
 #include "engine/ledger/outbox.h"
 #include "engine/base/status.h"
 #include "sidecar/config/log.h"
@@ -52,6 +51,7 @@
 #include "sidecar/sync/outbox_hook.h"
 #include "sidecar/sync/rate_limiter.h"
 #include "sidecar/sync/revocation_runner.h"
+#include "sidecar/sync/vault_pause.h"
 #include "sidecar/config/sync_settings.h"
 #include "vault/api.h"
 #include "engine/base/clock.h"
@@ -73,6 +73,13 @@ struct SyncWorkerOptions {
   // The revocation steps (engine/ledger/revocation_steps.h), carried out after the policy
   // pushes of each pass. Empty: the worker does not do them.
   StepsFactory open_steps;
+  // Shared by the workers of one group so they pause together and probe one at a time; null =
+  // this worker's own.
+  std::shared_ptr<VaultPause> pause;
+  // One of several workers of this process (sync.workers): it claims only the agents of its
+  // partition (engine::agent_partition), so no agent is worked by two workers at once.
+  std::uint32_t partition = 0;
+  std::uint32_t partitions = 1;
   // Steady time slice of interruptible waits in run().
   std::chrono::milliseconds wait_slice{100};
 };
@@ -152,6 +159,7 @@ class SyncWorker {
   SyncWorkerOptions options_;
 
   // One batch of revocation steps; true when there were any.
+  engine::ClaimRequest claim_request() const;
   Result<bool> run_steps(PassStats& stats, bool* vault_down);
 
   std::unique_ptr<engine::Outbox> outbox_;  // worker thread only
@@ -162,10 +170,7 @@ class SyncWorker {
   std::atomic<bool> stop_{false};
   std::atomic<bool> woken_{false};
 
-  mutable ps::Mutex health_mu_;
-  std::int64_t failures_ GUARDED_BY(health_mu_) = 0;
-  std::optional<Clock::SteadyTime> pause_until_ GUARDED_BY(health_mu_);
-  std::optional<std::string> last_error_ GUARDED_BY(health_mu_);
+  std::shared_ptr<VaultPause> pause_;  // shared by the group's workers
 };
 
 }  // namespace ps::sidecar

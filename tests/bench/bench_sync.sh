@@ -16,6 +16,10 @@
 #             PS_BENCH_CURL_AGENTS agents (rates are compared, each measured on its own count).
 #   reconcile a full `policy-sidecar reconcile` (drift mode detect, 4 readers) of N roles and
 #             of PS_BENCH_RECONCILE_BIG roles.
+#   latency   `sync` of N agents with PS_BENCH_WORKERS workers (default 16) while the emulator
+#             adds 0 ms and PS_BENCH_WRITE_MS (default 5 ms) to every write: free (writes wait
+#             side by side) and serialised (one Raft-like commit at a time, batched); see the
+#             emulator's latency model in vault/emulator/README.md.
 # Setup (roles created by the sidecar itself, missing_role=create) is timed and shown too.
 # Needs the project built (tests/support/build.sh) and curl.
 set -euo pipefail
@@ -24,6 +28,8 @@ build=${PS_BUILD_DIR:-$repo/build}
 n=${PS_BENCH_SYNC_AGENTS:-10000}
 n_curl=${PS_BENCH_CURL_AGENTS:-1000}
 n_big=${PS_BENCH_RECONCILE_BIG:-100000}
+workers=${PS_BENCH_WORKERS:-16}
+write_ms=${PS_BENCH_WRITE_MS:-5}
 python=${PS_SYSTEM_PYTHON:-/usr/bin/python3}
 sidecar=$build/sidecar/policy-sidecar
 emulator=$build/vault/emulator/vault-emulator
@@ -46,7 +52,7 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 
 "$build/tls/ps-dev-pki" "$work/pki" >/dev/null
 "$emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
-  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token bench-root \
+  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token bench-root --admin-token bench-admin \
   >"$work/emu.out" 2>"$work/emu.err" &
 emu_pid=$!
 for _ in $(seq 100); do grep -q VAULT_ADDR "$work/emu.out" && break; sleep 0.05; done
@@ -67,13 +73,13 @@ c.commit()
 PY
 }
 
-# config: $1 file, $2 exclusive (true/false), $3 tier-0 policy name
+# config: $1 file, $2 exclusive (true/false), $3 tier-0 policy name, $4 sync workers (default 1)
 write_config() {
   cat >"$1" <<EOF
 {"roles": {"missing_role": "create", "exclusive": $2,
            "tier_policies": {"0": ["$3"], "1": ["t1-observer"], "2": ["t2-observer"],
                              "3": ["t3-observer"], "4": ["t4-observer"]}},
- "sync": {"rate_limit_per_s": 0, "batch_size": 500},
+ "sync": {"rate_limit_per_s": 0, "batch_size": 500, "workers": ${4:-1}},
  "reconcile": {"drift_mode": "correct", "concurrency": 4, "page_size": 1000}}
 EOF
 }
@@ -106,6 +112,27 @@ t0=$(now); run --db "$db" --config "$work/bench3.json" sync; t1=$(now)
 sync3_s=$(elapsed "$t0" "$t1")
 echo "policy-sidecar sync (non-exclusive: read, write, read back): $n agents in $sync3_s s" \
      "= $(rate "$n" "$sync3_s") agents/s"
+
+# The emulator's latency model: $1 write ms, $2 serialise (true/false).
+set_latency() {
+  curl -sf --cacert "$VAULT_CACERT" -H "X-Emulator-Admin-Token: bench-admin" -X POST \
+    -d "{\"write_ms\": $1, \"serialize_writes\": $2}" "$VAULT_ADDR/_emulator/latency" -o /dev/null
+}
+echo "== sync under emulated write latency: $n agents, $workers workers, write + read-back each"
+round=0
+for model in "0 false" "$write_ms false" "$write_ms true"; do
+  set -- $model
+  round=$((round + 1))
+  write_config "$work/lat.json" true "t0-observer-lat$round" "$workers"
+  run --db "$db" --config "$work/lat.json" reconcile
+  set_latency "$1" "$2"
+  t0=$(now); run --db "$db" --config "$work/lat.json" sync; t1=$(now)
+  set_latency 0 false
+  grep -q "Synced $n agents" "$work/last.out" || { cat "$work/last.out"; exit 1; }
+  kind=$([ "$2" = true ] && echo serialised || echo free)
+  echo "sync at $1 ms write latency ($kind), $workers workers: $n agents in" \
+       "$(elapsed "$t0" "$t1") s = $(rate "$n" "$(elapsed "$t0" "$t1")") agents/s"
+done
 
 echo "== curl loop: the same two requests per agent, $n_curl agents"
 t0=$(now)

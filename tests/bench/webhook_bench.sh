@@ -5,14 +5,17 @@
 # request's due time to the committed answer and to Vault verified (the sync worker's read-back).
 #
 #   tests/bench/webhook_bench.sh [RATE=200] [SECONDS=30] [CONNECTIONS=16] [REPEATS=0.1]
-#   PS_BENCH_JOURNAL=keep tests/bench/webhook_bench.sh ...   (the platform's rollback journal)
+#   PS_BENCH_JOURNAL=keep tests/bench/webhook_bench.sh ...   (one mode only)
+#
+# By default it runs twice in one go, once per ledger journal mode: `wal` and `keep` (the
+# platform's rollback journal), each on a fresh ledger, daemon and emulator.
 #
 # Goal: p99 <= 20 ms to the committed answer at 200 requests/s on a 2-core machine.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}
 rate=${1:-200} seconds=${2:-30} connections=${3:-16} repeats=${4:-0.1}
-journal=${PS_BENCH_JOURNAL:-wal}  # ledger.journal_mode: wal (one fsync per commit) or keep
+journals=${PS_BENCH_JOURNAL:-wal keep}  # ledger.journal_mode values to run, in order
 cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
 
 work=$(mktemp -d)
@@ -22,6 +25,11 @@ trap cleanup EXIT
 export PS_UPSTREAM_SCHEMA=$repo/tests/support/reference/upstream-schema.sql
 
 "$build/tls/ps-dev-pki" "$work/pki" >/dev/null
+
+# One run on a fresh ledger, emulator and daemon: $1 journal mode.
+run_mode() {
+journal=$1
+rm -f "$work"/ledger.db* "$work"/*.out
 agents=$(awk -v r="$rate" -v s="$seconds" 'BEGIN { print int(r * s) + 10 }')
 "$build/tests/bench/webhook/webhook-load" seed --ledger "$work/ledger.db" --agents "$agents" >/dev/null
 printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
@@ -63,6 +71,15 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ledger.jou
   --vault-addr "$vault_addr" --vault-token root
 
 echo "server side (/metrics): answer times, group-commit batch sizes and transaction times"
-curl -s --cacert "$work/pki/ca.pem" "$url/metrics" |
+curl -s --cacert "$work/pki/ca.pem" -H "Authorization: Bearer $(cat "$work/api-token")" "$url/metrics" |
   grep -E '^policy_sidecar_(webhook_duration_seconds_(bucket|count)\{outcome="decided"|commit_batch_size_(bucket|count|sum)|commit_duration_seconds_(bucket|count|sum))' |
   sed 's/^policy_sidecar_/  /'
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+pids=()
+}
+
+for j in $journals; do
+  echo "=== ledger.journal_mode $j"
+  run_mode "$j"
+done

@@ -135,6 +135,10 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   const std::string& p = req.path;
   const std::string& m = req.method;
   if (p == "/_emulator/stats" && m == "GET") return admin_stats(*this);
+  if (p == "/_emulator/latency" && m == "GET") {
+    ps::MutexLock lock(admin_mu);
+    return json_response(200, latency_to_json(latency));
+  }
   if ((p == "/_emulator/seal" || p == "/_emulator/unseal") && m == "POST") {
     return admin_seal(*this, p == "/_emulator/seal");
   }
@@ -158,6 +162,13 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
     return admin_token(*this, j, p == "/_emulator/tokens/expire");
   }
   if (p == "/_emulator/standby" && m == "POST") return admin_standby(*this, j);
+  if (p == "/_emulator/latency" && m == "POST") {
+    auto settings = latency_from_json(j);
+    if (!settings.ok()) return error_response(400, {settings.status().message()});
+    ps::MutexLock lock(admin_mu);
+    latency = *settings;
+    return no_content();
+  }
   if (p == "/_emulator/rate-limit-headers" && m == "POST") return admin_rate_limit_headers(*this, j);
   return error_response(404, {});
 }

@@ -143,9 +143,32 @@ Outcome Emulator::Core::dispatch(const HttpRequest& req) {
       ++stats.by_status[f.status];
       return out;
     }
+    if (auto delayed = latency_outcome(req.method, vpath)) return *delayed;
   }
   Outcome out;
   out.response = handle(req);
+  return out;
+}
+
+// The latency model's wait for a /v1 request (REQUIRES(admin_mu) in core.h). Paths Vault answers from
+// memory on the node itself (health, leader, seal status, init) take none.
+std::optional<Outcome> Emulator::Core::latency_outcome(const std::string& method,
+                                                       const std::string& vpath) {
+  if (!latency.any()) return std::nullopt;
+  if (vpath == "sys/health" || vpath == "sys/leader" || vpath == "sys/seal-status" ||
+      vpath == "sys/init") {
+    return std::nullopt;
+  }
+  const bool write = !(method == "GET" || method == "LIST" || method == "HEAD");
+  std::mt19937_64* rng = &latency_rng;  // the lambda runs inside latency_for, under admin_mu
+  const auto wait = latency_for(latency, write, [rng](std::int64_t n) {
+    return std::uniform_int_distribution<std::int64_t>(0, n)(*rng);
+  });
+  if (wait.count() <= 0) return std::nullopt;
+  Outcome out;
+  out.kind = Outcome::Kind::delay;
+  out.hang = wait;
+  out.commit = write && latency.serialize_writes;
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -142,6 +143,8 @@ struct Emulator::Core {
   std::string standby_mode GUARDED_BY(admin_mu) = "off";  // off | redirect | no_leader
   std::string leader_address GUARDED_BY(admin_mu);
   bool rate_limit_headers GUARDED_BY(admin_mu) = false;
+  LatencySettings latency GUARDED_BY(admin_mu);
+  std::mt19937_64 latency_rng GUARDED_BY(admin_mu){42};
   Stats stats GUARDED_BY(admin_mu);  // (settled: computed on read)
   std::set<std::uint64_t> unsettled GUARDED_BY(admin_mu);  // received, not yet settled
   Stats stats_now() const REQUIRES(admin_mu);
@@ -149,6 +152,8 @@ struct Emulator::Core {
   // --- construction (emulator.cpp) and pipeline (core.cpp)
   void init_dev() REQUIRES(mu);
   Outcome dispatch(const HttpRequest& req);
+  std::optional<Outcome> latency_outcome(const std::string& method, const std::string& vpath)
+      REQUIRES(admin_mu);
   HttpResponse handle(const HttpRequest& req);
   HttpResponse handle_v1(const HttpRequest& req);
   std::optional<HttpResponse> handle_logical(const HttpRequest& req, const std::string& vpath,
@@ -233,6 +238,8 @@ struct Emulator::Core {
   VaultResponse auth_list(Call& c) REQUIRES_SHARED(mu);
   VaultResponse auth_enable(Call& c) REQUIRES_SHARED(mu);
   VaultResponse auth_disable(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_tune_read(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_tune_write(Call& c) REQUIRES_SHARED(mu);
   VaultResponse capabilities(Call& c) REQUIRES_SHARED(mu);
   VaultResponse capabilities_self(Call& c) REQUIRES_SHARED(mu);
   VaultResponse revoke_prefix(Call& c) REQUIRES_SHARED(mu);
@@ -240,13 +247,20 @@ struct Emulator::Core {
 
 // framework.CalculateTTL: the TTL to grant at issue or renewal, with Vault's warnings. The error
 // (failed_precondition, Vault's message) when the token is already past its max TTL.
+// `sys_default`/`sys_max` are the mount's system view (sys/auth/<path>/tune, else the system
+// values); a role's max TTL only lowers the ceiling.
 struct TtlGrant {
   std::int64_t ttl = 0;
   std::vector<std::string> warnings;
 };
 ps::Result<TtlGrant> calculate_ttl(WallTime now, std::int64_t increment, std::int64_t backend_ttl,
                                    std::int64_t period, std::int64_t backend_max_ttl,
-                                   std::int64_t explicit_max_ttl, WallTime start);
+                                   std::int64_t explicit_max_ttl, WallTime start,
+                                   std::int64_t sys_default = kMountDefaultTtl,
+                                   std::int64_t sys_max = kMountMaxTtl);
+// The mount's effective TTLs (tuned, else the system values).
+std::int64_t mount_default_ttl(const Mount& m);
+std::int64_t mount_max_ttl(const Mount& m);
 // framework's humanDuration: "768h", "1h30m", "45s".
 std::string human_duration(std::int64_t seconds);
 

@@ -19,6 +19,7 @@ void ensure_default_policy(State& s) {
 }
 
 Emulator::Core::Core(Options opts, Clock& clk) : options(std::move(opts)), clock(clk) {
+  latency = options.latency;
   ensure_default_policy(state);
   state.cluster_name = "vault-cluster-" + random_base62(8);
   state.cluster_id = random_uuid();

@@ -23,6 +23,7 @@
 
 #include "engine/base/clock.h"
 #include "engine/base/status.h"
+#include "vault/emulator/latency.h"
 
 namespace ps::vault::emulator {
 
@@ -58,10 +59,13 @@ struct Outcome {
     respond,  // send `response`
     drop,     // close the connection without answering (injected fault)
     hang,     // wait `hang`, then call handle() and send its answer (injected fault)
+    delay,    // the latency model: wait `hang` (through the CommitPipeline when `commit`),
+              // then call handle() and send its answer
   };
   Kind kind = Kind::respond;
   HttpResponse response;
   std::chrono::milliseconds hang{0};
+  bool commit = false;  // delay: a write that waits for a serialised (Raft-like) commit
 };
 
 struct Options {
@@ -72,6 +76,7 @@ struct Options {
   bool user_lockout = true;           // 5 bad secret IDs in 15 min lock a role_id for 15 min
   std::size_t max_request_size = 32u * 1024 * 1024;  // Vault's default max_request_size
   std::string version = "1.17.6";
+  LatencySettings latency;            // --read-latency-ms etc.; POST /_emulator/latency
 };
 
 struct Stats {

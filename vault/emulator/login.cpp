@@ -145,7 +145,8 @@ VaultResponse Emulator::Core::approle_login(Call& c) {
     return VaultResponse::bad("auth methods cannot create root tokens");
   }
   auto ttl = calculate_ttl(t, 0, role.token_ttl, role.token_period, role.token_max_ttl,
-                           role.token_explicit_max_ttl, t);
+                           role.token_explicit_max_ttl, t, mount_default_ttl(*m),
+                           mount_max_ttl(*m));
   if (!ttl.ok()) return VaultResponse::error(500, ttl.status().message());
   if (options.user_lockout) state.lockouts.erase(lock_key);
 

@@ -3,6 +3,7 @@
 //   vault-emulator --listen 127.0.0.1:PORT --tls-cert F --tls-key F [--tls-client-ca F]
 //                  [--dev] [--dev-root-token T] [--state FILE]
 //                  [--admin-token T] [--request-log FILE] [--require-request-header]
+//                  [--latency SPEC]
 //
 // Prints exactly one line `VAULT_ADDR=https://HOST:PORT` on stdout when ready; everything else
 // goes to stderr. SIGTERM/SIGINT save the state and exit 0; SIGHUP reloads the TLS files.
@@ -33,12 +34,14 @@ struct Args {
   std::string admin_token;
   std::string request_log;
   bool require_request_header = false;
+  std::string latency;  // --latency SPEC (vault/emulator/latency.h)
 };
 
 const char* kUsage =
     "usage: vault-emulator --listen 127.0.0.1:PORT --tls-cert F --tls-key F [--tls-client-ca F]\n"
     "                      [--dev] [--dev-root-token T] [--state FILE]\n"
-    "                      [--admin-token T] [--request-log FILE] [--require-request-header]\n";
+    "                      [--admin-token T] [--request-log FILE] [--require-request-header]\n"
+    "                      [--latency read_ms=N,read_jitter_ms=N,write_ms=N,write_jitter_ms=N,serialize_writes]\n";
 
 void log_line(ps::LogLevel level, std::string_view message) {
   static const char* names[] = {"debug", "info", "warn", "error"};
@@ -90,6 +93,8 @@ ps::Result<Args> parse_args(int argc, char** argv) {
       taken = take(a.request_log);
     } else if (arg == "--require-request-header") {
       a.require_request_header = true;
+    } else if (arg == "--latency") {
+      taken = take(a.latency);
     } else {
       return invalid("unknown argument " + arg);
     }
@@ -99,6 +104,10 @@ ps::Result<Args> parse_args(int argc, char** argv) {
     return invalid("--listen, --tls-cert and --tls-key are required");
   }
   if (a.root_token.empty()) return invalid("--dev-root-token must not be empty");
+  if (!a.latency.empty()) {
+    auto model = ps::vault::emulator::latency_from_spec(a.latency);
+    if (!model.ok()) return invalid("--latency: " + model.status().message());
+  }
   return a;
 }
 
@@ -143,6 +152,7 @@ Options emulator_options(const Args& args) {
   opts.root_token = args.root_token;
   opts.admin_token = args.admin_token;
   opts.require_request_header = args.require_request_header;
+  if (!args.latency.empty()) opts.latency = *ps::vault::emulator::latency_from_spec(args.latency);
   if (const char* v = std::getenv("VAULT_DISABLE_USER_LOCKOUT"); v && std::string(v) == "true") {
     opts.user_lockout = false;
   }

@@ -188,9 +188,10 @@ enum class HangEnd { elapsed, abandoned };
 class Connection {
  public:
   Connection(int fd, SSL* ssl, std::string peer, Emulator& emu, const ServerOptions& options,
-             RequestLog* log, const std::atomic<bool>& stopping, std::function<void()> release)
+             RequestLog* log, const std::atomic<bool>& stopping, std::function<void()> release,
+             CommitPipeline& commits)
       : fd_(fd), ssl_(ssl), peer_(std::move(peer)), emu_(emu), options_(options), log_(log),
-        stopping_(stopping), release_(std::move(release)),
+        stopping_(stopping), release_(std::move(release)), commits_(commits),
         max_body_(emu.options().max_request_size) {}
 
   // Performs the TLS handshake; false (connection finished) when it fails.
@@ -232,6 +233,7 @@ class Connection {
   RequestLog* log_;
   const std::atomic<bool>& stopping_;
   std::function<void()> release_;
+  CommitPipeline& commits_;
   const std::size_t max_body_;
   std::string buf_;  // bytes read but not yet consumed
 };
@@ -397,6 +399,15 @@ bool Connection::answer(const http::RequestHead& head, const HttpRequest& req) {
     }
     out.response = emu_.handle(req);
   }
+  if (out.kind == Outcome::Kind::delay) {
+    // The latency model: no lock of the core is held while waiting.
+    if (out.commit) {
+      commits_.commit(out.hang);
+    } else {
+      std::this_thread::sleep_for(out.hang);
+    }
+    out.response = emu_.handle(req);
+  }
   bool keep = head.keep_alive() && !stopping_;
   bool ok = write_all(ssl_, http::serialize_response(out.response, keep, req.method == "HEAD",
                                                      http::http_date(std::chrono::system_clock::now())));
@@ -448,7 +459,8 @@ void Server::serve(int fd, std::string peer) {
     --active_;
     idle_.notify_all();
   };
-  Connection conn(fd, SSL_new(ctx_), std::move(peer), emu_, options_, log_, stopping_, release);
+  Connection conn(fd, SSL_new(ctx_), std::move(peer), emu_, options_, log_, stopping_, release,
+                  commits_);
   if (conn.handshake(errors_)) conn.serve_all();
 }
 

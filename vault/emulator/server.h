@@ -22,6 +22,7 @@
 #include "engine/base/status.h"
 #include "tls/tls.h"
 #include "vault/emulator/emulator.h"
+#include "vault/emulator/latency.h"
 #include "vault/emulator/request_log.h"
 
 namespace ps::vault::emulator {
@@ -70,6 +71,8 @@ class Server {
   ps::CondVar idle_;
   std::set<int> open_fds_ GUARDED_BY(mu_);
   int active_ GUARDED_BY(mu_) = 0;  // connection threads still running
+  // Writes waiting for a serialised commit (the latency model's serialize_writes).
+  CommitPipeline commits_{[](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }};
 };
 
 }  // namespace ps::vault::emulator

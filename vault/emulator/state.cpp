@@ -157,6 +157,9 @@ json state_to_json(const State& s) {
                       {"type", m.type},
                       {"accessor", m.accessor},
                       {"description", m.description},
+                      {"default_lease_ttl", m.default_lease_ttl},
+                      {"max_lease_ttl", m.max_lease_ttl},
+                      {"token_type", m.token_type},
                       {"entity_ids", m.entity_ids},
                       {"roles", roles}});
   }
@@ -187,6 +190,10 @@ std::map<std::string, Mount> mounts_from_json(const json& list) {
     m.type = mj.at("type").get<std::string>();
     m.accessor = mj.at("accessor").get<std::string>();
     m.description = mj.at("description").get<std::string>();
+    // Tuning came after the first state files: absent means never tuned.
+    m.default_lease_ttl = mj.value("default_lease_ttl", std::int64_t{0});
+    m.max_lease_ttl = mj.value("max_lease_ttl", std::int64_t{0});
+    m.token_type = mj.value("token_type", std::string("default-service"));
     m.entity_ids = mj.at("entity_ids").get<std::unordered_map<std::string, std::string>>();
     for (const auto& rj : mj.at("roles")) {
       Role r = role_from_json(rj);

@@ -62,6 +62,10 @@ struct Mount {
   std::string type = "approle";
   std::string accessor;
   std::string description;
+  // sys/auth/<path>/tune; 0 = the system value (kMountDefaultTtl, kMountMaxTtl).
+  std::int64_t default_lease_ttl = 0;
+  std::int64_t max_lease_ttl = 0;
+  std::string token_type = "default-service";
   std::map<std::string, Role> roles;                         // lowercase name -> role
   std::unordered_map<std::string, std::string> role_ids;     // role_id -> role name
   std::unordered_map<std::string, std::string> entity_ids;   // role_id (alias) -> entity id

@@ -33,6 +33,16 @@ const Route kAuthMount = sys_route({{"path", FT::string}, {"type", FT::string},
                                     {"local", FT::boolean}, {"seal_wrap", FT::boolean},
                                     {"options", FT::kv_map}, {"plugin_name", FT::string}},
                                    nullptr, nullptr, &Core::auth_enable, &Core::auth_disable);
+// Vault takes the TTLs as strings ("1h", "3600", "system"); JSON numbers convert to strings.
+const Route kAuthTune = sys_route({{"default_lease_ttl", FT::string}, {"max_lease_ttl", FT::string},
+                                   {"description", FT::string}, {"token_type", FT::string},
+                                   {"listing_visibility", FT::string},
+                                   {"audit_non_hmac_request_keys", FT::comma_slice},
+                                   {"audit_non_hmac_response_keys", FT::comma_slice},
+                                   {"passthrough_request_headers", FT::comma_slice},
+                                   {"allowed_response_headers", FT::comma_slice},
+                                   {"options", FT::kv_map}},
+                                  &Core::auth_tune_read, nullptr, &Core::auth_tune_write, nullptr);
 const Route kCapabilities = sys_route({{"token", FT::string}, {"path", FT::comma_slice},
                                        {"paths", FT::comma_slice}},
                                       nullptr, nullptr, &Core::capabilities, nullptr);
@@ -204,6 +214,9 @@ Match Core::route_sys(const std::string& rest) {
   if (rest == "policy" || rest == "policy/") return route_to(kLegacyPolicyList);
   if (starts_with(rest, "policy/")) return route_to(kLegacyPolicy, {rest.substr(7), "rules"});
   if (rest == "auth" || rest == "auth/") return route_to(kAuthList);
+  if (starts_with(rest, "auth/") && ends_with(rest, "/tune")) {
+    return route_to(kAuthTune, {rest.substr(5, rest.size() - 10)});
+  }
   if (starts_with(rest, "auth/")) return route_to(kAuthMount, {rest.substr(5)});
   if (rest == "capabilities") return route_to(kCapabilities);
   if (rest == "capabilities-self") return route_to(kCapabilitiesSelf);
@@ -258,12 +271,15 @@ VaultResponse Core::policy_delete(Call& c) {
 
 VaultResponse Core::auth_list(Call&) {
   json d = json::object();
-  auto entry = [&](const std::string& type, const std::string& accessor, const std::string& desc) {
+  // `config` shows the tuned values as stored (0 = the system value), unlike .../tune.
+  auto entry = [&](const std::string& type, const std::string& accessor, const std::string& desc,
+                   std::int64_t def_ttl = 0, std::int64_t max_ttl = 0,
+                   const std::string& token_type = "default-service") {
     return json{{"type", type},
                 {"description", desc},
                 {"accessor", accessor},
-                {"config", {{"default_lease_ttl", 0}, {"max_lease_ttl", 0},
-                            {"force_no_cache", false}, {"token_type", "default-service"}}},
+                {"config", {{"default_lease_ttl", def_ttl}, {"max_lease_ttl", max_ttl},
+                            {"force_no_cache", false}, {"token_type", token_type}}},
                 {"local", false},
                 {"seal_wrap", false},
                 {"external_entropy_access", false},
@@ -273,7 +289,10 @@ VaultResponse Core::auth_list(Call&) {
                 {"running_sha256", ""}};
   };
   d["token/"] = entry("token", "auth_token_00000000", "token based credentials");
-  for (const auto& [path, m] : state.mounts) d[path + "/"] = entry(m.type, m.accessor, m.description);
+  for (const auto& [path, m] : state.mounts) {
+    d[path + "/"] = entry(m.type, m.accessor, m.description, m.default_lease_ttl, m.max_lease_ttl,
+                          m.token_type);
+  }
   return VaultResponse::ok(std::move(d));
 }
 
@@ -307,6 +326,67 @@ VaultResponse Core::auth_disable(Call& c) {
       if (t.mount == path) doomed.push_back(id);
     }
     for (const auto& id : doomed) revoke_token_tree(id);
+  }
+  return VaultResponse::nil();
+}
+
+namespace {
+// A tune TTL: "" = unchanged, "system" = back to the system value (0), else
+// parseutil.ParseDurationSecond (logical_system.go handleTuneWriteCommon).
+std::optional<std::int64_t> tune_ttl(const std::string& text, std::int64_t current) {
+  if (text.empty()) return current;
+  if (text == "system") return 0;
+  auto d = parse_duration_seconds(text);
+  if (!d || *d < 0) return std::nullopt;
+  return d;
+}
+}  // namespace
+
+VaultResponse Core::auth_tune_read(Call& c) {
+  auto it = state.mounts.find(c.args[0]);
+  if (it == state.mounts.end()) {
+    return VaultResponse::bad("cannot fetch sysview for path " + qt("auth/" + c.args[0] + "/"));
+  }
+  const Mount& m = it->second;
+  // The effective values: an untuned mount reports the system TTLs.
+  return VaultResponse::ok(
+      {{"description", m.description},
+       {"default_lease_ttl", m.default_lease_ttl > 0 ? m.default_lease_ttl : kMountDefaultTtl},
+       {"max_lease_ttl", m.max_lease_ttl > 0 ? m.max_lease_ttl : kMountMaxTtl},
+       {"force_no_cache", false},
+       {"token_type", m.token_type}});
+}
+
+// Fields apply in Vault's order (TTLs, description, token_type), each once it passed: a bad
+// token_type after a good TTL leaves the TTL tuned, as in Vault.
+VaultResponse Core::auth_tune_write(Call& c) {
+  const std::string path = "auth/" + c.args[0] + "/";
+  auto it = state.mounts.find(c.args[0]);
+  if (it == state.mounts.end()) {
+    return VaultResponse::bad("tune of path " + qt(path) + " failed: no mount entry found");
+  }
+  Mount& m = it->second;
+  auto def = tune_ttl(c.fields.str("default_lease_ttl"), m.default_lease_ttl);
+  if (!def) return VaultResponse::bad("time: invalid duration " + qt(c.fields.str("default_lease_ttl")));
+  auto max = tune_ttl(c.fields.str("max_lease_ttl"), m.max_lease_ttl);
+  if (!max) return VaultResponse::bad("time: invalid duration " + qt(c.fields.str("max_lease_ttl")));
+  // Only two stored (non-system) values are compared; the effective default may exceed the
+  // effective max, and CalculateTTL then caps the tokens.
+  if (*def > 0 && *max > 0 && *max < *def) {
+    return VaultResponse::bad("backend max lease TTL of " + std::to_string(*max) +
+                              " would be less than backend default lease TTL of " +
+                              std::to_string(*def));
+  }
+  m.default_lease_ttl = *def;
+  m.max_lease_ttl = *max;
+  if (c.fields.has("description")) m.description = c.fields.str("description");
+  if (c.fields.has("token_type")) {
+    std::string t = c.fields.str("token_type");
+    if (t.empty()) t = "default-service";
+    if (t != "default-service" && t != "default-batch" && t != "service" && t != "batch") {
+      return VaultResponse::bad("invalid value for 'token_type'");
+    }
+    m.token_type = t;
   }
   return VaultResponse::nil();
 }

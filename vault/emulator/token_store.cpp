@@ -60,11 +60,12 @@ std::string human_duration(std::int64_t seconds) {
 
 Result<TtlGrant> calculate_ttl(WallTime now_t, std::int64_t increment, std::int64_t backend_ttl,
                                std::int64_t period, std::int64_t backend_max_ttl,
-                               std::int64_t explicit_max_ttl, WallTime start_t) {
+                               std::int64_t explicit_max_ttl, WallTime start_t,
+                               std::int64_t sys_default, std::int64_t sys_max) {
   TtlGrant r;
   std::int64_t now = unix_seconds(now_t);
   std::int64_t start = unix_seconds(start_t);
-  std::int64_t max_ttl = kMountMaxTtl;
+  std::int64_t max_ttl = sys_max;
   if (backend_max_ttl > 0 && backend_max_ttl < max_ttl) max_ttl = backend_max_ttl;
   if (explicit_max_ttl > 0 && explicit_max_ttl < max_ttl) max_ttl = explicit_max_ttl;
   std::optional<std::int64_t> max_valid_time;
@@ -78,7 +79,7 @@ Result<TtlGrant> calculate_ttl(WallTime now_t, std::int64_t increment, std::int6
     r.ttl = period;
     if (explicit_max_ttl > 0) max_valid_time = start + explicit_max_ttl;
   } else {
-    r.ttl = increment > 0 ? increment : backend_ttl > 0 ? backend_ttl : kMountDefaultTtl;
+    r.ttl = increment > 0 ? increment : backend_ttl > 0 ? backend_ttl : sys_default;
     max_valid_time = start + max_ttl;
   }
   if (max_valid_time) {
@@ -94,6 +95,13 @@ Result<TtlGrant> calculate_ttl(WallTime now_t, std::int64_t increment, std::int6
     }
   }
   return r;
+}
+
+std::int64_t mount_default_ttl(const Mount& m) {
+  return m.default_lease_ttl > 0 ? m.default_lease_ttl : kMountDefaultTtl;
+}
+std::int64_t mount_max_ttl(const Mount& m) {
+  return m.max_lease_ttl > 0 ? m.max_lease_ttl : kMountMaxTtl;
 }
 
 Match Core::route_token(const std::string& rest) {
@@ -228,11 +236,14 @@ VaultResponse Core::renew(Call& c, Token& t) {
   if (!t.expire_time) return VaultResponse::bad("lease not found or lease is not renewable");
   if (!t.renewable) return VaultResponse::bad("lease is not renewable");
   std::int64_t backend_ttl = t.creation_ttl, backend_max = 0, period = t.period;
+  std::int64_t sys_default = kMountDefaultTtl, sys_max = kMountMaxTtl;
   if (!t.mount.empty()) {
     // approle's pathLoginRenew: only TTL, MaxTTL and Period come from the current role.
     const Role* role = nullptr;
     if (auto m = state.mounts.find(t.mount); m != state.mounts.end()) {
       if (auto r = m->second.roles.find(t.role_name); r != m->second.roles.end()) role = &r->second;
+      sys_default = mount_default_ttl(m->second);
+      sys_max = mount_max_ttl(m->second);
     }
     if (role == nullptr) {
       return VaultResponse::error(500, "role " + qt(t.role_name) + " does not exist during renewal");
@@ -243,7 +254,7 @@ VaultResponse Core::renew(Call& c, Token& t) {
   }
   WallTime n = now();
   auto ttl = calculate_ttl(n, c.fields.integer("increment"), backend_ttl, period, backend_max,
-                           t.explicit_max_ttl, t.creation_time);
+                           t.explicit_max_ttl, t.creation_time, sys_default, sys_max);
   if (!ttl.ok()) return VaultResponse::bad(ttl.status().message());
   t.ttl = ttl->ttl;
   t.period = period;

@@ -60,7 +60,9 @@ milliseconds since(steady_clock::time_point t) {
 BOOST_AUTO_TEST_SUITE(sync_faults)
 
 // 1,000 pending agents while Vault is sealed: the requests during the sealed period follow the
-// worker's pause schedule (each pause at least half its ceiling), not the number of agents.
+// workers' shared pause schedule (each pause at least half its ceiling), not the number of
+// agents nor of workers: the 4 workers (sync.workers default) pause together and probe one at
+// a time; only the first failure can meet one push already in flight per other worker.
 BOOST_AUTO_TEST_CASE(sealed_vault_traffic_follows_the_backoff_and_converges_after_unseal) {
   WorldOptions o;
   o.sync = {{"backoff", {{"initial_ms", 200}, {"multiplier", 2}, {"max_ms", 2000}}}};
@@ -79,7 +81,8 @@ BOOST_AUTO_TEST_CASE(sealed_vault_traffic_follows_the_backoff_and_converges_afte
   BOOST_TEST(finish(*child) == 0, child->out() << child->err());
   BOOST_TEST_MESSAGE("drained " << since(sealed_at).count() << " ms after sealing");
 
-  std::size_t bound = 1;  // the first push
+  constexpr std::size_t kWorkers = 4;
+  std::size_t bound = kWorkers;  // the first push, and one in flight per other worker
   milliseconds floor_sum{0};
   for (int n = 0;; ++n) {
     const milliseconds ceiling = std::min(milliseconds{200} * (1 << std::min(n, 20)),
@@ -113,8 +116,12 @@ BOOST_AUTO_TEST_CASE(server_error_bursts_converge) {
                        "error_code = 'server_error'") == 9);
 }
 
+// One worker, so that "the next request after the 429" is that worker's (with several, a
+// sibling's push already in flight lands right after it; the shared pause is pinned above).
 BOOST_AUTO_TEST_CASE(rate_limited_429_retry_after_is_honoured) {
-  SyncWorld w;
+  WorldOptions o;
+  o.sync = {{"workers", 1}};
+  SyncWorld w(o);
   auto agents = pending_agents(w, 5);
   w.emu->fault({{"kind", "status"}, {"status", 429}, {"count", 1}, {"match", kRolePaths},
                 {"retry_after", 2}, {"errors", {"rate limit quota exceeded"}}});

@@ -2,6 +2,8 @@
 // the tier change, generations, claim order, leases, fencing, stats and reconcile writes.
 #include <boost/test/unit_test.hpp>
 
+#include <map>
+
 #include "tests/sidecar/sync/sync_test_support.h"
 
 using ps::Code;
@@ -139,6 +141,33 @@ BOOST_AUTO_TEST_CASE(claims_take_demotions_first_then_the_oldest_and_lease_them)
   BOOST_TEST((*rows)[0].revision == 2);  // the claim bumped it
   BOOST_TEST(o->claim_due(claim(f, "w2"))->empty());  // leased to a live owner
   BOOST_TEST(o->claim_due(claim(f, "w1"))->size() == 3u);  // a worker may retake its own
+}
+
+BOOST_AUTO_TEST_CASE(workers_split_the_agents_and_ids_sharing_a_role_share_a_partition) {
+  SyncFixture f;
+  std::vector<std::string> agents;
+  for (int i = 0; i < 40; ++i) agents.push_back("agent-" + std::to_string(i));
+  for (const auto& a : agents) {
+    f.add_agent(a, 1);
+    f.promote(a);
+  }
+  auto o = open_outbox(f);
+  std::map<std::string, int> taken_by;
+  for (std::uint32_t w = 0; w < 4; ++w) {
+    auto c = claim(f, "w" + std::to_string(w));
+    c.partition = w;
+    c.partitions = 4;
+    auto rows = o->claim_due(c);
+    BOOST_REQUIRE(rows.ok());
+    BOOST_TEST(!rows->empty());  // 40 agents: every worker gets some
+    for (const auto& r : *rows) {
+      BOOST_TEST(taken_by.count(r.agent_id) == 0u, r.agent_id);  // never two workers
+      taken_by[r.agent_id] = static_cast<int>(w);
+    }
+  }
+  BOOST_TEST(taken_by.size() == agents.size());  // and every agent one of them
+  BOOST_TEST(engine::agent_partition("BOT", 7) == engine::agent_partition("bot", 7));
+  BOOST_TEST(engine::agent_partition("anything", 1) == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(rows_not_yet_due_are_not_claimed_until_made_due) {

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -278,6 +279,38 @@ BOOST_AUTO_TEST_CASE(the_admin_api_is_absent_without_its_flag) {
   BOOST_REQUIRE(r);
   BOOST_TEST(r->status == 404);
   BOOST_TEST(cli->Get("/v1/auth/token/lookup-self", {{"X-Vault-Token", "root"}})->status == 200);
+}
+
+// The latency model waits outside the core's locks: while a write waits for its commit, reads
+// on other connections are answered (ordering, not timing: the write has not returned yet).
+BOOST_AUTO_TEST_CASE(a_write_waiting_for_its_commit_does_not_hold_up_reads) {
+  Fixture f;
+  EmulatorProcess emu(f.args({"--latency", "write_ms=2000,serialize_writes"}), f.dir.file("stderr"));
+  auto admin = f.client(emu.port());
+  httplib::Headers ah = {{"X-Emulator-Admin-Token", kAdmin}};
+  const auto received = [&] {
+    return json::parse(admin->Get("/_emulator/stats", ah)->body)["received"].get<int>();
+  };
+  const int before = received();
+  std::atomic<bool> write_done{false};
+  std::thread writer([&] {
+    auto cli = f.client(emu.port());
+    auto r = cli->Post("/v1/auth/approle/role/slow", root_headers(), R"({"token_policies":"a"})",
+                       "application/json");
+    BOOST_TEST(r->status == 204);
+    write_done = true;
+  });
+  while (received() < before + 2) std::this_thread::yield();  // the write has been read
+  auto reader = f.client(emu.port());
+  BOOST_TEST(reader->Get("/v1/sys/health")->status == 200);
+  BOOST_TEST(reader->Get("/v1/auth/token/lookup-self", root_headers())->status == 200);
+  BOOST_TEST(!write_done.load());
+  writer.join();
+  BOOST_TEST(reader->Get("/v1/auth/approle/role/slow", root_headers())->status == 200);
+  // The model can be changed at run time and read back.
+  auto set = admin->Post("/_emulator/latency", ah, R"({"read_ms":1})", "application/json");
+  BOOST_TEST(set->status == 204);
+  BOOST_TEST(json::parse(admin->Get("/_emulator/latency", ah)->body)["write_ms"] == 0);
 }
 
 BOOST_AUTO_TEST_CASE(agent_listener_mode_answers_412_without_the_request_header) {
