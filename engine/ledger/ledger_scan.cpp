@@ -12,6 +12,7 @@
 // agents there are. Without the indexes, one pass over each table is aggregated in memory
 // first (slower, same results: the differential tests check both paths).
 #include <algorithm>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <unordered_map>
 
 #include "engine/ledger/ledger.h"
+#include "engine/base/mutex.h"
 #include "engine/ledger/ledger_rows.h"
 #include "engine/ledger/ledger_sql.h"
 #include "engine/ledger/window_aggregate.h"
@@ -138,7 +140,7 @@ class ParallelWindowScan {
  public:
   ~ParallelWindowScan() {
     {
-      std::lock_guard lock(mu_);
+      ps::MutexLock lock(mu_);
       abort_ = true;
     }
     cv_.notify_all();
@@ -237,9 +239,9 @@ class ParallelWindowScan {
   Result<bool> next_agent() {
     while (current_ < chunks_.size()) {
       if (!ready_) {
-        std::unique_lock lock(mu_);
+        ps::MutexLock lock(mu_);
         const Chunk& c = chunks_[current_];
-        cv_.wait(lock, [&] { return c.done || !failure_.ok(); });
+        while (!c.done && failure_.ok()) cv_.wait(lock);
         if (!failure_.ok()) return failure_;
         ready_ = true;
       }
@@ -249,7 +251,7 @@ class ParallelWindowScan {
       ready_ = false;
       ++current_;
       {
-        std::lock_guard lock(mu_);
+        ps::MutexLock lock(mu_);
         consumed_ = current_;
       }
       cv_.notify_all();
@@ -260,7 +262,7 @@ class ParallelWindowScan {
   void work(sqlite::Connection& conn) {
     Status s = run(conn);
     if (!s.ok()) {
-      std::lock_guard lock(mu_);
+      ps::MutexLock lock(mu_);
       if (failure_.ok()) failure_ = s;
       abort_ = true;
     }
@@ -278,10 +280,10 @@ class ParallelWindowScan {
     for (;;) {
       std::size_t k = 0;
       {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] {
-          return abort_ || next_ >= chunks_.size() || next_ < consumed_ + max_ahead_;
-        });
+        ps::MutexLock lock(mu_);
+        while (!abort_ && next_ < chunks_.size() && next_ >= consumed_ + max_ahead_) {
+          cv_.wait(lock);
+        }
         if (abort_ || next_ >= chunks_.size()) return Status::success();
         k = next_++;
       }
@@ -318,7 +320,7 @@ class ParallelWindowScan {
       stmt.reset();
       rows_.fetch_add(rows, std::memory_order_relaxed);
       {
-        std::lock_guard lock(mu_);
+        ps::MutexLock lock(mu_);
         chunk.done = true;
       }
       cv_.notify_all();
@@ -331,12 +333,12 @@ class ParallelWindowScan {
   std::size_t max_ahead_ = 2;
   std::atomic<std::int64_t> rows_{0};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::size_t next_ = 0;      // guarded by mu_: the next chunk a worker takes
-  std::size_t consumed_ = 0;  // guarded by mu_: chunks the caller is done with
-  bool abort_ = false;        // guarded by mu_
-  Status failure_;            // guarded by mu_: the first worker error
+  ps::Mutex mu_;
+  ps::CondVar cv_;
+  std::size_t next_ GUARDED_BY(mu_) = 0;  // the next chunk a worker takes
+  std::size_t consumed_ GUARDED_BY(mu_) = 0;  // chunks the caller is done with
+  bool abort_ GUARDED_BY(mu_) = false;
+  Status failure_ GUARDED_BY(mu_);  // the first worker error
 
   // The caller's merge position (caller thread only).
   std::size_t current_ = 0;

@@ -124,6 +124,13 @@ std::optional<WallTime> parse_iso8601(std::string_view text) {
                                             static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second -
                             static_cast<std::int64_t>(offset_minutes) * 60;
+  // WallTime counts nanoseconds in 64 bits (about 1678 to 2261): outside that, converting
+  // would overflow (undefined behaviour, found by tests/fuzz/engine/rules/timestamp_fuzz.cpp).
+  constexpr std::int64_t kMinSecs =
+      std::chrono::duration_cast<std::chrono::seconds>(WallTime::duration::min()).count() + 1;
+  constexpr std::int64_t kMaxSecs =
+      std::chrono::duration_cast<std::chrono::seconds>(WallTime::duration::max()).count() - 1;
+  if (secs < kMinSecs || secs > kMaxSecs) return std::nullopt;
   return WallTime{std::chrono::duration_cast<WallTime::duration>(
       std::chrono::seconds{secs} + std::chrono::microseconds{micros})};
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/base/mutex.h"
 #include "engine/rules/rules.h"
 #include "engine/base/status.h"
 #include "sidecar/config/revocation_config.h"
@@ -36,17 +37,17 @@ class SettingsStore {
  public:
   explicit SettingsStore(std::shared_ptr<const ServeSettings> s) : current_(std::move(s)) {}
   std::shared_ptr<const ServeSettings> get() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     return current_;
   }
   void set(std::shared_ptr<const ServeSettings> s) {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     current_ = std::move(s);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const ServeSettings> current_;  // guarded by mu_
+  mutable ps::Mutex mu_;
+  std::shared_ptr<const ServeSettings> current_ GUARDED_BY(mu_);
 };
 
 }  // namespace ps::sidecar

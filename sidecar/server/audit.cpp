@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "engine/base/mutex.h"
 #include "engine/rules/timestamp.h"
 
 namespace ps::sidecar::server {
@@ -42,8 +43,8 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const std::string& path,
 Status AuditLog::reopen() {
   auto fd = open_append(path_);
   if (!fd.ok()) return fd.status();
-  std::lock_guard<std::mutex> sync_lock(sync_mu_);
-  std::lock_guard<std::mutex> write_lock(write_mu_);
+  ps::MutexLock sync_lock(sync_mu_);
+  ps::MutexLock write_lock(write_mu_);
   (void)::fdatasync(fd_);
   synced_ = written_;
   ::close(fd_);
@@ -54,7 +55,7 @@ Status AuditLog::reopen() {
 AuditLog::~AuditLog() { ::close(fd_); }
 
 std::uint64_t AuditLog::records_written() const {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  ps::MutexLock lock(write_mu_);
   return written_;
 }
 
@@ -72,7 +73,7 @@ Status AuditLog::record(std::string_view event, const nlohmann::json& fields) {
 
   std::uint64_t mine = 0;
   {
-    std::lock_guard<std::mutex> lock(write_mu_);
+    ps::MutexLock lock(write_mu_);
     // One write() per record: with O_APPEND the line lands whole at the end of the file.
     const char* p = line.data();
     std::size_t left = line.size();
@@ -88,11 +89,11 @@ Status AuditLog::record(std::string_view event, const nlohmann::json& fields) {
     mine = ++written_;
   }
 
-  std::lock_guard<std::mutex> lock(sync_mu_);
+  ps::MutexLock lock(sync_mu_);
   if (synced_ >= mine) return Status::success();  // another caller's sync covered our line
   std::uint64_t target = 0;
   {
-    std::lock_guard<std::mutex> w(write_mu_);
+    ps::MutexLock w(write_mu_);
     target = written_;
   }
   if (::fdatasync(fd_) != 0) {

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 #include "engine/base/clock.h"
 
@@ -54,10 +55,10 @@ class AuditLog {
   const std::string path_;
   const Clock& clock_;
 
-  mutable std::mutex write_mu_;  // serialises appends
-  std::uint64_t written_ = 0;    // guarded by write_mu_: lines appended so far
-  std::mutex sync_mu_;           // one fdatasync at a time
-  std::uint64_t synced_ = 0;     // guarded by sync_mu_: lines known durable
+  mutable ps::Mutex write_mu_;  // serialises appends
+  std::uint64_t written_ GUARDED_BY(write_mu_) = 0;  // lines appended so far
+  ps::Mutex sync_mu_;           // one fdatasync at a time
+  std::uint64_t synced_ GUARDED_BY(sync_mu_) = 0;  // lines known durable
 };
 
 }  // namespace ps::sidecar::server

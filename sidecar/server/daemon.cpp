@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/ledger_migrations.h"
 #include "engine/ledger/revocation.h"
 #include "engine/ledger/revocation_steps.h"
@@ -105,8 +106,12 @@ std::vector<std::string> wait_for_tasks(std::vector<Task*> tasks, const Clock& c
 // ---- State helpers ------------------------------------------------------------------------
 
 bool Daemon::State::wait_or_stop(std::chrono::milliseconds d) {
-  std::unique_lock<std::mutex> lock(stop_mu);
-  return stop_cv.wait_for(lock, d, [this] { return stopping.load(); });
+  ps::MutexLock lock(stop_mu);
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  while (!stopping.load()) {
+    if (stop_cv.wait_until(lock, deadline) == std::cv_status::timeout) return stopping.load();
+  }
+  return true;
 }
 
 Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& config) {
@@ -197,7 +202,11 @@ Status Daemon::State::open_vault(const Config& config) {
   limiter = std::make_shared<RateLimiter>(config.sync.rate_limit_per_s, env.clock);
   auto made = make_group(config);
   if (!made.ok()) return made.status();
-  group = *made;
+  {
+    ps::MutexLock lock(group_mu);
+    group = *made;
+  }
+  ps::MutexLock lock(vault_probe_mu);
   health_api = vault->single_attempt_api();
   return Status::success();
 }
@@ -209,7 +218,7 @@ void Daemon::State::build_services(const Config& config) {
   });
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
   deps.on_committed = [this] { waker->request(); };
-  tier_changes = std::make_unique<TierChangeService>(std::move(deps), group->desired);
+  tier_changes = std::make_unique<TierChangeService>(std::move(deps), current_group()->desired);
   PeerLimits limits;
   limits.rate_per_s = static_cast<double>(config.webhook.unauthenticated_per_s);
   limits.burst = static_cast<double>(config.webhook.unauthenticated_burst);
@@ -245,7 +254,7 @@ CheckResult Daemon::State::probe_ledger() {
 }
 
 Result<engine::OutboxStats> Daemon::State::probe_outbox() {
-  std::lock_guard<std::mutex> lock(outbox_probe_mu);
+  ps::MutexLock lock(outbox_probe_mu);
   if (!stats_outbox) {
     auto o = open_outbox();
     if (!o.ok()) return o.status();
@@ -279,7 +288,7 @@ CheckResult Daemon::State::probe_freeze() {
 void Daemon::State::collect_metrics() {
   std::optional<engine::OutboxStats> stats;
   {
-    std::lock_guard<std::mutex> lock(outbox_probe_mu);
+    ps::MutexLock lock(outbox_probe_mu);
     stats = last_outbox_stats;
   }
   if (stats) {
@@ -304,7 +313,7 @@ void Daemon::State::build_health(const Config& config) {
   probes.ledger = [this] { return probe_ledger(); };
   probes.vault_health = [this] {
     vault::Result<vault::Health> r = [this] {
-      std::lock_guard<std::mutex> lock(vault_probe_mu);
+      ps::MutexLock lock(vault_probe_mu);
       return health_api->health();
     }();
     metrics->vault_up.set(r.ok() && !r->sealed && r->initialized ? 1 : 0);
@@ -345,7 +354,7 @@ Status Daemon::State::bind_listener(const Config& config) {
 }
 
 void Daemon::State::announce_ready() {
-  const std::string url = listener_url(*config, listener->port(), listener->tls());
+  const std::string url = listener_url(*current_config(), listener->port(), listener->tls());
   log->info("serve.ready", "policy-sidecar is serving",
             {{"address", url}, {"ledger", env.db_path}, {"version", version},
              {"vault", vault->config().address}});
@@ -380,7 +389,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(Config config, DaemonEnvironment e
   s.build_services(config);
   s.build_health(config);
   if (Status x = s.bind_listener(config); !x.ok()) return x;  // a taken port fails the start
-  s.config = std::make_shared<const Config>(std::move(config));
+  {
+    ps::MutexLock lock(s.config_mu);
+    s.config = std::make_shared<const Config>(std::move(config));
+  }
   s.start_threads();
   s.announce_ready();
   return std::unique_ptr<Daemon>(new Daemon(std::move(st)));

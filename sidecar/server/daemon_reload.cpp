@@ -1,6 +1,8 @@
 // SIGHUP: check everything that can fail, then apply (see daemon.h).
 #include <chrono>
 
+#include "engine/base/mutex.h"
+
 #include "sidecar/server/daemon_state.h"
 
 namespace ps::sidecar::server {
@@ -135,7 +137,7 @@ void Daemon::apply_reload(ReloadPlan plan) {
   const auto running = s.current_config();
   const auto restart_only = restart_only_changes(*running, plan.next);
   {
-    std::lock_guard<std::mutex> lock(s.config_mu);
+    ps::MutexLock lock(s.config_mu);
     s.config = std::make_shared<const Config>(effective_config(*running, plan.next));
   }
   if (!restart_only.empty()) {
@@ -155,7 +157,7 @@ void Daemon::replace_group(std::shared_ptr<SyncGroup> next) {
   s.stop_group(*old_group, s.env.clock.steady_now() + std::chrono::seconds(30));
   s.start_group(*next);
   {
-    std::lock_guard<std::mutex> lock(s.group_mu);
+    ps::MutexLock lock(s.group_mu);
     s.group = next;
   }
   s.tier_changes->set_desired(next->desired);

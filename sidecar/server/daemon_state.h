@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/ledger.h"
 #include "engine/ledger/outbox.h"
 #include "sidecar/config/config.h"
@@ -86,8 +87,8 @@ struct Daemon::State {
   std::unique_ptr<SdNotifier> notifier;
   std::string version;
 
-  mutable std::mutex config_mu;
-  std::shared_ptr<const Config> config;  // guarded by config_mu
+  mutable ps::Mutex config_mu;
+  std::shared_ptr<const Config> config GUARDED_BY(config_mu);
 
   engine::LedgerOptions ledger_options;
   std::unique_ptr<LedgerPool> pool;
@@ -99,15 +100,15 @@ struct Daemon::State {
 
   std::shared_ptr<VaultSetup> vault;
   std::shared_ptr<RateLimiter> limiter;
-  mutable std::mutex group_mu;
-  std::shared_ptr<SyncGroup> group;  // guarded by group_mu; never null after start
+  mutable ps::Mutex group_mu;
+  std::shared_ptr<SyncGroup> group GUARDED_BY(group_mu);  // never null after start
 
   // Apart, so that a Vault that does not answer never holds up /metrics or the outbox check.
-  std::mutex outbox_probe_mu;
-  std::unique_ptr<engine::Outbox> stats_outbox;  // guarded by outbox_probe_mu
-  std::optional<engine::OutboxStats> last_outbox_stats;  // guarded by outbox_probe_mu
-  std::mutex vault_probe_mu;
-  std::unique_ptr<vault::VaultApi> health_api;  // guarded by vault_probe_mu
+  ps::Mutex outbox_probe_mu;
+  std::unique_ptr<engine::Outbox> stats_outbox GUARDED_BY(outbox_probe_mu);
+  std::optional<engine::OutboxStats> last_outbox_stats GUARDED_BY(outbox_probe_mu);
+  ps::Mutex vault_probe_mu;
+  std::unique_ptr<vault::VaultApi> health_api GUARDED_BY(vault_probe_mu);
 
   std::unique_ptr<CommitWaker> waker;
   std::unique_ptr<TierChangeService> tier_changes;
@@ -123,8 +124,8 @@ struct Daemon::State {
   std::atomic<bool> stopping{false};
   std::atomic<bool> listener_failed{false};
   std::atomic<bool> detached{false};  // a thread outlived shutdown (see ~Daemon)
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
+  ps::Mutex stop_mu;
+  ps::CondVar stop_cv;
   std::vector<std::unique_ptr<Task>> tasks;  // background threads other than the sync group
 
   // ---- start-up steps, in order (daemon.cpp) ----
@@ -146,11 +147,11 @@ struct Daemon::State {
 
   // ---- helpers ----
   std::shared_ptr<const Config> current_config() const {
-    std::lock_guard<std::mutex> lock(config_mu);
+    ps::MutexLock lock(config_mu);
     return config;
   }
   std::shared_ptr<SyncGroup> current_group() const {
-    std::lock_guard<std::mutex> lock(group_mu);
+    ps::MutexLock lock(group_mu);
     return group;
   }
   // Sleeps up to `d`; returns early (true) when the daemon is stopping.

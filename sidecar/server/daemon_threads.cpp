@@ -21,7 +21,7 @@ constexpr auto kRetentionBatchPause = 50ms;
 void Daemon::State::start_threads() {
   health->probe_vault();
   health->refresh();
-  start_group(*group);
+  start_group(*current_group());
   tasks.push_back(std::make_unique<Task>("vault auth", [this] {
     vault->auth().run([this] { return stopping.load(); }, 500ms);
   }));

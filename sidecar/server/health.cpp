@@ -1,5 +1,6 @@
 #include "sidecar/server/health.h"
 
+#include "engine/base/mutex.h"
 #include "sidecar/server/operator_api.h"
 
 #include <nlohmann/json.hpp>
@@ -66,11 +67,11 @@ HealthChecker::HealthChecker(HealthProbes probes, const Clock& clock,
 void HealthChecker::probe_vault() {
   if (!probes_.vault_health) return;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     probe_started_ = clock_.steady_now();
   }
   auto result = probes_.vault_health();
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   last_vault_ = std::move(result);
   probe_started_.reset();
 }
@@ -146,7 +147,7 @@ HealthStatus HealthChecker::overall(const std::vector<std::pair<std::string, Che
 HealthReport HealthChecker::check() {
   std::optional<HealthReport> cached;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     cached = cached_;
   }
   if (!cached) return refresh();
@@ -162,7 +163,7 @@ CheckResult HealthChecker::vault_now() {
   std::optional<vault::Result<vault::Health>> last;
   std::optional<Clock::SteadyTime> started;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     last = last_vault_;
     started = probe_started_;
   }
@@ -175,7 +176,7 @@ CheckResult HealthChecker::vault_now() {
 
 HealthReport HealthChecker::refresh() {
   HealthReport r = evaluate();
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   cached_ = r;
   return r;
 }

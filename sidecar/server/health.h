@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/outbox.h"
 #include "engine/base/status.h"
 #include "vault/auth.h"
@@ -100,10 +101,10 @@ class HealthChecker {
   const Clock& clock_;
   const std::chrono::milliseconds outbox_stuck_;
   const std::chrono::milliseconds slow_probe_;
-  std::mutex mu_;
-  std::optional<vault::Result<vault::Health>> last_vault_;  // guarded by mu_
-  std::optional<Clock::SteadyTime> probe_started_;          // guarded by mu_; set while probing
-  std::optional<HealthReport> cached_;                      // guarded by mu_
+  ps::Mutex mu_;
+  std::optional<vault::Result<vault::Health>> last_vault_ GUARDED_BY(mu_);
+  std::optional<Clock::SteadyTime> probe_started_ GUARDED_BY(mu_);  // set while probing
+  std::optional<HealthReport> cached_ GUARDED_BY(mu_);
 };
 
 class OperatorApi;

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar::server {
 
 std::string format_metric_value(double v) {
@@ -122,7 +124,7 @@ void MetricFamily::render_header(std::string& out, std::string_view type) const 
 void Counter::inc(const LabelValues& labels, double by) {
   check_arity(labels);
   if (!(by >= 0)) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   values_[labels] += by;
 }
 
@@ -135,14 +137,14 @@ void Counter::set_total(const LabelValues& labels, double total) {
 }
 
 double Counter::value(const LabelValues& labels) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   auto it = values_.find(labels);
   return it == values_.end() ? 0 : it->second;
 }
 
 void Counter::render(std::string& out) const {
   render_header(out, "counter");
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   // A counter without labels is always shown (0 before the first event) so rate() works.
   if (values_.empty() && label_names_.empty()) out += name_ + " 0\n";
   for (const auto& [labels, v] : values_) {
@@ -152,30 +154,30 @@ void Counter::render(std::string& out) const {
 
 void Gauge::set(const LabelValues& labels, double value) {
   check_arity(labels);
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   values_[labels] = value;
 }
 
 void Gauge::add(const LabelValues& labels, double delta) {
   check_arity(labels);
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   values_[labels] += delta;
 }
 
 void Gauge::clear() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   values_.clear();
 }
 
 double Gauge::value(const LabelValues& labels) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   auto it = values_.find(labels);
   return it == values_.end() ? 0 : it->second;
 }
 
 void Gauge::render(std::string& out) const {
   render_header(out, "gauge");
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   for (const auto& [labels, v] : values_) {
     out += name_ + label_text(labels) + " " + format_metric_value(v) + "\n";
   }
@@ -196,7 +198,7 @@ void Histogram::observe(const LabelValues& labels, double value) {
   check_arity(labels);
   std::size_t i = 0;
   while (i < bounds_.size() && value > bounds_[i]) ++i;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   Series& s = series_[labels];
   if (s.buckets.empty()) s.buckets.assign(bounds_.size() + 1, 0);
   ++s.buckets[i];
@@ -205,14 +207,14 @@ void Histogram::observe(const LabelValues& labels, double value) {
 }
 
 std::uint64_t Histogram::count(const LabelValues& labels) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   auto it = series_.find(labels);
   return it == series_.end() ? 0 : it->second.count;
 }
 
 void Histogram::render(std::string& out) const {
   render_header(out, "histogram");
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   for (const auto& [labels, s] : series_) {
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i <= bounds_.size(); ++i) {
@@ -230,7 +232,7 @@ template <class T, class... Args>
 T& MetricsRegistry::add(std::string name, Args&&... args) {
   auto family = std::make_unique<T>(name, std::forward<Args>(args)...);
   T& ref = *family;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   if (!families_.emplace(name, std::move(family)).second) {
     throw std::invalid_argument("metric " + name + " registered twice");
   }
@@ -254,19 +256,19 @@ Histogram& MetricsRegistry::histogram(std::string name, std::string help,
 }
 
 void MetricsRegistry::add_collector(std::function<void()> collect) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   collectors_.push_back(std::move(collect));
 }
 
 std::string MetricsRegistry::render() const {
   std::vector<std::function<void()>> collectors;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     collectors = collectors_;
   }
   for (const auto& c : collectors) c();
   std::string out;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   for (const auto& [name, family] : families_) family->render(out);
   return out;
 }

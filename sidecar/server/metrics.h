@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar::server {
 
 using LabelValues = std::vector<std::string>;
@@ -42,7 +44,7 @@ class MetricFamily {
   const std::string name_;
   const std::string help_;
   const std::vector<std::string> label_names_;
-  mutable std::mutex mu_;
+  mutable ps::Mutex mu_;
 };
 
 class Counter final : public MetricFamily {
@@ -57,7 +59,7 @@ class Counter final : public MetricFamily {
   void render(std::string& out) const override;
 
  private:
-  std::map<LabelValues, double> values_;  // guarded by mu_
+  std::map<LabelValues, double> values_ GUARDED_BY(mu_);
 };
 
 class Gauge final : public MetricFamily {
@@ -72,7 +74,7 @@ class Gauge final : public MetricFamily {
   void render(std::string& out) const override;
 
  private:
-  std::map<LabelValues, double> values_;  // guarded by mu_
+  std::map<LabelValues, double> values_ GUARDED_BY(mu_);
 };
 
 class Histogram final : public MetricFamily {
@@ -92,7 +94,7 @@ class Histogram final : public MetricFamily {
     std::uint64_t count = 0;
   };
   const std::vector<double> bounds_;
-  std::map<LabelValues, Series> series_;  // guarded by mu_
+  std::map<LabelValues, Series> series_ GUARDED_BY(mu_);
 };
 
 class MetricsRegistry {
@@ -113,9 +115,9 @@ class MetricsRegistry {
   template <class T, class... Args>
   T& add(std::string name, Args&&... args);
 
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<MetricFamily>> families_;  // guarded by mu_
-  std::vector<std::function<void()>> collectors_;                  // guarded by mu_
+  mutable ps::Mutex mu_;
+  std::map<std::string, std::unique_ptr<MetricFamily>> families_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ GUARDED_BY(mu_);
 };
 
 // Prometheus number formatting: integers without a fraction, +Inf, -Inf, NaN.

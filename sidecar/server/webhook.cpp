@@ -93,10 +93,7 @@ struct ApprovalWebhook::Parsed {
   std::optional<std::string> review_id;
 };
 
-namespace {
-
-// Parses the body; returns "" or the 400 message.
-std::string parse_body(std::string_view body, std::string& type,
+std::string parse_approval_body(std::string_view body, std::string& type,
                        std::string& agent_id, std::int64_t& target_tier, std::string& approver,
                        std::optional<std::string>& rationale, std::optional<std::string>& review_id) {
   ojson doc;
@@ -154,8 +151,6 @@ std::string parse_body(std::string_view body, std::string& type,
   if (auto e = optional_text("review_id", kMaxIdBytes, review_id); !e.empty()) return e;
   return "";
 }
-
-}  // namespace
 
 HttpAnswer ApprovalWebhook::reject(int status, std::string_view reason_code,
                                    const std::string& message, std::string_view webhook_id,
@@ -276,7 +271,7 @@ HttpAnswer ApprovalWebhook::handle(const WebhookHttpRequest& r) {
   p.webhook_id = std::string(r.id);
   p.webhook_timestamp = std::stoll(std::string(r.timestamp));  // verified digits
   std::string type;
-  if (auto e = parse_body(r.body, type, p.agent_id, p.target_tier, p.approver, p.rationale,
+  if (auto e = parse_approval_body(r.body, type, p.agent_id, p.target_tier, p.approver, p.rationale,
                           p.review_id);
       !e.empty()) {
     return reject(400, "malformed", e, r.id);

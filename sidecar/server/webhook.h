@@ -68,6 +68,14 @@ struct HttpAnswer {
 // {"errors": [message]}
 std::string errors_body(std::string_view message);
 
+// The body checks behind handle()'s 400 answers, before any ledger access: "" when the body is
+// a valid approval or denial (fields filled in), else the 400 message. Public for the tests and
+// the fuzz target (tests/fuzz/sidecar/server/webhook_fuzz.cpp).
+std::string parse_approval_body(std::string_view body, std::string& type, std::string& agent_id,
+                                std::int64_t& target_tier, std::string& approver,
+                                std::optional<std::string>& rationale,
+                                std::optional<std::string>& review_id);
+
 struct WebhookDeps {
   LedgerPool& ledgers;            // stored deliveries (dedupe and replay)
   const SettingsStore& settings;  // secrets and tolerance in effect

@@ -1,10 +1,12 @@
 #include "sidecar/sync/commit_waker.h"
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar {
 
 void CommitWaker::request() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     if (pending_) return;
     pending_ = true;
   }
@@ -13,19 +15,22 @@ void CommitWaker::request() {
 
 void CommitWaker::stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
 }
 
 void CommitWaker::run() {
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return pending_ || stopping_; });
+    while (!pending_ && !stopping_) cv_.wait(lock);
     if (stopping_) return;
     // Commits arriving during the delay join this wake-up (pending_ stays set).
-    if (cv_.wait_for(lock, delay_, [this] { return stopping_; })) return;
+    const auto deadline = std::chrono::steady_clock::now() + delay_;
+    while (!stopping_ && cv_.wait_until(lock, deadline) != std::cv_status::timeout) {
+    }
+    if (stopping_) return;
     pending_ = false;
     lock.unlock();
     wake_();

@@ -13,6 +13,8 @@
 #include <functional>
 #include <mutex>
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar {
 
 class CommitWaker {
@@ -28,10 +30,10 @@ class CommitWaker {
  private:
   const std::chrono::milliseconds delay_;
   const std::function<void()> wake_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool pending_ = false;   // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  ps::Mutex mu_;
+  ps::CondVar cv_;
+  bool pending_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace ps::sidecar

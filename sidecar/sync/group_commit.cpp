@@ -3,13 +3,15 @@
 #include <chrono>
 #include <vector>
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar {
 
 Result<engine::PromotionRecord> PromotionCommitter::promote(
     engine::PromotionRequest request, std::shared_ptr<const engine::Rules> rules,
     engine::TierChangeHook hook) {
   Entry mine{{std::move(request), std::move(hook)}, std::move(rules), std::nullopt};
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   queue_.push_back(&mine);
   while (!mine.result) {
     if (committing_) {
@@ -50,7 +52,7 @@ std::vector<Result<engine::PromotionRecord>> PromotionCommitter::commit_batch(
   for (const Entry* e : batch) promotions.push_back(e->promotion);
   std::vector<Result<engine::PromotionRecord>> results;
   {
-    std::lock_guard<std::mutex> write(ledgers_.write_mutex());
+    ps::MutexLock write(ledgers_.write_mutex());
     const auto start = std::chrono::steady_clock::now();
     results = lease->ledger().promote_batch(promotions, *batch.front()->rules);
     if (on_batch_) {
@@ -70,12 +72,12 @@ std::vector<Result<engine::PromotionRecord>> PromotionCommitter::commit_batch(
 }
 
 std::size_t PromotionCommitter::batches() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return batches_;
 }
 
 std::size_t PromotionCommitter::promotions() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return committed_;
 }
 

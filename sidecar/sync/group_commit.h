@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/ledger.h"
 #include "sidecar/sync/ledger_pool.h"
 
@@ -52,12 +53,12 @@ class PromotionCommitter {
   LedgerPool& ledgers_;
   const std::size_t max_batch_;
   const std::function<void(std::size_t, double)> on_batch_;
-  mutable std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::deque<Entry*> queue_;  // guarded by mu_
-  bool committing_ = false;   // guarded by mu_
-  std::size_t batches_ = 0;   // guarded by mu_
-  std::size_t committed_ = 0; // guarded by mu_
+  mutable ps::Mutex mu_;
+  ps::CondVar done_cv_;
+  std::deque<Entry*> queue_ GUARDED_BY(mu_);
+  bool committing_ GUARDED_BY(mu_) = false;
+  std::size_t batches_ GUARDED_BY(mu_) = 0;
+  std::size_t committed_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ps::sidecar

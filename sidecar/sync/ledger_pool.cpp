@@ -1,5 +1,7 @@
 #include "sidecar/sync/ledger_pool.h"
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar {
 
 LedgerPool::Lease::~Lease() {
@@ -8,7 +10,7 @@ LedgerPool::Lease::~Lease() {
 
 Result<LedgerPool::Lease> LedgerPool::acquire() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     if (!idle_.empty()) {
       auto l = std::move(idle_.back());
       idle_.pop_back();
@@ -21,7 +23,7 @@ Result<LedgerPool::Lease> LedgerPool::acquire() {
 }
 
 void LedgerPool::give_back(std::unique_ptr<engine::Ledger> l) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   if (idle_.size() < max_idle_) idle_.push_back(std::move(l));
 }
 

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/base/mutex.h"
 #include "engine/ledger/ledger.h"
 
 namespace ps::sidecar {
@@ -43,7 +44,7 @@ class LedgerPool {
 
   // An idle connection, or a newly opened one (errors as Ledger::open).
   Result<Lease> acquire();
-  std::mutex& write_mutex() { return write_mu_; }
+  ps::Mutex& write_mutex() { return write_mu_; }
   const engine::LedgerOptions& options() const { return options_; }
 
  private:
@@ -51,9 +52,9 @@ class LedgerPool {
 
   const engine::LedgerOptions options_;
   const std::size_t max_idle_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<engine::Ledger>> idle_;  // guarded by mu_
-  std::mutex write_mu_;
+  ps::Mutex mu_;
+  std::vector<std::unique_ptr<engine::Ledger>> idle_ GUARDED_BY(mu_);
+  ps::Mutex write_mu_;
 };
 
 }  // namespace ps::sidecar

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/base/mutex.h"
+
 namespace ps::sidecar {
 
 RateLimiter::RateLimiter(double per_second, Clock& clock, double burst)
@@ -23,7 +25,7 @@ void RateLimiter::acquire() {
   if (unlimited()) return;
   std::chrono::milliseconds wait{0};
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     refill(clock_.steady_now());
     tokens_ -= 1.0;  // reserve: later callers queue behind this one
     if (tokens_ < 0) {
@@ -36,7 +38,7 @@ void RateLimiter::acquire() {
 
 bool RateLimiter::try_acquire() {
   if (unlimited()) return true;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   refill(clock_.steady_now());
   if (tokens_ < 1.0) return false;
   tokens_ -= 1.0;
@@ -45,7 +47,7 @@ bool RateLimiter::try_acquire() {
 
 std::chrono::milliseconds RateLimiter::wait_time() const {
   if (unlimited()) return std::chrono::milliseconds{0};
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   refill(clock_.steady_now());
   if (tokens_ >= 1.0) return std::chrono::milliseconds{0};
   return std::chrono::milliseconds(

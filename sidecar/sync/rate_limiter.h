@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "engine/base/clock.h"
+#include "engine/base/mutex.h"
 
 namespace ps::sidecar {
 
@@ -29,14 +30,14 @@ class RateLimiter {
   bool unlimited() const { return rate_ <= 0; }
 
  private:
-  void refill(Clock::SteadyTime now) const;  // REQUIRES mu_
+  void refill(Clock::SteadyTime now) const REQUIRES(mu_);
 
   const double rate_;
   const double burst_;
   Clock& clock_;
-  mutable std::mutex mu_;
-  mutable double tokens_;                  // guarded by mu_; negative = reserved by waiters
-  mutable Clock::SteadyTime last_refill_;  // guarded by mu_
+  mutable ps::Mutex mu_;
+  mutable double tokens_ GUARDED_BY(mu_);  // negative = reserved by waiters
+  mutable Clock::SteadyTime last_refill_ GUARDED_BY(mu_);
 };
 
 }  // namespace ps::sidecar

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/base/mutex.h"
 #include "sidecar/sync/revocation_rules.h"
 #include "vault/names.h"
 
@@ -30,18 +31,18 @@ TierChangeService::TierChangeService(TierChangeServiceDeps deps,
       desired_(std::move(desired)) {}
 
 void TierChangeService::set_desired(std::shared_ptr<const DesiredState> desired) {
-  std::lock_guard<std::mutex> lock(desired_mu_);
+  ps::MutexLock lock(desired_mu_);
   desired_ = std::move(desired);
 }
 
 bool TierChangeService::syncs_vault() const {
-  std::lock_guard<std::mutex> lock(desired_mu_);
+  ps::MutexLock lock(desired_mu_);
   return desired_ != nullptr;
 }
 
 // The outbox row and, for demotions, the revocation steps the settings enable.
 engine::TierChangeHook TierChangeService::change_hook(const ServeSettings& settings) const {
-  std::lock_guard<std::mutex> lock(desired_mu_);
+  ps::MutexLock lock(desired_mu_);
   if (!desired_) return {};
   return chain_hooks(make_outbox_hook(desired_, d_.checkpoint),
                      make_revocation_steps_hook(desired_, settings.revocation.destroy_secret_ids,
@@ -58,7 +59,7 @@ Result<T> TierChangeService::with_writer(const std::function<Result<T>(engine::L
   if (!lease.ok()) return lease.status();
   Result<T> result = Status(Code::internal, "not run");
   {
-    std::lock_guard<std::mutex> write(d_.ledgers.write_mutex());
+    ps::MutexLock write(d_.ledgers.write_mutex());
     result = work(lease->ledger());
   }
   if (!result.ok() && !is_refusal(result.status().code())) lease->discard();

@@ -33,6 +33,7 @@
 #include <string>
 
 #include "engine/base/clock.h"
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 #include "engine/ledger/ledger.h"
 #include "engine/ledger/revocation.h"
@@ -174,8 +175,8 @@ class TierChangeService {
 
   TierChangeServiceDeps d_;
   PromotionCommitter committer_;
-  mutable std::mutex desired_mu_;
-  std::shared_ptr<const DesiredState> desired_;  // guarded by desired_mu_
+  mutable ps::Mutex desired_mu_;
+  std::shared_ptr<const DesiredState> desired_ GUARDED_BY(desired_mu_);
 };
 
 }  // namespace ps::sidecar

@@ -3,7 +3,7 @@
 namespace ps::sidecar {
 
 bool VaultPause::may_push(Clock::SteadyTime now, const void* worker, bool* probe) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   *probe = false;
   if (failures_ == 0) return true;
   if (until_ && now < *until_) return false;
@@ -14,12 +14,12 @@ bool VaultPause::may_push(Clock::SteadyTime now, const void* worker, bool* probe
 }
 
 void VaultPause::release_probe(const void* worker) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   if (prober_ == worker) prober_ = nullptr;
 }
 
 std::optional<std::int64_t> VaultPause::fail(Clock::SteadyTime now, const void* worker) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   const bool probing = prober_ == worker;
   prober_ = nullptr;
   if (!probing && failures_ > 0 && until_ && now < *until_) return std::nullopt;
@@ -27,13 +27,13 @@ std::optional<std::int64_t> VaultPause::fail(Clock::SteadyTime now, const void* 
 }
 
 void VaultPause::pause_for(Clock::SteadyTime until, std::string error) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   until_ = until;
   last_error_ = std::move(error);
 }
 
 bool VaultPause::succeed() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   prober_ = nullptr;
   if (failures_ == 0) return false;
   failures_ = 0;
@@ -43,7 +43,7 @@ bool VaultPause::succeed() {
 }
 
 VaultPause::Snapshot VaultPause::snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return {failures_, until_, last_error_};
 }
 

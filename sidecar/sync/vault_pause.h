@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/base/mutex.h"
 #include "engine/base/clock.h"
 
 namespace ps::sidecar {
@@ -43,11 +44,11 @@ class VaultPause {
   Snapshot snapshot() const;
 
  private:
-  mutable std::mutex mu_;
-  std::int64_t failures_ = 0;                // mu_
-  std::optional<Clock::SteadyTime> until_;   // mu_
-  std::optional<std::string> last_error_;    // mu_
-  const void* prober_ = nullptr;             // mu_: the worker holding the probe
+  mutable ps::Mutex mu_;
+  std::int64_t failures_ GUARDED_BY(mu_) = 0;
+  std::optional<Clock::SteadyTime> until_ GUARDED_BY(mu_);
+  std::optional<std::string> last_error_ GUARDED_BY(mu_);
+  const void* prober_ GUARDED_BY(mu_) = nullptr;  // the worker holding the probe
 };
 
 }  // namespace ps::sidecar

@@ -35,6 +35,24 @@ BOOST_AUTO_TEST_CASE(refuses_malformed_and_out_of_range_times) {
   }
 }
 
+// Regression (found by tests/fuzz/engine/rules/timestamp_fuzz.cpp): a date outside what the
+// nanosecond WallTime holds (Python's datetime.min, year 9999, in a hand-edited ledger)
+// overflowed a signed 64-bit multiplication (undefined behaviour) instead of being refused.
+BOOST_AUTO_TEST_CASE(refuses_dates_the_wall_clock_cannot_hold_instead_of_overflowing) {
+  BOOST_TEST(!parse_iso8601("0001-01-01T00:00:00+00:00"));
+  BOOST_TEST(!parse_iso8601("0001-01-01T00:00:00-23:59"));
+  BOOST_TEST(!parse_iso8601("9999-12-31T23:59:59.999999+00:00"));
+  BOOST_TEST(!parse_iso8601("1677-09-21"));
+  BOOST_TEST(!parse_iso8601("2262-04-12"));
+  // The last whole days inside the range still parse and round-trip.
+  const auto early = parse_iso8601("1677-09-23T00:00:00+00:00");
+  BOOST_REQUIRE(early);
+  BOOST_TEST(format_isoformat_utc(*early) == "1677-09-23T00:00:00+00:00");
+  const auto late = parse_iso8601("2262-04-10T23:59:59.999999+00:00");
+  BOOST_REQUIRE(late);
+  BOOST_TEST(format_isoformat_utc(*late) == "2262-04-10T23:59:59.999999+00:00");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(pyjson)

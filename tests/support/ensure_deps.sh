@@ -2,6 +2,8 @@
 # Installs the Debian packages policy-sidecar needs to build, test and run the demo.
 # As root: apt-get update once, then apt-get install of what is missing.
 # Not root: prints the exact sudo line and exits 1. Nothing is ever downloaded at build time.
+#   --sanitizers  also clang-14 and its runtimes (libFuzzer, ASan, UBSan, TSan), for the
+#                 sanitizer and fuzz builds of .ci/run; the default test run does not need them.
 set -euo pipefail
 
 PS_DEBIAN_PACKAGES=(
@@ -11,6 +13,9 @@ PS_DEBIAN_PACKAGES=(
   help2man dpkg-dev lintian man-db systemd  # the man page; the Debian package (dpkg-shlibdeps), its check (lintian, systemd-analyze verify)
   prometheus  # promtool: the tests check examples/prometheus/ (the server is not started)
 )
+if [ "${1:-}" = "--sanitizers" ]; then
+  PS_DEBIAN_PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PS_DEBIAN_PACKAGES[@]}"; do

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/base/clock.h"
+#include "engine/base/mutex.h"
 
 namespace ps {
 
@@ -18,34 +19,34 @@ class SimulatedClock final : public Clock {
       : wall_(start), steady_(SteadyTime{std::chrono::hours{1}}) {}
 
   WallTime wall_now() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     return wall_;
   }
   SteadyTime steady_now() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     return steady_;
   }
   void sleep_for(std::chrono::milliseconds d) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     sleeps_.push_back(d);
     wall_ += d;
     steady_ += d;
   }
   void advance(std::chrono::milliseconds d) {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     wall_ += d;
     steady_ += d;
   }
   std::vector<std::chrono::milliseconds> sleeps() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     return sleeps_;
   }
 
  private:
-  mutable std::mutex mu_;
-  WallTime wall_;                                  // guarded by mu_
-  SteadyTime steady_;                              // guarded by mu_
-  std::vector<std::chrono::milliseconds> sleeps_;  // guarded by mu_
+  mutable ps::Mutex mu_;
+  WallTime wall_ GUARDED_BY(mu_);
+  SteadyTime steady_ GUARDED_BY(mu_);
+  std::vector<std::chrono::milliseconds> sleeps_ GUARDED_BY(mu_);
 };
 
 }  // namespace ps

@@ -2,6 +2,8 @@
 // Every call needs X-Emulator-Admin-Token; without --admin-token the API does not exist (404).
 #include <openssl/crypto.h>
 
+#include "engine/base/mutex.h"
+
 #include "vault/emulator/core.h"
 
 namespace ps::vault::emulator {
@@ -51,7 +53,7 @@ Result<Fault> parse_fault(const json& j) {
 
 // GET /_emulator/stats: the request counters.
 HttpResponse admin_stats(Emulator::Core& core) {
-  std::lock_guard<std::mutex> lock(core.admin_mu);
+  ps::MutexLock lock(core.admin_mu);
   const Stats now = core.stats_now();
   json by_status = json::object();
   for (const auto& [code, n] : now.by_status) by_status[std::to_string(code)] = n;
@@ -64,7 +66,7 @@ HttpResponse admin_stats(Emulator::Core& core) {
 
 // POST /_emulator/seal and /_emulator/unseal.
 HttpResponse admin_seal(Emulator::Core& core, bool seal) {
-  std::unique_lock<std::shared_mutex> lock(core.mu);
+  ps::WriterLock lock(core.mu);
   if (!core.state.initialized) return error_response(400, {"Vault is not initialized"});
   core.state.sealed = seal;
   core.changes.fetch_add(1);
@@ -78,7 +80,7 @@ HttpResponse admin_token(Emulator::Core& core, const json& j, bool expire) {
   if (accessor.empty() == token.empty()) {
     return error_response(400, {"exactly one of accessor or token is required"});
   }
-  std::unique_lock<std::shared_mutex> lock(core.mu);
+  ps::WriterLock lock(core.mu);
   std::string id = token;
   if (!accessor.empty()) {
     auto it = core.state.accessors.find(accessor);
@@ -106,7 +108,7 @@ HttpResponse admin_standby(Emulator::Core& core, const json& j) {
     return error_response(400, {"leader_address is required for mode redirect"});
   }
   while (!leader.empty() && leader.back() == '/') leader.pop_back();
-  std::lock_guard<std::mutex> lock(core.admin_mu);
+  ps::MutexLock lock(core.admin_mu);
   core.standby_mode = mode;
   core.leader_address = leader;
   return no_content();
@@ -117,7 +119,7 @@ HttpResponse admin_rate_limit_headers(Emulator::Core& core, const json& j) {
   if (!j.contains("enabled") || !j["enabled"].is_boolean()) {
     return error_response(400, {"enabled must be a boolean"});
   }
-  std::lock_guard<std::mutex> lock(core.admin_mu);
+  ps::MutexLock lock(core.admin_mu);
   core.rate_limit_headers = j["enabled"].get<bool>();
   return no_content();
 }
@@ -134,14 +136,14 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   const std::string& m = req.method;
   if (p == "/_emulator/stats" && m == "GET") return admin_stats(*this);
   if (p == "/_emulator/latency" && m == "GET") {
-    std::lock_guard<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     return json_response(200, latency_to_json(latency));
   }
   if ((p == "/_emulator/seal" || p == "/_emulator/unseal") && m == "POST") {
     return admin_seal(*this, p == "/_emulator/seal");
   }
   if (p == "/_emulator/faults" && m == "DELETE") {
-    std::lock_guard<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     faults.clear();
     return no_content();
   }
@@ -152,7 +154,7 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   if (p == "/_emulator/faults" && m == "POST") {
     auto f = parse_fault(j);
     if (!f.ok()) return error_response(400, {f.status().message()});
-    std::lock_guard<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     faults.push_back(std::move(*f));
     return no_content();
   }
@@ -163,7 +165,7 @@ HttpResponse Emulator::Core::handle_admin(const HttpRequest& req) {
   if (p == "/_emulator/latency" && m == "POST") {
     auto settings = latency_from_json(j);
     if (!settings.ok()) return error_response(400, {settings.status().message()});
-    std::lock_guard<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     latency = *settings;
     return no_content();
   }

@@ -3,7 +3,10 @@
 // locally -> sealed -> standby -> request building (verb, body, list) -> routing and
 // existence check -> token and ACL (CheckToken) -> backend -> response translation.
 #include <algorithm>
+
 #include <cctype>
+
+#include "engine/base/mutex.h"
 
 #include "vault/emulator/core.h"
 
@@ -72,7 +75,7 @@ const char* go_json_type(const json& j) {
 std::shared_ptr<const Acl> Emulator::Core::acl_for(const std::vector<std::string>& policies) const {
   std::string key = join(policies, ",");
   {
-    std::lock_guard<std::mutex> lock(acl_mu);
+    ps::MutexLock lock(acl_mu);
     if (auto it = acl_cache.find(key); it != acl_cache.end()) return it->second;
   }
   bool root = std::find(policies.begin(), policies.end(), "root") != policies.end();
@@ -82,25 +85,25 @@ std::shared_ptr<const Acl> Emulator::Core::acl_for(const std::vector<std::string
     ps.push_back(it == state.policies.end() ? nullptr : &it->second);
   }
   auto acl = Acl::build(ps, root);
-  std::lock_guard<std::mutex> lock(acl_mu);
+  ps::MutexLock lock(acl_mu);
   acl_cache[key] = acl;
   return acl;
 }
 
 void Emulator::Core::policies_changed() {
-  std::lock_guard<std::mutex> lock(acl_mu);
+  ps::MutexLock lock(acl_mu);
   acl_cache.clear();
 }
 
 void Emulator::Core::count(int status) {
-  std::lock_guard<std::mutex> lock(admin_mu);
+  ps::MutexLock lock(admin_mu);
   ++stats.requests;
   ++stats.by_status[status];
 }
 
 Outcome Emulator::Core::dispatch(const HttpRequest& req) {
   if (starts_with(req.path, "/v1/")) {
-    std::unique_lock<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     std::string vpath = req.path.substr(4);
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       bool path_ok = it->match.empty() ||
@@ -147,7 +150,7 @@ Outcome Emulator::Core::dispatch(const HttpRequest& req) {
   return out;
 }
 
-// The latency model's wait for a /v1 request (REQUIRES admin_mu). Paths Vault answers from
+// The latency model's wait for a /v1 request (REQUIRES(admin_mu) in core.h). Paths Vault answers from
 // memory on the node itself (health, leader, seal status, init) take none.
 std::optional<Outcome> Emulator::Core::latency_outcome(const std::string& method,
                                                        const std::string& vpath) {
@@ -157,8 +160,9 @@ std::optional<Outcome> Emulator::Core::latency_outcome(const std::string& method
     return std::nullopt;
   }
   const bool write = !(method == "GET" || method == "LIST" || method == "HEAD");
-  const auto wait = latency_for(latency, write, [this](std::int64_t n) {
-    return std::uniform_int_distribution<std::int64_t>(0, n)(latency_rng);
+  std::mt19937_64* rng = &latency_rng;  // the lambda runs inside latency_for, under admin_mu
+  const auto wait = latency_for(latency, write, [rng](std::int64_t n) {
+    return std::uniform_int_distribution<std::int64_t>(0, n)(*rng);
   });
   if (wait.count() <= 0) return std::nullopt;
   Outcome out;
@@ -221,11 +225,11 @@ HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
   while (true) {
     std::optional<HttpResponse> r;
     if (exclusive) {
-      std::unique_lock<std::shared_mutex> lock(mu);
+      ps::WriterLock lock(mu);
       r = handle_logical(req, vpath, true);
       changes.fetch_add(1, std::memory_order_relaxed);
     } else {
-      std::shared_lock<std::shared_mutex> lock(mu);
+      ps::ReaderLock lock(mu);
       r = handle_logical(req, vpath, false);
     }
     if (r) return std::move(*r);
@@ -236,9 +240,10 @@ HttpResponse Emulator::Core::handle_v1(const HttpRequest& req) {
 namespace {
 
 // A sealed node's 503, a standby node's 307 or 503, or nullopt when this node serves requests.
-std::optional<HttpResponse> sealed_or_standby(Emulator::Core& core, const HttpRequest& req) {
+std::optional<HttpResponse> sealed_or_standby(Emulator::Core& core, const HttpRequest& req)
+    REQUIRES_SHARED(core.mu) {
   if (!core.state.initialized || core.state.sealed) return error_response(503, {"Vault is sealed"});
-  std::lock_guard<std::mutex> lock(core.admin_mu);
+  ps::MutexLock lock(core.admin_mu);
   if (core.standby_mode == "redirect") {
     HttpResponse r;
     r.status = 307;
@@ -267,7 +272,9 @@ std::optional<HttpResponse> merge_body(const HttpRequest& req, json& data) {
     try {
       json ignored = json::parse(body);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+      // parse_error, or out_of_range for a number beyond a double ("1e999"), which used to
+      // escape and abort the emulator.
       std::string what = e.what();
       if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
       return error_response(400, {"failed to parse JSON input: " + what});
@@ -317,7 +324,8 @@ std::optional<HttpResponse> read_operation(const HttpRequest& req, const std::st
 
 // CheckToken, first half: the caller's valid token (X-Vault-Token, else a Bearer
 // Authorization header) into *token, or the 403 answer.
-std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest& req, Token** token) {
+std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest& req, Token** token)
+    REQUIRES_SHARED(core.mu) {
   std::string token_id;
   if (const auto* t = req.header("X-Vault-Token")) {
     token_id = *t;
@@ -337,7 +345,8 @@ std::optional<HttpResponse> authenticate(Emulator::Core& core, const HttpRequest
 // CheckToken, second half: the existence check (create vs update) and the ACL for `tok`,
 // which then counts a use; the 403 answer when the ACL denies the request.
 std::optional<HttpResponse> authorize(Emulator::Core& core, Call& call, Token& tok,
-                                      const Route* rt, const std::string& vpath) {
+                                      const Route* rt, const std::string& vpath)
+    REQUIRES_SHARED(core.mu) {
   call.token = &tok;
   call.is_root = std::find(tok.policies.begin(), tok.policies.end(), "root") != tok.policies.end();
 
@@ -432,8 +441,8 @@ HttpResponse Emulator::Core::to_http(const Call& call, const Route* route, Vault
   }
   if (route != nullptr && call.data.is_object()) {
     std::vector<std::string> ignored;
-    for (const auto& [k, v] : call.data.items()) {
-      (void)v;
+    for (const auto& item : call.data.items()) {
+      const std::string& k = item.key();  // not a structured binding: clang 14 cannot capture one
       bool known = std::any_of(route->fields.begin(), route->fields.end(),
                                [&](const FieldSpec& f) { return f.name == k; });
       if (!known && !(call.op == Operation::list)) ignored.push_back(k);

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/mutex.h"
 #include "vault/emulator/acl.h"
 #include "vault/emulator/emulator.h"
 #include "vault/emulator/state.h"
@@ -130,49 +131,51 @@ struct Emulator::Core {
   Options options;
   Clock& clock;
 
-  mutable std::shared_mutex mu;
-  State state;  // guarded by mu
+  mutable ps::SharedMutex mu;
+  State state GUARDED_BY(mu);
   std::atomic<std::uint64_t> changes{0};
 
-  mutable std::mutex acl_mu;
-  mutable std::unordered_map<std::string, std::shared_ptr<const Acl>> acl_cache;  // guarded by acl_mu
+  mutable ps::Mutex acl_mu;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Acl>> acl_cache GUARDED_BY(acl_mu);
 
-  mutable std::mutex admin_mu;
-  std::deque<Fault> faults;           // guarded by admin_mu
-  std::string standby_mode = "off";   // guarded by admin_mu: off | redirect | no_leader
-  std::string leader_address;         // guarded by admin_mu
-  bool rate_limit_headers = false;    // guarded by admin_mu
-  LatencySettings latency;            // guarded by admin_mu
-  std::mt19937_64 latency_rng{42};    // guarded by admin_mu
-  Stats stats;                        // guarded by admin_mu (settled: computed on read)
-  std::set<std::uint64_t> unsettled;  // guarded by admin_mu: received, not yet settled
-  Stats stats_now() const;            // REQUIRES admin_mu
+  mutable ps::Mutex admin_mu;
+  std::deque<Fault> faults GUARDED_BY(admin_mu);
+  std::string standby_mode GUARDED_BY(admin_mu) = "off";  // off | redirect | no_leader
+  std::string leader_address GUARDED_BY(admin_mu);
+  bool rate_limit_headers GUARDED_BY(admin_mu) = false;
+  LatencySettings latency GUARDED_BY(admin_mu);
+  std::mt19937_64 latency_rng GUARDED_BY(admin_mu){42};
+  Stats stats GUARDED_BY(admin_mu);  // (settled: computed on read)
+  std::set<std::uint64_t> unsettled GUARDED_BY(admin_mu);  // received, not yet settled
+  Stats stats_now() const REQUIRES(admin_mu);
 
   // --- construction (emulator.cpp) and pipeline (core.cpp)
-  void init_dev();
+  void init_dev() REQUIRES(mu);
   Outcome dispatch(const HttpRequest& req);
-  std::optional<Outcome> latency_outcome(const std::string& method, const std::string& vpath);
+  std::optional<Outcome> latency_outcome(const std::string& method, const std::string& vpath)
+      REQUIRES(admin_mu);
   HttpResponse handle(const HttpRequest& req);
   HttpResponse handle_v1(const HttpRequest& req);
   std::optional<HttpResponse> handle_logical(const HttpRequest& req, const std::string& vpath,
-                                             bool exclusive);
+                                             bool exclusive) REQUIRES_SHARED(mu);
   HttpResponse to_http(const Call& call, const Route* route, VaultResponse result);
   void count(int status);
-  std::shared_ptr<const Acl> acl_for(const std::vector<std::string>& policies) const;
+  std::shared_ptr<const Acl> acl_for(const std::vector<std::string>& policies) const
+      REQUIRES_SHARED(mu);
   void policies_changed();
   WallTime now() const { return clock.wall_now(); }
 
   // Token store helpers (token_store.cpp)
-  Token* find_token(const std::string& id);
-  bool token_valid(const Token& t) const;
-  void revoke_token_tree(const std::string& id);
-  Token& store_token(Token t);
-  json token_lookup_data(const Token& t) const;
-  json auth_block(const Token& t, const std::vector<std::string>& token_policies) const;
+  Token* find_token(const std::string& id) REQUIRES_SHARED(mu);
+  bool token_valid(const Token& t) const REQUIRES_SHARED(mu);
+  void revoke_token_tree(const std::string& id) REQUIRES_SHARED(mu);
+  Token& store_token(Token t) REQUIRES_SHARED(mu);
+  json token_lookup_data(const Token& t) const REQUIRES_SHARED(mu);
+  json auth_block(const Token& t, const std::vector<std::string>& token_policies) const REQUIRES_SHARED(mu);
   std::string new_token_id(const std::string& type) const;
 
   // --- routing
-  Match route(const std::string& vpath);
+  Match route(const std::string& vpath) REQUIRES_SHARED(mu);
   Match route_approle(const std::string& mount, const std::string& rest);
   Match route_token(const std::string& rest);
   Match route_sys(const std::string& rest);
@@ -188,58 +191,58 @@ struct Emulator::Core {
   HttpResponse handle_admin(const HttpRequest& req);
 
   // --- AppRole (approle.cpp)
-  Mount* mount_of(Call& c);
-  Role* role_of(Call& c);
-  bool role_exists(Call& c);
-  VaultResponse role_list(Call& c);
-  VaultResponse role_read(Call& c);
-  VaultResponse role_write(Call& c);
-  VaultResponse role_delete(Call& c);
-  VaultResponse role_field_read(Call& c);
-  VaultResponse role_field_write(Call& c);
-  VaultResponse role_field_delete(Call& c);
-  VaultResponse role_id_read(Call& c);
-  VaultResponse role_id_write(Call& c);
-  VaultResponse secret_id_create(Call& c);
-  VaultResponse secret_id_list(Call& c);
-  VaultResponse secret_id_lookup(Call& c);
-  VaultResponse secret_id_destroy(Call& c);
-  VaultResponse secret_id_accessor_lookup(Call& c);
-  VaultResponse secret_id_accessor_destroy(Call& c);
-  VaultResponse approle_login(Call& c);
-  VaultResponse approle_tidy(Call& c);
-  VaultResponse set_role(Mount& m, Role& updated, const std::string& previous_role_id);
-  void tidy_secret_ids();
+  Mount* mount_of(Call& c) REQUIRES_SHARED(mu);
+  Role* role_of(Call& c) REQUIRES_SHARED(mu);
+  bool role_exists(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_list(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_read(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_write(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_delete(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_field_read(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_field_write(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_field_delete(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_id_read(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse role_id_write(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse secret_id_create(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse secret_id_list(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse secret_id_lookup(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse secret_id_destroy(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse secret_id_accessor_lookup(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse secret_id_accessor_destroy(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse approle_login(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse approle_tidy(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse set_role(Mount& m, Role& updated, const std::string& previous_role_id) REQUIRES_SHARED(mu);
+  void tidy_secret_ids() REQUIRES_SHARED(mu);
 
   // --- token store (token_store.cpp)
-  VaultResponse token_create(Call& c);
-  VaultResponse token_create_orphan(Call& c);
-  VaultResponse token_lookup(Call& c);
-  VaultResponse token_lookup_self(Call& c);
-  VaultResponse token_lookup_accessor(Call& c);
-  VaultResponse token_renew(Call& c);
-  VaultResponse token_renew_self(Call& c);
-  VaultResponse token_renew_accessor(Call& c);
-  VaultResponse token_revoke(Call& c);
-  VaultResponse token_revoke_self(Call& c);
-  VaultResponse token_revoke_accessor(Call& c);
-  VaultResponse token_accessors(Call& c);
-  VaultResponse renew(Call& c, Token& t);
-  VaultResponse create_token(Call& c, bool orphan_path);
+  VaultResponse token_create(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_create_orphan(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_lookup(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_lookup_self(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_lookup_accessor(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_renew(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_renew_self(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_renew_accessor(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_revoke(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_revoke_self(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_revoke_accessor(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse token_accessors(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse renew(Call& c, Token& t) REQUIRES_SHARED(mu);
+  VaultResponse create_token(Call& c, bool orphan_path) REQUIRES_SHARED(mu);
 
   // --- sys (sys.cpp)
-  VaultResponse policy_list(Call& c);
-  VaultResponse policy_read(Call& c);
-  VaultResponse policy_write(Call& c);
-  VaultResponse policy_delete(Call& c);
-  VaultResponse auth_list(Call& c);
-  VaultResponse auth_enable(Call& c);
-  VaultResponse auth_disable(Call& c);
-  VaultResponse auth_tune_read(Call& c);
-  VaultResponse auth_tune_write(Call& c);
-  VaultResponse capabilities(Call& c);
-  VaultResponse capabilities_self(Call& c);
-  VaultResponse revoke_prefix(Call& c);
+  VaultResponse policy_list(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse policy_read(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse policy_write(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse policy_delete(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_list(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_enable(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_disable(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_tune_read(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse auth_tune_write(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse capabilities(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse capabilities_self(Call& c) REQUIRES_SHARED(mu);
+  VaultResponse revoke_prefix(Call& c) REQUIRES_SHARED(mu);
 };
 
 // framework.CalculateTTL: the TTL to grant at issue or renewal, with Vault's warnings. The error

@@ -3,6 +3,8 @@
 // identity and the `--dev` bootstrap (initialised, unsealed, root token, approle mount).
 #include <stdexcept>
 
+#include "engine/base/mutex.h"
+
 #include "vault/emulator/core.h"
 
 namespace ps::vault::emulator {
@@ -80,7 +82,7 @@ HttpResponse Emulator::handle(const HttpRequest& request) {
 std::string Emulator::snapshot() const {
   json j;
   {
-    std::shared_lock<std::shared_mutex> lock(core_->mu);
+    ps::ReaderLock lock(core_->mu);
     j = state_to_json(core_->state);
   }
   return safe_dump(j);
@@ -89,7 +91,7 @@ std::string Emulator::snapshot() const {
 Status Emulator::restore(const std::string& text) {
   auto parsed = state_from_text(text);
   if (!parsed.ok()) return parsed.status();
-  std::unique_lock<std::shared_mutex> lock(core_->mu);
+  ps::WriterLock lock(core_->mu);
   core_->state = std::move(*parsed);
   ensure_default_policy(core_->state);
   if (core_->options.dev) core_->init_dev();
@@ -101,7 +103,7 @@ Status Emulator::restore(const std::string& text) {
 std::uint64_t Emulator::change_count() const { return core_->changes.load(); }
 
 void Emulator::tidy() {
-  std::unique_lock<std::shared_mutex> lock(core_->mu);
+  ps::WriterLock lock(core_->mu);
   core_->tidy_secret_ids();
   std::vector<std::string> expired;
   for (const auto& [id, t] : core_->state.tokens) {
@@ -118,19 +120,19 @@ Stats Emulator::Core::stats_now() const {
 }
 
 Stats Emulator::stats() const {
-  std::lock_guard<std::mutex> lock(core_->admin_mu);
+  ps::MutexLock lock(core_->admin_mu);
   return core_->stats_now();
 }
 
 std::uint64_t Emulator::request_received() {
-  std::lock_guard<std::mutex> lock(core_->admin_mu);
+  ps::MutexLock lock(core_->admin_mu);
   const std::uint64_t number = ++core_->stats.received;
   core_->unsettled.insert(number);
   return number;
 }
 
 void Emulator::request_settled(std::uint64_t number) {
-  std::lock_guard<std::mutex> lock(core_->admin_mu);
+  ps::MutexLock lock(core_->admin_mu);
   core_->unsettled.erase(number);
 }
 

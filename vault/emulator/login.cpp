@@ -133,8 +133,9 @@ VaultResponse Emulator::Core::approle_login(Call& c) {
     return VaultResponse::bad("permission denied", 403);
   }
   LoginGrant grant{{}, role.token_bound_cidrs};
+  State* locked_state = &state;  // `fail` runs inside check_credentials, under this call's lock
   auto fail = [&] {
-    if (options.user_lockout) record_failure(state, lock_key, t);
+    if (options.user_lockout) record_failure(*locked_state, lock_key, t);
   };
   if (auto denied = check_credentials(c, role, t, grant, fail)) return std::move(*denied);
   grant.metadata["role_name"] = role.name;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/mutex.h"
 #include "vault/emulator/util.h"
 
 namespace ps::vault::emulator {
@@ -14,7 +15,7 @@ RequestLog::~RequestLog() {
 }
 
 Status RequestLog::open(const std::string& path) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   file_ = std::fopen(path.c_str(), "a");
   if (file_ == nullptr) {
     int err = errno;
@@ -55,7 +56,7 @@ void RequestLog::write(const std::string& method, const std::string& path,
                          {"query", redact_query(query)},
                          {"status", status}};
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   if (file_ == nullptr) return;
   std::fwrite(text.data(), 1, text.size(), file_);
   std::fflush(file_);

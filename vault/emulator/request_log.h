@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/base/clock.h"
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 
 namespace ps::vault::emulator {
@@ -34,8 +35,8 @@ class RequestLog {
 
  private:
   Clock& clock_;
-  std::mutex mu_;
-  std::FILE* file_ = nullptr;  // guarded by mu_
+  ps::Mutex mu_;
+  std::FILE* file_ GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace ps::vault::emulator

@@ -14,6 +14,7 @@
 
 #include <openssl/err.h>
 
+#include "engine/base/mutex.h"
 #include "vault/emulator/core.h"
 #include "vault/emulator/http_parse.h"
 #include "vault/emulator/util.h"
@@ -142,9 +143,11 @@ void Server::stop() {
     close(listen_fd_);
     listen_fd_ = -1;
   }
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);
-  idle_.wait_for(lock, std::chrono::seconds(10), [this] { return active_ == 0; });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (active_ != 0 && idle_.wait_until(lock, deadline) != std::cv_status::timeout) {
+  }
 }
 
 void Server::accept_loop() {
@@ -162,7 +165,7 @@ void Server::accept_loop() {
       inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, ip, sizeof ip);
     }
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      ps::MutexLock lock(mu_);
       if (stopping_) {
         close(fd);
         break;
@@ -450,7 +453,7 @@ void Server::serve(int fd, std::string peer) {
   set_timeout(fd, SO_RCVTIMEO, options_.handshake_timeout);
   set_timeout(fd, SO_SNDTIMEO, options_.io_timeout);
   auto release = [this, fd] {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     open_fds_.erase(fd);
     close(fd);
     --active_;

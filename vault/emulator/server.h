@@ -18,6 +18,7 @@
 
 #include <openssl/ssl.h>
 
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 #include "tls/tls.h"
 #include "vault/emulator/emulator.h"
@@ -66,10 +67,10 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
 
-  std::mutex mu_;
-  std::condition_variable idle_;
-  std::set<int> open_fds_;  // guarded by mu_
-  int active_ = 0;          // guarded by mu_: connection threads still running
+  ps::Mutex mu_;
+  ps::CondVar idle_;
+  std::set<int> open_fds_ GUARDED_BY(mu_);
+  int active_ GUARDED_BY(mu_) = 0;  // connection threads still running
   // Writes waiting for a serialised commit (the latency model's serialize_writes).
   CommitPipeline commits_{[](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }};
 };

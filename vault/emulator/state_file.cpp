@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/base/mutex.h"
 #include "vault/emulator/util.h"
 
 namespace ps::vault::emulator {
@@ -104,9 +105,11 @@ bool StateSaver::save_if_changed() {
 void StateSaver::run() {
   auto next_tidy = std::chrono::steady_clock::now() + tidy_interval_;
   auto wait = interval_;
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   while (!stop_) {
-    wake_.wait_for(lock, wait, [this] { return stop_; });
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (!stop_ && wake_.wait_until(lock, deadline) != std::cv_status::timeout) {
+    }
     if (stop_) break;
     lock.unlock();
     if (std::chrono::steady_clock::now() >= next_tidy) {
@@ -125,7 +128,7 @@ void StateSaver::run() {
 
 bool StateSaver::stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 #include "tls/tls.h"
 #include "vault/emulator/emulator.h"
@@ -46,9 +47,9 @@ class StateSaver {
   std::chrono::milliseconds tidy_interval_;
   std::uint64_t saved_count_ = 0;  // only the saver thread (and stop() after it) touch these
   bool force_ = false;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stop_ = false;  // guarded by mu_
+  ps::Mutex mu_;
+  ps::CondVar wake_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

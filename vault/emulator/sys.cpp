@@ -3,6 +3,8 @@
 // policies, auth mounts, capabilities and lease revocation by prefix.
 #include <algorithm>
 
+#include "engine/base/mutex.h"
+
 #include "vault/emulator/core.h"
 
 namespace ps::vault::emulator {
@@ -102,7 +104,7 @@ HttpResponse Core::sys_health(const HttpRequest& req, const std::string& method)
   bool initialized, sealed;
   std::string cluster_name, cluster_id;
   {
-    std::shared_lock<std::shared_mutex> lock(mu);
+    ps::ReaderLock lock(mu);
     initialized = state.initialized;
     sealed = state.sealed || !initialized;
     cluster_name = state.cluster_name;
@@ -110,7 +112,7 @@ HttpResponse Core::sys_health(const HttpRequest& req, const std::string& method)
   }
   bool standby;
   {
-    std::lock_guard<std::mutex> lock(admin_mu);
+    ps::MutexLock lock(admin_mu);
     standby = standby_mode != "off";
   }
   if (sealed) standby = true;
@@ -149,10 +151,10 @@ HttpResponse Core::sys_health(const HttpRequest& req, const std::string& method)
 HttpResponse Core::sys_leader(const HttpRequest& req) {
   if (req.method != "GET") return error_response(405, {});
   {
-    std::shared_lock<std::shared_mutex> lock(mu);
+    ps::ReaderLock lock(mu);
     if (!state.initialized || state.sealed) return error_response(503, {"Vault is sealed"});
   }
-  std::lock_guard<std::mutex> lock(admin_mu);
+  ps::MutexLock lock(admin_mu);
   bool ha = standby_mode != "off";
   return json_response(200, {{"ha_enabled", ha},
                              {"is_self", false},
@@ -165,7 +167,7 @@ HttpResponse Core::sys_leader(const HttpRequest& req) {
 
 HttpResponse Core::sys_seal_status(const HttpRequest& req) {
   if (req.method != "GET") return error_response(405, {});
-  std::shared_lock<std::shared_mutex> lock(mu);
+  ps::ReaderLock lock(mu);
   bool sealed = state.sealed || !state.initialized;
   json body = {{"type", "shamir"},
                {"initialized", state.initialized},
@@ -188,7 +190,7 @@ HttpResponse Core::sys_seal_status(const HttpRequest& req) {
 }
 
 HttpResponse Core::sys_init(const HttpRequest& req) {
-  std::shared_lock<std::shared_mutex> lock(mu);
+  ps::ReaderLock lock(mu);
   if (req.method == "GET") return json_response(200, {{"initialized", state.initialized}});
   if (req.method == "PUT" || req.method == "POST") {
     // Initialising (key shares, root token) is not emulated: --dev or --state provide the state.

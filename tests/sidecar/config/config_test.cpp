@@ -77,6 +77,15 @@ BOOST_AUTO_TEST_CASE(syntax_errors_give_line_and_column_not_library_text) {
   BOOST_TEST(error_of("[1, 2]") == "config: test.json: must be a JSON object");
 }
 
+// Regression (found by tests/fuzz/sidecar/config/config_fuzz.cpp): a number beyond a double made
+// the JSON parser throw out_of_range, which escaped parse_config and aborted the process.
+BOOST_AUTO_TEST_CASE(a_number_beyond_a_double_is_an_error_not_an_abort) {
+  BOOST_TEST(error_of(R"({"vault": {"timeout_s": 1e818}})") ==
+             "config: test.json: a number is out of range");
+  BOOST_TEST(error_of(R"({"ledger": {"busy_timeout_ms": -1e400}})") ==
+             "config: test.json: a number is out of range");
+}
+
 BOOST_AUTO_TEST_CASE(comments_are_allowed_so_examples_can_explain_themselves) {
   auto c = parse_config("// the ledger\n{\n  \"ledger\": { /* ms */ \"busy_timeout_ms\": 250 }  // ok\n}",
                         "x");

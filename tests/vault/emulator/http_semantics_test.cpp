@@ -218,6 +218,17 @@ BOOST_AUTO_TEST_CASE(agent_listener_mode_requires_the_request_header) {
   BOOST_TEST(plain.get("/v1/auth/token/lookup-self").status == 200);  // the server does not require it
 }
 
+// Regression: a number beyond a double made the JSON parser throw out_of_range, which escaped
+// the body parser (it caught parse_error only) and aborted the emulator.
+BOOST_AUTO_TEST_CASE(a_number_beyond_a_double_is_a_400_not_an_abort) {
+  Vault v;
+  HttpRequest r = request("POST", "/v1/auth/approle/role/a", "", v.root);
+  r.body = R"({"token_ttl": 1e999})";
+  auto bad = v.raw_call(r);
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(bad.error().rfind("failed to parse JSON input: ", 0) == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(bodies_are_json_objects_or_form_data) {
   Vault v;
   HttpRequest r = request("POST", "/v1/auth/approle/role/a", "", v.root);
