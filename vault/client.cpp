@@ -1,5 +1,7 @@
 #include "vault/client.h"
 
+#include "engine/base/mutex.h"
+
 #include "vault/paths.h"
 
 #include <fcntl.h>
@@ -36,23 +38,23 @@ struct VaultClient::Request {
 // its stop() would wait for the handshake to end. The duplicate is ours: its number cannot be
 // reused by another thread's socket while we hold it; it is closed when the request ends.
 struct VaultClient::SocketSlot {
-  std::mutex mu;
-  int fd = -1;       // guarded by mu
-  bool cut = false;  // guarded by mu: the deadline passed; shut down any socket adopted later
+  ps::Mutex mu;
+  int fd GUARDED_BY(mu) = -1;
+  bool cut GUARDED_BY(mu) = false;  // the deadline passed; shut down any socket adopted later
 
   void adopt(int sock) {
-    std::lock_guard<std::mutex> lock(mu);
+    ps::MutexLock lock(mu);
     if (fd >= 0) ::close(fd);
     fd = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
     if (cut && fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
   void shut_down() {
-    std::lock_guard<std::mutex> lock(mu);
+    ps::MutexLock lock(mu);
     cut = true;
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
   }
   void reset() {
-    std::lock_guard<std::mutex> lock(mu);
+    ps::MutexLock lock(mu);
     if (fd >= 0) ::close(fd);
     fd = -1;
     cut = false;

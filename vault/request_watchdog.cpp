@@ -4,7 +4,7 @@ namespace ps::vault {
 
 RequestWatchdog::~RequestWatchdog() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     quit_ = true;
   }
   cv_.notify_all();
@@ -13,7 +13,7 @@ RequestWatchdog::~RequestWatchdog() {
 
 void RequestWatchdog::arm(Deadline deadline, std::function<void()> fire) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     deadline_ = deadline;
     fire_ = std::move(fire);
     fired_ = false;
@@ -23,14 +23,14 @@ void RequestWatchdog::arm(Deadline deadline, std::function<void()> fire) {
 }
 
 bool RequestWatchdog::disarm() {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   deadline_.reset();
   fire_ = nullptr;
   return fired_;
 }
 
 void RequestWatchdog::loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   while (!quit_) {
     if (!deadline_) {
       cv_.wait(lock);

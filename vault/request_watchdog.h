@@ -18,6 +18,8 @@
 
 #include <chrono>
 #include <condition_variable>
+
+#include "engine/base/mutex.h"
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -43,12 +45,12 @@ class RequestWatchdog {
  private:
   void loop();
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<Deadline> deadline_;  // guarded by mu_; set while armed and not yet fired
-  std::function<void()> fire_;        // guarded by mu_
-  bool fired_ = false;                // guarded by mu_
-  bool quit_ = false;                 // guarded by mu_
+  ps::Mutex mu_;
+  ps::CondVar cv_;
+  std::optional<Deadline> deadline_ GUARDED_BY(mu_);  // set while armed and not yet fired
+  std::function<void()> fire_ GUARDED_BY(mu_);
+  bool fired_ GUARDED_BY(mu_) = false;
+  bool quit_ GUARDED_BY(mu_) = false;
   std::thread thread_;                // started by the first arm()
 };
 

@@ -2,6 +2,8 @@
 
 #include "sidecar/server/listener.h"
 
+#include "engine/base/mutex.h"
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -89,7 +91,7 @@ class Listener::Impl {
   void stop();
   bool drain(Clock::SteadyTime deadline, const Clock& clock);
   std::size_t in_flight() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     return in_flight_;
   }
   int port() const { return port_; }
@@ -103,12 +105,12 @@ class Listener::Impl {
   bool stopping() const { return stopping_; }
   void forget(SessionBase* s, const std::string& peer);
   void request_started() {
-    std::lock_guard<std::mutex> lock(mu_);
+    ps::MutexLock lock(mu_);
     ++in_flight_;
   }
   void request_ended() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      ps::MutexLock lock(mu_);
       --in_flight_;
     }
     idle_cv_.notify_all();
@@ -125,9 +127,9 @@ class Listener::Impl {
   Logger& log_;
   int port_ = 0;
 
-  mutable std::mutex mu_;
-  std::condition_variable idle_cv_;
-  std::size_t in_flight_ = 0;  // guarded by mu_
+  mutable ps::Mutex mu_;
+  ps::CondVar idle_cv_;
+  std::size_t in_flight_ GUARDED_BY(mu_) = 0;
 
   // Declared before ioc_: sessions destroyed with the context still find them.
   std::map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
@@ -590,7 +592,7 @@ void Listener::Impl::stop() {
 }
 
 bool Listener::Impl::drain(Clock::SteadyTime deadline, const Clock& clock) {
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   // Steady waits in slices: the injected clock is real in the daemon; tests do not drain.
   while (in_flight_ != 0) {
     if (clock.steady_now() >= deadline) return false;

@@ -131,7 +131,7 @@ void Counter::inc(const LabelValues& labels, double by) {
 void Counter::set_total(const LabelValues& labels, double total) {
   check_arity(labels);
   if (std::isnan(total)) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   double& v = values_[labels];
   if (total > v) v = total;
 }
@@ -274,7 +274,7 @@ std::string MetricsRegistry::render() const {
 }
 
 const MetricFamily* MetricsRegistry::family(std::string_view name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   auto it = families_.find(std::string(name));
   return it == families_.end() ? nullptr : it->second.get();
 }

@@ -33,7 +33,7 @@ UnauthenticatedGuard::Entry& UnauthenticatedGuard::touch(std::string_view peer,
 
 std::optional<int> UnauthenticatedGuard::check(std::string_view peer) {
   if (limits_.rate_per_s <= 0) return std::nullopt;
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   const Entry& e = touch(peer, clock_.steady_now());
   if (e.tokens >= 1) return std::nullopt;
   const double wait = (1 - e.tokens) / limits_.rate_per_s;
@@ -42,7 +42,7 @@ std::optional<int> UnauthenticatedGuard::check(std::string_view peer) {
 
 UnauthenticatedGuard::Sample UnauthenticatedGuard::rejected(std::string_view peer,
                                                             bool take_token) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   const auto now = clock_.steady_now();
   Entry& e = touch(peer, now);
   if (take_token && limits_.rate_per_s > 0) e.tokens = std::max(0.0, e.tokens - 1);
@@ -59,7 +59,7 @@ UnauthenticatedGuard::Sample UnauthenticatedGuard::rejected(std::string_view pee
 }
 
 std::size_t UnauthenticatedGuard::peers() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return peers_.size();
 }
 

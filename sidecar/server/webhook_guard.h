@@ -31,6 +31,7 @@
 #include <unordered_map>
 
 #include "engine/base/clock.h"
+#include "engine/base/mutex.h"
 
 namespace ps::sidecar::server {
 
@@ -66,13 +67,13 @@ class UnauthenticatedGuard {
     std::list<std::string>::iterator order;  // position in lru_
   };
   // The peer's entry, created (full bucket) or moved to the front, and refilled to now.
-  Entry& touch(std::string_view peer, Clock::SteadyTime now);
+  Entry& touch(std::string_view peer, Clock::SteadyTime now) REQUIRES(mu_);
 
   const PeerLimits limits_;
   Clock& clock_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> peers_;  // guarded by mu_
-  std::list<std::string> lru_;                    // guarded by mu_; most recent first
+  mutable ps::Mutex mu_;
+  std::unordered_map<std::string, Entry> peers_ GUARDED_BY(mu_);
+  std::list<std::string> lru_ GUARDED_BY(mu_);  // most recent first
 };
 
 }  // namespace ps::sidecar::server

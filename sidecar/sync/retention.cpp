@@ -40,7 +40,7 @@ Result<std::int64_t> RetentionPruner::prune_batch(const engine::PruneBatch& batc
   {
     // In-process writers (group commit, the sync worker) queue here rather than spin on
     // SQLITE_BUSY; the batch is small, so they wait briefly.
-    std::lock_guard<std::mutex> write(ledgers_.write_mutex());
+    ps::MutexLock write(ledgers_.write_mutex());
     deleted = lease->ledger().prune_batch(batch);
   }
   if (!deleted.ok()) lease->discard();

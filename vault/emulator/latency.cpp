@@ -46,7 +46,7 @@ std::chrono::milliseconds latency_for(const LatencySettings& s, bool write,
 }
 
 std::uint64_t CommitPipeline::commit(std::chrono::milliseconds duration) {
-  std::unique_lock<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   const std::uint64_t mine = forming_;
   while (done_ < mine) {
     if (!committing_) {
@@ -69,12 +69,12 @@ std::uint64_t CommitPipeline::commit(std::chrono::milliseconds duration) {
 }
 
 std::size_t CommitPipeline::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return queued_;
 }
 
 std::uint64_t CommitPipeline::batches() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  ps::MutexLock lock(mu_);
   return done_;
 }
 

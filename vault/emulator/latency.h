@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/base/mutex.h"
 #include "engine/base/status.h"
 
 namespace ps::vault::emulator {
@@ -68,12 +69,12 @@ class CommitPipeline {
 
  private:
   Sleep sleep_;
-  mutable std::mutex mu_;
-  std::condition_variable done_cv_;
-  bool committing_ = false;     // a leader is sleeping (mu_)
-  std::uint64_t forming_ = 1;   // the batch new writes join (mu_)
-  std::uint64_t done_ = 0;      // every batch up to this one is committed (mu_)
-  std::size_t queued_ = 0;      // (mu_)
+  mutable ps::Mutex mu_;
+  ps::CondVar done_cv_;
+  bool committing_ GUARDED_BY(mu_) = false;    // a leader is sleeping
+  std::uint64_t forming_ GUARDED_BY(mu_) = 1;  // the batch new writes join
+  std::uint64_t done_ GUARDED_BY(mu_) = 0;     // every batch up to this one is committed
+  std::size_t queued_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ps::vault::emulator
