@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <csignal>
 #include <iostream>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,9 @@ bool stdout_cannot_stall() {
 
 int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  // A peer that hangs up (Vault's connection cut by the request deadline, a closed stdout)
+  // must be an error to handle, never a signal that kills the process mid-transaction.
+  std::signal(SIGPIPE, SIG_IGN);
   // VAULT_TOKEN is read once and leaves the environment before anything else runs: no child
   // process and no reader of /proc/<pid>/environ sees it; the configuration (and every
   // SIGHUP reload of serve) reads the kept copy.

@@ -155,7 +155,7 @@ BOOST_AUTO_TEST_CASE(hung_responses_time_out_and_converge) {
   auto agents = pending_agents(w, 5);
   w.emu->fault({{"kind", "hang"}, {"hang_ms", 3000}, {"count", 2}, {"match", kRolePaths}});
   auto r = w.cli({"sync", "--wait", "60"});
-  BOOST_TEST(r.exit_code == 0, r.out << r.err);
+  BOOST_TEST(r.exit_code == 0, "exit " << r.exit_code << ": " << r.out << r.err);
   require_all_synced(w, agents, {"t1-observer"});
   BOOST_TEST(w.sql_int("SELECT COUNT(*) FROM sidecar_sync_history WHERE outcome = 'retry' AND "
                        "error_code IN ('timeout', 'transport')") >= 1);
