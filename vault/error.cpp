@@ -217,4 +217,19 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
   return std::chrono::seconds{seconds};
 }
 
+bool concerns_one_item(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::role_missing:
+    case ErrorCode::permission_denied:
+    case ErrorCode::invalid_request:
+    case ErrorCode::not_found:
+    case ErrorCode::bad_response:
+    case ErrorCode::unexpected_status:
+    case ErrorCode::invalid_argument:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace ps::vault

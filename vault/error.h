@@ -56,6 +56,13 @@ enum class ErrorCode {
 std::string_view to_string(Action action);
 std::string_view to_string(ErrorCode code);
 
+// Errors that concern the one role or item a request was about (retrying cannot help until
+// someone acts), as opposed to Vault as a whole (sealed, down, throttled, the sidecar's own
+// token): role_missing, permission_denied, invalid_request, not_found, bad_response,
+// unexpected_status, invalid_argument. The sync worker parks such a push; the revocation
+// runner parks such a step.
+bool concerns_one_item(ErrorCode code);
+
 struct Error {
   ErrorCode code = ErrorCode::unexpected_status;
   Action action = Action::give_up;

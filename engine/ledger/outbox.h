@@ -136,6 +136,11 @@ struct ClaimRequest {
   std::uint32_t partition = 0;
   std::uint32_t partitions = 1;
   bool takes(std::string_view agent_id) const;
+  // May this claim take a row leased to `owner` until `until_ms`? Yes when unleased, expired,
+  // our own (a worker claims only when none of its pushes is in flight, so its leases left
+  // behind by a failed finish() are free), or held by a dead owner.
+  bool lease_free(const std::optional<std::string>& owner, std::optional<std::int64_t> until_ms,
+                  std::int64_t now_ms) const;
 };
 
 // A stable partition of an agent id (FNV-1a over the ASCII-lowercased id, so ids that share a

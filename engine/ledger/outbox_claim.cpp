@@ -142,6 +142,12 @@ bool ClaimRequest::takes(std::string_view agent_id) const {
   return partitions <= 1 || agent_partition(agent_id, partitions) == partition;
 }
 
+bool ClaimRequest::lease_free(const std::optional<std::string>& lease_owner,
+                              std::optional<std::int64_t> until_ms, std::int64_t now_ms) const {
+  return !lease_owner || !until_ms || *until_ms <= now_ms || *lease_owner == owner ||
+         (owner_is_dead && owner_is_dead(*lease_owner));
+}
+
 Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
   const std::int64_t now_ms = to_unix_ms(request.now);
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
@@ -162,12 +168,8 @@ Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
       auto has = scan->step();
       if (!has.ok()) return has.status();
       if (!*has) break;
-      const auto owner = scan->column_optional_text(1);
-      const auto until = scan->column_optional_int(2);
-      // Our own lease is free too: a worker claims only when none of its pushes is in flight
-      // (its last finish() may have failed and left leases behind).
-      const bool free = !owner || !until || *until <= now_ms || *owner == request.owner ||
-                        (request.owner_is_dead && request.owner_is_dead(*owner));
+      const bool free = request.lease_free(scan->column_optional_text(1),
+                                           scan->column_optional_int(2), now_ms);
       if (free && request.takes(scan->column_text(0))) chosen.emplace_back(scan->column_text(0));
     }
   }

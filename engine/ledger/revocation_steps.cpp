@@ -124,10 +124,8 @@ Result<std::vector<RevocationStep>> RevocationSteps::claim_due(const ClaimReques
       auto has = scan->step();
       if (!has.ok()) return has.status();
       if (!*has) break;
-      const auto owner = scan->column_optional_text(1);
-      const auto until = scan->column_optional_int(2);
-      const bool free = !owner || !until || *until <= now_ms || *owner == request.owner ||
-                        (request.owner_is_dead && request.owner_is_dead(*owner));
+      const bool free = request.lease_free(scan->column_optional_text(1),
+                                           scan->column_optional_int(2), now_ms);
       if (free && request.takes(scan->column_text(3))) chosen.push_back(scan->column_int(0));
     }
   }

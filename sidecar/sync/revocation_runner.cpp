@@ -14,21 +14,6 @@ using vault::ErrorCode;
 // destroy or revoke): a step is started only with this many request deadlines of lease left.
 constexpr int kRequestsPerStep = 3;
 
-// A step's own problem: retrying cannot help until someone acts (a policy, a role).
-bool is_step_problem(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::role_missing:
-    case ErrorCode::permission_denied:
-    case ErrorCode::invalid_request:
-    case ErrorCode::bad_response:
-    case ErrorCode::unexpected_status:
-    case ErrorCode::invalid_argument:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -117,7 +102,8 @@ void RevocationRunner::fail(Work& w, const vault::Error& error) {
   w.finished = true;
   w.outcome.error_code = std::string(vault::to_string(error.code));
   w.outcome.message = error.describe();
-  if (is_step_problem(error.code)) {
+  // A step's own problem is parked until someone acts; a step's not_found is retried.
+  if (error.code != ErrorCode::not_found && vault::concerns_one_item(error.code)) {
     w.outcome.kind = StepOutcome::Kind::parked;
     return;
   }

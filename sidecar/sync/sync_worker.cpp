@@ -21,22 +21,6 @@ constexpr std::int64_t kPruneEvery = 20000;
 // Vault requests of one push at most: read, write, create (after a 404), read back.
 constexpr int kRequestsPerPush = 4;
 
-// Errors that concern this agent's role alone: retrying cannot help until someone acts.
-bool is_row_problem(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::role_missing:
-    case ErrorCode::permission_denied:
-    case ErrorCode::invalid_request:
-    case ErrorCode::not_found:
-    case ErrorCode::bad_response:
-    case ErrorCode::unexpected_status:
-    case ErrorCode::invalid_argument:
-      return true;
-    default:
-      return false;
-  }
-}
-
 std::string worker_owner_id() {
   static std::atomic<int> next{0};
   return this_process_lease_owner() + ":" + std::to_string(next.fetch_add(1));
@@ -152,7 +136,7 @@ PushOutcome SyncWorker::classify_failure(const engine::OutboxRow& row, const vau
   o.wrote = wrote;
   o.error_code = std::string(vault::to_string(error.code));
   o.message = error.describe();
-  if (is_row_problem(error.code)) {
+  if (vault::concerns_one_item(error.code)) {
     o.kind = PushOutcome::Kind::parked;
     return o;
   }
