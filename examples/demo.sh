@@ -132,7 +132,7 @@ run evaluate "$other"
 say "Promotion history, newest first"
 run history --limit 3
 
-# ---- Vault sync (issue 4) ------------------------------------------------------------------
+# ---- Vault sync --------------------------------------------------------------------------
 say "Vault: the emulator over TLS with a development PKI (a real Vault is driven the same way)"
 "$build/tls/ps-dev-pki" "$work/pki" >/dev/null
 # --state: the emulator saves its state there when it stops (PS_DEMO_KEEP=1 restarts from it);
@@ -200,7 +200,7 @@ run_cfg demote "$agent" --to-tier 0 --reason "demo: critical violation" --by sec
 run_cfg sync
 show_role "$role"
 
-# ---- The daemon (issue 5) --------------------------------------------------------------------
+# ---- The daemon ----------------------------------------------------------------------------
 say "The daemon: policy-sidecar serve (HTTPS listener, signed approval webhook, operator API,"
 echo "health, metrics, audit trail; the sync worker and the reconciler run inside it)"
 printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/webhook-secrets"
@@ -359,7 +359,7 @@ chmod 600 "$work/api-token"
 echo "policy_sidecar_reloads_total: ok $(metric 'policy_sidecar_reloads_total{result="ok"}')," \
   "rejected $(metric 'policy_sidecar_reloads_total{result="rejected"}')"
 
-# ---- Revocation (issue 6) --------------------------------------------------------------------
+# ---- Revocation ----------------------------------------------------------------------------
 vault_as() {  # vault_as TOKEN METHOD PATH [BODY]: prints "HTTP <status> <body>"
   local status
   status=$(curl -s --cacert "$VAULT_CACERT" -H "X-Vault-Token: $1" -X "$2" ${4:+-d "$4"} \

@@ -15,7 +15,7 @@
 // secret id or a request body: Vault's error strings are included only after every secret
 // of the request is replaced by "<redacted>".
 //
-// Limits (issue 13 finding 7): each request has one deadline, options.request_timeout, for
+// Limits: each request has one deadline, options.request_timeout, for
 // connect + TLS handshake + sending + the whole answer, enforced by a RequestWatchdog (a peer
 // that trickles bytes cannot hold a request past it; the request fails with `timeout`, action
 // retry, and the connection is dropped). The answer's body is read into a buffer capped at

@@ -1,4 +1,4 @@
-// RequestWatchdog: the per-request deadline of VaultClient (issue 13 finding 7).
+// RequestWatchdog: the per-request deadline of VaultClient.
 //
 // httplib's timeouts apply to each socket read and write, so a peer that trickles one byte
 // per second (during the TLS handshake, the status line, the headers or the body) would hold

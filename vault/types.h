@@ -127,7 +127,7 @@ struct RoleSpec {
   std::optional<std::string> token_type;
 };
 
-// Ranges the response parsers accept (issue 13 finding 7): a number outside them, not finite,
+// Ranges the response parsers accept: a number outside them, not finite,
 // or not a number at all is a bad_response, never a cast. TTLs: up to 100 years (Vault's own
 // durations end at Go's 292 years; `now + seconds{ttl}` in nanoseconds overflows at about
 // 292 years); counts up to 2^53 (exact in a double); Unix times up to the year 9999.

@@ -263,7 +263,7 @@ class Outbox {
   // Extends the lease of a claimed row to `until`, only if the claim is still the caller's:
   // the row is pending, leased to `owner` and still has the claimed `revision` (every claim
   // bumps it, so no other worker has taken the row over since). False: the claim is lost and
-  // the caller must not write to Vault for it (issue 13 finding 8). One write transaction.
+  // the caller must not write to Vault for it . One write transaction.
   Result<bool> renew_lease(std::string_view agent_id, std::int64_t revision,
                            std::string_view owner, WallTime until);
 

@@ -7,7 +7,7 @@
 // the same host breaks the leases of a dead predecessor at once; leases of other hosts (or of
 // a process that cannot be checked) are broken only when they expire.
 //
-// keep_lease() (issue 13 finding 8): a worker claims rows (outbox rows, revocation steps) under
+// keep_lease(): a worker claims rows (outbox rows, revocation steps) under
 // one lease, and a slow Vault can make that lease run out mid-batch, after which another worker
 // may take the rows over. So right before every Vault WRITE the worker calls keep_lease(): with
 // less than `needed` left it renews the lease in the ledger, which succeeds only while the claim

@@ -16,7 +16,7 @@
 // own (permission denied, role missing on a write) parks it with the reason; the reconciler's
 // pass requeues parked steps.
 //
-// Leases (issue 13 finding 8, sidecar/sync/lease.h): before every destroy or revoke the step's
+// Leases (sidecar/sync/lease.h): before every destroy or revoke the step's
 // claim is re-checked and renewed when less than LeaseBudget::before_write() is left; a step
 // another worker has taken over gets no more writes from this one (it is released, counted in
 // Batch::lease_lost). A step (but the batch's first) is started only with at least

@@ -25,7 +25,7 @@
 //     schedule.
 // Every Vault request first takes a token from the shared RateLimiter.
 //
-// Leases (issue 13 finding 8; sidecar/sync/lease.h): before every Vault write (a policy write
+// Leases (sidecar/sync/lease.h): before every Vault write (a policy write
 // or a role create) the worker re-checks its claim and renews the lease when less than twice
 // the request deadline is left; a claim another worker has taken over is not written - the
 // row is left to that worker (stats.lease_lost). And a batch is cut while it runs: a row

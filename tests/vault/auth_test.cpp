@@ -362,8 +362,8 @@ BOOST_FIXTURE_TEST_CASE(run_keeps_renewing_until_told_to_stop, Fixture) {
   BOOST_TEST(script->count("renew_self") <= 11u);
 }
 
-// Issue 13 finding 7: `now + seconds{ttl}` overflowed on a huge TTL (undefined behaviour; in
-// practice an expiry in the past). Whatever a VaultApi hands over, the TTL is clamped first.
+// `now + seconds{ttl}` must not overflow on a huge TTL: whatever a VaultApi hands over, the TTL
+// is clamped before it is added.
 BOOST_FIXTURE_TEST_CASE(a_huge_ttl_is_clamped_before_it_is_added_to_now, Fixture) {
   script->logins = {auth_info(kTokenA, std::numeric_limits<std::int64_t>::max())};
   auto auth = make();

@@ -1,4 +1,4 @@
-// VaultClient against hostile servers on 127.0.0.1 port 0 (issue 13 finding 7): a peer that
+// VaultClient against hostile servers on 127.0.0.1 port 0: a peer that
 // trickles bytes (during the TLS handshake, the status line and headers, or a chunked body
 // over real TLS) and answers larger than vault.max_reply_bytes (declared by Content-Length,
 // or streamed without one).

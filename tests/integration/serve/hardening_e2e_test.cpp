@@ -1,5 +1,5 @@
-// Security hardening of a running `serve`. Finding 5 of issue 13: forged webhooks are counted
-// and throttled per address, never audited. Finding 11: secrets hygiene: VAULT_TOKEN gone from the
+// Security hardening of a running `serve`: forged webhooks are counted
+// and throttled per address, never audited; secrets hygiene: VAULT_TOKEN gone from the
 // process's environment block (while the daemon keeps using the token, also after SIGHUP),
 // core dumps off (RLIMIT_CORE 0/0 in /proc/<pid>/limits), and secret/key files that are a FIFO,
 // a symbolic link or open to others refused at start with the file named.

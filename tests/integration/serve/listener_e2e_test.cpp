@@ -1,4 +1,4 @@
-// The listener under hostile clients (issue 13, findings 2, 3 and 9): a header flood is cut
+// The listener under hostile clients: a header flood is cut
 // off at the cap, silent / trickling / idle connections never starve a legitimate request,
 // connections over the caps are closed at accept, and ambiguous framing is refused with the
 // connection closed. The daemon runs as a separate process over TLS on 127.0.0.1; hostile

@@ -47,8 +47,8 @@ void edited_role(SyncFixture& f) {
 
 BOOST_AUTO_TEST_SUITE(reconciler)
 
-// Regression (security review, finding 4): with the default `detect`, a tier-0 agent's role
-// edited to hold t4-observer stayed that way after reconcile and sync, only reported.
+// With the default `detect`, a tier-0 agent's role edited to hold t4-observer loses that
+// policy on reconcile and sync: an unjustified privilege is never only reported.
 BOOST_AUTO_TEST_CASE(detect_removes_a_policy_the_ledger_does_not_justify) {
   SyncFixture f;
   f.add_agent("a0", 0);

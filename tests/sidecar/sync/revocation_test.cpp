@@ -436,7 +436,7 @@ BOOST_AUTO_TEST_CASE(orphan_roles_lose_their_managed_policies_and_are_deleted_on
   BOOST_TEST(f.vault->role("agent-a").has_value());
 }
 
-// Issue 13 finding 8 for revocation steps: A's lease runs out while it lists the role's secret
+// Revocation steps under leases: A's lease runs out while it lists the role's secret
 // IDs, and worker B claims the step; A must not destroy anything for it.
 BOOST_AUTO_TEST_CASE(a_step_taken_over_mid_batch_gets_no_destroy_from_the_first_worker) {
   RevocationFixture f;

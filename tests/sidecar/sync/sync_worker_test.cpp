@@ -511,8 +511,8 @@ BOOST_AUTO_TEST_CASE(run_loop_is_woken_by_a_commit_and_stops_when_asked) {
   BOOST_TEST((f.clock.steady_now() - start < std::chrono::minutes{1}));  // woken, not polled
 }
 
-// Issue 13 finding 8: a worker pushed up to 100 claimed rows under one lease without looking
-// at it again, so a slow Vault made it write rows another worker had taken over. Here A's
+// A worker re-checks its lease before each write, so a slow Vault never makes it write rows
+// another worker has taken over. Here A's
 // lease runs out inside its first Vault call (the simulated clock jumps past it) and worker B
 // claims every row; A must not write any of them, and B's claims stay B's.
 BOOST_AUTO_TEST_CASE(rows_whose_lease_expired_mid_batch_and_were_taken_over_are_not_written) {
