@@ -234,10 +234,14 @@ EmulatorProcess::Reply EmulatorProcess::send(
     throw std::runtime_error("harness request " + method + " " + path + " failed: " +
                              httplib::to_string(res.error()));
   }
+  return Reply::from(res->status, res->body);
+}
+
+EmulatorProcess::Reply EmulatorProcess::Reply::from(int status, const std::string& body_text) {
   Reply r;
-  r.status = res->status;
-  if (!res->body.empty()) {
-    r.body = json::parse(res->body, nullptr, false);
+  r.status = status;
+  if (!body_text.empty()) {
+    r.body = json::parse(body_text, nullptr, false);
     if (r.body.is_discarded()) r.body = nullptr;
   }
   return r;

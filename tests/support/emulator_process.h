@@ -79,6 +79,8 @@ class EmulatorProcess {
   struct Reply {
     int status = 0;
     nlohmann::json body;  // null when empty or not JSON
+    // From an answer's status and body text.
+    static Reply from(int status, const std::string& body_text);
   };
   // A request on a new connection of the harness (X-Vault-Request: true, JSON body when
   // given). Throws when no answer came.

@@ -62,13 +62,7 @@ VaultClient::Reply VaultClient::call(const std::string& token, const std::string
       throw std::runtime_error("Vault request " + method + " " + path + " failed: " +
                                httplib::to_string(res.error()));
     }
-    Reply r;
-    r.status = res->status;
-    if (!res->body.empty()) {
-      r.body = json::parse(res->body, nullptr, false);
-      if (r.body.is_discarded()) r.body = nullptr;
-    }
-    return r;
+    return Reply::from(res->status, res->body);
   }
 }
 

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/emulator_process.h"
 #include "tests/support/test_support.h"
 
 namespace httplib {
@@ -41,10 +42,7 @@ class VaultClient {
   VaultClient(const VaultClient&) = delete;
   VaultClient& operator=(const VaultClient&) = delete;
 
-  struct Reply {
-    int status = 0;
-    nlohmann::json body;  // null when empty or not JSON
-  };
+  using Reply = EmulatorProcess::Reply;
   // A request with `token` (none when empty). Throws when no answer came (after one retry on a
   // fresh connection).
   Reply call(const std::string& token, const std::string& method, const std::string& path,
