@@ -11,9 +11,16 @@
 #   tests/bench/listener_bench.sh [SECONDS=30] [HOSTILE=200] [FORGED_RATE=500] [HANDSHAKES=50]
 #
 # Goal: p99 < 50 ms for the legitimate approval; RSS under the bound in tests/bench/README.md.
+#
+# PS_BUILD_DIR: the build directory (default build/); PS_BENCH_NO_BUILD=1: use it as it is.
+# PS_BENCH_DAEMON_BUILD_DIR: take policy-sidecar and vault-emulator from another build (e.g.
+# one of an older commit, to compare listeners); ps-dev-pki and webhook-load still come from
+# PS_BUILD_DIR. PS_SYSTEM_PYTHON: the python3 to run the generator (default /usr/bin/python3).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}
+daemon_build=${PS_BENCH_DAEMON_BUILD_DIR:-$build}
+python=${PS_SYSTEM_PYTHON:-/usr/bin/python3}
 seconds=${1:-30} hostile=${2:-200} forged=${3:-500} handshakes=${4:-50}
 [ -n "${PS_BENCH_NO_BUILD:-}" ] || cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
 
@@ -30,7 +37,7 @@ printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
 head -c 24 /dev/urandom | base64 >"$work/api-token"
 chmod 600 "$work/secrets" "$work/api-token"
 
-"$build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
+"$daemon_build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
   --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
 pids+=($!)
 for _ in $(seq 50); do grep -q VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
@@ -52,7 +59,7 @@ cat >"$work/config.json" <<JSON
   "log": {"level": "warn"}
 }
 JSON
-VAULT_TOKEN=root "$build/sidecar/policy-sidecar" serve --config "$work/config.json" \
+VAULT_TOKEN=root "$daemon_build/sidecar/policy-sidecar" serve --config "$work/config.json" \
   >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
 pids+=($serve_pid)
@@ -64,13 +71,20 @@ port=${url##*:}
 count() { sqlite3 "$work/ledger.db" "SELECT (SELECT count(*) FROM sidecar_outbox) || ' ' || (SELECT count(*) FROM sidecar_webhook_deliveries)"; }
 audit_size() { stat -c %s "$work/audit.jsonl" 2>/dev/null || echo 0; }
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$serve_pid/status"; }
+sleep 1  # start-up records (audit, reconcile) before the baseline
+echo "daemon: $daemon_build/sidecar/policy-sidecar"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "before: rss ${rss_before:=$(rss)} kB, audit $(audit_size) bytes, outbox+deliveries $(count)"
-audit_before=$(audit_size)
-python3 "$repo/tests/bench/listener_hostile.py" --port "$port" --ca "$work/pki/ca.pem" \
-  --secrets "$work/secrets" --pid "$serve_pid" --duration "$seconds" --hostile "$hostile" \
-  --forged-rate "$forged" --handshake-rate "$handshakes" 2>"$work/generator.log" | tee "$work/result.json"
-echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count)"
-echo "legitimate approvals answered 200: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["legit_statuses"].get("200", 0))' "$work/result.json")"
+audit_before=$(audit_size) count_before=$(count)
+echo "before: rss $(rss) kB, audit $audit_before bytes, outbox+deliveries $count_before"
+gen_status=0
+timeout $((seconds + 240)) "$python" "$repo/tests/bench/listener_hostile.py" --port "$port" \
+  --ca "$work/pki/ca.pem" --secrets "$work/secrets" --pid "$serve_pid" --duration "$seconds" \
+  --hostile "$hostile" --forged-rate "$forged" --handshake-rate "$handshakes" \
+  >"$work/result.json" 2>"$work/generator.log" || gen_status=$?
+cat "$work/result.json"
+echo "generator exit status: $gen_status"
+echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count) (before: $count_before)"
+"$python" "$repo/tests/bench/listener_hostile.py" --summary "$work/result.json" || true
 echo "audit lines by event:"
 grep -o '"event":"[a-z_.]*"' "$work/audit.jsonl" | sort | uniq -c | sed 's/^/  /' || true
+exit "$gen_status"
