@@ -119,7 +119,8 @@ class Listener::Impl {
  private:
   void accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
-  void refuse(tcp::socket& socket, const std::string& peer, const char* why);
+  // `reason`: max_connections or max_connections_per_peer (the metric label).
+  void refuse(tcp::socket& socket, const std::string& peer, const char* reason);
 
   const ListenerConfig config_;
   const std::shared_ptr<tls::ServerTls> server_tls_;
@@ -168,6 +169,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void read();
   void on_read(const beast::error_code& ec);
   void on_timeout();
+  // Which limit a timeout that just fired was: the phase's deadline, or a read stall.
+  const char* timeout_reason(bool head) const {
+    if (Steady::now() < deadline_) return "read_timeout";
+    return head ? "head_timeout" : "request_timeout";
+  }
   // A body up to this size over max_request_bytes is read and dropped before the 413, so a
   // plain client that writes its whole body first still sees the answer; beyond it, 413 at once.
   std::uint64_t discard_limit() const {
@@ -211,9 +217,9 @@ void Session<Stream>::start() {
     arm(deadline_);
     stream_.async_handshake(asio::ssl::stream_base::server,
                             [self = this->shared_from_this()](const beast::error_code& ec) {
-                              if (ec || self->timed_out_ || self->phase_ == Phase::closed) {
-                                return self->close();
-                              }
+                              if (self->phase_ == Phase::closed) return;
+                              if (self->timed_out_) return self->on_timeout();
+                              if (ec) return self->close();
                               self->phase_ = Phase::head;
                               self->parser_.reset();
                               self->next_request();
@@ -254,6 +260,7 @@ void Session<Stream>::on_read(const beast::error_code& ec) {
   if (phase_ == Phase::closed) return;
   if (timed_out_) return on_timeout();
   if (ec == http::error::header_limit) {
+    server_.routes().refused("header_too_large");
     return answer(refusal(431, "request head larger than " +
                                    std::to_string(config().max_header_bytes) +
                                    " bytes (listener.max_header_bytes)"), true);
@@ -305,6 +312,7 @@ void Session<Stream>::discard_more() {
   stream_.async_read_some(buffer_.prepare(n), [self = this->shared_from_this()](
                                                   const beast::error_code& ec, std::size_t got) {
     if (self->phase_ == Phase::closed) return;
+    if (self->timed_out_) self->server_.routes().refused(self->timeout_reason(false));
     if (ec || self->timed_out_) return self->close();
     self->buffer_.commit(got);
     self->buffer_.consume(got);
@@ -316,11 +324,16 @@ void Session<Stream>::discard_more() {
 template <class Stream>
 void Session<Stream>::on_timeout() {
   if (phase_ == Phase::body) {
+    server_.routes().refused(timeout_reason(false));
     return answer(refusal(400, "malformed request: the request did not arrive whole in time "
                                "(listener.read_timeout_s, listener.request_timeout_s)"),
                   true);
   }
-  close();  // a head or handshake that never came, or an idle kept-alive connection
+  // A head or handshake that never came (counted), or an idle kept-alive connection (not).
+  if (phase_ == Phase::handshake || phase_ == Phase::head) {
+    server_.routes().refused(timeout_reason(true));
+  }
+  close();
 }
 
 // Strict framing, decided by the listener before any body byte is used: exactly one
@@ -341,6 +354,7 @@ std::optional<RouteAnswer> Session<Stream>::check_head() {
     }
   }
   if (fields > static_cast<std::size_t>(config().max_headers)) {
+    server_.routes().refused("too_many_headers");
     return refusal(431, "more than " + std::to_string(config().max_headers) +
                             " header fields (listener.max_headers)");
   }
@@ -532,9 +546,9 @@ void Listener::Impl::on_accept(const boost::system::error_code& ec, tcp::socket 
     return;
   }
   if (sessions_.size() >= static_cast<std::size_t>(config_.max_connections)) {
-    refuse(socket, peer, "listener.max_connections");
+    refuse(socket, peer, "max_connections");
   } else if (per_peer_[peer] >= static_cast<std::size_t>(config_.max_connections_per_peer)) {
-    refuse(socket, peer, "listener.max_connections_per_peer");
+    refuse(socket, peer, "max_connections_per_peer");
   } else {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -551,7 +565,7 @@ void Listener::Impl::on_accept(const boost::system::error_code& ec, tcp::socket 
   accept();
 }
 
-void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const char* why) {
+void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const char* reason) {
   boost::system::error_code ignored;
   if (!ssl_) {
     // Plain HTTP: a best-effort 503 that never blocks the IO thread.
@@ -564,8 +578,10 @@ void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const 
   }
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
+  routes_.refused(reason);
   if (log_.enabled(LogLevel::debug)) {
-    log_.debug("http.refused", "connection refused at accept", {{"remote", peer}, {"limit", why}});
+    log_.debug("http.refused", "connection refused at accept",
+               {{"remote", peer}, {"limit", std::string("listener.") + reason}});
   }
   if (per_peer_[peer] == 0) per_peer_.erase(peer);
 }

@@ -81,8 +81,13 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                            "reconcile pass).")),
       retention_deleted(r.counter("policy_sidecar_retention_deleted_total",
                                   "Rows deleted by retention (retention.*), by table.",
-                                  {"table"})) {
+                                  {"table"})),
+      listener_refused(r.counter("policy_sidecar_listener_refused_total",
+                                 "Connections the listener closed on a limit before a route saw "
+                                 "the request, by reason.",
+                                 {"reason"})) {
   build_info.set({version}, 1);
+  for (const char* reason : kListenerRefusalReasons) listener_refused.inc({reason}, 0);
   register_process_metrics(r);
 }
 
