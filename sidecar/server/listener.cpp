@@ -59,7 +59,10 @@ tcp::socket& lowest(TlsStream& s) { return s.next_layer(); }
 // Bytes a read may bring beyond the head cap (the buffer's limit is the cap plus this).
 constexpr std::size_t kReadSlack = 16384;
 
-enum class Phase { handshake, idle, head, body, handling, writing, closed };
+enum class Phase { handshake, idle, head, body, handling, writing, shutting_down, closed };
+
+// How long a close_notify may take to leave; a peer that does not take it in time is cut.
+constexpr std::chrono::seconds kShutdownBound{1};
 
 class SessionBase {
  public:
@@ -189,6 +192,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void on_written(const beast::error_code& ec);
   void arm(Steady::time_point at);
   void close();
+  void close_gracefully();
   std::string path() const;
 
   Listener::Impl& server_;
@@ -234,7 +238,7 @@ void Session<Stream>::start() {
 // later one's from its first byte (until then the idle deadline applies).
 template <class Stream>
 void Session<Stream>::next_request() {
-  if (server_.stopping() && phase_ == Phase::idle) return close();
+  if (server_.stopping() && phase_ == Phase::idle) return close_gracefully();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
   parser_->body_limit(discard_limit());
@@ -329,7 +333,9 @@ void Session<Stream>::on_timeout() {
                                "(listener.read_timeout_s, listener.request_timeout_s)"),
                   true);
   }
-  // A head or handshake that never came (counted), or an idle kept-alive connection (not).
+  // An idle kept-alive connection: a sound TLS session, ended with a close_notify. A head or
+  // handshake that never came (counted): a client holding on or trickling, just cut.
+  if (phase_ == Phase::idle) return close_gracefully();
   if (phase_ == Phase::handshake || phase_ == Phase::head) {
     server_.routes().refused(timeout_reason(true));
   }
@@ -439,7 +445,8 @@ void Session<Stream>::on_written(const beast::error_code& ec) {
     in_flight_ = false;
     server_.request_ended();
   }
-  if (ec || timed_out_ || close_after_answer_ || phase_ == Phase::closed) return close();
+  if (ec || timed_out_ || phase_ == Phase::closed) return close();
+  if (close_after_answer_) return close_gracefully();
   ++served_;
   response_.reset();
   phase_ = Phase::idle;
@@ -459,10 +466,8 @@ void Session<Stream>::arm(Steady::time_point at) {
 
 template <class Stream>
 void Session<Stream>::stop_if_idle() {
-  if (phase_ == Phase::handshake || phase_ == Phase::idle ||
-      (phase_ == Phase::head && !in_flight_)) {
-    return close();
-  }
+  if (phase_ == Phase::idle) return close_gracefully();
+  if (phase_ == Phase::handshake || (phase_ == Phase::head && !in_flight_)) return close();
   close_after_answer_ = true;
 }
 
@@ -479,6 +484,27 @@ void Session<Stream>::close() {
   auto& socket = lowest(stream_);
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
+}
+
+// Ends a connection whose TLS session is sound (after its last answer, or idle): our
+// close_notify, then the socket, so the client can tell a complete answer from a cut one. Only
+// ours is sent (marking the peer's as received makes SSL_shutdown finish at once): waiting for
+// the peer's, which TLS does not require of the side that closes, would let a client hold the
+// connection or make us read what a flooding one still sends. The write is bounded by
+// kShutdownBound on the connection's timer; it never blocks the IO thread.
+template <class Stream>
+void Session<Stream>::close_gracefully() {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    if (phase_ == Phase::closed || phase_ == Phase::shutting_down) return;
+    phase_ = Phase::shutting_down;
+    timed_out_ = false;
+    ::SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
+    arm(Steady::now() + kShutdownBound);
+    stream_.async_shutdown(
+        [self = this->shared_from_this()](const beast::error_code&) { self->close(); });
+  } else {
+    close();
+  }
 }
 
 template <class Stream>

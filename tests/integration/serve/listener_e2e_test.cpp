@@ -226,6 +226,7 @@ BOOST_AUTO_TEST_CASE(too_many_header_fields_get_431_and_close) {
   const auto c = env.wait_for_close(head + "\r\n", 15s);
   BOOST_TEST(c.received.rfind("HTTP/1.1 431", 0) == 0u, c.received.substr(0, 200));
   BOOST_TEST(c.closed);
+  BOOST_TEST(c.close_notify);
   BOOST_TEST(refused(env, "too_many_headers") == 1.0);
   BOOST_TEST(refused(env, "header_too_large") == 0.0);
 }
@@ -403,9 +404,30 @@ BOOST_AUTO_TEST_CASE(ambiguous_framing_gets_400_and_the_connection_closed) {
     const auto c = env.wait_for_close(start + rest + smuggled, 15s);
     BOOST_TEST(c.received.rfind("HTTP/1.1 400", 0) == 0u, name << ": " << c.received.substr(0, 120));
     BOOST_TEST(c.closed, name);
+    BOOST_TEST(c.close_notify, name << ": closed without a TLS close_notify");
     BOOST_TEST(c.received.find("HTTP/1.1", 1) == std::string::npos, name << ": a second answer");
   }
   BOOST_TEST(env.get("/v1/sys/health").status == 200);
+}
+
+// A connection the server ends after an answer ends with a TLS close_notify (SSL_read returns 0
+// with SSL_ERROR_ZERO_RETURN), so a client can tell a complete answer from a cut one: here after
+// a 400 for bad framing and after a request that asked for Connection: close.
+BOOST_AUTO_TEST_CASE(connections_closed_after_an_answer_end_with_a_tls_close_notify) {
+  ServeEnv env;
+  env.start_serve(env.write_config(patient_listener()));
+  const auto bad = env.wait_for_close(
+      "POST /v1/webhooks/approval HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: +5\r\n\r\nhello",
+      15s);
+  BOOST_TEST(bad.received.rfind("HTTP/1.1 400", 0) == 0u, bad.received.substr(0, 120));
+  BOOST_TEST(bad.closed);
+  BOOST_TEST(bad.close_notify);
+  const auto done = env.wait_for_close(
+      "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 15s);
+  BOOST_TEST(done.received.rfind("HTTP/1.1 200", 0) == 0u, done.received.substr(0, 120));
+  BOOST_TEST(done.closed);
+  BOOST_TEST(done.close_notify);
 }
 
 // Far over listener.max_request_bytes (64 KiB): 413 at once, the body unread. Somewhat over
@@ -419,6 +441,7 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_gets_413_and_close) {
   const auto far = env.wait_for_close(head + "Content-Length: 2097152\r\n\r\n{", 15s);
   BOOST_TEST(far.received.rfind("HTTP/1.1 413", 0) == 0u, far.received.substr(0, 120));
   BOOST_TEST(far.closed);
+  BOOST_TEST(far.close_notify);
   const auto near = env.wait_for_close(
       head + "Content-Length: 70000\r\n\r\n" + std::string(70000, ' ') + "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n",
       15s);
