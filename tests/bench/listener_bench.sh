@@ -4,9 +4,10 @@
 # open from 127.0.0.2-127.0.0.254 (slowloris, silent connects, header floods, trickled
 # handshakes) while forged webhooks arrive at 500/s on kept-alive connections plus 50 new
 # handshakes/s, and a legitimate client on 127.0.0.1 sends signed approvals (10/s, a new TLS
-# connection each). Reports the approval's answer latency p50/p99, the daemon's peak RSS, the
-# audit file's growth and the ledger's changes (outbox rows and deliveries: only the
-# legitimate approvals may add any).
+# connection each, each followed by a health check on another). Reports the approval's and the
+# health check's answer latency p50/p99, the daemon's peak RSS and CPU time, the audit file's
+# growth and the ledger's changes (outbox rows and deliveries: only the legitimate approvals
+# may add any). `listener_bench.sh 30 0 0 0` is the same client without hostile load.
 #
 #   tests/bench/listener_bench.sh [SECONDS=30] [HOSTILE=200] [FORGED_RATE=500] [HANDSHAKES=50]
 #
@@ -40,7 +41,7 @@ chmod 600 "$work/secrets" "$work/api-token"
 "$daemon_build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
   --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
 pids+=($!)
-for _ in $(seq 50); do grep -q VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
 vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
 
 cat >"$work/config.json" <<JSON
@@ -63,7 +64,7 @@ VAULT_TOKEN=root "$daemon_build/sidecar/policy-sidecar" serve --config "$work/co
   >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
 pids+=($serve_pid)
-for _ in $(seq 100); do grep -q POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
 url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
 [ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
 port=${url##*:}
@@ -71,10 +72,12 @@ port=${url##*:}
 count() { sqlite3 "$work/ledger.db" "SELECT (SELECT count(*) FROM sidecar_outbox) || ' ' || (SELECT count(*) FROM sidecar_webhook_deliveries)"; }
 audit_size() { stat -c %s "$work/audit.jsonl" 2>/dev/null || echo 0; }
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$serve_pid/status"; }
+# utime + stime of the daemon in clock ticks (fields 14 and 15 after the command name).
+cpu_ticks() { sed 's/^.*) //' "/proc/$serve_pid/stat" | awk '{print $12 + $13}'; }
 sleep 1  # start-up records (audit, reconcile) before the baseline
 echo "daemon: $daemon_build/sidecar/policy-sidecar"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-audit_before=$(audit_size) count_before=$(count)
+audit_before=$(audit_size) count_before=$(count) cpu_before=$(cpu_ticks) wall_before=$(date +%s.%N)
 echo "before: rss $(rss) kB, audit $audit_before bytes, outbox+deliveries $count_before"
 gen_status=0
 timeout $((seconds + 240)) "$python" "$repo/tests/bench/listener_hostile.py" --port "$port" \
@@ -83,6 +86,8 @@ timeout $((seconds + 240)) "$python" "$repo/tests/bench/listener_hostile.py" --p
   >"$work/result.json" 2>"$work/generator.log" || gen_status=$?
 cat "$work/result.json"
 echo "generator exit status: $gen_status"
+awk -v t="$(( $(cpu_ticks) - cpu_before ))" -v hz="$(getconf CLK_TCK)" -v w0="$wall_before" -v w1="$(date +%s.%N)" \
+  'BEGIN { printf "daemon CPU: %.1f s over %.1f s of wall time (%.0f%% of one core)\n", t / hz, w1 - w0, 100 * t / hz / (w1 - w0) }'
 echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count) (before: $count_before)"
 "$python" "$repo/tests/bench/listener_hostile.py" --summary "$work/result.json" || true
 echo "audit lines by event:"
