@@ -199,13 +199,14 @@ async def hostile_main(args, ready, done):
         jobs.append(asyncio.ensure_future(handshakes(args.handshake_rate, args, ctx, stats, stop)))
     await asyncio.sleep(args.warmup)
     ready.set()
-    start, base, live = time.monotonic(), dict(stats.counts), []
+    start, cpu, base, live = time.monotonic(), time.process_time(), dict(stats.counts), []
     while not done.is_set():
         live.append(stats.live)
         await asyncio.sleep(0.2)
     stop.set()
     window = {k: v - base.get(k, 0) for k, v in stats.counts.items() if v != base.get(k, 0)}
     return {"window_s": round(time.monotonic() - start, 1), "in_window": window,
+            "cpu_s": round(time.process_time() - cpu, 1),
             "live_min": min(live, default=0), "live_median": sorted(live)[len(live) // 2] if live else 0,
             "total": stats.counts}
 
@@ -251,6 +252,7 @@ def legit_process(args, ready, done, out):
         out.put({"error": "the hostile process never became ready"})
         return
     latencies, statuses, health, health_statuses = [], {}, [], {}
+    cpu = time.process_time()
     health_req = b"GET /v1/sys/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     end = time.monotonic() + args.duration
     i = 0
@@ -268,6 +270,7 @@ def legit_process(args, ready, done, out):
         time.sleep(max(0, args.legit_interval - (time.monotonic() - t0)))
     done.set()
     out.put({"latencies_ms": latencies, "statuses": statuses, "sent": i,
+             "cpu_s": round(time.process_time() - cpu, 1),
              "health_ms": health, "health_statuses": health_statuses})
 
 
@@ -297,6 +300,8 @@ def summary(path):
     def rate(prefix):
         return sum(v for k, v in w.items() if k.startswith(prefix) and k[len(prefix):].isdigit()) / secs
 
+    print("generator CPU time over the window: hostile process %.1f s, legitimate client %.1f s"
+          % (h["cpu_s"], r.get("legit_cpu_s", 0)))
     print("hostile load over %.1f s: forged webhooks answered %.0f/s on kept-alive connections, "
           "new-handshake webhooks answered %.0f/s (%d failed); hostile connections open: "
           "min %d, median %d; reconnects/s: flood %.0f, slowloris %.1f, silent %.1f, trickle %.1f"
@@ -363,7 +368,7 @@ def main():
     lat = legit.get("latencies_ms", [])
     if lat:
         result.update({
-            "legit_sent": legit["sent"], "legit_statuses": legit["statuses"],
+            "legit_sent": legit["sent"], "legit_statuses": legit["statuses"], "legit_cpu_s": legit["cpu_s"],
             "legit_p50_ms": round(pct(lat, 50), 2), "legit_p99_ms": round(pct(lat, 99), 2),
             "legit_max_ms": round(max(lat), 2)})
     health = legit.get("health_ms", [])
