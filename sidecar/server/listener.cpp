@@ -261,7 +261,7 @@ void Session<Stream>::read() {
 // the body until the message is done.
 template <class Stream>
 void Session<Stream>::on_read(const beast::error_code& ec) {
-  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::closed || phase_ == Phase::shutting_down) return;
   if (timed_out_) return on_timeout();
   if (ec == http::error::header_limit) {
     server_.routes().refused("header_too_large");
@@ -498,6 +498,8 @@ void Session<Stream>::close_gracefully() {
     if (phase_ == Phase::closed || phase_ == Phase::shutting_down) return;
     phase_ = Phase::shutting_down;
     timed_out_ = false;
+    beast::error_code ignored;
+    lowest(stream_).cancel(ignored);  // an idle connection's pending read: nothing more is read
     ::SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
     arm(Steady::now() + kShutdownBound);
     stream_.async_shutdown(

@@ -116,6 +116,14 @@ class TlsClient {
     }
   }
 
+  // Reads until the server closes the connection (or the 15 s receive timeout): true when it
+  // closed with a TLS close_notify (SSL_read 0, SSL_ERROR_ZERO_RETURN) and sent nothing else.
+  bool closed_with_close_notify() {
+    char buf[256];
+    const int n = SSL_read(ssl_, buf, sizeof buf);
+    return n == 0 && SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
+  }
+
   // One more byte of a request; false once the server has closed the connection (or answered).
   bool send_byte(char c) {
     if (!socket_.open_and_silent()) return false;
@@ -428,6 +436,21 @@ BOOST_AUTO_TEST_CASE(connections_closed_after_an_answer_end_with_a_tls_close_not
   BOOST_TEST(done.received.rfind("HTTP/1.1 200", 0) == 0u, done.received.substr(0, 120));
   BOOST_TEST(done.closed);
   BOOST_TEST(done.close_notify);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_kept_alive_connection_is_closed_with_a_tls_close_notify) {
+  ServeEnv env;
+  nlohmann::json config = patient_listener();
+  config["listener"]["idle_timeout_s"] = 1;
+  env.start_serve(env.write_config(config));
+  TlsClient c(loopback(2), env.port(), env.ca());
+  BOOST_REQUIRE(c.connected());
+  BOOST_REQUIRE(c.exchange("GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0u);
+  BOOST_TEST(c.closed_with_close_notify());
+  // Not a refusal: the idle close is not counted.
+  for (const char* reason : {"head_timeout", "read_timeout", "request_timeout"}) {
+    BOOST_TEST(refused(env, reason) == 0.0, reason);
+  }
 }
 
 // Far over listener.max_request_bytes (64 KiB): 413 at once, the body unread. Somewhat over
