@@ -47,6 +47,13 @@ struct ServeMetrics {
   Gauge& orphan_roles;
   Counter& retention_deleted;        // {table}
   Counter& listener_refused;         // {reason}: kListenerRefusalReasons
+  // {stage=queued|read|write|readback|finish}: the parts of one synced push (SyncedEvent).
+  Histogram& sync_stage_duration;
+  // {step=begin_write|commit}: mirrors engine/ledger/lock_waits.h at every scrape.
+  Histogram& ledger_lock_wait;
+
+  // The registry's collector for ledger_lock_wait (runs before every render).
+  void mirror_lock_waits();
 };
 
 // The reasons of policy_sidecar_listener_refused_total (each series exists from start-up at 0):
