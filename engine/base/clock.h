@@ -13,6 +13,8 @@
 #include <random>
 #include <thread>
 
+#include "engine/base/mutex.h"
+
 namespace ps {
 
 class Clock {
@@ -25,6 +27,10 @@ class Clock {
   virtual SteadyTime steady_now() const = 0;
   // Blocks the caller for `d` of this clock's time. A simulated clock advances instead.
   virtual void sleep_for(std::chrono::milliseconds d) = 0;
+  // Blocks until `cv` is notified or `d` of this clock's time has passed (a spurious return
+  // is allowed: callers re-check their condition); `lock` is held again on return. A
+  // simulated clock advances by `d` instead and returns at once.
+  virtual void wait_for(CondVar& cv, MutexLock& lock, std::chrono::milliseconds d) = 0;
 };
 
 class RealClock final : public Clock {
@@ -32,6 +38,47 @@ class RealClock final : public Clock {
   WallTime wall_now() const override { return std::chrono::system_clock::now(); }
   SteadyTime steady_now() const override { return std::chrono::steady_clock::now(); }
   void sleep_for(std::chrono::milliseconds d) override { std::this_thread::sleep_for(d); }
+  void wait_for(CondVar& cv, MutexLock& lock, std::chrono::milliseconds d) override {
+    cv.wait_for(lock, d);
+  }
+};
+
+// A flag that one thread raises and another waits for, with the waiter's deadline in an
+// injected Clock's time. Used by the sync workers to start a pass the moment a change is
+// committed (and by the tests with a simulated clock, where a wait advances time instead).
+class Wakeup {
+ public:
+  void notify() {
+    {
+      MutexLock lock(mu_);
+      raised_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Waits at most `d` of `clock`'s time; true when the flag was raised (it is lowered again).
+  // `give_up()` is checked before each wait, without the lock held (it may call notify());
+  // request_stop-style callers set their flag, then notify().
+  bool wait_for(Clock& clock, std::chrono::milliseconds d, const std::function<bool()>& give_up) {
+    const auto end = clock.steady_now() + d;
+    for (;;) {
+      if (give_up && give_up()) return false;
+      MutexLock lock(mu_);
+      if (!raised_) {
+        const auto now = clock.steady_now();
+        if (now >= end) return false;
+        clock.wait_for(cv_, lock, std::chrono::ceil<std::chrono::milliseconds>(end - now));
+      }
+      if (raised_) {
+        raised_ = false;
+        return true;
+      }
+    }
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool raised_ GUARDED_BY(mu_) = false;
 };
 
 // A source of uniform doubles in [0, 1). Production uses a seeded std::mt19937_64 from

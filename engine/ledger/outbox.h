@@ -255,9 +255,10 @@ class Outbox {
   // when migrations 2 and 3 are not applied.
   static Result<std::unique_ptr<Outbox>> open(const LedgerOptions& options);
 
-  // One write transaction: pending rows due at request.now (next_attempt <= now) that are not
-  // under a live lease, demotions first, then the oldest change first; each gets the lease and
-  // a new revision. The rows are returned as claimed.
+  // Pending rows due at request.now (next_attempt <= now) that are not under a live lease,
+  // demotions first, then the oldest change first; each gets the lease and a new revision. The
+  // rows are returned as claimed. A read decides first: with nothing claimable no write
+  // transaction is started; otherwise one write transaction chooses again and claims.
   Result<std::vector<OutboxRow>> claim_due(const ClaimRequest& request);
 
   // Extends the lease of a claimed row to `until`, only if the claim is still the caller's:
@@ -317,6 +318,7 @@ class Outbox {
 
  private:
   explicit Outbox(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
+  Result<std::vector<std::string>> claimable(const ClaimRequest& request);
   std::unique_ptr<sqlite::Connection> conn_;
 };
 

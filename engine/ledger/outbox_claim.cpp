@@ -148,31 +148,41 @@ bool ClaimRequest::lease_free(const std::optional<std::string>& lease_owner,
          (owner_is_dead && owner_is_dead(*lease_owner));
 }
 
+// The agents `request` may claim now, in claim order. Collected before any update, so the
+// scan's cursor is never open while its table changes.
+Result<std::vector<std::string>> Outbox::claimable(const ClaimRequest& request) {
+  const std::int64_t now_ms = to_unix_ms(request.now);
+  std::vector<std::string> chosen;
+  auto scan = conn_->prepare(
+      "SELECT agent_id, lease_owner, lease_until_ms FROM sidecar_outbox "
+      "WHERE state = 'pending' AND next_attempt_ms <= ?1 "
+      // Exactly the index's order (ties: insertion order), so no sort of every pending row
+      // per claim: the scan stops after `limit` free rows.
+      "ORDER BY priority, changed_ms");
+  if (!scan.ok()) return scan.status();
+  scan->bind(1, now_ms);
+  while (static_cast<std::int64_t>(chosen.size()) < request.limit) {
+    auto has = scan->step();
+    if (!has.ok()) return has.status();
+    if (!*has) break;
+    const bool free = request.lease_free(scan->column_optional_text(1),
+                                         scan->column_optional_int(2), now_ms);
+    if (free && request.takes(scan->column_text(0))) chosen.emplace_back(scan->column_text(0));
+  }
+  return chosen;
+}
+
+// A read first: a worker woken for another partition's rows (or finding its rows gone) takes
+// no write lock. The choice is made again inside the write transaction.
 Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
   const std::int64_t now_ms = to_unix_ms(request.now);
+  auto any = claimable(request);
+  if (!any.ok()) return any.status();
+  if (any->empty()) return std::vector<OutboxRow>{};
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
   if (!tx.ok()) return tx.status();
-
-  // Collect first, update after: the scan's cursor is never open while its table changes.
-  std::vector<std::string> chosen;
-  {
-    auto scan = conn_->prepare(
-        "SELECT agent_id, lease_owner, lease_until_ms FROM sidecar_outbox "
-        "WHERE state = 'pending' AND next_attempt_ms <= ?1 "
-        // Exactly the index's order (ties: insertion order), so no sort of every pending row
-        // per claim: the scan stops after `limit` free rows.
-        "ORDER BY priority, changed_ms");
-    if (!scan.ok()) return scan.status();
-    scan->bind(1, now_ms);
-    while (static_cast<std::int64_t>(chosen.size()) < request.limit) {
-      auto has = scan->step();
-      if (!has.ok()) return has.status();
-      if (!*has) break;
-      const bool free = request.lease_free(scan->column_optional_text(1),
-                                           scan->column_optional_int(2), now_ms);
-      if (free && request.takes(scan->column_text(0))) chosen.emplace_back(scan->column_text(0));
-    }
-  }
+  auto chosen = claimable(request);
+  if (!chosen.ok()) return chosen.status();
 
   std::vector<OutboxRow> claimed;
   auto update = conn_->prepare("UPDATE sidecar_outbox SET lease_owner = ?2, lease_until_ms = ?3, "
@@ -180,7 +190,7 @@ Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
                                column_list());
   if (!update.ok()) return update.status();
   const std::int64_t until_ms = now_ms + request.lease.count();
-  for (const std::string& agent : chosen) {
+  for (const std::string& agent : *chosen) {
     update->reset();
     update->bind(1, std::string_view(agent))
         .bind(2, std::string_view(request.owner))

@@ -109,32 +109,42 @@ Result<std::unique_ptr<RevocationSteps>> RevocationSteps::open(const LedgerOptio
   return std::unique_ptr<RevocationSteps>(new RevocationSteps(std::move(conn).value()));
 }
 
+// The steps `request` may claim now, in id order (collected before any update).
+Result<std::vector<std::int64_t>> RevocationSteps::claimable(const ClaimRequest& request) {
+  const std::int64_t now_ms = to_unix_ms(request.now);
+  std::vector<std::int64_t> chosen;
+  auto scan = conn_->prepare(
+      "SELECT id, lease_owner, lease_until_ms, agent_id FROM sidecar_revocation_steps "
+      "WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id");
+  if (!scan.ok()) return scan.status();
+  scan->bind(1, now_ms);
+  while (static_cast<std::int64_t>(chosen.size()) < request.limit) {
+    auto has = scan->step();
+    if (!has.ok()) return has.status();
+    if (!*has) break;
+    const bool free = request.lease_free(scan->column_optional_text(1),
+                                         scan->column_optional_int(2), now_ms);
+    if (free && request.takes(scan->column_text(3))) chosen.push_back(scan->column_int(0));
+  }
+  return chosen;
+}
+
+// Like Outbox::claim_due: a read first, the write lock only when a step is claimable.
 Result<std::vector<RevocationStep>> RevocationSteps::claim_due(const ClaimRequest& request) {
   const std::int64_t now_ms = to_unix_ms(request.now);
+  auto any = claimable(request);
+  if (!any.ok()) return any.status();
+  if (any->empty()) return std::vector<RevocationStep>{};
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
   if (!tx.ok()) return tx.status();
-  std::vector<std::int64_t> chosen;
-  {
-    auto scan = conn_->prepare(
-        "SELECT id, lease_owner, lease_until_ms, agent_id FROM sidecar_revocation_steps "
-        "WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id");
-    if (!scan.ok()) return scan.status();
-    scan->bind(1, now_ms);
-    while (static_cast<std::int64_t>(chosen.size()) < request.limit) {
-      auto has = scan->step();
-      if (!has.ok()) return has.status();
-      if (!*has) break;
-      const bool free = request.lease_free(scan->column_optional_text(1),
-                                           scan->column_optional_int(2), now_ms);
-      if (free && request.takes(scan->column_text(3))) chosen.push_back(scan->column_int(0));
-    }
-  }
+  auto chosen = claimable(request);
+  if (!chosen.ok()) return chosen.status();
   auto update = conn_->prepare(
       "UPDATE sidecar_revocation_steps SET lease_owner = ?2, lease_until_ms = ?3, "
       "revision = revision + 1 WHERE id = ?1 RETURNING " + std::string(kStepColumns));
   if (!update.ok()) return update.status();
   std::vector<RevocationStep> claimed;
-  for (std::int64_t id : chosen) {
+  for (std::int64_t id : *chosen) {
     update->reset();
     update->bind(1, id)
         .bind(2, std::string_view(request.owner))

@@ -109,6 +109,7 @@ class RevocationSteps {
 
  private:
   explicit RevocationSteps(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
+  Result<std::vector<std::int64_t>> claimable(const ClaimRequest& request);
   std::unique_ptr<sqlite::Connection> conn_;
 };
 

@@ -1,13 +1,76 @@
 #include "engine/ledger/sqlite.h"
 
+#include "engine/ledger/lock_waits.h"
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 namespace ps::engine::sqlite {
+
+namespace {
+
+struct LockWaitCounters {
+  std::array<std::atomic<std::uint64_t>, kLockWaitBounds.size() + 1> buckets{};
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<std::uint64_t> sum_ns{0};
+};
+
+LockWaitCounters& counters(LockStep step) {
+  static LockWaitCounters begin_write, commit;
+  return step == LockStep::begin_write ? begin_write : commit;
+}
+
+void record_wait(LockStep step, std::chrono::steady_clock::duration d) {
+  const double s = std::chrono::duration<double>(d).count();
+  std::size_t i = 0;
+  while (i < kLockWaitBounds.size() && s > kLockWaitBounds[i]) ++i;
+  LockWaitCounters& c = counters(step);
+  c.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  c.count.fetch_add(1, std::memory_order_relaxed);
+  c.sum_ns.fetch_add(static_cast<std::uint64_t>(
+                         std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()),
+                     std::memory_order_relaxed);
+}
+
+// Timed statement: records how long `exec` took as a lock wait of `step`.
+Status timed_exec(Connection& conn, std::string_view sql, LockStep step) {
+  const auto start = std::chrono::steady_clock::now();
+  Status s = conn.exec(sql);
+  record_wait(step, std::chrono::steady_clock::now() - start);
+  return s;
+}
+
+}  // namespace
+
+LockWaitSnapshot lock_waits(LockStep step) {
+  const LockWaitCounters& c = counters(step);
+  LockWaitSnapshot out;
+  for (std::size_t i = 0; i < out.buckets.size(); ++i) {
+    out.buckets[i] = c.buckets[i].load(std::memory_order_relaxed);
+  }
+  out.count = c.count.load(std::memory_order_relaxed);
+  out.sum_seconds = static_cast<double>(c.sum_ns.load(std::memory_order_relaxed)) / 1e9;
+  return out;
+}
+
+// SQLite's own busy timeout sleeps 1, 2, 5, 10 ... 100 ms between attempts, so a lock held for
+// a millisecond can cost a waiter 100 ms and a busy waiter can lose to newcomers for a second.
+// This handler retries every 50 us at first and backs off to at most 1 ms, until the timeout.
+int Connection::on_busy(void* self, int attempt) {
+  auto* conn = static_cast<Connection*>(self);
+  const auto now = std::chrono::steady_clock::now();
+  if (attempt == 0) conn->busy_since_ = now;
+  if (now - conn->busy_since_ >= std::chrono::milliseconds{conn->busy_timeout_ms_}) return 0;
+  const auto pause = std::chrono::microseconds{std::min(1000, 50 * (1 + attempt / 4))};
+  std::this_thread::sleep_for(pause);
+  return 1;
+}
 
 Statement::Statement(Statement&& other) noexcept : conn_(other.conn_), stmt_(other.stmt_) {
   other.stmt_ = nullptr;
@@ -164,8 +227,9 @@ Result<std::unique_ptr<Connection>> Connection::open_existing(const std::string&
     return Status(Code::unavailable, "cannot open ledger " + path + ": " + msg);
   }
   sqlite3_extended_result_codes(db, 0);
-  sqlite3_busy_timeout(db, static_cast<int>(busy_timeout_ms));
-  return std::unique_ptr<Connection>(new Connection(db, path, busy_timeout_ms));
+  std::unique_ptr<Connection> conn(new Connection(db, path, busy_timeout_ms));
+  sqlite3_busy_handler(db, &Connection::on_busy, conn.get());
+  return conn;
 }
 
 Connection::~Connection() { sqlite3_close_v2(db_); }
@@ -222,7 +286,8 @@ Status Connection::status_from_sqlite(int rc, std::string_view doing) const {
 }
 
 Result<Transaction> Transaction::begin(Connection& conn, Kind kind) {
-  Status s = conn.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+  Status s = kind == Kind::write ? timed_exec(conn, "BEGIN IMMEDIATE", LockStep::begin_write)
+                                 : conn.exec("BEGIN DEFERRED");
   if (!s.ok()) return s;
   return Transaction(&conn);
 }
@@ -231,7 +296,7 @@ Transaction::~Transaction() { rollback(); }
 
 Status Transaction::commit() {
   if (!conn_) return Status(Code::internal, "transaction already finished");
-  Status s = conn_->exec("COMMIT");
+  Status s = timed_exec(*conn_, "COMMIT", LockStep::commit);
   if (!s.ok()) return s;  // still open: the destructor rolls back
   conn_ = nullptr;
   return Status::success();

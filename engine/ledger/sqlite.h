@@ -4,6 +4,7 @@
 // Thread safety: a Connection and its Statements belong to one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -90,10 +91,13 @@ class Connection {
  private:
   Connection(sqlite3* db, std::string path, std::int64_t busy_timeout_ms)
       : db_(db), path_(std::move(path)), busy_timeout_ms_(busy_timeout_ms) {}
+  static int on_busy(void* self, int attempt);
   sqlite3* db_;
   std::string path_;
   std::int64_t busy_timeout_ms_;
+  std::chrono::steady_clock::time_point busy_since_{};  // the current wait's first attempt
 };
+
 
 // A transaction that rolls back unless commit() succeeds. Write transactions use
 // BEGIN IMMEDIATE, so the write lock is taken (or the busy timeout expires) up front and a

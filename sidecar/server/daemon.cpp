@@ -18,11 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// How long a commit waits for others before the sync worker is woken. Each pass costs two
-// ledger write transactions (claim, finish); under a burst of approvals, one pass per commit
-// would double the fsyncs the approvals themselves need and queue them behind the worker.
-constexpr auto kWakeDelay = 20ms;
-
 std::string audit_path_for(const Config& config, const std::string& db_path) {
   if (!config.audit.path.empty()) return config.audit.path;
   const auto slash = db_path.rfind('/');
@@ -143,6 +138,15 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   return g;
 }
 
+void SyncGroup::wake(std::string_view agent_id) const {
+  if (agent_id.empty()) {
+    for (const auto& w : workers) w->wake();
+    return;
+  }
+  const auto n = static_cast<std::uint32_t>(workers.size());
+  workers[engine::agent_partition(agent_id, n)]->wake();
+}
+
 void Daemon::State::start_group(SyncGroup& g) {
   SyncGroup* gp = &g;
   for (auto& w : g.workers) {
@@ -211,13 +215,10 @@ Status Daemon::State::open_vault(const Config& config) {
   return Status::success();
 }
 
-// The waker and the worker are looked up per wake-up: a reload may have replaced the group.
+// The group is looked up per wake-up: a reload may have replaced it.
 void Daemon::State::build_services(const Config& config) {
-  waker = std::make_unique<CommitWaker>(kWakeDelay, [this] {
-    for (auto& w : current_group()->workers) w->wake();
-  });
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
-  deps.on_committed = [this] { waker->request(); };
+  deps.on_committed = [this](std::string_view agent_id) { current_group()->wake(agent_id); };
   tier_changes = std::make_unique<TierChangeService>(std::move(deps), current_group()->desired);
   PeerLimits limits;
   limits.rate_per_s = static_cast<double>(config.webhook.unauthenticated_per_s);
@@ -435,7 +436,6 @@ void Daemon::shutdown() {
                 {{"in_flight", s.listener->in_flight()}});
   }
   s.stop_cv.notify_all();
-  s.waker->stop();
   s.stop_group(*s.current_group(), deadline);
   std::vector<Task*> tasks;
   for (auto& t : s.tasks) tasks.push_back(t.get());

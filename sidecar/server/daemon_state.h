@@ -31,7 +31,6 @@
 #include "sidecar/server/serve_metrics.h"
 #include "sidecar/server/webhook.h"
 #include "sidecar/sync/retention.h"
-#include "sidecar/sync/commit_waker.h"
 #include "sidecar/sync/desired_state.h"
 #include "sidecar/sync/evaluator.h"
 #include "sidecar/sync/ledger_pool.h"
@@ -77,6 +76,10 @@ struct SyncGroup {
   std::unique_ptr<Reconciler> reconciler;
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Task>> tasks;
+
+  // A commit queued a push for `agent_id` (empty: for several agents): wakes the worker of its
+  // partition (every worker), which starts a pass at once.
+  void wake(std::string_view agent_id) const;
 };
 
 struct Daemon::State {
@@ -110,7 +113,6 @@ struct Daemon::State {
   ps::Mutex vault_probe_mu;
   std::unique_ptr<vault::VaultApi> health_api GUARDED_BY(vault_probe_mu);
 
-  std::unique_ptr<CommitWaker> waker;
   std::unique_ptr<TierChangeService> tier_changes;
   std::unique_ptr<UnauthenticatedGuard> webhook_guard;
   std::unique_ptr<ApprovalWebhook> webhook;

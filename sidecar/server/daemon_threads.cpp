@@ -25,7 +25,6 @@ void Daemon::State::start_threads() {
   tasks.push_back(std::make_unique<Task>("vault auth", [this] {
     vault->auth().run([this] { return stopping.load(); }, 500ms);
   }));
-  tasks.push_back(std::make_unique<Task>("sync waker", [this] { waker->run(); }));
   tasks.push_back(std::make_unique<Task>("wal checkpoint", [this] { run_wal_checkpoints(); }));
   tasks.push_back(std::make_unique<Task>("health probe", [this] { run_health_probe(); }));
   tasks.push_back(std::make_unique<Task>("evaluator", [this] { run_evaluator(); }));

@@ -83,6 +83,10 @@ std::vector<double> latency_buckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+std::vector<double> fine_latency_buckets() {
+  return {0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0};
+}
+
 MetricFamily::MetricFamily(std::string name, std::string help,
                            std::vector<std::string> label_names)
     : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {
@@ -204,6 +208,17 @@ void Histogram::observe(const LabelValues& labels, double value) {
   ++s.buckets[i];
   s.sum += value;
   ++s.count;
+}
+
+void Histogram::set_series(const LabelValues& labels, const std::vector<std::uint64_t>& buckets,
+                           double sum, std::uint64_t count) {
+  check_arity(labels);
+  if (buckets.size() != bounds_.size() + 1) return;
+  ps::MutexLock lock(mu_);
+  Series& s = series_[labels];
+  s.buckets = buckets;
+  s.sum = sum;
+  s.count = count;
 }
 
 std::uint64_t Histogram::count(const LabelValues& labels) const {

@@ -84,6 +84,10 @@ class Histogram final : public MetricFamily {
             std::vector<double> bounds);
   void observe(const LabelValues& labels, double value);
   void observe(double value) { observe({}, value); }
+  // For collectors mirroring a histogram kept elsewhere (the ledger's lock waits): replaces the
+  // series. `buckets` are non-cumulative, one per bound plus +Inf (other sizes are ignored).
+  void set_series(const LabelValues& labels, const std::vector<std::uint64_t>& buckets,
+                  double sum, std::uint64_t count);
   std::uint64_t count(const LabelValues& labels = {}) const;
   void render(std::string& out) const override;
 
@@ -131,6 +135,8 @@ bool is_valid_label_name(std::string_view name);
 
 // Default latency buckets in seconds (1 ms .. 10 s).
 std::vector<double> latency_buckets();
+// From 100 us: the stages of one push and the ledger's lock waits.
+std::vector<double> fine_latency_buckets();
 
 // ---- process_* metrics (Linux /proc) ----
 

@@ -1,5 +1,7 @@
 #include "sidecar/server/serve_events.h"
 
+#include <tuple>
+
 #include "vault/types.h"
 
 namespace ps::sidecar::server {
@@ -28,8 +30,18 @@ void ServeEvents::audit(std::string_view event, const nlohmann::json& fields) {
   }
 }
 
-void ServeEvents::on_synced(const SyncedEvent&) {
+void ServeEvents::on_synced(const SyncedEvent& e) {
   metrics_.sync_results.inc({"synced"});
+  const PushStages& st = e.stages;
+  // A request that was not made (no pre-read under roles.exclusive) is not a zero-length one.
+  for (const auto& [stage, d, always] :
+       {std::tuple{"queued", st.queued, true}, std::tuple{"read", st.read, false},
+        std::tuple{"write", st.write, false}, std::tuple{"readback", st.readback, false},
+        std::tuple{"finish", st.finish, true}}) {
+    if (always || d.count() > 0) {
+      metrics_.sync_stage_duration.observe({stage}, std::chrono::duration<double>(d).count());
+    }
+  }
 }
 
 void ServeEvents::on_retry_scheduled(const RetryScheduledEvent&) {

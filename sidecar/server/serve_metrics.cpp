@@ -1,5 +1,9 @@
 #include "sidecar/server/serve_metrics.h"
 
+#include <utility>
+
+#include "engine/ledger/lock_waits.h"
+
 namespace ps::sidecar::server {
 
 ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
@@ -81,9 +85,31 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
                            "reconcile pass).")),
       retention_deleted(r.counter("policy_sidecar_retention_deleted_total",
                                   "Rows deleted by retention (retention.*), by table.",
-                                  {"table"})) {
+                                  {"table"})),
+      sync_stage_duration(r.histogram(
+          "policy_sidecar_sync_stage_duration_seconds",
+          "Parts of one synced push: queued (commit to claim), read, write, readback (Vault "
+          "requests) and finish (the ledger transaction that marks it synced).",
+          {"stage"}, fine_latency_buckets())),
+      ledger_lock_wait(r.histogram(
+          "policy_sidecar_ledger_lock_wait_seconds",
+          "This process's ledger write transactions: BEGIN IMMEDIATE (waiting for the write "
+          "lock) and COMMIT (waiting for readers, plus the syncs).",
+          {"step"},
+          {engine::sqlite::kLockWaitBounds.begin(), engine::sqlite::kLockWaitBounds.end()})) {
   build_info.set({version}, 1);
   register_process_metrics(r);
+  r.add_collector([this] { mirror_lock_waits(); });
+}
+
+void ServeMetrics::mirror_lock_waits() {
+  using engine::sqlite::LockStep;
+  for (const auto& [step, name] : {std::pair{LockStep::begin_write, "begin_write"},
+                                   std::pair{LockStep::commit, "commit"}}) {
+    const engine::sqlite::LockWaitSnapshot w = engine::sqlite::lock_waits(step);
+    ledger_lock_wait.set_series({name}, {w.buckets.begin(), w.buckets.end()}, w.sum_seconds,
+                                w.count);
+  }
 }
 
 }  // namespace ps::sidecar::server

@@ -46,6 +46,13 @@ struct ServeMetrics {
   Gauge& role_collisions;
   Gauge& orphan_roles;
   Counter& retention_deleted;        // {table}
+  // {stage=queued|read|write|readback|finish}: the parts of one synced push (SyncedEvent).
+  Histogram& sync_stage_duration;
+  // {step=begin_write|commit}: mirrors engine/ledger/lock_waits.h at every scrape.
+  Histogram& ledger_lock_wait;
+
+  // The registry's collector for ledger_lock_wait (runs before every render).
+  void mirror_lock_waits();
 };
 
 }  // namespace ps::sidecar::server

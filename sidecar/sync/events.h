@@ -24,6 +24,18 @@
 namespace ps::sidecar {
 
 // Vault verified to hold the agent's desired state.
+// Where the time of one synced push went. queued: from the commit that queued the change to
+// the claim that took it (waiting for a wake-up, a worker and the claim's write lock); read,
+// write, readback: the Vault requests (zero when not made); finish: the ledger transaction
+// that records the push (lock wait and commit included).
+struct PushStages {
+  std::chrono::microseconds queued{0};
+  std::chrono::microseconds read{0};
+  std::chrono::microseconds write{0};
+  std::chrono::microseconds readback{0};
+  std::chrono::microseconds finish{0};
+};
+
 struct SyncedEvent {
   std::string agent_id;
   std::string role;
@@ -34,6 +46,7 @@ struct SyncedEvent {
   bool wrote = false;                 // false: Vault already held it (no write was needed)
   std::int64_t attempts = 0;          // failed attempts before this one
   std::chrono::milliseconds latency{0};  // the push (reads and write), rate-limit waits excluded
+  PushStages stages;
 };
 
 // A push failed transiently; the row is retried at `next_attempt_at`.

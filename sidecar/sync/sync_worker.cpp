@@ -12,6 +12,15 @@ namespace {
 using engine::PushOutcome;
 using vault::ErrorCode;
 
+// Runs `request` and adds its duration (in `clock`'s steady time) to `into`.
+template <class F>
+auto timed(Clock& clock, std::chrono::microseconds& into, F&& request) {
+  const auto start = clock.steady_now();
+  auto result = request();
+  into += std::chrono::duration_cast<std::chrono::microseconds>(clock.steady_now() - start);
+  return result;
+}
+
 // A server's Retry-After is honoured up to this (a confused server cannot park us for days).
 constexpr std::chrono::milliseconds kMaxRetryAfter{std::chrono::minutes{5}};
 
@@ -77,8 +86,11 @@ vault::VaultApi& SyncWorker::api() {
   return *api_;
 }
 
-void SyncWorker::wake() { woken_.store(true); }
-void SyncWorker::request_stop() { stop_.store(true); }
+void SyncWorker::wake() { wakeup_.notify(); }
+void SyncWorker::request_stop() {
+  stop_.store(true);
+  wakeup_.notify();
+}
 
 WorkerHealth SyncWorker::health() const {
   const VaultPause::Snapshot s = pause_->snapshot();
@@ -196,7 +208,7 @@ PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::R
   if (!c.token_bound_cidrs.empty()) spec.token_bound_cidrs = c.token_bound_cidrs;
   options_.limiter->acquire();
   if (!hold_lease(row)) return lost(row);
-  auto created = api().write_role(role, spec);
+  auto created = timed(clock_, stages_.write, [&] { return api().write_role(role, spec); });
   if (!created) return classify_failure(row, created.error(), true, vault_down);
   log_.info("sync.role_created", "created the missing role", row_fields(row));
   return verify(row, role, *spec.token_policies, true, vault_down);
@@ -205,7 +217,7 @@ PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::R
 PushOutcome SyncWorker::verify(const engine::OutboxRow& row, const vault::RoleName& role,
                                const PolicyList& written, bool wrote, bool* vault_down) {
   options_.limiter->acquire();
-  auto back = api().read_role_policies(role);
+  auto back = timed(clock_, stages_.readback, [&] { return api().read_role_policies(role); });
   if (!back) return classify_failure(row, back.error(), wrote, vault_down);
   PushOutcome o;
   o.agent_id = row.agent_id;
@@ -263,7 +275,7 @@ PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
   PolicyList target = desired;
   if (!desired_->exclusive()) {
     options_.limiter->acquire();
-    auto current = api().read_role_policies(*role);
+    auto current = timed(clock_, stages_.read, [&] { return api().read_role_policies(*role); });
     if (!current) return classify_failure(row, current.error(), false, vault_down);
     if (!*current) return missing(false);
     target = desired_->merged(**current, desired);
@@ -278,7 +290,8 @@ PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
   }
   options_.limiter->acquire();
   if (!hold_lease(row)) return lost(row);
-  auto written = api().write_role_policies(*role, target);
+  auto written =
+      timed(clock_, stages_.write, [&] { return api().write_role_policies(*role, target); });
   if (!written) {
     // The per-field endpoint cannot create: a missing role wrote nothing.
     if (written.error().code == ErrorCode::role_missing) return missing(false);
@@ -290,7 +303,7 @@ PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
 
 void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
                         const engine::FinishResult& result, std::chrono::milliseconds latency,
-                        PassStats& stats) {
+                        const PushStages& stages, PassStats& stats) {
   const std::string role = row.role.value_or("");
   if (result.kind == engine::FinishResult::Kind::gone) return;
   if (result.kind == engine::FinishResult::Kind::superseded &&
@@ -309,7 +322,7 @@ void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
     case PushOutcome::Kind::synced: {
       ++stats.synced;
       events_.on_synced(SyncedEvent{row.agent_id, role, row.tier, row.generation, row.kind,
-                                    o.policies_on_role, o.wrote, row.attempts, latency});
+                                    o.policies_on_role, o.wrote, row.attempts, latency, stages});
       auto fields = row_fields(row);
       fields["policies"] = o.policies_on_role;
       fields["wrote"] = o.wrote;
@@ -388,6 +401,8 @@ Result<PassStats> SyncWorker::run_once() {
     bool vault_down = false;
     bool cut = false;
     std::vector<char> lost_rows(claimed->size(), 0);
+    std::vector<PushStages> stages(claimed->size());
+    const auto claimed_at = clock_.wall_now();
     const LeaseBudget budget{options_.vault_request_deadline};
     for (std::size_t i = 0; i < claimed->size(); ++i) {
       const engine::OutboxRow& row = (*claimed)[i];
@@ -416,14 +431,22 @@ Result<PassStats> SyncWorker::run_once() {
       }
       const auto start = clock_.steady_now();
       lease_lost_ = false;
+      stages_ = {};
+      stages_.queued = std::max(std::chrono::microseconds{0},
+                                std::chrono::duration_cast<std::chrono::microseconds>(
+                                    claimed_at - row.changed_at));
       outcomes.push_back(push(row, &vault_down));
+      stages[i] = stages_;
       lost_rows[i] = lease_lost_ ? 1 : 0;
       latencies.push_back(
           std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start));
       if (!vault_down) leave_pause();
     }
     if (options_.checkpoint) options_.checkpoint("sync.before_finish");
-    auto results = outbox_->finish(outcomes, options_.owner, clock_.wall_now());
+    std::chrono::microseconds finish{0};
+    auto results = timed(clock_, finish, [&] {
+      return outbox_->finish(outcomes, options_.owner, clock_.wall_now());
+    });
     if (!results.ok()) {
       // The leases stay ours; the next claim of this worker takes the rows again.
       return results.status();
@@ -433,7 +456,8 @@ Result<PassStats> SyncWorker::run_once() {
         ++stats.lease_lost;
         continue;
       }
-      report((*claimed)[i], outcomes[i], (*results)[i], latencies[i], stats);
+      stages[i].finish = finish;
+      report((*claimed)[i], outcomes[i], (*results)[i], latencies[i], stages[i], stats);
     }
     since_prune_ += static_cast<std::int64_t>(outcomes.size());
     if (since_prune_ > kPruneEvery) {
@@ -474,15 +498,7 @@ Result<bool> SyncWorker::run_steps(PassStats& stats, bool* vault_down) {
 
 void SyncWorker::interruptible_wait(std::chrono::milliseconds d,
                                     const std::function<bool()>& should_stop) {
-  const auto end = clock_.steady_now() + d;
-  while (!stopping() && !(should_stop && should_stop())) {
-    if (woken_.exchange(false)) return;
-    const auto now = clock_.steady_now();
-    if (now >= end) return;
-    clock_.sleep_for(std::min(options_.wait_slice,
-                              std::chrono::duration_cast<std::chrono::milliseconds>(end - now) +
-                                  std::chrono::milliseconds{1}));
-  }
+  (void)wakeup_.wait_for(clock_, d, [&] { return stopping() || (should_stop && should_stop()); });
 }
 
 void SyncWorker::run(const std::function<bool()>& should_stop) {

@@ -89,8 +89,6 @@ struct SyncWorkerOptions {
   // partition (engine::agent_partition), so no agent is worked by two workers at once.
   std::uint32_t partition = 0;
   std::uint32_t partitions = 1;
-  // Steady time slice of interruptible waits in run().
-  std::chrono::milliseconds wait_slice{100};
 };
 
 struct PassStats {
@@ -157,7 +155,7 @@ class SyncWorker {
   std::chrono::milliseconds row_backoff(std::int64_t attempts) const;
   void report(const engine::OutboxRow& row, const engine::PushOutcome& outcome,
               const engine::FinishResult& result, std::chrono::milliseconds latency,
-              PassStats& stats);
+              const PushStages& stages, PassStats& stats);
   bool stopping() const { return stop_.load(); }
   void interruptible_wait(std::chrono::milliseconds d, const std::function<bool()>& should_stop);
   vault::VaultApi& api();
@@ -182,9 +180,10 @@ class SyncWorker {
   std::int64_t since_prune_ = 0;            // worker thread only
   engine::WallTime lease_until_{};          // worker thread only: the row being pushed
   bool lease_lost_ = false;                 // worker thread only: the row being pushed
+  PushStages stages_;                       // worker thread only: the row being pushed
 
   std::atomic<bool> stop_{false};
-  std::atomic<bool> woken_{false};
+  Wakeup wakeup_;  // wake() and request_stop() end run()'s wait at once
 
   std::shared_ptr<VaultPause> pause_;  // shared by the group's workers
 };

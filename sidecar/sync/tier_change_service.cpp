@@ -49,8 +49,8 @@ engine::TierChangeHook TierChangeService::change_hook(const ServeSettings& setti
                                                 settings.revocation.revoke_tokens));
 }
 
-void TierChangeService::committed() {
-  if (d_.on_committed && syncs_vault()) d_.on_committed();
+void TierChangeService::committed(std::string_view agent_id) {
+  if (d_.on_committed && syncs_vault()) d_.on_committed(agent_id);
 }
 
 template <class T>
@@ -119,7 +119,7 @@ Result<engine::PromotionRecord> TierChangeService::commit_promotion(
   request.precondition = promotion_guard(request.agent_id, settings);
   auto record = committer_.promote(std::move(request), settings.rules,
                                    chain_hooks(change_hook(settings), std::move(extra)));
-  if (record.ok()) committed();
+  if (record.ok()) committed(record->agent_id);
   return record;
 }
 
@@ -271,7 +271,7 @@ Result<engine::DemotionRecord> TierChangeService::demote(const Demotion& demotio
   auto record = with_writer<engine::DemotionRecord>(
       [&](engine::Ledger& ledger) { return ledger.demote(request, hook); });
   if (!record.ok()) return record;
-  committed();
+  committed(record->agent_id);
   d_.events.on_demoted({demotion.source, *record});
   return record;
 }
@@ -323,7 +323,7 @@ Result<TierChangeService::ViolationPass> TierChangeService::scan_violations(
         d_.events.on_demoted({ChangeSource::violation, *o.demotion});
       }
     }
-    if (demoted) committed();
+    if (demoted) committed({});
     pass.mark = result->mark_after;
     if (!result->more) return pass;
     if (from_id && !result->outcomes.empty()) from_id = result->outcomes.back().violation.id + 1;
@@ -339,7 +339,7 @@ Result<engine::FreezeResult> TierChangeService::freeze(const std::string& reason
     return engine::Revocations(ledger).freeze(request, hook);
   });
   if (!result.ok()) return result;
-  committed();
+  committed({});
   d_.events.on_freeze_changed({true, reason, by + " (" + std::string(to_string(source)) + ")",
                                result->agents, result->demoted});
   return result;

@@ -52,8 +52,9 @@ struct TierChangeServiceDeps {
   const SettingsStore& settings;  // rules and approver lists in effect (a SIGHUP may swap them)
   Clock& clock;
   TierChangeEvents& events;
-  // Called after every commit that queued a Vault push (wakes the sync worker). May be empty.
-  std::function<void()> on_committed = {};
+  // Called after every commit that queued a Vault push, with the agent it is for (empty: for
+  // several agents); wakes the sync worker of that agent's partition. May be empty.
+  std::function<void(std::string_view agent_id)> on_committed = {};
   Checkpoint checkpoint = {};  // test crash point outbox.before_commit
   std::size_t max_batch = 64;  // promotions per group-commit transaction
 };
@@ -171,7 +172,7 @@ class TierChangeService {
   Result<Decided> deny(const Decision& decision);
   void report_promotion(const Result<engine::PromotionRecord>& record, ChangeSource source,
                         const std::string& agent_id, const Decision* decision);
-  void committed();
+  void committed(std::string_view agent_id);
 
   TierChangeServiceDeps d_;
   PromotionCommitter committer_;

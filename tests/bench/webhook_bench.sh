@@ -70,10 +70,10 @@ echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ledger.jou
   --connections "$connections" --duplicates "$repeats" --ledger "$work/ledger.db" \
   --vault-addr "$vault_addr" --vault-token root
 
-echo "server side (/metrics): answer times, group-commit batch sizes and transaction times"
+echo "server side (/metrics): answer, group commit, the stages of each synced push, ledger lock waits"
 curl -s --cacert "$work/pki/ca.pem" -H "Authorization: Bearer $(cat "$work/api-token")" "$url/metrics" |
-  grep -E '^policy_sidecar_(webhook_duration_seconds_(bucket|count)\{outcome="decided"|commit_batch_size_(bucket|count|sum)|commit_duration_seconds_(bucket|count|sum))' |
-  sed 's/^policy_sidecar_/  /'
+  python3 "$repo/tests/bench/histogram_summary.py" webhook_duration_seconds commit_batch_size \
+    commit_duration_seconds sync_stage_duration_seconds ledger_lock_wait_seconds
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()

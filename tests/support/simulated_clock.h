@@ -32,6 +32,8 @@ class SimulatedClock final : public Clock {
     wall_ += d;
     steady_ += d;
   }
+  // Like sleep_for: a wait in simulated time passes at once.
+  void wait_for(CondVar&, MutexLock&, std::chrono::milliseconds d) override { sleep_for(d); }
   void advance(std::chrono::milliseconds d) {
     ps::MutexLock lock(mu_);
     wall_ += d;

@@ -48,7 +48,7 @@ BOOST_AUTO_TEST_CASE(periodic_evaluation_counts_and_auto_promotes_only_tiers_wit
   ServeEvents events(metrics, log, nullptr);
   int woken = 0;
   TierChangeServiceDeps deps{pool, settings, clock, events};
-  deps.on_committed = [&] { ++woken; };
+  deps.on_committed = [&](std::string_view) { ++woken; };
   TierChangeService tier_changes(deps, DesiredState::create(RolesConfig{}, "approle").value());
   Evaluator evaluator(pool, settings, tier_changes, clock, log, events);
 
