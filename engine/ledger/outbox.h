@@ -161,6 +161,9 @@ struct PushOutcome {
   std::int64_t generation = 0;  // the claim's
   bool wrote = false;           // a write request was sent (it may have landed even if it failed)
   std::vector<std::string> policies_on_role;
+  // synced: when the read that verified it returned; it becomes the row's synced_at (finish's
+  // `now` when unset).
+  std::optional<WallTime> verified_at;
   std::optional<std::string> error_code;
   std::optional<std::string> message;
   WallTime next_attempt_at;

@@ -95,7 +95,7 @@ Status apply(sqlite::Connection& conn, const PushOutcome& o, const std::string& 
     case PushOutcome::Kind::synced:
       sql = "UPDATE sidecar_outbox SET state = 'synced', synced_generation = generation, "
             "attempts = 0, error_code = NULL, last_error = NULL, pending_since_ms = NULL, "
-            "lease_owner = NULL, lease_until_ms = NULL, synced_at = ?3, updated_at = ?3 "
+            "lease_owner = NULL, lease_until_ms = NULL, synced_at = ?8, updated_at = ?3 "
             "WHERE agent_id = ?1 AND revision = ?2";
       break;
     case PushOutcome::Kind::retry:
@@ -117,6 +117,9 @@ Status apply(sqlite::Connection& conn, const PushOutcome& o, const std::string& 
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, std::string_view(o.agent_id)).bind(2, o.revision);
   if (o.kind != PushOutcome::Kind::released) stmt->bind(3, std::string_view(now_iso));
+  const std::string verified_iso =
+      o.verified_at ? format_isoformat_utc(*o.verified_at) : now_iso;
+  if (o.kind == PushOutcome::Kind::synced) stmt->bind(8, std::string_view(verified_iso));
   if (o.kind == PushOutcome::Kind::retry || o.kind == PushOutcome::Kind::parked) {
     stmt->bind(4, std::int64_t{o.count_attempt ? 1 : 0});
     if (o.kind == PushOutcome::Kind::retry) stmt->bind(5, to_unix_ms(o.next_attempt_at));

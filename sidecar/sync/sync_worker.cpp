@@ -241,6 +241,7 @@ PushOutcome SyncWorker::verify(const engine::OutboxRow& row, const vault::RoleNa
   }
   o.kind = PushOutcome::Kind::synced;
   o.policies_on_role = canonical(**back);
+  o.verified_at = clock_.wall_now();
   return o;
 }
 
@@ -285,6 +286,7 @@ PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
       o.kind = PushOutcome::Kind::synced;
       o.error_code.reset();
       o.policies_on_role = target;
+      o.verified_at = clock_.wall_now();
       return o;
     }
   }

@@ -178,3 +178,23 @@ EOF
   t0=$(now); run --db "$big" --config "$work/detect-big.json" reconcile; t1=$(now)
   echo "reconcile $n_big roles: $(elapsed "$t0" "$t1") s ($(tail -1 "$work/last.out"))"
 fi
+
+echo "== freeze: $n agents at tier 1; freeze --all, then sync ($workers workers) at $write_ms ms per write, serialised"
+"$python" - "$db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE agent_metrics SET current_tier = 1")  # the platform's state before the freeze
+c.commit()
+PY
+write_config "$work/freeze.json" true t0-observer-frz "$workers"
+run --db "$db" --config "$work/freeze.json" reconcile  # drift correct: every role to tier 1
+run --db "$db" --config "$work/freeze.json" sync
+set_latency "$write_ms" true
+t0=$(now)
+run --db "$db" --config "$work/freeze.json" freeze --all --reason "bench" --by bench
+run --db "$db" --config "$work/freeze.json" sync
+t1=$(now)
+set_latency 0 false
+grep -q "Synced $n agents" "$work/last.out" || { cat "$work/last.out"; exit 1; }
+echo "freeze of $n agents applied in Vault (policies, then the secret-id revocation step):" \
+     "$(elapsed "$t0" "$t1") s ($(tr '\n' ' ' <"$work/last.out"))"
