@@ -59,7 +59,10 @@ tcp::socket& lowest(TlsStream& s) { return s.next_layer(); }
 // Bytes a read may bring beyond the head cap (the buffer's limit is the cap plus this).
 constexpr std::size_t kReadSlack = 16384;
 
-enum class Phase { handshake, idle, head, body, handling, writing, closed };
+enum class Phase { handshake, idle, head, body, handling, writing, shutting_down, closed };
+
+// How long a close_notify may take to leave; a peer that does not take it in time is cut.
+constexpr std::chrono::seconds kShutdownBound{1};
 
 class SessionBase {
  public:
@@ -119,7 +122,8 @@ class Listener::Impl {
  private:
   void accept();
   void on_accept(const boost::system::error_code& ec, tcp::socket socket);
-  void refuse(tcp::socket& socket, const std::string& peer, const char* why);
+  // `reason`: max_connections or max_connections_per_peer (the metric label).
+  void refuse(tcp::socket& socket, const std::string& peer, const char* reason);
 
   const ListenerConfig config_;
   const std::shared_ptr<tls::ServerTls> server_tls_;
@@ -168,6 +172,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void read();
   void on_read(const beast::error_code& ec);
   void on_timeout();
+  // Which limit a timeout that just fired was: the phase's deadline, or a read stall.
+  const char* timeout_reason(bool head) const {
+    if (Steady::now() < deadline_) return "read_timeout";
+    return head ? "head_timeout" : "request_timeout";
+  }
   // A body up to this size over max_request_bytes is read and dropped before the 413, so a
   // plain client that writes its whole body first still sees the answer; beyond it, 413 at once.
   std::uint64_t discard_limit() const {
@@ -183,6 +192,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void on_written(const beast::error_code& ec);
   void arm(Steady::time_point at);
   void close();
+  void close_gracefully();
   std::string path() const;
 
   Listener::Impl& server_;
@@ -211,9 +221,9 @@ void Session<Stream>::start() {
     arm(deadline_);
     stream_.async_handshake(asio::ssl::stream_base::server,
                             [self = this->shared_from_this()](const beast::error_code& ec) {
-                              if (ec || self->timed_out_ || self->phase_ == Phase::closed) {
-                                return self->close();
-                              }
+                              if (self->phase_ == Phase::closed) return;
+                              if (self->timed_out_) return self->on_timeout();
+                              if (ec) return self->close();
                               self->phase_ = Phase::head;
                               self->parser_.reset();
                               self->next_request();
@@ -228,7 +238,7 @@ void Session<Stream>::start() {
 // later one's from its first byte (until then the idle deadline applies).
 template <class Stream>
 void Session<Stream>::next_request() {
-  if (server_.stopping() && phase_ == Phase::idle) return close();
+  if (server_.stopping() && phase_ == Phase::idle) return close_gracefully();
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
   parser_->body_limit(discard_limit());
@@ -251,9 +261,10 @@ void Session<Stream>::read() {
 // the body until the message is done.
 template <class Stream>
 void Session<Stream>::on_read(const beast::error_code& ec) {
-  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::closed || phase_ == Phase::shutting_down) return;
   if (timed_out_) return on_timeout();
   if (ec == http::error::header_limit) {
+    server_.routes().refused("header_too_large");
     return answer(refusal(431, "request head larger than " +
                                    std::to_string(config().max_header_bytes) +
                                    " bytes (listener.max_header_bytes)"), true);
@@ -305,6 +316,7 @@ void Session<Stream>::discard_more() {
   stream_.async_read_some(buffer_.prepare(n), [self = this->shared_from_this()](
                                                   const beast::error_code& ec, std::size_t got) {
     if (self->phase_ == Phase::closed) return;
+    if (self->timed_out_) self->server_.routes().refused(self->timeout_reason(false));
     if (ec || self->timed_out_) return self->close();
     self->buffer_.commit(got);
     self->buffer_.consume(got);
@@ -316,11 +328,18 @@ void Session<Stream>::discard_more() {
 template <class Stream>
 void Session<Stream>::on_timeout() {
   if (phase_ == Phase::body) {
+    server_.routes().refused(timeout_reason(false));
     return answer(refusal(400, "malformed request: the request did not arrive whole in time "
                                "(listener.read_timeout_s, listener.request_timeout_s)"),
                   true);
   }
-  close();  // a head or handshake that never came, or an idle kept-alive connection
+  // An idle kept-alive connection: a sound TLS session, ended with a close_notify. A head or
+  // handshake that never came (counted): a client holding on or trickling, just cut.
+  if (phase_ == Phase::idle) return close_gracefully();
+  if (phase_ == Phase::handshake || phase_ == Phase::head) {
+    server_.routes().refused(timeout_reason(true));
+  }
+  close();
 }
 
 // Strict framing, decided by the listener before any body byte is used: exactly one
@@ -341,6 +360,7 @@ std::optional<RouteAnswer> Session<Stream>::check_head() {
     }
   }
   if (fields > static_cast<std::size_t>(config().max_headers)) {
+    server_.routes().refused("too_many_headers");
     return refusal(431, "more than " + std::to_string(config().max_headers) +
                             " header fields (listener.max_headers)");
   }
@@ -425,7 +445,8 @@ void Session<Stream>::on_written(const beast::error_code& ec) {
     in_flight_ = false;
     server_.request_ended();
   }
-  if (ec || timed_out_ || close_after_answer_ || phase_ == Phase::closed) return close();
+  if (ec || timed_out_ || phase_ == Phase::closed) return close();
+  if (close_after_answer_) return close_gracefully();
   ++served_;
   response_.reset();
   phase_ = Phase::idle;
@@ -445,10 +466,8 @@ void Session<Stream>::arm(Steady::time_point at) {
 
 template <class Stream>
 void Session<Stream>::stop_if_idle() {
-  if (phase_ == Phase::handshake || phase_ == Phase::idle ||
-      (phase_ == Phase::head && !in_flight_)) {
-    return close();
-  }
+  if (phase_ == Phase::idle) return close_gracefully();
+  if (phase_ == Phase::handshake || (phase_ == Phase::head && !in_flight_)) return close();
   close_after_answer_ = true;
 }
 
@@ -465,6 +484,29 @@ void Session<Stream>::close() {
   auto& socket = lowest(stream_);
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
+}
+
+// Ends a connection whose TLS session is sound (after its last answer, or idle): our
+// close_notify, then the socket, so the client can tell a complete answer from a cut one. Only
+// ours is sent (marking the peer's as received makes SSL_shutdown finish at once): waiting for
+// the peer's, which TLS does not require of the side that closes, would let a client hold the
+// connection or make us read what a flooding one still sends. The write is bounded by
+// kShutdownBound on the connection's timer; it never blocks the IO thread.
+template <class Stream>
+void Session<Stream>::close_gracefully() {
+  if constexpr (std::is_same_v<Stream, TlsStream>) {
+    if (phase_ == Phase::closed || phase_ == Phase::shutting_down) return;
+    phase_ = Phase::shutting_down;
+    timed_out_ = false;
+    beast::error_code ignored;
+    lowest(stream_).cancel(ignored);  // an idle connection's pending read: nothing more is read
+    ::SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
+    arm(Steady::now() + kShutdownBound);
+    stream_.async_shutdown(
+        [self = this->shared_from_this()](const beast::error_code&) { self->close(); });
+  } else {
+    close();
+  }
 }
 
 template <class Stream>
@@ -532,9 +574,9 @@ void Listener::Impl::on_accept(const boost::system::error_code& ec, tcp::socket 
     return;
   }
   if (sessions_.size() >= static_cast<std::size_t>(config_.max_connections)) {
-    refuse(socket, peer, "listener.max_connections");
+    refuse(socket, peer, "max_connections");
   } else if (per_peer_[peer] >= static_cast<std::size_t>(config_.max_connections_per_peer)) {
-    refuse(socket, peer, "listener.max_connections_per_peer");
+    refuse(socket, peer, "max_connections_per_peer");
   } else {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
@@ -551,7 +593,7 @@ void Listener::Impl::on_accept(const boost::system::error_code& ec, tcp::socket 
   accept();
 }
 
-void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const char* why) {
+void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const char* reason) {
   boost::system::error_code ignored;
   if (!ssl_) {
     // Plain HTTP: a best-effort 503 that never blocks the IO thread.
@@ -564,8 +606,10 @@ void Listener::Impl::refuse(tcp::socket& socket, const std::string& peer, const 
   }
   socket.shutdown(tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
+  routes_.refused(reason);
   if (log_.enabled(LogLevel::debug)) {
-    log_.debug("http.refused", "connection refused at accept", {{"remote", peer}, {"limit", why}});
+    log_.debug("http.refused", "connection refused at accept",
+               {{"remote", peer}, {"limit", std::string("listener.") + reason}});
   }
   if (per_peer_[peer] == 0) per_peer_.erase(peer);
 }

@@ -21,6 +21,11 @@
 //    a POST without Content-Length: 411; a Content-Length over max_request_bytes: 413 (up to
 //    4x the limit, at least 1 MiB, the body is read and dropped first, never stored).
 //    Nothing after a refused request is ever parsed as another request.
+// Closing: after an answer, and an idle kept-alive connection, with a TLS close_notify first
+// (ours only, its write bounded by 1 s); a handshake or head that missed its deadline, a failed
+// handshake, a read or write error: the socket is just closed.
+// Closes at accept, by a deadline (not the idle one) and by a header cap are counted through
+// RouteTable::refused (policy_sidecar_listener_refused_total{reason}).
 //
 // Shutdown: stop() closes the listening socket and every connection not in the middle of a
 // request; requests already being read or handled finish, are answered (Connection: close)

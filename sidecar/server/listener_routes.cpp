@@ -200,6 +200,10 @@ RouteAnswer RouteTable::webhook_route(const ParsedRequest& req) const {
   return json_answer(a);
 }
 
+void RouteTable::refused(const char* reason) const {
+  if (routes_.metrics) routes_.metrics->listener_refused.inc({reason});
+}
+
 void RouteTable::finished(const std::string& method, std::string_view path, int status,
                           const std::string& peer) const {
   const std::string route = route_label(path);

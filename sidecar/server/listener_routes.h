@@ -83,6 +83,9 @@ class RouteTable {
                 const std::string& peer) const;
   // 413's message, naming listener.max_request_bytes.
   std::string too_large_message() const;
+  // Counts a connection the listener closed on one of its limits (policy_sidecar_listener_
+  // refused_total); `reason` is one of kListenerRefusalReasons (serve_metrics.h).
+  void refused(const char* reason) const;
 
  private:
   RouteAnswer dispatch(const ParsedRequest& request, const std::string& path,

@@ -86,6 +86,10 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
       retention_deleted(r.counter("policy_sidecar_retention_deleted_total",
                                   "Rows deleted by retention (retention.*), by table.",
                                   {"table"})),
+      listener_refused(r.counter("policy_sidecar_listener_refused_total",
+                                 "Connections the listener closed on a limit before a route saw "
+                                 "the request, by reason.",
+                                 {"reason"})),
       sync_stage_duration(r.histogram(
           "policy_sidecar_sync_stage_duration_seconds",
           "Parts of one synced push: queued (commit to claim), read, write, readback (Vault "
@@ -98,6 +102,7 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
           {"step"},
           {engine::sqlite::kLockWaitBounds.begin(), engine::sqlite::kLockWaitBounds.end()})) {
   build_info.set({version}, 1);
+  for (const char* reason : kListenerRefusalReasons) listener_refused.inc({reason}, 0);
   register_process_metrics(r);
   r.add_collector([this] { mirror_lock_waits(); });
 }

@@ -46,6 +46,7 @@ struct ServeMetrics {
   Gauge& role_collisions;
   Gauge& orphan_roles;
   Counter& retention_deleted;        // {table}
+  Counter& listener_refused;         // {reason}: kListenerRefusalReasons
   // {stage=queued|read|write|readback|finish}: the parts of one synced push (SyncedEvent).
   Histogram& sync_stage_duration;
   // {step=begin_write|commit}: mirrors engine/ledger/lock_waits.h at every scrape.
@@ -54,5 +55,14 @@ struct ServeMetrics {
   // The registry's collector for ledger_lock_wait (runs before every render).
   void mirror_lock_waits();
 };
+
+// The reasons of policy_sidecar_listener_refused_total (each series exists from start-up at 0):
+// connections closed at accept over listener.max_connections / max_connections_per_peer;
+// connections closed because the handshake + head (head_timeout) or the whole request
+// (request_timeout) missed its deadline, or a read stalled (read_timeout); heads refused 431
+// over listener.max_header_bytes (header_too_large) or listener.max_headers (too_many_headers).
+inline constexpr const char* kListenerRefusalReasons[] = {
+    "max_connections", "max_connections_per_peer", "head_timeout", "request_timeout",
+    "read_timeout",    "header_too_large",         "too_many_headers"};
 
 }  // namespace ps::sidecar::server

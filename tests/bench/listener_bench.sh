@@ -4,16 +4,26 @@
 # open from 127.0.0.2-127.0.0.254 (slowloris, silent connects, header floods, trickled
 # handshakes) while forged webhooks arrive at 500/s on kept-alive connections plus 50 new
 # handshakes/s, and a legitimate client on 127.0.0.1 sends signed approvals (10/s, a new TLS
-# connection each). Reports the approval's answer latency p50/p99, the daemon's peak RSS, the
-# audit file's growth and the ledger's changes (outbox rows and deliveries: only the
-# legitimate approvals may add any).
+# connection each, each followed by a health check on another). Reports the approval's and the
+# health check's answer latency p50/p99, the daemon's peak RSS and CPU time, the audit file's
+# growth and the ledger's changes (outbox rows and deliveries: only the legitimate approvals
+# may add any). `listener_bench.sh 30 0 0 0` is the same client without hostile load.
 #
 #   tests/bench/listener_bench.sh [SECONDS=30] [HOSTILE=200] [FORGED_RATE=500] [HANDSHAKES=50]
 #
 # Goal: p99 < 50 ms for the legitimate approval; RSS under the bound in tests/bench/README.md.
+#
+# PS_BUILD_DIR: the build directory (default build/); PS_BENCH_NO_BUILD=1: use it as it is.
+# PS_BENCH_JOURNAL: ledger.journal_mode (default keep, the daemon's default; wal is faster).
+# PS_BENCH_DAEMON_BUILD_DIR: take policy-sidecar and vault-emulator from another build (e.g.
+# one of an older commit, to compare listeners); ps-dev-pki and webhook-load still come from
+# PS_BUILD_DIR. PS_SYSTEM_PYTHON: the python3 to run the generator (default /usr/bin/python3).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PS_BUILD_DIR:-$repo/build}
+daemon_build=${PS_BENCH_DAEMON_BUILD_DIR:-$build}
+python=${PS_SYSTEM_PYTHON:-/usr/bin/python3}
+journal=${PS_BENCH_JOURNAL:-keep}
 seconds=${1:-30} hostile=${2:-200} forged=${3:-500} handshakes=${4:-50}
 [ -n "${PS_BENCH_NO_BUILD:-}" ] || cmake --build "$build" -j2 --target policy-sidecar vault-emulator ps-dev-pki webhook-load >/dev/null
 
@@ -30,15 +40,15 @@ printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
 head -c 24 /dev/urandom | base64 >"$work/api-token"
 chmod 600 "$work/secrets" "$work/api-token"
 
-"$build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
+"$daemon_build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
   --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
 pids+=($!)
-for _ in $(seq 50); do grep -q VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
 vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
 
 cat >"$work/config.json" <<JSON
 {
-  "ledger": {"path": "$work/ledger.db"},
+  "ledger": {"path": "$work/ledger.db", "journal_mode": "$journal"},
   "vault": {"address": "$vault_addr", "ca_cert": "$work/pki/ca.pem"},
   "roles": {"missing_role": "create"},
   "sync": {"rate_limit_per_s": 0, "poll_interval_ms": 1000},
@@ -52,25 +62,48 @@ cat >"$work/config.json" <<JSON
   "log": {"level": "warn"}
 }
 JSON
-VAULT_TOKEN=root "$build/sidecar/policy-sidecar" serve --config "$work/config.json" \
+VAULT_TOKEN=root "$daemon_build/sidecar/policy-sidecar" serve --config "$work/config.json" \
   >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
 pids+=($serve_pid)
-for _ in $(seq 100); do grep -q POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -qs POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
 url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
 [ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
 port=${url##*:}
 
 count() { sqlite3 "$work/ledger.db" "SELECT (SELECT count(*) FROM sidecar_outbox) || ' ' || (SELECT count(*) FROM sidecar_webhook_deliveries)"; }
 audit_size() { stat -c %s "$work/audit.jsonl" 2>/dev/null || echo 0; }
+audit_lines() { cat "$work/audit.jsonl" 2>/dev/null | wc -l; }
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$serve_pid/status"; }
+# utime + stime of the daemon in clock ticks (fields 14 and 15 after the command name).
+cpu_ticks() { sed 's/^.*) //' "/proc/$serve_pid/stat" | awk '{print $12 + $13}'; }
+# The start-up reconcile's audit records before the baseline: wait until the file stops growing.
+prev=-1
+for _ in $(seq 40); do cur=$(audit_size); [ "$cur" = "$prev" ] && [ "$cur" != 0 ] && break; prev=$cur; sleep 0.5; done
+echo "daemon: $daemon_build/sidecar/policy-sidecar, ledger.journal_mode $journal"
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "before: rss ${rss_before:=$(rss)} kB, audit $(audit_size) bytes, outbox+deliveries $(count)"
-audit_before=$(audit_size)
-python3 "$repo/tests/bench/listener_hostile.py" --port "$port" --ca "$work/pki/ca.pem" \
-  --secrets "$work/secrets" --pid "$serve_pid" --duration "$seconds" --hostile "$hostile" \
-  --forged-rate "$forged" --handshake-rate "$handshakes" 2>"$work/generator.log" | tee "$work/result.json"
-echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count)"
-echo "legitimate approvals answered 200: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["legit_statuses"].get("200", 0))' "$work/result.json")"
-echo "audit lines by event:"
-grep -o '"event":"[a-z_.]*"' "$work/audit.jsonl" | sort | uniq -c | sed 's/^/  /' || true
+audit_before=$(audit_size) audit_lines_before=$(audit_lines) count_before=$(count) cpu_before=$(cpu_ticks) wall_before=$(date +%s.%N)
+echo "before: rss $(rss) kB, audit $audit_before bytes, outbox+deliveries $count_before"
+gen_status=0
+timeout $((seconds + 240)) "$python" "$repo/tests/bench/listener_hostile.py" --port "$port" \
+  --ca "$work/pki/ca.pem" --secrets "$work/secrets" --pid "$serve_pid" --duration "$seconds" \
+  --hostile "$hostile" --forged-rate "$forged" --handshake-rate "$handshakes" \
+  >"$work/result.json" 2>"$work/generator.log" || gen_status=$?
+cat "$work/result.json"
+echo "generator exit status: $gen_status"
+awk -v t="$(( $(cpu_ticks) - cpu_before ))" -v hz="$(getconf CLK_TCK)" -v w0="$wall_before" -v w1="$(date +%s.%N)" \
+  'BEGIN { printf "daemon CPU: %.1f s over %.1f s of wall time (%.0f%% of one core)\n", t / hz, w1 - w0, 100 * t / hz / (w1 - w0) }'
+echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count) (before: $count_before)"
+"$python" "$repo/tests/bench/listener_hostile.py" --summary "$work/result.json" || true
+# The daemon's own view: connections its listener refused, and the approvals' time inside it
+# (request read -> answer ready; cumulative buckets, seconds).
+curl -s --max-time 10 --cacert "$work/pki/ca.pem" -H "Authorization: Bearer $(cat "$work/api-token")" \
+  "$url/metrics" >"$work/metrics.txt" || true
+grep '^policy_sidecar_listener_refused_total' "$work/metrics.txt" | sed 's/^/  /' || true
+buckets=$(grep '^policy_sidecar_webhook_duration_seconds_bucket{outcome="decided"' "$work/metrics.txt" |
+  sed 's/.*le="\([^"]*\)"} \(.*\)/\1:\2/' | paste -sd' ' || true)
+[ -z "$buckets" ] || echo "  approvals inside the daemon, le:count $buckets"
+[ -s "$work/metrics.txt" ] || echo "  (no answer from /metrics)"
+echo "audit lines written during the generator's run (warm-up included), by event:"
+tail -n +$((audit_lines_before + 1)) "$work/audit.jsonl" | grep -o '"event":"[a-z_.]*"' | sort | uniq -c | sed 's/^/  /' || true
+exit "$gen_status"

@@ -116,6 +116,14 @@ class TlsClient {
     }
   }
 
+  // Reads until the server closes the connection (or the 15 s receive timeout): true when it
+  // closed with a TLS close_notify (SSL_read 0, SSL_ERROR_ZERO_RETURN) and sent nothing else.
+  bool closed_with_close_notify() {
+    char buf[256];
+    const int n = SSL_read(ssl_, buf, sizeof buf);
+    return n == 0 && SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN;
+  }
+
   // One more byte of a request; false once the server has closed the connection (or answered).
   bool send_byte(char c) {
     if (!socket_.open_and_silent()) return false;
@@ -176,6 +184,12 @@ TlsClient::Flood TlsClient::flood(const std::string& head, const std::string& li
 
 std::string loopback(int host) { return "127.0.0." + std::to_string(host); }
 
+// The policy_sidecar_listener_refused_total series of `reason`; -1 when absent (every reason
+// has a series from start-up).
+double refused(ServeEnv& env, const std::string& reason) {
+  return env.metric("policy_sidecar_listener_refused_total{reason=\"" + reason + "\"}").value_or(-1);
+}
+
 // Timeouts far above anything the tests wait for, so only a cap (or the deadline a test sets
 // low) closes a connection. PS_LISTENER_TEST_OLD_KEYS=1 leaves out the keys the cpp-httplib
 // listener did not know, to run these tests against it (see the commit that added them).
@@ -208,6 +222,8 @@ BOOST_AUTO_TEST_CASE(a_header_flood_gets_431_and_is_closed_before_the_flood_is_r
   // reads at most the head cap (16 KiB) plus one read.
   BOOST_TEST(f.written < kFlood / 2, "written " << f.written);
   BOOST_TEST(env.get("/v1/sys/health").status == 200);
+  BOOST_TEST(refused(env, "header_too_large") == 1.0);
+  BOOST_TEST(refused(env, "too_many_headers") == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(too_many_header_fields_get_431_and_close) {
@@ -218,6 +234,9 @@ BOOST_AUTO_TEST_CASE(too_many_header_fields_get_431_and_close) {
   const auto c = env.wait_for_close(head + "\r\n", 15s);
   BOOST_TEST(c.received.rfind("HTTP/1.1 431", 0) == 0u, c.received.substr(0, 200));
   BOOST_TEST(c.closed);
+  BOOST_TEST(c.close_notify);
+  BOOST_TEST(refused(env, "too_many_headers") == 1.0);
+  BOOST_TEST(refused(env, "header_too_large") == 0.0);
 }
 
 // Finding 3: with one thread per connection (32), 40 silent connects delayed a health check by
@@ -262,6 +281,7 @@ BOOST_AUTO_TEST_CASE(connections_over_the_per_peer_cap_are_closed_at_accept) {
   ServeEnv env;
   env.start_serve(env.write_config(patient_listener()));
   constexpr int kPerPeerDefault = 64;  // listener.max_connections_per_peer
+  BOOST_TEST(refused(env, "max_connections_per_peer") == 0.0);
   std::vector<std::unique_ptr<Socket>> held;
   for (int i = 0; i < kPerPeerDefault; ++i) {
     held.push_back(std::make_unique<Socket>(loopback(5), env.port()));
@@ -278,6 +298,8 @@ BOOST_AUTO_TEST_CASE(connections_over_the_per_peer_cap_are_closed_at_accept) {
   BOOST_REQUIRE(other.connected());
   BOOST_TEST(other.exchange("GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0u);
   BOOST_TEST(env.get("/v1/sys/health").status == 200);
+  BOOST_TEST(refused(env, "max_connections_per_peer") == 1.0);
+  BOOST_TEST(refused(env, "max_connections") == 0.0);
 }
 
 BOOST_AUTO_TEST_CASE(connections_over_the_total_cap_are_closed_at_accept) {
@@ -286,6 +308,7 @@ BOOST_AUTO_TEST_CASE(connections_over_the_total_cap_are_closed_at_accept) {
   config["listener"]["max_connections"] = 8;
   config["listener"]["max_connections_per_peer"] = 4;
   env.start_serve(env.write_config(config));
+  BOOST_TEST(refused(env, "max_connections") == 0.0);
   std::vector<std::unique_ptr<Socket>> held;
   for (int i = 0; i < 8; ++i) {
     held.push_back(std::make_unique<Socket>(loopback(10 + i), env.port()));
@@ -299,6 +322,9 @@ BOOST_AUTO_TEST_CASE(connections_over_the_total_cap_are_closed_at_accept) {
   BOOST_TEST(open == 8);
   held.clear();  // room again: served
   BOOST_TEST(ServeEnv::eventually([&] { return env.get("/v1/sys/health").status == 200; }));
+  // At least the one above; a health check racing the server's closes may add more.
+  BOOST_TEST(refused(env, "max_connections") >= 1.0);
+  BOOST_TEST(refused(env, "max_connections_per_peer") == 0.0);
 }
 
 // The deadline is for the whole head: a client sending a byte well inside each read timeout
@@ -318,6 +344,50 @@ BOOST_AUTO_TEST_CASE(a_client_trickling_its_head_is_closed_at_the_head_deadline)
     std::this_thread::sleep_for(50ms);
   }
   BOOST_TEST(closed, "still open after trickling " << head.size() << " bytes over ~10 s");
+  BOOST_TEST(refused(env, "head_timeout") == 1.0);
+  BOOST_TEST(refused(env, "read_timeout") == 0.0);
+}
+
+// Each deadline that closes a connection is counted under its own reason: a handshake that
+// never starts (head_timeout), a head that stalls (read_timeout), a body trickled past the
+// request deadline (request_timeout, answered 400).
+BOOST_AUTO_TEST_CASE(connections_closed_by_a_deadline_are_counted_by_reason) {
+  ServeEnv env;
+  nlohmann::json config = patient_listener();
+  config["listener"]["head_timeout_s"] = 3;
+  config["listener"]["request_timeout_s"] = 5;
+  config["listener"]["read_timeout_s"] = 1;
+  env.start_serve(env.write_config(config));
+  for (const char* reason : {"head_timeout", "read_timeout", "request_timeout"}) {
+    BOOST_TEST(refused(env, reason) == 0.0, reason);
+  }
+
+  Socket silent(loopback(2), env.port());
+  BOOST_REQUIRE(silent.fd() >= 0);
+  BOOST_TEST(silent.closed_by_server());
+  BOOST_TEST(refused(env, "head_timeout") == 1.0);
+
+  TlsClient stalled(loopback(3), env.port(), env.ca());
+  BOOST_REQUIRE(stalled.connected());
+  BOOST_REQUIRE(stalled.send_byte('G'));
+  BOOST_TEST(stalled.socket().closed_by_server());
+  BOOST_TEST(refused(env, "read_timeout") == 1.0);
+
+  TlsClient trickling(loopback(4), env.port(), env.ca());
+  BOOST_REQUIRE(trickling.connected());
+  const std::string head =
+      "POST /v1/webhooks/approval HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000\r\n\r\n";
+  for (char ch : head) BOOST_REQUIRE(trickling.send_byte(ch));
+  bool answered = false;
+  for (int i = 0; i < 100 && !answered; ++i) {  // 20 s at most; the deadline is 5 s
+    std::this_thread::sleep_for(200ms);
+    answered = !trickling.send_byte(' ');
+  }
+  BOOST_TEST(answered, "the trickled body was neither answered nor closed");
+  BOOST_TEST(refused(env, "request_timeout") == 1.0);
+  BOOST_TEST(refused(env, "head_timeout") == 1.0);
+  BOOST_TEST(refused(env, "read_timeout") == 1.0);
 }
 
 // Finding 9: the listener frames requests itself; anything ambiguous is 400 and the
@@ -342,9 +412,45 @@ BOOST_AUTO_TEST_CASE(ambiguous_framing_gets_400_and_the_connection_closed) {
     const auto c = env.wait_for_close(start + rest + smuggled, 15s);
     BOOST_TEST(c.received.rfind("HTTP/1.1 400", 0) == 0u, name << ": " << c.received.substr(0, 120));
     BOOST_TEST(c.closed, name);
+    BOOST_TEST(c.close_notify, name << ": closed without a TLS close_notify");
     BOOST_TEST(c.received.find("HTTP/1.1", 1) == std::string::npos, name << ": a second answer");
   }
   BOOST_TEST(env.get("/v1/sys/health").status == 200);
+}
+
+// A connection the server ends after an answer ends with a TLS close_notify (SSL_read returns 0
+// with SSL_ERROR_ZERO_RETURN), so a client can tell a complete answer from a cut one: here after
+// a 400 for bad framing and after a request that asked for Connection: close.
+BOOST_AUTO_TEST_CASE(connections_closed_after_an_answer_end_with_a_tls_close_notify) {
+  ServeEnv env;
+  env.start_serve(env.write_config(patient_listener()));
+  const auto bad = env.wait_for_close(
+      "POST /v1/webhooks/approval HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: +5\r\n\r\nhello",
+      15s);
+  BOOST_TEST(bad.received.rfind("HTTP/1.1 400", 0) == 0u, bad.received.substr(0, 120));
+  BOOST_TEST(bad.closed);
+  BOOST_TEST(bad.close_notify);
+  const auto done = env.wait_for_close(
+      "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 15s);
+  BOOST_TEST(done.received.rfind("HTTP/1.1 200", 0) == 0u, done.received.substr(0, 120));
+  BOOST_TEST(done.closed);
+  BOOST_TEST(done.close_notify);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_kept_alive_connection_is_closed_with_a_tls_close_notify) {
+  ServeEnv env;
+  nlohmann::json config = patient_listener();
+  config["listener"]["idle_timeout_s"] = 1;
+  env.start_serve(env.write_config(config));
+  TlsClient c(loopback(2), env.port(), env.ca());
+  BOOST_REQUIRE(c.connected());
+  BOOST_REQUIRE(c.exchange("GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 200", 0) == 0u);
+  BOOST_TEST(c.closed_with_close_notify());
+  // Not a refusal: the idle close is not counted.
+  for (const char* reason : {"head_timeout", "read_timeout", "request_timeout"}) {
+    BOOST_TEST(refused(env, reason) == 0.0, reason);
+  }
 }
 
 // Far over listener.max_request_bytes (64 KiB): 413 at once, the body unread. Somewhat over
@@ -358,6 +464,7 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_gets_413_and_close) {
   const auto far = env.wait_for_close(head + "Content-Length: 2097152\r\n\r\n{", 15s);
   BOOST_TEST(far.received.rfind("HTTP/1.1 413", 0) == 0u, far.received.substr(0, 120));
   BOOST_TEST(far.closed);
+  BOOST_TEST(far.close_notify);
   const auto near = env.wait_for_close(
       head + "Content-Length: 70000\r\n\r\n" + std::string(70000, ' ') + "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n",
       15s);

@@ -333,7 +333,8 @@ ServeEnv::Closed ServeEnv::wait_for_close(const std::string& bytes,
     }
     const int err = SSL_get_error(c.ssl, n);
     if (err == SSL_ERROR_ZERO_RETURN) {
-      out.closed = true;  // close_notify
+      out.closed = true;
+      out.close_notify = n == 0;
       break;
     }
     if (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK) {

@@ -101,6 +101,7 @@ class ServeEnv {
   // `limit` (false: still open when the limit passed).
   struct Closed {
     bool closed = false;
+    bool close_notify = false;  // closed with a TLS close_notify (SSL_ERROR_ZERO_RETURN)
     std::string received;
   };
   Closed wait_for_close(const std::string& bytes, std::chrono::milliseconds limit);

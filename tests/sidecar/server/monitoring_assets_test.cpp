@@ -114,7 +114,8 @@ BOOST_AUTO_TEST_CASE(the_exposition_has_the_daemon_and_process_families) {
   for (const char* name :
        {"policy_sidecar_revocations_total", "policy_sidecar_violations_total",
         "policy_sidecar_revocation_steps_total", "policy_sidecar_frozen",
-        "policy_sidecar_orphan_roles", "process_cpu_seconds_total",
+        "policy_sidecar_orphan_roles", "policy_sidecar_listener_refused_total",
+        "process_cpu_seconds_total",
         "process_resident_memory_bytes", "process_start_time_seconds", "process_open_fds",
         "process_max_fds", "process_virtual_memory_bytes"}) {
     BOOST_TEST(r.exp.types.count(name) == 1u, name);
