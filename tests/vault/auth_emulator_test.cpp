@@ -128,13 +128,13 @@ BOOST_FIXTURE_TEST_CASE(the_renewal_loop_renews_the_token_through_vault, AuthSes
 
 BOOST_FIXTURE_TEST_CASE(a_token_file_is_reread_after_vault_rejects_its_token, EmulatorFixture) {
   emu->put_policy("sidecar", kSidecarPolicy);
-  auto [role_id, secret_id] =
-      emu->make_approle(dir, "policy-sidecar", {{"token_policies", {"sidecar"}}});
+  // A plain variable, not a structured binding: clang 14 cannot capture bindings in a lambda.
+  const auto approle = emu->make_approle(dir, "policy-sidecar", {{"token_policies", {"sidecar"}}});
   auto root = root_client();
   BOOST_REQUIRE(root->write_role(role("agent-1"), RoleSpec{}).ok());
   // Stand in for Vault Agent: log in and write the bare token to the sink file.
   auto agent_login = [&] {
-    auto a = root->approle_login(Secret(role_id), Secret(secret_id));
+    auto a = root->approle_login(Secret(approle.first), Secret(approle.second));
     BOOST_REQUIRE(a.ok());
     return a->client_token.reveal();
   };
@@ -158,7 +158,7 @@ BOOST_FIXTURE_TEST_CASE(a_token_file_is_reread_after_vault_rejects_its_token, Em
   BOOST_REQUIRE_MESSAGE(r.ok(), (r.ok() ? std::string() : r.error().describe()));
   BOOST_TEST(vault->auth->status().generation == 2u);
   BOOST_TEST(waits.sleeps().empty());
-  BOOST_TEST(logs.find_any({first, role_id, secret_id}).empty());
+  BOOST_TEST(logs.find_any({first, approle.first, approle.second}).empty());
 }
 
 struct SessionOnSimulatedClock {

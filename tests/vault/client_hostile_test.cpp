@@ -4,8 +4,9 @@
 // or streamed without one).
 //
 // No timing is asserted. Each trickling peer has far more to send than the injected deadline
-// (200 ms) lets it, and would finish on its own after seconds; the tests assert the outcome:
-// the call returned a retryable `timeout` while the peer still had bytes left to trickle
+// (200 ms; 2 s where a later call must succeed) lets it, and would finish on its own after
+// seconds; the tests assert the outcome: the call returned a retryable `timeout` while the
+// peer still had bytes left to trickle
 // (before the fix the call waited for the peer and then succeeded or failed otherwise).
 #include <boost/test/unit_test.hpp>
 
@@ -219,17 +220,28 @@ BOOST_FIXTURE_TEST_CASE(a_body_trickled_over_tls_is_cut_at_the_deadline_and_the_
           return true;
         });
   });
-  auto c = client(server.port(), /*tls=*/true);
+  // A longer deadline than the other trickle tests (still less than half the trickle): the
+  // call after the cut must get a fresh TLS handshake and its answer within it, which 200 ms
+  // does not always allow on a loaded machine (a sanitizer build beside other suites).
+  auto c = client(server.port(), /*tls=*/true,
+                  [](VaultConfig& cfg) { cfg.request_timeout = milliseconds{2000}; });
   auto r = c->list_roles();
   const bool finished_when_returned = trickle_done.load();
   require_deadline_error(r);
   BOOST_TEST(!finished_when_returned);
   BOOST_TEST(trickled.load() < body.size());
-  // The cut connection is not reused: the next call opens a new one and succeeds.
+  // The cut connection is not reused: each later call opens a new one, and one succeeds. (A
+  // later call that still misses its deadline on a very busy machine fails as a deadline too,
+  // and the next tries again on another new connection.)
   auto next = c->list_roles();
-  BOOST_REQUIRE(next.ok());
+  std::uint64_t later_calls = 1;
+  while (!next.ok() && to_string(next.error().code) == "timeout" && later_calls < 5) {
+    next = c->list_roles();
+    ++later_calls;
+  }
+  BOOST_REQUIRE_MESSAGE(next.ok(), (next.ok() ? "" : next.error().describe()));
   BOOST_TEST(next->size() == 1u);
-  BOOST_TEST(c->connections_opened() == 2u);
+  BOOST_TEST(c->connections_opened() == 1u + later_calls);
 }
 
 BOOST_FIXTURE_TEST_CASE(an_answer_declared_larger_than_the_cap_is_refused_unread,

@@ -456,12 +456,18 @@ void Server::serve(int fd, std::string peer) {
     ps::MutexLock lock(mu_);
     open_fds_.erase(fd);
     close(fd);
-    --active_;
-    idle_.notify_all();
   };
-  Connection conn(fd, SSL_new(ctx_), std::move(peer), emu_, options_, log_, stopping_, release,
-                  commits_);
-  if (conn.handshake(errors_)) conn.serve_all();
+  {
+    Connection conn(fd, SSL_new(ctx_), std::move(peer), emu_, options_, log_, stopping_,
+                    release, commits_);
+    if (conn.handshake(errors_)) conn.serve_all();
+  }
+  // Counted out only here, not when the connection is released: its last request settles
+  // after that (Emulator::request_settled), and stop() returning lets main destroy the
+  // Emulator, so no connection thread may still be inside it then.
+  ps::MutexLock lock(mu_);
+  --active_;
+  idle_.notify_all();
 }
 
 }  // namespace ps::vault::emulator
