@@ -141,6 +141,11 @@ struct ClaimRequest {
   // behind by a failed finish() are free), or held by a dead owner.
   bool lease_free(const std::optional<std::string>& owner, std::optional<std::int64_t> until_ms,
                   std::int64_t now_ms) const;
+  // For claim_due implementations: steps `scan` (columns 1-3: lease_owner, lease_until_ms,
+  // agent_id; column 0 is the caller's key) and calls `take` for each row this request may
+  // claim (lease free, agent in its partition), up to `limit` rows.
+  Status choose(sqlite::Statement& scan,
+                const std::function<void(const sqlite::Statement&)>& take) const;
 };
 
 // A stable partition of an agent id (FNV-1a over the ASCII-lowercased id, so ids that share a

@@ -151,27 +151,38 @@ bool ClaimRequest::lease_free(const std::optional<std::string>& lease_owner,
          (owner_is_dead && owner_is_dead(*lease_owner));
 }
 
+Status ClaimRequest::choose(sqlite::Statement& scan,
+                            const std::function<void(const sqlite::Statement&)>& take) const {
+  const std::int64_t now_ms = to_unix_ms(now);
+  std::int64_t chosen = 0;
+  while (chosen < limit) {
+    auto has = scan.step();
+    if (!has.ok()) return has.status();
+    if (!*has) break;
+    if (lease_free(scan.column_optional_text(1), scan.column_optional_int(2), now_ms) &&
+        takes(scan.column_text(3))) {
+      take(scan);
+      ++chosen;
+    }
+  }
+  return Status::success();
+}
+
 // The agents `request` may claim now, in claim order. Collected before any update, so the
 // scan's cursor is never open while its table changes.
 Result<std::vector<std::string>> Outbox::claimable(const ClaimRequest& request) {
-  const std::int64_t now_ms = to_unix_ms(request.now);
-  std::vector<std::string> chosen;
   auto scan = conn_->prepare(
-      "SELECT agent_id, lease_owner, lease_until_ms FROM sidecar_outbox "
+      "SELECT agent_id, lease_owner, lease_until_ms, agent_id FROM sidecar_outbox "
       "WHERE state = 'pending' AND next_attempt_ms <= ?1 "
       // Exactly the index's order (ties: insertion order), so no sort of every pending row
       // per claim: the scan stops after `limit` free rows.
       "ORDER BY priority, changed_ms");
   if (!scan.ok()) return scan.status();
-  scan->bind(1, now_ms);
-  while (static_cast<std::int64_t>(chosen.size()) < request.limit) {
-    auto has = scan->step();
-    if (!has.ok()) return has.status();
-    if (!*has) break;
-    const bool free = request.lease_free(scan->column_optional_text(1),
-                                         scan->column_optional_int(2), now_ms);
-    if (free && request.takes(scan->column_text(0))) chosen.emplace_back(scan->column_text(0));
-  }
+  scan->bind(1, to_unix_ms(request.now));
+  std::vector<std::string> chosen;
+  Status s = request.choose(
+      *scan, [&](const sqlite::Statement& row) { chosen.emplace_back(row.column_text(0)); });
+  if (!s.ok()) return s;
   return chosen;
 }
 

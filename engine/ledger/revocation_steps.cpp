@@ -111,21 +111,15 @@ Result<std::unique_ptr<RevocationSteps>> RevocationSteps::open(const LedgerOptio
 
 // The steps `request` may claim now, in id order (collected before any update).
 Result<std::vector<std::int64_t>> RevocationSteps::claimable(const ClaimRequest& request) {
-  const std::int64_t now_ms = to_unix_ms(request.now);
-  std::vector<std::int64_t> chosen;
   auto scan = conn_->prepare(
       "SELECT id, lease_owner, lease_until_ms, agent_id FROM sidecar_revocation_steps "
       "WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY id");
   if (!scan.ok()) return scan.status();
-  scan->bind(1, now_ms);
-  while (static_cast<std::int64_t>(chosen.size()) < request.limit) {
-    auto has = scan->step();
-    if (!has.ok()) return has.status();
-    if (!*has) break;
-    const bool free = request.lease_free(scan->column_optional_text(1),
-                                         scan->column_optional_int(2), now_ms);
-    if (free && request.takes(scan->column_text(3))) chosen.push_back(scan->column_int(0));
-  }
+  scan->bind(1, to_unix_ms(request.now));
+  std::vector<std::int64_t> chosen;
+  Status s = request.choose(
+      *scan, [&](const sqlite::Statement& row) { chosen.push_back(row.column_int(0)); });
+  if (!s.ok()) return s;
   return chosen;
 }
 
