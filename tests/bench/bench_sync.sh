@@ -29,6 +29,7 @@ n=${PS_BENCH_SYNC_AGENTS:-10000}
 n_curl=${PS_BENCH_CURL_AGENTS:-1000}
 n_big=${PS_BENCH_RECONCILE_BIG:-100000}
 workers=${PS_BENCH_WORKERS:-16}
+big_readers=${PS_BENCH_RECONCILE_READERS:-4}  # reconcile.concurrency of the big reconcile
 write_ms=${PS_BENCH_WRITE_MS:-5}
 python=${PS_SYSTEM_PYTHON:-/usr/bin/python3}
 sidecar=$build/sidecar/policy-sidecar
@@ -171,11 +172,12 @@ if [ "$n_big" -gt 0 ]; then
   t0=$(now); run --db "$big" --config "$work/setup.json" reconcile
   run --db "$big" --config "$work/setup.json" sync; t1=$(now)
   echo "setup: $n_big roles created by the sidecar in $(elapsed "$t0" "$t1") s"
-  cat >"$work/detect-big.json" <<'EOF'
+  cat >"$work/detect-big.json" <<EOF
 {"sync": {"rate_limit_per_s": 0},
- "reconcile": {"drift_mode": "detect", "concurrency": 4, "page_size": 1000}}
+ "reconcile": {"drift_mode": "detect", "concurrency": $big_readers, "page_size": 1000}}
 EOF
   t0=$(now); run --db "$big" --config "$work/detect-big.json" reconcile; t1=$(now)
+  echo "  ($big_readers readers)"
   echo "reconcile $n_big roles: $(elapsed "$t0" "$t1") s ($(tail -1 "$work/last.out"))"
 fi
 
