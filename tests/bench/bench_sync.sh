@@ -3,7 +3,8 @@
 # vault-emulator over TLS (dev PKI) on 127.0.0.1.
 #
 #   tests/bench/bench_sync.sh            (PS_BENCH_SYNC_AGENTS=10000, PS_BENCH_CURL_AGENTS=1000,
-#                                         PS_BENCH_RECONCILE_BIG=100000; 0 skips the big one)
+#                                         PS_BENCH_RECONCILE_BIG=100000; 0 skips the big one;
+#                                         PS_BENCH_RECONCILE_READERS=4 its readers)
 #
 # Measured, in one run:
 #   sync      `policy-sidecar sync` pushing N agents whose desired list changed, with
