@@ -35,40 +35,9 @@ export PS_UPSTREAM_SCHEMA=$repo/tests/support/reference/upstream-schema.sql
 
 "$build/tls/ps-dev-pki" "$work/pki" >/dev/null
 agents=$(awk -v s="$seconds" 'BEGIN { print int(s * 10) + 50 }')
-"$build/tests/bench/webhook/webhook-load" seed --ledger "$work/ledger.db" --agents "$agents" >/dev/null
-printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
-head -c 24 /dev/urandom | base64 >"$work/api-token"
-chmod 600 "$work/secrets" "$work/api-token"
-
-"$daemon_build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
-  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
-pids+=($!)
-for _ in $(seq 50); do grep -qs VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
-vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
-
-cat >"$work/config.json" <<JSON
-{
-  "ledger": {"path": "$work/ledger.db", "journal_mode": "$journal"},
-  "vault": {"address": "$vault_addr", "ca_cert": "$work/pki/ca.pem"},
-  "roles": {"missing_role": "create"},
-  "sync": {"rate_limit_per_s": 0, "poll_interval_ms": 1000},
-  "reconcile": {"interval_s": 0},
-  "evaluate": {"interval_s": 0},
-  "listener": {"address": "127.0.0.1:0", "tls_cert": "$work/pki/server.pem",
-               "tls_key": "$work/pki/server-key.pem"},
-  "webhook": {"secrets_file": "$work/secrets"},
-  "api": {"token_file": "$work/api-token"},
-  "audit": {"path": "$work/audit.jsonl"},
-  "log": {"level": "warn"}
-}
-JSON
-VAULT_TOKEN=root "$daemon_build/sidecar/policy-sidecar" serve --config "$work/config.json" \
-  >"$work/serve.out" 2>"$work/serve.log" &
-serve_pid=$!
-pids+=($serve_pid)
-for _ in $(seq 100); do grep -qs POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
-url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
-[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
+. "$repo/tests/bench/serve_env.sh"
+bench_seed "$build" "$agents"
+bench_start "$daemon_build" "$journal"
 port=${url##*:}
 
 count() { sqlite3 "$work/ledger.db" "SELECT (SELECT count(*) FROM sidecar_outbox) || ' ' || (SELECT count(*) FROM sidecar_webhook_deliveries)"; }
@@ -96,13 +65,11 @@ awk -v t="$(( $(cpu_ticks) - cpu_before ))" -v hz="$(getconf CLK_TCK)" -v w0="$w
 echo "after: rss $(rss) kB, audit $(audit_size) bytes (+$(( $(audit_size) - audit_before ))), outbox+deliveries $(count) (before: $count_before)"
 "$python" "$repo/tests/bench/listener_hostile.py" --summary "$work/result.json" || true
 # The daemon's own view: connections its listener refused, and the approvals' time inside it
-# (request read -> answer ready; cumulative buckets, seconds).
+# (request read -> answer ready).
 curl -s --max-time 10 --cacert "$work/pki/ca.pem" -H "Authorization: Bearer $(cat "$work/api-token")" \
   "$url/metrics" >"$work/metrics.txt" || true
 grep '^policy_sidecar_listener_refused_total' "$work/metrics.txt" | sed 's/^/  /' || true
-buckets=$(grep '^policy_sidecar_webhook_duration_seconds_bucket{outcome="decided"' "$work/metrics.txt" |
-  sed 's/.*le="\([^"]*\)"} \(.*\)/\1:\2/' | paste -sd' ' || true)
-[ -z "$buckets" ] || echo "  approvals inside the daemon, le:count $buckets"
+python3 "$repo/tests/bench/histogram_summary.py" webhook_duration_seconds <"$work/metrics.txt" || true
 [ -s "$work/metrics.txt" ] || echo "  (no answer from /metrics)"
 echo "audit lines written during the generator's run (warm-up included), by event:"
 tail -n +$((audit_lines_before + 1)) "$work/audit.jsonl" | grep -o '"event":"[a-z_.]*"' | sort | uniq -c | sed 's/^/  /' || true

@@ -25,44 +25,14 @@ trap cleanup EXIT
 export PS_UPSTREAM_SCHEMA=$repo/tests/support/reference/upstream-schema.sql
 
 "$build/tls/ps-dev-pki" "$work/pki" >/dev/null
+. "$repo/tests/bench/serve_env.sh"
 
 # One run on a fresh ledger, emulator and daemon: $1 journal mode.
 run_mode() {
 journal=$1
-rm -f "$work"/ledger.db* "$work"/*.out
 agents=$(awk -v r="$rate" -v s="$seconds" 'BEGIN { print int(r * s) + 10 }')
-"$build/tests/bench/webhook/webhook-load" seed --ledger "$work/ledger.db" --agents "$agents" >/dev/null
-printf 'whsec_%s\n' "$(head -c 32 /dev/urandom | base64)" >"$work/secrets"
-head -c 24 /dev/urandom | base64 >"$work/api-token"
-chmod 600 "$work/secrets" "$work/api-token"
-
-"$build/vault/emulator/vault-emulator" --listen 127.0.0.1:0 --tls-cert "$work/pki/server.pem" \
-  --tls-key "$work/pki/server-key.pem" --dev --dev-root-token root >"$work/emulator.out" 2>"$work/emulator.log" &
-pids+=($!)
-for _ in $(seq 50); do grep -q VAULT_ADDR "$work/emulator.out" && break; sleep 0.1; done
-vault_addr=$(sed -n 's/^VAULT_ADDR=//p' "$work/emulator.out")
-
-cat >"$work/config.json" <<JSON
-{
-  "ledger": {"path": "$work/ledger.db", "journal_mode": "$journal"},
-  "vault": {"address": "$vault_addr", "ca_cert": "$work/pki/ca.pem"},
-  "roles": {"missing_role": "create"},
-  "sync": {"rate_limit_per_s": 0, "poll_interval_ms": 1000},
-  "reconcile": {"interval_s": 0},
-  "evaluate": {"interval_s": 0},
-  "listener": {"address": "127.0.0.1:0", "tls_cert": "$work/pki/server.pem",
-               "tls_key": "$work/pki/server-key.pem"},
-  "webhook": {"secrets_file": "$work/secrets"},
-  "api": {"token_file": "$work/api-token"},
-  "log": {"level": "warn"}
-}
-JSON
-VAULT_TOKEN=root "$build/sidecar/policy-sidecar" serve --config "$work/config.json" \
-  >"$work/serve.out" 2>"$work/serve.log" &
-pids+=($!)
-for _ in $(seq 100); do grep -q POLICY_SIDECAR_ADDR "$work/serve.out" && break; sleep 0.1; done
-url=$(sed -n 's/^POLICY_SIDECAR_ADDR=//p' "$work/serve.out")
-[ -n "$url" ] || { cat "$work/serve.log"; exit 1; }
+bench_seed "$build" "$agents"
+bench_start "$build" "$journal"
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); ledger.journal_mode $journal on $(df -T "$work" | awk 'NR==2 {print $2}')"
 "$build/tests/bench/webhook/webhook-load" run --url "$url" --ca "$work/pki/ca.pem" \
