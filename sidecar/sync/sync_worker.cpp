@@ -184,7 +184,7 @@ bool SyncWorker::hold_lease(const engine::OutboxRow& row) {
   return false;
 }
 
-PushOutcome SyncWorker::lost(const engine::OutboxRow& row) const {
+PushOutcome SyncWorker::released(const engine::OutboxRow& row) const {
   PushOutcome o;
   o.kind = PushOutcome::Kind::released;
   o.agent_id = row.agent_id;
@@ -207,7 +207,7 @@ PushOutcome SyncWorker::create_role(const engine::OutboxRow& row, const vault::R
   spec.token_type = c.token_type;
   if (!c.token_bound_cidrs.empty()) spec.token_bound_cidrs = c.token_bound_cidrs;
   options_.limiter->acquire();
-  if (!hold_lease(row)) return lost(row);
+  if (!hold_lease(row)) return released(row);
   auto created = timed(clock_, stages_.write, [&] { return api().write_role(role, spec); });
   if (!created) return classify_failure(row, created.error(), true, vault_down);
   log_.info("sync.role_created", "created the missing role", row_fields(row));
@@ -291,7 +291,7 @@ PushOutcome SyncWorker::push(const engine::OutboxRow& row, bool* vault_down) {
     }
   }
   options_.limiter->acquire();
-  if (!hold_lease(row)) return lost(row);
+  if (!hold_lease(row)) return released(row);
   auto written =
       timed(clock_, stages_.write, [&] { return api().write_role_policies(*role, target); });
   if (!written) {
@@ -366,6 +366,71 @@ void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
   }
 }
 
+Status SyncWorker::push_batch(const std::vector<engine::OutboxRow>& rows, PassStats& stats,
+                              bool* vault_down) {
+  struct Pushed {
+    std::chrono::milliseconds latency{0};
+    PushStages stages;
+    bool lease_lost = false;
+  };
+  std::vector<PushOutcome> outcomes;
+  outcomes.reserve(rows.size());
+  std::vector<Pushed> pushed(rows.size());
+  bool cut = false;
+  const auto claimed_at = clock_.wall_now();
+  const LeaseBudget budget{options_.vault_request_deadline};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const engine::OutboxRow& row = rows[i];
+    lease_until_ = row.lease_until.value_or(clock_.wall_now() + config_.lease);
+    // The batch is sized to its lease as it runs: a row is started only with time for all of
+    // its requests left (the first always: it has the whole lease).
+    const auto left = lease_until_ - clock_.wall_now();
+    if (i > 0 && !cut && left < budget.before_start(kRequestsPerPush)) {
+      cut = true;
+      log_.info("sync.batch_cut", "the lease is running out; releasing the rest of the batch",
+                {{"released", static_cast<std::int64_t>(rows.size() - i)}});
+    }
+    bool probe_now = false;
+    const bool group_paused = !cut && !pause_->may_push(clock_.steady_now(), this, &probe_now);
+    if (*vault_down || stopping() || cut || group_paused) {
+      *vault_down = *vault_down || group_paused;
+      outcomes.push_back(released(row));
+      continue;
+    }
+    const auto start = clock_.steady_now();
+    lease_lost_ = false;
+    stages_ = {};
+    stages_.queued = std::max(std::chrono::microseconds{0},
+                              std::chrono::duration_cast<std::chrono::microseconds>(
+                                  claimed_at - row.changed_at));
+    outcomes.push_back(push(row, vault_down));
+    pushed[i] = {std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start),
+                 stages_, lease_lost_};
+    if (!*vault_down) leave_pause();
+  }
+  if (options_.checkpoint) options_.checkpoint("sync.before_finish");
+  std::chrono::microseconds finish{0};
+  auto results = timed(clock_, finish, [&] {
+    return outbox_->finish(outcomes, options_.owner, clock_.wall_now());
+  });
+  // On failure the leases stay ours; the next claim of this worker takes the rows again.
+  if (!results.ok()) return results.status();
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (pushed[i].lease_lost) {
+      ++stats.lease_lost;
+      continue;
+    }
+    pushed[i].stages.finish = finish;
+    report(rows[i], outcomes[i], (*results)[i], pushed[i].latency, pushed[i].stages, stats);
+  }
+  since_prune_ += static_cast<std::int64_t>(outcomes.size());
+  if (since_prune_ > kPruneEvery) {
+    since_prune_ = 0;
+    (void)outbox_->prune_history(kHistoryKeep);
+  }
+  return Status::success();
+}
+
 Result<PassStats> SyncWorker::run_once() {
   PassStats stats;
   if (!outbox_) {
@@ -396,76 +461,8 @@ Result<PassStats> SyncWorker::run_once() {
     }
     if (options_.checkpoint) options_.checkpoint("sync.after_claim");
     stats.claimed += static_cast<std::int64_t>(claimed->size());
-
-    std::vector<PushOutcome> outcomes;
-    std::vector<std::chrono::milliseconds> latencies;
-    outcomes.reserve(claimed->size());
     bool vault_down = false;
-    bool cut = false;
-    std::vector<char> lost_rows(claimed->size(), 0);
-    std::vector<PushStages> stages(claimed->size());
-    const auto claimed_at = clock_.wall_now();
-    const LeaseBudget budget{options_.vault_request_deadline};
-    for (std::size_t i = 0; i < claimed->size(); ++i) {
-      const engine::OutboxRow& row = (*claimed)[i];
-      lease_until_ = row.lease_until.value_or(clock_.wall_now() + config_.lease);
-      // The batch is sized to its lease as it runs: a row is started only with time for all of
-      // its requests left (the first always: it has the whole lease).
-      const auto left = lease_until_ - clock_.wall_now();
-      if (i > 0 && !cut && left < budget.before_start(kRequestsPerPush)) {
-        cut = true;
-        log_.info("sync.batch_cut", "the lease is running out; releasing the rest of the batch",
-                  {{"released", static_cast<std::int64_t>(claimed->size() - i)}});
-      }
-      bool probe_now = false;
-      const bool group_paused =
-          !cut && !pause_->may_push(clock_.steady_now(), this, &probe_now);
-      if (vault_down || stopping() || cut || group_paused) {
-        vault_down = vault_down || group_paused;
-        PushOutcome released;
-        released.kind = PushOutcome::Kind::released;
-        released.agent_id = row.agent_id;
-        released.revision = row.revision;
-        released.generation = row.generation;
-        outcomes.push_back(std::move(released));
-        latencies.emplace_back(0);
-        continue;
-      }
-      const auto start = clock_.steady_now();
-      lease_lost_ = false;
-      stages_ = {};
-      stages_.queued = std::max(std::chrono::microseconds{0},
-                                std::chrono::duration_cast<std::chrono::microseconds>(
-                                    claimed_at - row.changed_at));
-      outcomes.push_back(push(row, &vault_down));
-      stages[i] = stages_;
-      lost_rows[i] = lease_lost_ ? 1 : 0;
-      latencies.push_back(
-          std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steady_now() - start));
-      if (!vault_down) leave_pause();
-    }
-    if (options_.checkpoint) options_.checkpoint("sync.before_finish");
-    std::chrono::microseconds finish{0};
-    auto results = timed(clock_, finish, [&] {
-      return outbox_->finish(outcomes, options_.owner, clock_.wall_now());
-    });
-    if (!results.ok()) {
-      // The leases stay ours; the next claim of this worker takes the rows again.
-      return results.status();
-    }
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-      if (lost_rows[i]) {
-        ++stats.lease_lost;
-        continue;
-      }
-      stages[i].finish = finish;
-      report((*claimed)[i], outcomes[i], (*results)[i], latencies[i], stages[i], stats);
-    }
-    since_prune_ += static_cast<std::int64_t>(outcomes.size());
-    if (since_prune_ > kPruneEvery) {
-      since_prune_ = 0;
-      (void)outbox_->prune_history(kHistoryKeep);
-    }
+    if (Status s = push_batch(*claimed, stats, &vault_down); !s.ok()) return s;
     if (vault_down) {
       stats.paused = true;
       break;

@@ -143,7 +143,13 @@ class SyncWorker {
   // Before a Vault write for `row` (see Leases above): true when the claim is still ours.
   // False (lease_lost_ set) when it is lost or the ledger could not say.
   bool hold_lease(const engine::OutboxRow& row);
-  engine::PushOutcome lost(const engine::OutboxRow& row) const;
+  // The row given back unpushed (its lease dropped at finish).
+  engine::PushOutcome released(const engine::OutboxRow& row) const;
+  // One claimed batch: each row pushed in order (or released once the lease runs short, the
+  // group pauses or a stop is asked), then one finish transaction and the reports. Sets
+  // *vault_down when Vault failed as a whole. Errors: the ledger (finish) failed.
+  Status push_batch(const std::vector<engine::OutboxRow>& rows, PassStats& stats,
+                    bool* vault_down);
   engine::PushOutcome classify_failure(const engine::OutboxRow& row, const vault::Error& error,
                                        bool wrote, bool* vault_down);
   engine::PushOutcome create_role(const engine::OutboxRow& row, const vault::RoleName& role,
