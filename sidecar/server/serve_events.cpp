@@ -1,6 +1,6 @@
 #include "sidecar/server/serve_events.h"
 
-#include <tuple>
+#include <chrono>
 
 #include "vault/types.h"
 
@@ -32,16 +32,16 @@ void ServeEvents::audit(std::string_view event, const nlohmann::json& fields) {
 
 void ServeEvents::on_synced(const SyncedEvent& e) {
   metrics_.sync_results.inc({"synced"});
+  const auto observe = [&](const char* stage, std::chrono::microseconds d) {
+    metrics_.sync_stage_duration.observe({stage}, std::chrono::duration<double>(d).count());
+  };
   const PushStages& st = e.stages;
+  observe("queued", st.queued);
   // A request that was not made (no pre-read under roles.exclusive) is not a zero-length one.
-  for (const auto& [stage, d, always] :
-       {std::tuple{"queued", st.queued, true}, std::tuple{"read", st.read, false},
-        std::tuple{"write", st.write, false}, std::tuple{"readback", st.readback, false},
-        std::tuple{"finish", st.finish, true}}) {
-    if (always || d.count() > 0) {
-      metrics_.sync_stage_duration.observe({stage}, std::chrono::duration<double>(d).count());
-    }
-  }
+  if (st.read.count() > 0) observe("read", st.read);
+  if (st.write.count() > 0) observe("write", st.write);
+  if (st.readback.count() > 0) observe("readback", st.readback);
+  observe("finish", st.finish);
 }
 
 void ServeEvents::on_retry_scheduled(const RetryScheduledEvent&) {
