@@ -75,6 +75,17 @@ BOOST_AUTO_TEST_CASE(every_metric_the_monitoring_examples_name_is_on_a_live_scra
   // label carry those labels here (e.g. sync_results{result}, webhook_requests{status}).
   BOOST_TEST(live.labels.at("policy_sidecar_sync_results_total").count("result") == 1u);
   BOOST_TEST(live.labels.at("policy_sidecar_webhook_requests_total").count("status") == 1u);
+  // The synced push left its stages, and the promotion's write transaction its lock waits.
+  for (const char* stage : {"queued", "read", "write", "readback", "finish"}) {
+    const std::string series =
+        std::string("policy_sidecar_sync_stage_duration_seconds_count{stage=\"") + stage + "\"}";
+    BOOST_TEST(env.metric(series).value_or(0) >= 1, series);
+  }
+  for (const char* step : {"begin_write", "commit"}) {
+    const std::string series =
+        std::string("policy_sidecar_ledger_lock_wait_seconds_count{step=\"") + step + "\"}";
+    BOOST_TEST(env.metric(series).value_or(0) >= 1, series);
+  }
   env.stop_serve();
 }
 
