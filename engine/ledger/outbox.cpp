@@ -122,7 +122,7 @@ Status write_desired_state(LedgerTx& tx, const DesiredChange& change, std::int64
       "synced_generation, revision, state, attempts, next_attempt_ms, changed_ms, "
       "pending_since_ms, error_code, last_error, lease_owner, lease_until_ms, created_at, "
       "updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 0, 1, ?7, 0, ?8, ?8, ?8, ?9, ?10, NULL, NULL, ?11, ?11) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, 0, 1, ?7, 0, ?8, ?8, ?8, ?9, ?10, ?12, ?13, ?11, ?11) "
       "ON CONFLICT(agent_id) DO UPDATE SET role = excluded.role, tier = excluded.tier, "
       "policies = excluded.policies, kind = excluded.kind, priority = excluded.priority, "
       "generation = sidecar_outbox.generation + 1, revision = sidecar_outbox.revision + 1, "
@@ -131,6 +131,11 @@ Status write_desired_state(LedgerTx& tx, const DesiredChange& change, std::int64
       "pending_since_ms = CASE WHEN sidecar_outbox.state = 'synced' THEN excluded.changed_ms "
       "  ELSE COALESCE(sidecar_outbox.pending_since_ms, excluded.changed_ms) END, "
       "error_code = excluded.error_code, last_error = excluded.last_error, "
+      // A live lease stays (its push will find the row superseded and release it).
+      "lease_owner = CASE WHEN sidecar_outbox.lease_until_ms > ?8 THEN sidecar_outbox.lease_owner "
+      "  ELSE excluded.lease_owner END, "
+      "lease_until_ms = CASE WHEN sidecar_outbox.lease_until_ms > ?8 "
+      "  THEN sidecar_outbox.lease_until_ms ELSE excluded.lease_until_ms END, "
       "updated_at = excluded.updated_at "
       "RETURNING generation");
   if (!stmt.ok()) return stmt.status();
@@ -149,6 +154,12 @@ Status write_desired_state(LedgerTx& tx, const DesiredChange& change, std::int64
     stmt->bind(9, SqlValue{}).bind(10, SqlValue{});
   }
   stmt->bind(11, std::string_view(at_iso));
+  if (change.lease_owner && !parked) {
+    stmt->bind(12, std::string_view(*change.lease_owner))
+        .bind(13, to_unix_ms(change.lease_until));
+  } else {
+    stmt->bind(12, SqlValue{}).bind(13, SqlValue{});
+  }
   auto row = stmt->step();
   if (!row.ok()) return row.status();
   if (!*row) return {Code::internal, "outbox upsert returned no generation"};

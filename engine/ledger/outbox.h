@@ -80,6 +80,11 @@ struct DesiredChange {
   // Why the row is parked when `problem` is set: invalid_role_name (no role), role_collision
   // (the role is shared with an agent at a lower tier; `policies` are then that tier's).
   std::string problem_code = "invalid_role_name";
+  // Hand-off: the row is written leased to this owner (the in-process worker that will push
+  // it) until lease_until, so that worker takes it without a claim transaction. Only when the
+  // row is not under a live lease already and not parked; otherwise it is claimed as usual.
+  std::optional<std::string> lease_owner;
+  WallTime lease_until;
 };
 
 // Agents whose ids differ from `agent_id` only in ASCII case: Vault role names are
@@ -266,7 +271,9 @@ class Outbox {
   // Pending rows due at request.now (next_attempt <= now) that are not under a live lease,
   // demotions first, then the oldest change first; each gets the lease and a new revision. The
   // rows are returned as claimed. A read decides first: with nothing claimable no write
-  // transaction is started; otherwise one write transaction chooses again and claims.
+  // transaction is started; when every row chosen was handed to request.owner by its tier
+  // change (DesiredChange::lease_owner, lease still running) they are returned as they are,
+  // also without a write; otherwise one write transaction chooses again and claims.
   Result<std::vector<OutboxRow>> claim_due(const ClaimRequest& request);
 
   // Extends the lease of a claimed row to `until`, only if the claim is still the caller's:
@@ -326,7 +333,15 @@ class Outbox {
 
  private:
   explicit Outbox(std::unique_ptr<sqlite::Connection> conn) : conn_(std::move(conn)) {}
-  Result<std::vector<std::string>> claimable(const ClaimRequest& request);
+  struct Claimable {
+    std::string agent_id;
+    bool handed = false;  // already leased to the request's owner, lease running
+  };
+  Result<std::vector<Claimable>> claimable(const ClaimRequest& request);
+  // The rows of `chosen` (all handed to `owner`) as they are now, in a read transaction; a row
+  // no longer leased to `owner` is left out.
+  Result<std::vector<OutboxRow>> read_handed(const std::vector<Claimable>& chosen,
+                                             const ClaimRequest& request);
   std::unique_ptr<sqlite::Connection> conn_;
 };
 

@@ -170,7 +170,7 @@ Status ClaimRequest::choose(sqlite::Statement& scan,
 
 // The agents `request` may claim now, in claim order. Collected before any update, so the
 // scan's cursor is never open while its table changes.
-Result<std::vector<std::string>> Outbox::claimable(const ClaimRequest& request) {
+Result<std::vector<Outbox::Claimable>> Outbox::claimable(const ClaimRequest& request) {
   auto scan = conn_->prepare(
       "SELECT agent_id, lease_owner, lease_until_ms, agent_id FROM sidecar_outbox "
       "WHERE state = 'pending' AND next_attempt_ms <= ?1 "
@@ -178,21 +178,50 @@ Result<std::vector<std::string>> Outbox::claimable(const ClaimRequest& request) 
       // per claim: the scan stops after `limit` free rows.
       "ORDER BY priority, changed_ms");
   if (!scan.ok()) return scan.status();
-  scan->bind(1, to_unix_ms(request.now));
-  std::vector<std::string> chosen;
-  Status s = request.choose(
-      *scan, [&](const sqlite::Statement& row) { chosen.emplace_back(row.column_text(0)); });
+  const std::int64_t now_ms = to_unix_ms(request.now);
+  scan->bind(1, now_ms);
+  std::vector<Claimable> chosen;
+  Status s = request.choose(*scan, [&](const sqlite::Statement& row) {
+    const auto owner = row.column_optional_text(1);
+    const auto until = row.column_optional_int(2);
+    chosen.push_back({std::string(row.column_text(0)),
+                      owner && *owner == request.owner && until && *until > now_ms});
+  });
   if (!s.ok()) return s;
   return chosen;
 }
 
+Result<std::vector<OutboxRow>> Outbox::read_handed(const std::vector<Claimable>& chosen,
+                                                   const ClaimRequest& request) {
+  auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::read);
+  if (!tx.ok()) return tx.status();
+  auto read = conn_->prepare("SELECT " + column_list() +
+                             " FROM sidecar_outbox WHERE agent_id = ?1 AND lease_owner = ?2 "
+                             "AND state = 'pending'");
+  if (!read.ok()) return read.status();
+  std::vector<OutboxRow> rows;
+  for (const Claimable& c : chosen) {
+    read->reset();
+    read->bind(1, std::string_view(c.agent_id)).bind(2, std::string_view(request.owner));
+    auto has = read->step();
+    if (!has.ok()) return has.status();
+    if (*has) rows.push_back(read_row(*read, 0));
+  }
+  if (Status s = tx->commit(); !s.ok()) return s;
+  return rows;
+}
+
 // A read first: a worker woken for another partition's rows (or finding its rows gone) takes
-// no write lock. The choice is made again inside the write transaction.
+// no write lock, nor does one whose rows were all handed to it by their tier change. The choice
+// is made again inside the write transaction.
 Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
   const std::int64_t now_ms = to_unix_ms(request.now);
   auto any = claimable(request);
   if (!any.ok()) return any.status();
   if (any->empty()) return std::vector<OutboxRow>{};
+  if (std::all_of(any->begin(), any->end(), [](const Claimable& c) { return c.handed; })) {
+    return read_handed(*any, request);
+  }
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
   if (!tx.ok()) return tx.status();
   auto chosen = claimable(request);
@@ -204,9 +233,9 @@ Result<std::vector<OutboxRow>> Outbox::claim_due(const ClaimRequest& request) {
                                column_list());
   if (!update.ok()) return update.status();
   const std::int64_t until_ms = now_ms + request.lease.count();
-  for (const std::string& agent : *chosen) {
+  for (const Claimable& c : *chosen) {
     update->reset();
-    update->bind(1, std::string_view(agent))
+    update->bind(1, std::string_view(c.agent_id))
         .bind(2, std::string_view(request.owner))
         .bind(3, until_ms);
     auto has = update->step();
@@ -235,6 +264,7 @@ Result<bool> Outbox::renew_lease(std::string_view agent_id, std::int64_t revisio
 
 Result<std::vector<FinishResult>> Outbox::finish(const std::vector<PushOutcome>& outcomes,
                                                  std::string_view owner, WallTime now) {
+  if (outcomes.empty()) return std::vector<FinishResult>{};  // nothing claimed: no write lock
   const std::int64_t now_ms = to_unix_ms(now);
   const std::string now_iso = format_isoformat_utc(now);
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);

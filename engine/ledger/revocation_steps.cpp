@@ -169,6 +169,7 @@ Result<bool> RevocationSteps::renew_lease(std::int64_t id, std::int64_t revision
 
 Result<std::vector<bool>> RevocationSteps::finish(const std::vector<StepOutcome>& outcomes,
                                                   WallTime now) {
+  if (outcomes.empty()) return std::vector<bool>{};  // nothing claimed: no write lock
   const std::string now_iso = format_isoformat_utc(now);
   auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
   if (!tx.ok()) return tx.status();

@@ -289,14 +289,16 @@ Result<Transaction> Transaction::begin(Connection& conn, Kind kind) {
   Status s = kind == Kind::write ? timed_exec(conn, "BEGIN IMMEDIATE", LockStep::begin_write)
                                  : conn.exec("BEGIN DEFERRED");
   if (!s.ok()) return s;
-  return Transaction(&conn);
+  return Transaction(&conn, kind);
 }
 
 Transaction::~Transaction() { rollback(); }
 
 Status Transaction::commit() {
   if (!conn_) return Status(Code::internal, "transaction already finished");
-  Status s = timed_exec(*conn_, "COMMIT", LockStep::commit);
+  // Only a write's COMMIT waits for the lock (and syncs): a read's ends its snapshot.
+  Status s = kind_ == Kind::write ? timed_exec(*conn_, "COMMIT", LockStep::commit)
+                                  : conn_->exec("COMMIT");
   if (!s.ok()) return s;  // still open: the destructor rolls back
   conn_ = nullptr;
   return Status::success();

@@ -106,7 +106,9 @@ class Transaction {
  public:
   enum class Kind { read, write };
   static Result<Transaction> begin(Connection& conn, Kind kind);
-  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Transaction(Transaction&& other) noexcept : conn_(other.conn_), kind_(other.kind_) {
+    other.conn_ = nullptr;
+  }
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   ~Transaction();
@@ -115,8 +117,9 @@ class Transaction {
   void rollback();
 
  private:
-  explicit Transaction(Connection* conn) : conn_(conn) {}
+  Transaction(Connection* conn, Kind kind) : conn_(conn), kind_(kind) {}
   Connection* conn_;
+  Kind kind_;
 };
 
 }  // namespace ps::engine::sqlite

@@ -147,6 +147,11 @@ void SyncGroup::wake(std::string_view agent_id) const {
   workers[engine::agent_partition(agent_id, n)]->wake();
 }
 
+std::optional<Handoff> SyncGroup::handoff(std::string_view agent_id) const {
+  const auto n = static_cast<std::uint32_t>(workers.size());
+  return workers[engine::agent_partition(agent_id, n)]->handoff();
+}
+
 void Daemon::State::start_group(SyncGroup& g) {
   SyncGroup* gp = &g;
   for (auto& w : g.workers) {
@@ -219,6 +224,7 @@ Status Daemon::State::open_vault(const Config& config) {
 void Daemon::State::build_services(const Config& config) {
   TierChangeServiceDeps deps{*pool, *settings, env.clock, *events};
   deps.on_committed = [this](std::string_view agent_id) { current_group()->wake(agent_id); };
+  deps.handoff = [this](std::string_view agent_id) { return current_group()->handoff(agent_id); };
   tier_changes = std::make_unique<TierChangeService>(std::move(deps), current_group()->desired);
   PeerLimits limits;
   limits.rate_per_s = static_cast<double>(config.webhook.unauthenticated_per_s);

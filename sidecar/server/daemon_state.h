@@ -80,6 +80,8 @@ struct SyncGroup {
   // A commit queued a push for `agent_id` (empty: for several agents): wakes the worker of its
   // partition (every worker), which starts a pass at once.
   void wake(std::string_view agent_id) const;
+  // The worker of `agent_id`'s partition, for the hand-off of its change (SyncWorker::handoff).
+  std::optional<Handoff> handoff(std::string_view agent_id) const;
 };
 
 struct Daemon::State {

@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <climits>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include "engine/base/mutex.h"
 
 namespace ps::sidecar {
 namespace {
@@ -43,7 +46,23 @@ ProcInfo proc_info(long pid) {
   return info;
 }
 
+ps::Mutex retired_mu;
+std::set<std::string, std::less<>>& retired() {
+  static std::set<std::string, std::less<>> ids;
+  return ids;
+}
+
+bool is_retired(std::string_view owner) {
+  ps::MutexLock lock(retired_mu);
+  return retired().count(owner) > 0;
+}
+
 }  // namespace
+
+void retire_lease_owner(std::string_view owner) {
+  ps::MutexLock lock(retired_mu);
+  retired().emplace(owner);
+}
 
 const std::string& this_process_lease_owner() {
   static const std::string owner = [] {
@@ -68,7 +87,7 @@ bool lease_owner_is_dead(std::string_view owner) {
   if (host != hostname()) return false;
   if (owner.substr(0, me.size()) == me &&
       (owner.size() == me.size() || owner[me.size()] == ':')) {
-    return false;  // this process
+    return is_retired(owner);  // this process: dead only as a retired worker
   }
   long pid = 0;
   if (pid_text.size() > 9) return false;

@@ -32,9 +32,14 @@ namespace ps::sidecar {
 const std::string& this_process_lease_owner();
 
 // True when `owner` names a process on this host that no longer runs (no such pid, a
-// different start time, or a zombie). False for this process (any worker), other hosts and
-// ids that do not parse.
+// different start time, or a zombie), or a worker of this process that has retired. False for
+// this process's other ids, other hosts and ids that do not parse.
 bool lease_owner_is_dead(std::string_view owner);
+
+// A worker of this process that will never run again (stopped, or destroyed) retires its owner
+// id: its leases - rows a tier change handed to it after it stopped, say - are then broken at
+// once by the worker that takes its partition over, not when they expire. Thread-safe.
+void retire_lease_owner(std::string_view owner);
 
 struct LeaseBudget {
   // The whole deadline of one Vault request (vault.timeout_s).

@@ -31,9 +31,10 @@ void apply_collision(const DesiredState& desired, const std::vector<engine::Role
 }  // namespace
 
 engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desired,
-                                        Checkpoint checkpoint) {
-  return [desired = std::move(desired), checkpoint = std::move(checkpoint)](
-             engine::LedgerTx& tx, const engine::TierChange& change) -> Status {
+                                        Checkpoint checkpoint, HandoffFor handoff) {
+  return [desired = std::move(desired), checkpoint = std::move(checkpoint),
+          handoff = std::move(handoff)](engine::LedgerTx& tx,
+                                        const engine::TierChange& change) -> Status {
     const auto at = engine::parse_iso8601(change.timestamp);
     if (!at) {
       return {Code::internal, "tier change without a valid timestamp: " + change.timestamp};
@@ -46,6 +47,10 @@ engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desi
       auto sharers = engine::role_sharers(tx, change.agent_id);
       if (!sharers.ok()) return sharers.status();
       apply_collision(*desired, *sharers, desired_change);
+    }
+    if (auto to = handoff ? handoff(change.agent_id) : std::nullopt) {
+      desired_change.lease_owner = std::move(to->owner);
+      desired_change.lease_until = *at + to->lease;
     }
     Status s = engine::write_desired_state(tx, desired_change);
     if (s.ok() && checkpoint) checkpoint("outbox.before_commit");

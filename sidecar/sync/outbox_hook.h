@@ -5,8 +5,11 @@
 // the change must commit (a webhook delivery record) and wakes the sync worker after COMMIT.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "engine/ledger/ledger.h"
@@ -18,11 +21,23 @@ namespace ps::sidecar {
 // nothing in production. See sidecar/sync/checkpoint.h.
 using Checkpoint = std::function<void(std::string_view point)>;
 
+// The worker of this process that will push an agent's change (serve's sync worker for the
+// agent's partition): its lease owner id and lease length.
+struct Handoff {
+  std::string owner;
+  std::chrono::milliseconds lease{0};
+};
+// Who takes `agent_id`'s push; nullopt when no worker of this process will (the CLI, a
+// stopping worker). Called inside the tier change's transaction: must not block.
+using HandoffFor = std::function<std::optional<Handoff>(std::string_view agent_id)>;
+
 // Writes the outbox row for `change` (promotion or demotion; the timestamp of the change is
 // when the row becomes due). Fails only when the ledger write fails; an agent id that cannot
 // name a role still commits, with the row parked (see DesiredState::change_for).
+// With `handoff` naming a worker, the row is written leased to it (engine::DesiredChange::
+// lease_owner), so that worker pushes it without a claim transaction of its own.
 engine::TierChangeHook make_outbox_hook(std::shared_ptr<const DesiredState> desired,
-                                        Checkpoint checkpoint = {});
+                                        Checkpoint checkpoint = {}, HandoffFor handoff = {});
 
 // For a demotion: the Vault-side revocation steps the config enables (destroy the role's secret
 // IDs, revoke its tokens; engine/ledger/revocation_steps.h), cut off at the demotion's time.

@@ -79,11 +79,16 @@ SyncWorker::SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
   }
 }
 
-SyncWorker::~SyncWorker() = default;
+SyncWorker::~SyncWorker() { retire_lease_owner(options_.owner); }
 
 vault::VaultApi& SyncWorker::api() {
   if (!api_) api_ = make_vault_();
   return *api_;
+}
+
+std::optional<Handoff> SyncWorker::handoff() const {
+  if (stopping()) return std::nullopt;
+  return Handoff{options_.owner, config_.lease};
 }
 
 void SyncWorker::wake() { wakeup_.notify(); }
@@ -532,6 +537,8 @@ void SyncWorker::run(const std::function<bool()>& should_stop) {
     }
     if (wait.count() > 0) interruptible_wait(wait, should_stop);
   }
+  stop_.store(true);  // no more hand-offs to this worker
+  retire_lease_owner(options_.owner);
 }
 
 }  // namespace ps::sidecar

@@ -136,6 +136,13 @@ class SyncWorker {
   void wake();
   void request_stop();
 
+  // For the tier change that queues a push of this worker's partition: this worker's owner
+  // id and lease, so the change's outbox row is written already leased to it and its next
+  // pass takes the row without a claim transaction (engine::Outbox::claim_due). Nullopt once
+  // a stop was asked. A worker retires its owner id when run() returns and when destroyed
+  // (sidecar/sync/lease.h), so rows handed to it late are broken at once by its successor.
+  std::optional<Handoff> handoff() const;
+
   WorkerHealth health() const;
 
  private:

@@ -44,7 +44,7 @@ bool TierChangeService::syncs_vault() const {
 engine::TierChangeHook TierChangeService::change_hook(const ServeSettings& settings) const {
   ps::MutexLock lock(desired_mu_);
   if (!desired_) return {};
-  return chain_hooks(make_outbox_hook(desired_, d_.checkpoint),
+  return chain_hooks(make_outbox_hook(desired_, d_.checkpoint, d_.handoff),
                      make_revocation_steps_hook(desired_, settings.revocation.destroy_secret_ids,
                                                 settings.revocation.revoke_tokens));
 }

@@ -55,6 +55,8 @@ struct TierChangeServiceDeps {
   // Called after every commit that queued a Vault push, with the agent it is for (empty: for
   // several agents); wakes the sync worker of that agent's partition. May be empty.
   std::function<void(std::string_view agent_id)> on_committed = {};
+  // The worker each change's outbox row is handed to (make_outbox_hook). May be empty.
+  HandoffFor handoff = {};
   Checkpoint checkpoint = {};  // test crash point outbox.before_commit
   std::size_t max_batch = 64;  // promotions per group-commit transaction
 };
