@@ -13,7 +13,8 @@
 // Threading: arm()/disarm() from the one thread that owns the VaultClient; the watchdog's own
 // thread starts on the first arm() and ends in the destructor. `fire` runs on the watchdog
 // thread with the watchdog's lock held, so once disarm() returns it neither runs nor is
-// running.
+// running. arm() wakes the thread only when its deadline is earlier than the one the thread
+// sleeps towards, so back-to-back requests cost no context switch each.
 #pragma once
 
 #include <chrono>
@@ -51,6 +52,8 @@ class RequestWatchdog {
   std::function<void()> fire_ GUARDED_BY(mu_);
   bool fired_ GUARDED_BY(mu_) = false;
   bool quit_ GUARDED_BY(mu_) = false;
+  // The end of the thread's timed sleep; nullopt while it is awake or waits for an arm().
+  std::optional<Deadline> sleeping_until_ GUARDED_BY(mu_);
   std::thread thread_;                // started by the first arm()
 };
 
