@@ -170,6 +170,69 @@ BOOST_AUTO_TEST_CASE(workers_split_the_agents_and_ids_sharing_a_role_share_a_par
   BOOST_TEST(engine::agent_partition("anything", 1) == 0u);
 }
 
+// serve hands a change's row to the worker of its partition inside the change's transaction
+// (make_outbox_hook with a Handoff): that worker's claim reads it, with no write lock and the
+// revision the change wrote. Here another connection holds the write lock throughout, and the
+// outbox waits at most 50 ms for it.
+BOOST_AUTO_TEST_CASE(a_row_handed_to_a_worker_is_taken_without_a_write_lock) {
+  SyncFixture f;
+  f.add_agent("h1", 0);
+  f.add_agent("c1", 0);
+  f.handoff = [](std::string_view) { return Handoff{"w1", std::chrono::minutes{5}}; };
+  f.promote("h1");
+  f.clock.advance(std::chrono::milliseconds{5});
+  f.handoff = {};
+  f.promote("c1");  // not handed: claimed as usual
+  auto handed = f.row("h1");
+  BOOST_TEST(handed->lease_owner.value_or("") == "w1");
+  BOOST_TEST((handed->lease_until == f.clock.wall_now() - std::chrono::milliseconds{5} +
+                                         std::chrono::minutes{5}));
+  BOOST_TEST(!f.row("c1")->lease_owner.has_value());
+
+  auto o = engine::Outbox::open({f.db, 50, false});
+  BOOST_REQUIRE(o.ok());
+  ps::testing::RawLedger writer(f.db);
+  writer.exec("BEGIN IMMEDIATE");
+  auto first = (*o)->claim_due(claim(f, "w1", 1));  // the oldest row only: h1, handed
+  BOOST_REQUIRE_MESSAGE(first.ok(), first.status().message());
+  BOOST_REQUIRE(first->size() == 1u);
+  BOOST_TEST((*first)[0].agent_id == "h1");
+  BOOST_TEST((*first)[0].revision == handed->revision);  // not bumped: no claim was written
+  BOOST_TEST(*(*first)[0].lease_owner == "w1");
+  BOOST_TEST((*o)->finish({}, "w1", f.clock.wall_now()).ok());  // nothing to record: no lock
+  BOOST_TEST(!(*o)->claim_due(claim(f, "w1")).ok());  // c1 needs a claim: the lock is held
+  writer.exec("ROLLBACK");
+  auto other = (*o)->claim_due(claim(f, "w2"));
+  BOOST_REQUIRE(other.ok());
+  BOOST_REQUIRE(other->size() == 1u);  // h1 stays w1's
+  BOOST_TEST((*other)[0].agent_id == "c1");
+  BOOST_TEST((*other)[0].revision == 2);  // claimed: the revision bumped
+}
+
+// A change whose row is under a live lease (a push of the previous change in flight) keeps that
+// lease: the push finds the row superseded and gives it up. A parked row is never handed.
+BOOST_AUTO_TEST_CASE(a_hand_off_keeps_a_live_lease_and_skips_parked_rows) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  f.add_agent("bad/../id", 0);
+  f.promote("a1");
+  auto o = open_outbox(f);
+  auto claimed = o->claim_due(claim(f, "w2"));
+  BOOST_REQUIRE(claimed->size() == 1u);
+  f.handoff = [](std::string_view) { return Handoff{"w1", std::chrono::minutes{5}}; };
+  f.promote("a1");
+  auto row = f.row("a1");
+  BOOST_TEST(row->lease_owner.value_or("") == "w2");
+  BOOST_TEST(row->revision == (*claimed)[0].revision + 1);  // the change fenced w2's push
+  f.promote("bad/../id");
+  BOOST_TEST((f.row("bad/../id")->state == engine::OutboxState::failed));
+  BOOST_TEST(!f.row("bad/../id")->lease_owner.has_value());
+  // Once w2's lease has run out, the next change is handed again.
+  f.clock.advance(std::chrono::minutes{6});
+  f.promote("a1");
+  BOOST_TEST(f.row("a1")->lease_owner.value_or("") == "w1");
+}
+
 BOOST_AUTO_TEST_CASE(rows_not_yet_due_are_not_claimed_until_made_due) {
   SyncFixture f;
   f.add_agent("a1", 0);

@@ -125,10 +125,23 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(lease_owner)
 
+// A worker that stopped retires its id: its leases are broken at once; its siblings' are not.
+BOOST_AUTO_TEST_CASE(a_retired_worker_of_this_process_is_dead_and_its_siblings_are_not) {
+  const std::string& me = this_process_lease_owner();
+  const std::string retired = me + ":retired-in-test";
+  BOOST_TEST(!lease_owner_is_dead(retired));
+  retire_lease_owner(retired);
+  BOOST_TEST(lease_owner_is_dead(retired));
+  BOOST_TEST(!lease_owner_is_dead(me + ":sibling"));
+  BOOST_TEST(!lease_owner_is_dead(me));
+  retire_lease_owner("otherhost:1:1:w");  // another host's worker: only expiry breaks it
+  BOOST_TEST(!lease_owner_is_dead("otherhost:1:1:w"));
+}
+
 BOOST_AUTO_TEST_CASE(this_process_is_alive_and_a_reaped_child_is_dead) {
   const std::string& me = this_process_lease_owner();
   BOOST_TEST(!lease_owner_is_dead(me));
-  BOOST_TEST(!lease_owner_is_dead(me + ":3"));
+  BOOST_TEST(!lease_owner_is_dead(me + ":sibling"));
   const std::string host = me.substr(0, me.find(':'));
   const pid_t child = ::fork();
   if (child == 0) {

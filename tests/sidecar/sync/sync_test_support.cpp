@@ -68,7 +68,7 @@ engine::PromotionRecord SyncFixture::promote(const std::string& agent) {
   req.agent_id = agent;
   req.approved_by = "tester";
   req.now = clock.wall_now();
-  auto r = ledger_->promote(req, permissive_rules(), make_outbox_hook(desired));
+  auto r = ledger_->promote(req, permissive_rules(), make_outbox_hook(desired, {}, handoff));
   BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
   return *r;
 }
@@ -80,7 +80,7 @@ engine::DemotionRecord SyncFixture::demote(const std::string& agent, std::int64_
   req.demoted_by = "tester";
   req.reason = "violation";
   req.now = clock.wall_now();
-  auto r = ledger_->demote(req, make_outbox_hook(desired));
+  auto r = ledger_->demote(req, make_outbox_hook(desired, {}, handoff));
   BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
   return *r;
 }

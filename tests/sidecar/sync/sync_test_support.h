@@ -96,6 +96,7 @@ class SyncFixture {
   SimulatedClock clock;
   std::shared_ptr<FakeVaultState> vault = std::make_shared<FakeVaultState>();
   std::shared_ptr<const DesiredState> desired;
+  HandoffFor handoff;  // promote() and demote() hand their rows to it (make_outbox_hook)
   RecordingEvents events;
   std::mutex log_mu;
   std::vector<std::string> log_lines;

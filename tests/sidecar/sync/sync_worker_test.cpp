@@ -511,6 +511,38 @@ BOOST_AUTO_TEST_CASE(run_loop_is_woken_by_a_commit_and_stops_when_asked) {
   BOOST_TEST((f.clock.steady_now() - start < std::chrono::minutes{1}));  // woken, not polled
 }
 
+// serve hands each change to its partition's worker (SyncWorker::handoff) until that worker
+// stops. A row handed to it in the race with its stop is not stranded under its lease: the
+// stopped worker retires its owner id, so its successor claims the row at once.
+BOOST_AUTO_TEST_CASE(a_worker_takes_rows_handed_to_it_and_its_successor_those_it_left) {
+  SyncFixture f;
+  f.add_agent("a1", 0);
+  f.add_agent("a2", 0);
+  SyncConfig config;
+  config.poll_interval = std::chrono::hours{1};
+  auto w = f.worker(config);
+  const auto to = w->handoff();
+  BOOST_REQUIRE(to.has_value());
+  BOOST_TEST((to->lease == config.lease));
+  f.handoff = [&](std::string_view) { return w->handoff(); };
+  promote_with_role(f, "a1");
+  BOOST_TEST(f.row("a1")->lease_owner.value_or("") == to->owner);
+  BOOST_TEST(pass(*w).synced == 1);
+  BOOST_TEST(f.history("a1").back().outcome == "synced");
+
+  w->request_stop();
+  BOOST_TEST(!w->handoff().has_value());
+  f.handoff = [&](std::string_view) { return to; };  // a hand-off that raced the stop
+  promote_with_role(f, "a2");
+  BOOST_TEST(f.row("a2")->lease_owner.value_or("") == to->owner);
+  BOOST_TEST(!lease_owner_is_dead(to->owner));
+  w->run([] { return true; });
+  BOOST_TEST(lease_owner_is_dead(to->owner));
+  auto successor = f.worker(config);
+  BOOST_TEST(pass(*successor).synced == 1);
+  BOOST_TEST((f.row("a2")->state == engine::OutboxState::synced));
+}
+
 // A worker re-checks its lease before each write, so a slow Vault never makes it write rows
 // another worker has taken over. Here A's
 // lease runs out inside its first Vault call (the simulated clock jumps past it) and worker B
