@@ -288,12 +288,18 @@ class Ledger {
   // rolled back alone and gets its Status, the others commit together. When the transaction
   // itself fails (lock timeout, COMMIT), every entry gets that Status and nothing is
   // committed. Results are in request order.
+  // `side` writes (another part's writes that share the commit: the sync workers' finishes)
+  // run after the promotions, each in its own SAVEPOINT too; their Statuses go to
+  // *side_results in order. `rules` may be null when `batch` is empty.
   struct BatchedPromotion {
     PromotionRequest request;
     TierChangeHook hook;
   };
+  using SideWrite = std::function<Status(LedgerTx&)>;
   std::vector<Result<PromotionRecord>> promote_batch(std::span<const BatchedPromotion> batch,
-                                                     const Rules& rules);
+                                                     const Rules* rules,
+                                                     std::span<const SideWrite> side = {},
+                                                     std::vector<Status>* side_results = nullptr);
 
   // One write transaction (engine/ledger/ledger_demote.cpp): the agent must exist (failed_precondition
   // otherwise), be above request.to_tier (failed_precondition: not a demotion; see

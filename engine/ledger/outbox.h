@@ -262,6 +262,14 @@ struct ReconcileWriteResult {
   std::int64_t requeued = 0;
 };
 
+// Records a batch of push outcomes (and their history rows), in order, inside the caller's
+// write transaction (Outbox::finish, or a group commit that carries the sync workers' finishes
+// with its promotions). Each applies only where the row still has the claimed revision (see
+// contracts); results are in the same order as `outcomes`.
+Result<std::vector<FinishResult>> finish_pushes(LedgerTx& tx,
+                                                const std::vector<PushOutcome>& outcomes,
+                                                std::string_view owner, WallTime now);
+
 class Outbox {
  public:
   // Opens its own connection to an existing ledger. failed_precondition (naming `migrate`)
@@ -283,9 +291,7 @@ class Outbox {
   Result<bool> renew_lease(std::string_view agent_id, std::int64_t revision,
                            std::string_view owner, WallTime until);
 
-  // One write transaction for a batch of outcomes (and their history rows), in order. Each
-  // applies only where the row still has the claimed revision (see contracts); results are in
-  // the same order as `outcomes`.
+  // One write transaction for finish_pushes() (none when `outcomes` is empty).
   Result<std::vector<FinishResult>> finish(const std::vector<PushOutcome>& outcomes,
                                            std::string_view owner, WallTime now);
 

@@ -30,7 +30,7 @@ struct Current {
   std::optional<std::string> role;
 };
 
-Result<std::optional<Current>> read_current(sqlite::Connection& conn, std::string_view agent) {
+Result<std::optional<Current>> read_current(LedgerTx& conn, std::string_view agent) {
   auto stmt = conn.prepare(
       "SELECT revision, generation, tier, attempts, role FROM sidecar_outbox WHERE agent_id = ?1");
   if (!stmt.ok()) return stmt.status();
@@ -43,7 +43,7 @@ Result<std::optional<Current>> read_current(sqlite::Connection& conn, std::strin
                                         stmt->column_optional_text(4)}};
 }
 
-Status insert_history(sqlite::Connection& conn, const std::string& at, const Current& row,
+Status insert_history(LedgerTx& conn, const std::string& at, const Current& row,
                       const PushOutcome& o, std::string_view outcome, std::int64_t attempt) {
   auto stmt = conn.prepare(
       "INSERT INTO sidecar_sync_history (at, agent_id, role, tier, generation, outcome, policies, "
@@ -66,7 +66,7 @@ Status insert_history(sqlite::Connection& conn, const std::string& at, const Cur
 // The row changed under the push. If the push wrote, whatever it wrote may be stale: the row
 // goes back to pending under a new revision, which also keeps any other in-flight push of it
 // from marking it synced. Either way our lease (if still ours) is dropped.
-Status supersede(sqlite::Connection& conn, const PushOutcome& o, std::string_view owner,
+Status supersede(LedgerTx& conn, const PushOutcome& o, std::string_view owner,
                  std::int64_t now_ms, const std::string& now_iso) {
   if (o.wrote) {
     auto stmt = conn.prepare(
@@ -89,7 +89,7 @@ Status supersede(sqlite::Connection& conn, const PushOutcome& o, std::string_vie
   return stmt->run();
 }
 
-Status apply(sqlite::Connection& conn, const PushOutcome& o, const std::string& now_iso) {
+Status apply(LedgerTx& conn, const PushOutcome& o, const std::string& now_iso) {
   std::string sql;
   switch (o.kind) {
     case PushOutcome::Kind::synced:
@@ -262,17 +262,15 @@ Result<bool> Outbox::renew_lease(std::string_view agent_id, std::int64_t revisio
   return renewed;
 }
 
-Result<std::vector<FinishResult>> Outbox::finish(const std::vector<PushOutcome>& outcomes,
-                                                 std::string_view owner, WallTime now) {
-  if (outcomes.empty()) return std::vector<FinishResult>{};  // nothing claimed: no write lock
+Result<std::vector<FinishResult>> finish_pushes(LedgerTx& tx,
+                                                const std::vector<PushOutcome>& outcomes,
+                                                std::string_view owner, WallTime now) {
   const std::int64_t now_ms = to_unix_ms(now);
   const std::string now_iso = format_isoformat_utc(now);
-  auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
-  if (!tx.ok()) return tx.status();
   std::vector<FinishResult> results;
   results.reserve(outcomes.size());
   for (const PushOutcome& o : outcomes) {
-    auto current = read_current(*conn_, o.agent_id);
+    auto current = read_current(tx, o.agent_id);
     if (!current.ok()) return current.status();
     if (!*current) {
       results.push_back({FinishResult::Kind::gone, 0});
@@ -280,9 +278,9 @@ Result<std::vector<FinishResult>> Outbox::finish(const std::vector<PushOutcome>&
     }
     const Current& row = **current;
     if (row.revision != o.revision) {
-      if (Status s = supersede(*conn_, o, owner, now_ms, now_iso); !s.ok()) return s;
+      if (Status s = supersede(tx, o, owner, now_ms, now_iso); !s.ok()) return s;
       if (o.wrote) {
-        if (Status s = insert_history(*conn_, now_iso, row, o, "superseded", row.attempts);
+        if (Status s = insert_history(tx, now_iso, row, o, "superseded", row.attempts);
             !s.ok()) {
           return s;
         }
@@ -290,18 +288,29 @@ Result<std::vector<FinishResult>> Outbox::finish(const std::vector<PushOutcome>&
       results.push_back({FinishResult::Kind::superseded, row.generation});
       continue;
     }
-    if (Status s = apply(*conn_, o, now_iso); !s.ok()) return s;
+    if (Status s = apply(tx, o, now_iso); !s.ok()) return s;
     if (o.kind != PushOutcome::Kind::released) {
       const std::int64_t attempt =
           o.kind == PushOutcome::Kind::synced ? row.attempts + 1
                                               : row.attempts + (o.count_attempt ? 1 : 0);
-      if (Status s = insert_history(*conn_, now_iso, row, o, outcome_name(o.kind), attempt);
+      if (Status s = insert_history(tx, now_iso, row, o, outcome_name(o.kind), attempt);
           !s.ok()) {
         return s;
       }
     }
     results.push_back({FinishResult::Kind::applied, row.generation});
   }
+  return results;
+}
+
+Result<std::vector<FinishResult>> Outbox::finish(const std::vector<PushOutcome>& outcomes,
+                                                 std::string_view owner, WallTime now) {
+  if (outcomes.empty()) return std::vector<FinishResult>{};  // nothing claimed: no write lock
+  auto tx = sqlite::Transaction::begin(*conn_, sqlite::Transaction::Kind::write);
+  if (!tx.ok()) return tx.status();
+  LedgerTx ltx(*conn_);
+  auto results = finish_pushes(ltx, outcomes, owner, now);
+  if (!results.ok()) return results.status();
   if (Status s = tx->commit(); !s.ok()) return s;
   return results;
 }
@@ -347,7 +356,7 @@ Result<ReconcileWriteResult> Outbox::write_reconcile(const ReconcileWrites& writ
       if (!frozen.ok()) return frozen.status();
       if (!frozen->frozen) continue;
     }
-    auto current = read_current(*conn_, r.change.agent_id);
+    auto current = read_current(ltx, r.change.agent_id);
     if (!current.ok()) return current.status();
     const std::int64_t generation = *current ? (*current)->generation : 0;
     if (generation != r.expected_generation) continue;

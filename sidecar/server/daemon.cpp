@@ -120,6 +120,11 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   worker_options.vault_request_deadline = vault->config().request_timeout;
   StepsFactory steps = [options = ledger_options] { return engine::RevocationSteps::open(options); };
   worker_options.open_steps = steps;
+  // Finishes share the approvals' group commit (the service exists before any group starts).
+  worker_options.finish = [this](const std::vector<engine::PushOutcome>& outcomes,
+                                 std::string_view owner, engine::WallTime now) {
+    return tier_changes->record_pushes(outcomes, owner, now);
+  };
   const auto n = static_cast<std::uint32_t>(config.sync.workers);
   worker_options.pause = std::make_shared<VaultPause>();
   for (std::uint32_t i = 0; i < n; ++i) {

@@ -11,64 +11,143 @@ Result<engine::PromotionRecord> PromotionCommitter::promote(
     engine::PromotionRequest request, std::shared_ptr<const engine::Rules> rules,
     engine::TierChangeHook hook) {
   Entry mine{{std::move(request), std::move(hook)}, std::move(rules), std::nullopt};
+  run(mine);
+  return std::move(*mine.result);
+}
+
+Result<std::vector<engine::FinishResult>> PromotionCommitter::finish(
+    const std::vector<engine::PushOutcome>& outcomes, std::string_view owner,
+    engine::WallTime now) {
+  if (outcomes.empty()) return std::vector<engine::FinishResult>{};
+  Finish finish{&outcomes, owner, now, std::nullopt};
+  Entry mine;
+  mine.finish = &finish;
+  run(mine);
+  return std::move(*finish.result);
+}
+
+std::optional<std::chrono::steady_clock::time_point> PromotionCommitter::hold_until(
+    std::chrono::steady_clock::time_point queued_at) const {
+  if (finish_hold_.count() <= 0 || queued_at - last_promotions_ >= finish_hold_) {
+    return std::nullopt;  // no approvals flowing
+  }
+  for (const Entry* e : queue_) {
+    if (!e->finish) return std::nullopt;  // a promotion is queued: lead it now
+  }
+  const auto until = queued_at + finish_hold_;
+  if (std::chrono::steady_clock::now() >= until) return std::nullopt;
+  return until;
+}
+
+void PromotionCommitter::run(Entry& mine) {
   ps::MutexLock lock(mu_);
   queue_.push_back(&mine);
-  while (!mine.result) {
+  const auto queued_at = std::chrono::steady_clock::now();
+  while (!mine.done) {
     if (committing_) {
       done_cv_.wait(lock);
       continue;
     }
-    // Lead: take what is queued (oldest first, one rules snapshot per batch).
+    if (mine.finish) {
+      if (const auto until = hold_until(queued_at)) {
+        done_cv_.wait_until(lock, *until);
+        continue;
+      }
+    }
     committing_ = true;
-    std::deque<Entry*> batch;
-    while (!queue_.empty() && batch.size() < max_batch_ &&
-           (batch.empty() || queue_.front()->rules == batch.front()->rules)) {
-      batch.push_back(queue_.front());
-      queue_.pop_front();
-    }
+    std::vector<Entry*> batch = take_batch();
     lock.unlock();
-    auto results = commit_batch(batch);
+    const bool promotions = commit_batch(batch);
     lock.lock();
-    // Results are handed over under the lock: the waiters read them under it.
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      committed_ += results[i].ok() ? 1 : 0;
-      batch[i]->result = std::move(results[i]);
+    // Results were written by the leader alone; they are published under the lock: the
+    // waiters read them under it.
+    for (Entry* e : batch) {
+      if (e->result && e->result->ok()) ++committed_;
+      e->done = true;
     }
+    if (promotions) last_promotions_ = std::chrono::steady_clock::now();
     committing_ = false;
     ++batches_;
     done_cv_.notify_all();
   }
-  return std::move(*mine.result);
 }
 
-std::vector<Result<engine::PromotionRecord>> PromotionCommitter::commit_batch(
-    const std::deque<Entry*>& batch) {
+std::vector<PromotionCommitter::Entry*> PromotionCommitter::take_batch() {
+  std::vector<Entry*> batch;
+  std::deque<Entry*> rest;
+  std::size_t promotions = 0;
+  const engine::Rules* rules = nullptr;
+  bool promotions_closed = false;  // a later promotion never overtakes an earlier one
+  for (Entry* e : queue_) {
+    if (e->finish) {
+      batch.push_back(e);
+      continue;
+    }
+    if (!promotions_closed && promotions < max_batch_ &&
+        (!rules || e->rules.get() == rules)) {
+      rules = e->rules.get();
+      ++promotions;
+      batch.push_back(e);
+      continue;
+    }
+    promotions_closed = true;
+    rest.push_back(e);
+  }
+  queue_ = std::move(rest);
+  return batch;
+}
+
+bool PromotionCommitter::commit_batch(const std::vector<Entry*>& batch) {
+  std::vector<engine::Ledger::BatchedPromotion> promotions;
+  std::vector<Entry*> promoted;
+  std::vector<engine::Ledger::SideWrite> finishes;
+  std::vector<Finish*> finishing;
+  std::shared_ptr<const engine::Rules> rules;
+  for (Entry* e : batch) {
+    if (e->finish) {
+      Finish* f = e->finish;
+      finishing.push_back(f);
+      finishes.push_back([f](engine::LedgerTx& tx) {
+        f->result = engine::finish_pushes(tx, *f->outcomes, f->owner, f->now);
+        return f->result->status();
+      });
+    } else {
+      promotions.push_back(e->promotion);
+      promoted.push_back(e);
+      rules = e->rules;
+    }
+  }
   auto lease = ledgers_.acquire();
   if (!lease.ok()) {
-    return std::vector<Result<engine::PromotionRecord>>(batch.size(), lease.status());
+    for (Entry* e : promoted) e->result = lease.status();
+    for (Finish* f : finishing) f->result = lease.status();
+    return !promoted.empty();
   }
-  std::vector<engine::Ledger::BatchedPromotion> promotions;
-  promotions.reserve(batch.size());
-  for (const Entry* e : batch) promotions.push_back(e->promotion);
   std::vector<Result<engine::PromotionRecord>> results;
+  std::vector<Status> finished;
   {
     ps::MutexLock write(ledgers_.write_mutex());
     const auto start = std::chrono::steady_clock::now();
-    results = lease->ledger().promote_batch(promotions, *batch.front()->rules);
-    if (on_batch_) {
-      on_batch_(batch.size(),
+    results = lease->ledger().promote_batch(promotions, rules.get(), finishes, &finished);
+    if (on_batch_ && !promotions.empty()) {
+      on_batch_(promotions.size(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
-  for (const auto& r : results) {
-    const auto code = r.status().code();
-    if (!r.ok() && code != Code::aborted && code != Code::failed_precondition &&
-        code != Code::invalid_data) {
-      lease->discard();  // the connection saw an error: do not reuse it
-      break;
-    }
+  bool broken = false;  // the connection saw an error: do not reuse it
+  for (std::size_t i = 0; i < promoted.size(); ++i) {
+    const auto code = results[i].status().code();
+    broken = broken || (!results[i].ok() && code != Code::aborted &&
+                        code != Code::failed_precondition && code != Code::invalid_data);
+    promoted[i]->result = std::move(results[i]);
   }
-  return results;
+  for (std::size_t i = 0; i < finishing.size(); ++i) {
+    // A failed transaction (or savepoint) overrides what the finish saw inside it.
+    if (!finished[i].ok()) finishing[i]->result = finished[i];
+    broken = broken || !finished[i].ok();
+  }
+  if (broken) lease->discard();
+  return !promoted.empty();
 }
 
 std::size_t PromotionCommitter::batches() const {
@@ -79,6 +158,11 @@ std::size_t PromotionCommitter::batches() const {
 std::size_t PromotionCommitter::promotions() const {
   ps::MutexLock lock(mu_);
   return committed_;
+}
+
+std::size_t PromotionCommitter::queued() const {
+  ps::MutexLock lock(mu_);
+  return queue_.size();
 }
 
 }  // namespace ps::sidecar

@@ -416,7 +416,8 @@ Status SyncWorker::push_batch(const std::vector<engine::OutboxRow>& rows, PassSt
   if (options_.checkpoint) options_.checkpoint("sync.before_finish");
   std::chrono::microseconds finish{0};
   auto results = timed(clock_, finish, [&] {
-    return outbox_->finish(outcomes, options_.owner, clock_.wall_now());
+    return options_.finish ? options_.finish(outcomes, options_.owner, clock_.wall_now())
+                           : outbox_->finish(outcomes, options_.owner, clock_.wall_now());
   });
   // On failure the leases stay ours; the next claim of this worker takes the rows again.
   if (!results.ok()) return results.status();

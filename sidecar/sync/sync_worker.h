@@ -89,6 +89,12 @@ struct SyncWorkerOptions {
   // partition (engine::agent_partition), so no agent is worked by two workers at once.
   std::uint32_t partition = 0;
   std::uint32_t partitions = 1;
+  // Records a batch's outcomes (as engine::Outbox::finish). Null: this worker's own
+  // Outbox::finish. serve passes TierChangeService::record_pushes, so finishes share the
+  // approvals' group commit.
+  std::function<Result<std::vector<engine::FinishResult>>(
+      const std::vector<engine::PushOutcome>&, std::string_view owner, engine::WallTime now)>
+      finish;
 };
 
 struct PassStats {

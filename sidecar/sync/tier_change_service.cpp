@@ -27,7 +27,8 @@ TierChangeService::TierChangeService(TierChangeServiceDeps deps,
       committer_(d_.ledgers, d_.max_batch,
                  [events = &d_.events](std::size_t size, double seconds) {
                    events->on_commit_batch({size, seconds});
-                 }),
+                 },
+                 d_.finish_hold),
       desired_(std::move(desired)) {}
 
 void TierChangeService::set_desired(std::shared_ptr<const DesiredState> desired) {
@@ -47,6 +48,12 @@ engine::TierChangeHook TierChangeService::change_hook(const ServeSettings& setti
   return chain_hooks(make_outbox_hook(desired_, d_.checkpoint, d_.handoff),
                      make_revocation_steps_hook(desired_, settings.revocation.destroy_secret_ids,
                                                 settings.revocation.revoke_tokens));
+}
+
+Result<std::vector<engine::FinishResult>> TierChangeService::record_pushes(
+    const std::vector<engine::PushOutcome>& outcomes, std::string_view owner,
+    engine::WallTime now) {
+  return committer_.finish(outcomes, owner, now);
 }
 
 void TierChangeService::committed(std::string_view agent_id) {

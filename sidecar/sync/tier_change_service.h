@@ -16,6 +16,8 @@
 //    agent has an unhandled violation whose rule is not `none`, and during the cooldown after a
 //    demotion (the evaluation's own requirement, engine/rules/rules.h);
 //  - after a commit that queued a push: the wake-up of the sync worker (deps.on_committed);
+//    inside it, the hand-off of the row to that worker (deps.handoff); and the workers'
+//    finishes share the promotions' group commit (record_pushes);
 //  - reporting each decision through TierChangeEvents (metrics, logs, audit in serve).
 //
 // Errors are the ledger's (engine/ledger/ledger.h): aborted (the agent moved), failed_precondition
@@ -59,6 +61,9 @@ struct TierChangeServiceDeps {
   HandoffFor handoff = {};
   Checkpoint checkpoint = {};  // test crash point outbox.before_commit
   std::size_t max_batch = 64;  // promotions per group-commit transaction
+  // While approvals flow, a worker's finish waits up to this for the next approval's commit
+  // to ride along with (PromotionCommitter's finish_hold).
+  std::chrono::milliseconds finish_hold{10};
 };
 
 class TierChangeService {
@@ -155,6 +160,13 @@ class TierChangeService {
   Result<engine::FreezeResult> freeze(const std::string& reason, const std::string& by,
                                       ChangeSource source);
   Status unfreeze(const std::string& by, ChangeSource source);
+
+  // The sync workers' finish in serve (SyncWorkerOptions::finish): their outcomes are recorded
+  // in the promotions' group commit, so an approval never queues for SQLite's lock behind a
+  // worker's own transaction. Errors as engine::Outbox::finish.
+  Result<std::vector<engine::FinishResult>> record_pushes(
+      const std::vector<engine::PushOutcome>& outcomes, std::string_view owner,
+      engine::WallTime now);
 
  private:
   engine::TierChangeHook change_hook(const ServeSettings& settings) const;

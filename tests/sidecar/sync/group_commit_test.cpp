@@ -21,6 +21,7 @@ using ps::Status;
 using namespace ps::sidecar;
 
 namespace {
+const ps::engine::Rules kDefaultRules = ps::engine::Rules::defaults();
 
 struct Fixture {
   ps::testing::TempDir dir;
@@ -76,7 +77,7 @@ BOOST_AUTO_TEST_CASE(each_entry_of_a_batch_is_all_or_nothing_on_its_own) {
       {fx.request("a0"), logging_hook()},        // a second approval of the same step
       {fx.request("a2"), logging_hook()},
   };
-  auto results = ledger->promote_batch(batch, ps::engine::Rules::defaults());
+  auto results = ledger->promote_batch(batch, &kDefaultRules);
   BOOST_REQUIRE(results.size() == 5u);
   BOOST_TEST(results[0].ok());
   BOOST_TEST((results[1].status().code() == Code::failed_precondition));
@@ -97,7 +98,7 @@ BOOST_AUTO_TEST_CASE(a_batch_that_cannot_take_the_lock_fails_every_entry_and_wri
   fx.raw->exec("BEGIN IMMEDIATE");
   const std::vector<ps::engine::Ledger::BatchedPromotion> batch = {{fx.request("a0"), {}},
                                                                    {fx.request("a1"), {}}};
-  auto results = ledger->promote_batch(batch, ps::engine::Rules::defaults());
+  auto results = ledger->promote_batch(batch, &kDefaultRules);
   fx.raw->exec("ROLLBACK");
   for (const auto& r : results) BOOST_TEST((r.status().code() == Code::unavailable));
   BOOST_TEST(fx.raw->integer("SELECT count(*) FROM promotions") == 0);
@@ -169,6 +170,110 @@ BOOST_AUTO_TEST_CASE(concurrent_callers_each_get_their_own_result) {
   BOOST_TEST(*std::max_element(sizes.begin(), sizes.end()) <= 8u);
   BOOST_TEST(committer.batches() == sizes.size());
   BOOST_TEST(committer.batches() < 41u);
+}
+
+namespace {
+
+// The outbox row of a promotion (what the tier-change service's hook writes), so a finish has
+// a row to record into.
+ps::engine::TierChangeHook outbox_hook(ps::engine::WallTime at) {
+  return [at](ps::engine::LedgerTx& tx, const ps::engine::TierChange& c) -> Status {
+    ps::engine::DesiredChange d;
+    d.agent_id = c.agent_id;
+    d.role = "agent-" + c.agent_id;
+    d.tier = c.to_tier;
+    d.policies = {"t1-observer"};
+    d.at = at;
+    return ps::engine::write_desired_state(tx, d);
+  };
+}
+
+std::vector<ps::engine::PushOutcome> synced(const std::string& agent) {
+  ps::engine::PushOutcome o;
+  o.kind = ps::engine::PushOutcome::Kind::synced;
+  o.agent_id = agent;
+  o.revision = 1;
+  o.generation = 1;
+  o.wrote = true;
+  o.policies_on_role = {"t1-observer"};
+  return {o};
+}
+
+}  // namespace
+
+// With no approval committed lately a finish commits at once, even with an hour's hold.
+BOOST_AUTO_TEST_CASE(a_finish_without_approvals_flowing_commits_at_once) {
+  Fixture fx;
+  LedgerPool pool({fx.db, 5000, false});
+  PromotionCommitter committer(pool, 8, {}, std::chrono::hours{1});
+  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
+  BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  PromotionCommitter fresh(pool, 8, {}, std::chrono::hours{1});  // has seen no promotion
+  auto done = fresh.finish(synced("a0"), "w1", fx.clock.wall_now());
+  BOOST_REQUIRE_MESSAGE(done.ok(), done.status().message());
+  BOOST_REQUIRE(done->size() == 1u);
+  BOOST_TEST(((*done)[0].kind == ps::engine::FinishResult::Kind::applied));
+  BOOST_TEST(fx.raw->text("SELECT state FROM sidecar_outbox WHERE agent_id = 'a0'") == "synced");
+  BOOST_TEST(fresh.finish({}, "w1", fx.clock.wall_now())->empty());  // nothing: no batch
+  BOOST_TEST(fresh.batches() == 1u);
+}
+
+// While approvals flow, a worker's finish waits for the next approval and shares its commit:
+// two batches for two promotions and a finish. (Were it held without a promotion to lead it,
+// the finish would wait an hour and the test time out.)
+BOOST_AUTO_TEST_CASE(a_finish_rides_along_with_the_next_approval_while_approvals_flow) {
+  Fixture fx;
+  LedgerPool pool({fx.db, 5000, false});
+  std::vector<std::size_t> sizes;  // promotions per committed batch (the leader reports)
+  std::mutex sizes_mu;
+  PromotionCommitter committer(
+      pool, 8,
+      [&](std::size_t n, double) {
+        std::lock_guard<std::mutex> lock(sizes_mu);
+        sizes.push_back(n);
+      },
+      std::chrono::hours{1});
+  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
+  BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  Result<std::vector<ps::engine::FinishResult>> done = Status(Code::internal, "not run");
+  std::thread worker([&] { done = committer.finish(synced("a0"), "w1", fx.clock.wall_now()); });
+  const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  while (committer.queued() == 0 && std::chrono::steady_clock::now() < bound) {
+    std::this_thread::yield();
+  }
+  BOOST_TEST(committer.queued() == 1u);  // held, not committed alone
+  BOOST_TEST(committer.batches() == 1u);
+  BOOST_REQUIRE(committer.promote(fx.request("a1"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  worker.join();
+  BOOST_REQUIRE_MESSAGE(done.ok(), done.status().message());
+  BOOST_TEST(((*done)[0].kind == ps::engine::FinishResult::Kind::applied));
+  BOOST_TEST(fx.raw->text("SELECT state FROM sidecar_outbox WHERE agent_id = 'a0'") == "synced");
+  BOOST_TEST(fx.raw->text("SELECT state FROM sidecar_outbox WHERE agent_id = 'a1'") == "pending");
+  BOOST_TEST(committer.batches() == 2u);
+  std::lock_guard<std::mutex> lock(sizes_mu);
+  BOOST_TEST(sizes == (std::vector<std::size_t>{1, 1}), boost::test_tools::per_element());
+}
+
+// A finish's failure stays its own: the promotions of its batch commit.
+BOOST_AUTO_TEST_CASE(a_failing_finish_does_not_undo_the_promotions_it_rode_with) {
+  Fixture fx;
+  auto ledger = std::move(ps::engine::Ledger::open({fx.db, 5000, false}).value());
+  const std::vector<ps::engine::Ledger::BatchedPromotion> batch = {{fx.request("a0"), {}}};
+  const std::vector<ps::engine::Ledger::SideWrite> side = {
+      [](ps::engine::LedgerTx& tx) -> Status {
+        if (Status s = tx.exec("INSERT INTO hook_log VALUES ('side')"); !s.ok()) return s;
+        return Status(Code::internal, "side write failed");
+      },
+      [](ps::engine::LedgerTx& tx) { return tx.exec("INSERT INTO hook_log VALUES ('kept')"); }};
+  std::vector<Status> side_results;
+  auto results = ledger->promote_batch(batch, &kDefaultRules, side, &side_results);
+  BOOST_TEST(results[0].ok());
+  BOOST_REQUIRE(side_results.size() == 2u);
+  BOOST_TEST((side_results[0].code() == Code::internal));
+  BOOST_TEST(side_results[1].ok());
+  BOOST_TEST(fx.raw->integer("SELECT count(*) FROM promotions") == 1);
+  BOOST_TEST(fx.raw->integer("SELECT count(*) FROM hook_log WHERE agent = 'side'") == 0);
+  BOOST_TEST(fx.raw->integer("SELECT count(*) FROM hook_log WHERE agent = 'kept'") == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
