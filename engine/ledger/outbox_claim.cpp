@@ -159,8 +159,9 @@ Status ClaimRequest::choose(sqlite::Statement& scan,
     auto has = scan.step();
     if (!has.ok()) return has.status();
     if (!*has) break;
-    if (lease_free(scan.column_optional_text(1), scan.column_optional_int(2), now_ms) &&
-        takes(scan.column_text(3))) {
+    // The partition first: it is a hash, lease_free may ask whether a process is alive.
+    if (takes(scan.column_text(3)) &&
+        lease_free(scan.column_optional_text(1), scan.column_optional_int(2), now_ms)) {
       take(scan);
       ++chosen;
     }

@@ -206,8 +206,21 @@ std::optional<SqlValue> Statement::column_value(int i) const {
   return out;
 }
 
+namespace {
+
+// Before SQLite's first use in this process: no memory statistics. With them every allocation
+// of every connection takes one process-wide mutex, which the sync workers' threads (one
+// connection each) contend for. Nothing here reads them.
+void configure_sqlite_once() {
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)configured;  // SQLITE_MISUSE when SQLite was already initialised: then it stays on
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Connection>> Connection::open_existing(const std::string& path,
                                                               std::int64_t busy_timeout_ms) {
+  configure_sqlite_once();
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return Status(Code::not_found, "ledger not found: " + path);

@@ -14,10 +14,14 @@
 namespace ps::sidecar {
 namespace {
 
-std::string hostname() {
-  char buf[HOST_NAME_MAX + 1] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
+// Read once: lease checks ask for it per leased row they look at.
+const std::string& hostname() {
+  static const std::string name = [] {
+    char buf[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return std::string("unknown");
+    return std::string(buf);
+  }();
+  return name;
 }
 
 struct ProcInfo {
