@@ -104,12 +104,19 @@ std::map<std::string, std::string> string_map(const json& obj, const char* key) 
 }
 
 // The `data` object of an envelope.
+// The `data` object of a parsed answer; bad_response when there is none.
+Result<json*> data_in(std::optional<json>& top) {
+  if (!top) return bad_response("body is not a JSON object");
+  auto it = top->find("data");
+  if (it == top->end() || !it->is_object()) return bad_response("no `data` object");
+  return &*it;
+}
+
 Result<json> data_of(const std::string& body) {
-  auto j = parse_object(body);
-  if (!j) return bad_response("body is not a JSON object");
-  auto it = j->find("data");
-  if (it == j->end() || !it->is_object()) return bad_response("no `data` object");
-  return *it;
+  auto top = parse_object(body);
+  auto data = data_in(top);
+  if (!data) return data.error();
+  return std::move(**data);  // moved out of `top`, which dies here
 }
 
 bool any_contains(const std::vector<std::string>& errors, std::string_view needle) {
@@ -231,9 +238,10 @@ Result<SealStatus> parse_seal_status(const std::string& body) {
 }
 
 Result<RoleInfo> parse_role(const std::string& body) {
-  auto d = data_of(body);
+  auto top = parse_object(body);  // parsed once: `data` and `warnings` both come from it
+  auto d = data_in(top);
   if (!d) return d.error();
-  const json& data = *d;
+  const json& data = **d;
   RoleInfo r;
   r.token_policies = strings(data, "token_policies");
   r.policies = strings(data, "policies");
@@ -252,7 +260,7 @@ Result<RoleInfo> parse_role(const std::string& body) {
   if (n.error) return *n.error;
   r.token_no_default_policy = boolean(data, "token_no_default_policy");
   r.token_type = str(data, "token_type");
-  if (auto j = parse_object(body)) r.warnings = strings(*j, "warnings");
+  r.warnings = strings(*top, "warnings");
   return r;
 }
 

@@ -17,7 +17,7 @@
 #             PS_BENCH_CURL_AGENTS agents (rates are compared, each measured on its own count).
 #   reconcile a full `policy-sidecar reconcile` (drift mode detect, 4 readers) of N roles and
 #             of PS_BENCH_RECONCILE_BIG roles.
-#   latency   `sync` of N agents with PS_BENCH_WORKERS workers (default 16) while the emulator
+#   latency   `sync` of N agents with PS_BENCH_WORKERS workers (default 32) while the emulator
 #             adds 0 ms and PS_BENCH_WRITE_MS (default 5 ms) to every write: free (writes wait
 #             side by side) and serialised (one Raft-like commit at a time, batched); see the
 #             emulator's latency model in vault/emulator/README.md.
@@ -29,7 +29,7 @@ build=${PS_BUILD_DIR:-$repo/build}
 n=${PS_BENCH_SYNC_AGENTS:-10000}
 n_curl=${PS_BENCH_CURL_AGENTS:-1000}
 n_big=${PS_BENCH_RECONCILE_BIG:-100000}
-workers=${PS_BENCH_WORKERS:-16}
+workers=${PS_BENCH_WORKERS:-32}
 big_readers=${PS_BENCH_RECONCILE_READERS:-4}  # reconcile.concurrency of the big reconcile
 write_ms=${PS_BENCH_WRITE_MS:-5}
 python=${PS_SYSTEM_PYTHON:-/usr/bin/python3}
