@@ -330,10 +330,12 @@ void SyncWorker::report(const engine::OutboxRow& row, const PushOutcome& o,
       ++stats.synced;
       events_.on_synced(SyncedEvent{row.agent_id, role, row.tier, row.generation, row.kind,
                                     o.policies_on_role, o.wrote, row.attempts, latency, stages});
-      auto fields = row_fields(row);
-      fields["policies"] = o.policies_on_role;
-      fields["wrote"] = o.wrote;
-      log_.debug("sync.synced", "Vault holds the desired policies", fields);
+      if (log_.enabled(LogLevel::debug)) {  // one per push: no fields built for nothing
+        auto fields = row_fields(row);
+        fields["policies"] = o.policies_on_role;
+        fields["wrote"] = o.wrote;
+        log_.debug("sync.synced", "Vault holds the desired policies", fields);
+      }
       if (row.kind == engine::ChangeKind::repair) {
         events_.on_drift_corrected(DriftEvent{row.agent_id, role, "policies", row.policies,
                                               o.policies_on_role, DriftMode::correct,
