@@ -2,9 +2,10 @@
 // token_policies (architecture "Data flow" step 3).
 //
 // A pass (run_once) repeats until no row is due: claim a batch (demotions first, then the
-// oldest change; engine::Outbox::claim_due leases them), push each row, record the batch's
-// outcomes in one ledger transaction (engine::Outbox::finish), then report them (SyncEvents,
-// log). A push:
+// oldest change; engine::Outbox::claim_due leases them, or just reads them when serve's tier
+// change handed them to this worker, see handoff()), push each row, record the batch's
+// outcomes in one ledger transaction (engine::Outbox::finish, or options.finish: serve's group
+// commit), then report them (SyncEvents, log). A push:
 //   1. reads the role's token_policies (not when roles.exclusive: the list is then exactly
 //      the desired one);
 //   2. computes the list to write (DesiredState::merged) and writes it, unless the role
