@@ -98,7 +98,6 @@ class Connection {
   std::chrono::steady_clock::time_point busy_since_{};  // the current wait's first attempt
 };
 
-
 // A transaction that rolls back unless commit() succeeds. Write transactions use
 // BEGIN IMMEDIATE, so the write lock is taken (or the busy timeout expires) up front and a
 // transaction never fails half-way for lack of the lock.

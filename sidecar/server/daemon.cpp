@@ -143,18 +143,21 @@ Result<std::shared_ptr<SyncGroup>> Daemon::State::make_group(const Config& confi
   return g;
 }
 
+SyncWorker& SyncGroup::worker_for(std::string_view agent_id) const {
+  const auto n = static_cast<std::uint32_t>(workers.size());
+  return *workers[engine::agent_partition(agent_id, n)];
+}
+
 void SyncGroup::wake(std::string_view agent_id) const {
   if (agent_id.empty()) {
     for (const auto& w : workers) w->wake();
     return;
   }
-  const auto n = static_cast<std::uint32_t>(workers.size());
-  workers[engine::agent_partition(agent_id, n)]->wake();
+  worker_for(agent_id).wake();
 }
 
 std::optional<Handoff> SyncGroup::handoff(std::string_view agent_id) const {
-  const auto n = static_cast<std::uint32_t>(workers.size());
-  return workers[engine::agent_partition(agent_id, n)]->handoff();
+  return worker_for(agent_id).handoff();
 }
 
 void Daemon::State::start_group(SyncGroup& g) {

@@ -82,6 +82,8 @@ struct SyncGroup {
   void wake(std::string_view agent_id) const;
   // The worker of `agent_id`'s partition, for the hand-off of its change (SyncWorker::handoff).
   std::optional<Handoff> handoff(std::string_view agent_id) const;
+  // The worker whose partition (engine::agent_partition) holds `agent_id`.
+  SyncWorker& worker_for(std::string_view agent_id) const;
 };
 
 struct Daemon::State {

@@ -135,8 +135,6 @@ bool is_valid_label_name(std::string_view name);
 
 // Default latency buckets in seconds (1 ms .. 10 s).
 std::vector<double> latency_buckets();
-// From 100 us: the stages of one push and the ledger's lock waits.
-std::vector<double> fine_latency_buckets();
 
 // ---- process_* metrics (Linux /proc) ----
 

@@ -1,10 +1,20 @@
 #include "sidecar/server/serve_metrics.h"
 
 #include <utility>
+#include <vector>
 
 #include "engine/ledger/lock_waits.h"
 
 namespace ps::sidecar::server {
+namespace {
+
+// From 100 us to 1 s: the stages of one push and the ledger's lock waits share the bounds the
+// SQLite adapter counts lock waits in (engine/ledger/lock_waits.h), which the mirror needs.
+std::vector<double> fine_latency_buckets() {
+  return {engine::sqlite::kLockWaitBounds.begin(), engine::sqlite::kLockWaitBounds.end()};
+}
+
+}  // namespace
 
 ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
     : registry(r),
@@ -99,8 +109,7 @@ ServeMetrics::ServeMetrics(MetricsRegistry& r, const std::string& version)
           "policy_sidecar_ledger_lock_wait_seconds",
           "This process's ledger write transactions: BEGIN IMMEDIATE (waiting for the write "
           "lock) and COMMIT (waiting for readers, plus the syncs).",
-          {"step"},
-          {engine::sqlite::kLockWaitBounds.begin(), engine::sqlite::kLockWaitBounds.end()})) {
+          {"step"}, fine_latency_buckets())) {
   build_info.set({version}, 1);
   for (const char* reason : kListenerRefusalReasons) listener_refused.inc({reason}, 0);
   register_process_metrics(r);

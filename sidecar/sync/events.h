@@ -23,7 +23,6 @@
 
 namespace ps::sidecar {
 
-// Vault verified to hold the agent's desired state.
 // Where the time of one synced push went. queued: from the commit that queued the change to
 // the claim that took it (waiting for a wake-up, a worker and the claim's write lock); read,
 // write, readback: the Vault requests (zero when not made); finish: the ledger transaction
@@ -36,6 +35,7 @@ struct PushStages {
   std::chrono::microseconds finish{0};
 };
 
+// Vault verified to hold the agent's desired state.
 struct SyncedEvent {
   std::string agent_id;
   std::string role;

@@ -234,6 +234,7 @@ Result<RevocationRunner::Batch> RevocationRunner::run_batch(vault::VaultApi& api
   auto claimed = steps_->claim_due(claim);
   if (!claimed.ok()) return claimed.status();
   batch.claimed = static_cast<std::int64_t>(claimed->size());
+  if (claimed->empty()) return batch;  // nothing to do, nothing to record
   vault_error_.reset();
   owner_ = claim.owner;
   lease_ = claim.lease;

@@ -69,6 +69,10 @@ SyncWorker::SyncWorker(OutboxFactory open_outbox, VaultApiFactory make_vault,
     options_.limiter = std::make_shared<RateLimiter>(config_.rate_limit_per_s, clock_);
   }
   if (options_.owner.empty()) options_.owner = worker_owner_id();
+  if (!options_.finish) {
+    options_.finish = [this](const std::vector<PushOutcome>& outcomes, std::string_view owner,
+                             engine::WallTime now) { return outbox_->finish(outcomes, owner, now); };
+  }
   if (!options_.owner_is_dead) options_.owner_is_dead = lease_owner_is_dead;
   pause_ = options_.pause ? options_.pause : std::make_shared<VaultPause>();
   if (options_.open_steps) {
@@ -418,8 +422,7 @@ Status SyncWorker::push_batch(const std::vector<engine::OutboxRow>& rows, PassSt
   if (options_.checkpoint) options_.checkpoint("sync.before_finish");
   std::chrono::microseconds finish{0};
   auto results = timed(clock_, finish, [&] {
-    return options_.finish ? options_.finish(outcomes, options_.owner, clock_.wall_now())
-                           : outbox_->finish(outcomes, options_.owner, clock_.wall_now());
+    return options_.finish(outcomes, options_.owner, clock_.wall_now());
   });
   // On failure the leases stay ours; the next claim of this worker takes the rows again.
   if (!results.ok()) return results.status();
