@@ -103,48 +103,56 @@ std::int64_t longest_token_ttl(const vault::RoleInfo& info) {
 
 }  // namespace
 
-// Reads the page's roles with up to `concurrency` threads, each on its own client. The first
-// Vault-wide failure stops every thread from starting another read.
-void Reconciler::read_roles(Page& page) {
-  const std::size_t n = page.agents.size();
-  page.found.assign(n, std::nullopt);
-  page.token_ttl_s.assign(n, 0);
-  std::size_t reads = 0;
-  for (const auto& r : page.roles) reads += r ? 1 : 0;
-  const std::size_t workers =
-      std::min<std::size_t>(static_cast<std::size_t>(config_.concurrency), std::max<std::size_t>(reads, 1));
-  if (apis_.size() < workers) apis_.resize(workers);
+// Calls read(k, i) for every i < n with up to `concurrency` threads; k is the thread's index,
+// so its client is api(k). A read that returns false (a Vault-wide failure) stops every thread
+// from starting another.
+void Reconciler::read_in_parallel(std::size_t n,
+                                  const std::function<bool(std::size_t, std::size_t)>& read) {
+  const std::size_t threads_wanted =
+      std::min<std::size_t>(static_cast<std::size_t>(config_.concurrency), std::max<std::size_t>(n, 1));
+  if (apis_.size() < threads_wanted) apis_.resize(threads_wanted);
   std::atomic<std::size_t> next{0};
   std::atomic<bool> abort{false};
   auto work = [&](std::size_t k) {
     while (!abort.load()) {
       const std::size_t i = next.fetch_add(1);
       if (i >= n) return;
-      if (!page.roles[i]) continue;
-      options_.limiter->acquire();
-      auto result = api(k).read_role(*page.roles[i]);
-      if (!result && !is_role_problem(result.error().code)) {
-        std::lock_guard<std::mutex> lock(page.mu);
-        if (!page.global_error) page.global_error = result.error();
-        abort.store(true);
-      }
-      if (!result) {
-        page.found[i] = result.error();
-      } else if (!*result) {
-        page.found[i] = std::optional<PolicyList>{};
-      } else {
-        const vault::RoleInfo& info = **result;
-        // A role read back with empty token_policies shows the legacy `policies`.
-        page.found[i] = std::optional<PolicyList>(info.token_policies.empty() ? info.policies
-                                                                              : info.token_policies);
-        page.token_ttl_s[i] = longest_token_ttl(info);
-      }
+      if (!read(k, i)) abort.store(true);
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t k = 1; k < workers; ++k) threads.emplace_back(work, k);
+  for (std::size_t k = 1; k < threads_wanted; ++k) threads.emplace_back(work, k);
   work(0);
   for (auto& t : threads) t.join();
+}
+
+// Reads the page's roles. The first Vault-wide failure is the page's global_error.
+void Reconciler::read_roles(Page& page) {
+  const std::size_t n = page.agents.size();
+  page.found.assign(n, std::nullopt);
+  page.token_ttl_s.assign(n, 0);
+  read_in_parallel(n, [&](std::size_t k, std::size_t i) {
+    if (!page.roles[i]) return true;
+    options_.limiter->acquire();
+    auto result = api(k).read_role(*page.roles[i]);
+    if (!result) {
+      page.found[i] = result.error();
+      if (is_role_problem(result.error().code)) return true;
+      std::lock_guard<std::mutex> lock(page.mu);
+      if (!page.global_error) page.global_error = result.error();
+      return false;
+    }
+    if (!*result) {
+      page.found[i] = std::optional<PolicyList>{};
+    } else {
+      const vault::RoleInfo& info = **result;
+      // A role read back with empty token_policies shows the legacy `policies`.
+      page.found[i] = std::optional<PolicyList>(info.token_policies.empty() ? info.policies
+                                                                            : info.token_policies);
+      page.token_ttl_s[i] = longest_token_ttl(info);
+    }
+    return true;
+  });
 }
 
 // One agent of a page: in sync, explained by a queued or parked push, or drift.
@@ -334,7 +342,9 @@ Status Reconciler::walk_agents(bool dry_run, ReconcileReport& report) {
   return Status::success();
 }
 
-// Roles in the managed mount that fit the name template but belong to no agent of this pass.
+// Roles in the managed mount that fit the name template but belong to no agent of this pass:
+// listed once, then read (and stripped) with the pass's reading threads, reported in listing
+// order.
 void Reconciler::reconcile_orphans(bool dry_run, ReconcileReport& report) {
   options_.limiter->acquire();
   auto roles = api(0).list_roles();
@@ -349,42 +359,68 @@ void Reconciler::reconcile_orphans(bool dry_run, ReconcileReport& report) {
               {{"error", roles.error().describe()}});
     return;
   }
+  std::vector<vault::RoleName> orphans;
   for (const std::string& name : *roles) {
     auto role = vault::RoleName::parse(name);
     if (!role || !desired_->namer().agent_id_for(*role) || agent_roles_.count(role->str())) {
       continue;
     }
+    orphans.push_back(std::move(role).value());
+  }
+  std::vector<std::optional<OrphanOutcome>> outcomes(orphans.size());
+  read_in_parallel(orphans.size(), [&](std::size_t k, std::size_t i) {
+    auto outcome = strip_orphan(dry_run, api(k), orphans[i]);
+    if (!outcome) return is_role_problem(outcome.error().code);
+    outcomes[i] = std::move(outcome).value();
+    return true;
+  });
+  for (std::size_t i = 0; i < orphans.size(); ++i) {
+    const std::string& role = orphans[i].str();
     ++report.summary.orphans;
-    if (report.orphans.size() < options_.max_plan_lines) report.orphans.push_back(role->str());
-    strip_orphan(dry_run, *role, report);
+    if (report.orphans.size() < options_.max_plan_lines) report.orphans.push_back(role);
+    if (outcomes[i]) report_orphan(dry_run, role, *outcomes[i], report);
   }
 }
 
 // The unjustified-privilege rule for an orphan role: nothing justifies any managed policy.
-void Reconciler::strip_orphan(bool dry_run, const vault::RoleName& role, ReconcileReport& report) {
+// Runs on a reading thread: touches only its own client. nullopt: the role is gone meanwhile
+// (the next pass looks again); an error: it could not be read.
+vault::Result<std::optional<Reconciler::OrphanOutcome>> Reconciler::strip_orphan(
+    bool dry_run, vault::VaultApi& vault, const vault::RoleName& role) {
   options_.limiter->acquire();
-  auto found = api(0).read_role_policies(role);
-  if (!found || !*found) return;  // gone meanwhile, or unreadable: the next pass looks again
-  const PolicyList excess = desired_->unjustified(**found, {});
+  auto found = vault.read_role_policies(role);
+  if (!found) return found.error();
+  if (!*found) return std::optional<OrphanOutcome>{};
+  OrphanOutcome out;
+  out.found = canonical(**found);
+  out.excess = desired_->unjustified(**found, {});
   const bool act = !dry_run && config_.drift_mode != DriftMode::ignore;
-  nlohmann::json fields = {{"role", role.str()}, {"found", canonical(**found)},
-                           {"excess", excess}, {"dry_run", dry_run}};
-  if (act && !excess.empty()) {
+  if (act && !out.excess.empty()) {
     PolicyList keep;
-    for (const std::string& p : canonical(**found)) {
-      if (!std::binary_search(excess.begin(), excess.end(), p)) keep.push_back(p);
+    for (const std::string& p : out.found) {
+      if (!std::binary_search(out.excess.begin(), out.excess.end(), p)) keep.push_back(p);
     }
     options_.limiter->acquire();
-    if (auto written = api(0).write_role_policies(role, keep); written) {
-      ++report.summary.orphans_stripped;
+    if (auto written = vault.write_role_policies(role, keep); written) {
+      out.stripped = true;
     } else {
-      fields["error"] = written.error().describe();
+      out.error = written.error().describe();
     }
   }
   if (act && config_.delete_orphan_roles) {
     options_.limiter->acquire();
-    if (auto deleted = api(0).delete_role(role); deleted) ++report.summary.orphans_deleted;
+    out.deleted = vault.delete_role(role).ok();
   }
+  return std::optional<OrphanOutcome>(std::move(out));
+}
+
+void Reconciler::report_orphan(bool dry_run, const std::string& role, const OrphanOutcome& out,
+                               ReconcileReport& report) {
+  if (out.stripped) ++report.summary.orphans_stripped;
+  if (out.deleted) ++report.summary.orphans_deleted;
+  nlohmann::json fields = {{"role", role}, {"found", out.found},
+                           {"excess", out.excess}, {"dry_run", dry_run}};
+  if (out.error) fields["error"] = *out.error;
   log_.log(dry_run ? LogLevel::info : LogLevel::warn, "reconcile.orphan",
            "role in the managed mount belongs to no ledger agent", fields);
 }

@@ -17,8 +17,9 @@
 // the ledger does not justify is removed in every mode but ignore (detect repairs such drift
 // too; only under-privilege is merely reported there) - for every agent, frozen or not, and for
 // orphan roles (roles in the mount that fit the name template but belong to no ledger agent,
-// compared after the template's lowercasing; deleting them is opt-in,
-// reconcile.delete_orphan_roles). Each pass also requeues parked revocation steps.
+// compared after the template's lowercasing; read with the same reading threads; deleting
+// them is opt-in, reconcile.delete_orphan_roles). Each pass also requeues parked revocation
+// steps.
 // Mode ignore reads nothing from Vault (only requeues parked rows). A dry run reads but writes
 // nothing and changes nothing: its plan says what a real pass would do.
 // A Vault-wide failure (down, sealed, own token) stops the pass (report.error, complete =
@@ -117,6 +118,14 @@ class Reconciler {
 
  private:
   struct Page;
+  // What reading (and, unless a dry run, stripping) one orphan role did.
+  struct OrphanOutcome {
+    PolicyList found;                  // sorted
+    PolicyList excess;                 // managed policies nothing justifies
+    bool stripped = false;
+    bool deleted = false;
+    std::optional<std::string> error;  // the strip failed
+  };
   Status reconcile_page(bool dry_run, Page& page, ReconcileReport& report,
                                 engine::Outbox& outbox);
   void check_token_ttl(const std::string& role, std::int64_t ttl_s, ReconcileReport& report);
@@ -124,11 +133,16 @@ class Reconciler {
                        engine::ReconcileWrites& writes);
   void record_drift(bool dry_run, const engine::AgentSyncView& agent, PlanLine line,
                     bool missing, ReconcileReport& report, engine::ReconcileWrites& writes);
+  void read_in_parallel(std::size_t n,
+                        const std::function<bool(std::size_t, std::size_t)>& read);
   void read_roles(Page& page);
   Status walk_agents(bool dry_run, ReconcileReport& report);
   Status requeue_parked_only(bool dry_run, ReconcileReport& report);
   void reconcile_orphans(bool dry_run, ReconcileReport& report);
-  void strip_orphan(bool dry_run, const vault::RoleName& role, ReconcileReport& report);
+  vault::Result<std::optional<OrphanOutcome>> strip_orphan(bool dry_run, vault::VaultApi& vault,
+                                                          const vault::RoleName& role);
+  void report_orphan(bool dry_run, const std::string& role, const OrphanOutcome& outcome,
+                     ReconcileReport& report);
   void finish_report(bool dry_run, ReconcileReport& report, Clock::SteadyTime start);
   vault::VaultApi& api(std::size_t i);
   void add_line(ReconcileReport& report, PlanLine line);
