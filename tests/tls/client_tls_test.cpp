@@ -139,6 +139,27 @@ BOOST_AUTO_TEST_CASE(trusts_only_the_configured_ca_even_when_the_system_store_ha
   BOOST_TEST(testing::get_hello(*make_client(ClientConfig{}), srv.port()) == "hello");
 }
 
+// The system bundle is not even loaded into the context's (unused) store: with configured
+// CAs, a client's store stays empty after a verified request.
+BOOST_AUTO_TEST_CASE(configured_cas_leave_the_system_bundle_unread) {
+  DevSet set;
+  TestServer srv(make_server(set.server("server")));
+  ScopedEnv file("SSL_CERT_FILE", set("other-ca.pem"));
+  // The number of certificates in the store after one request, and whether it succeeded.
+  auto after_request = [&](const ClientConfig& config) {
+    auto client = make_client(config)->make_client("127.0.0.1", srv.port());
+    client->set_connection_timeout(10);
+    client->set_read_timeout(10);
+    const bool ok = static_cast<bool>(client->Get("/hello"));
+    X509_STORE* store = SSL_CTX_get_cert_store(client->ssl_context());
+    return std::make_pair(sk_X509_OBJECT_num(X509_STORE_get0_objects(store)), ok);
+  };
+  BOOST_TEST((after_request(trusting(set("ca.pem"))) == std::make_pair(0, true)));
+  // Without configured CAs the system store ($SSL_CERT_FILE: another CA) is loaded, and
+  // refuses this server.
+  BOOST_TEST((after_request(ClientConfig{}) == std::make_pair(1, false)));
+}
+
 BOOST_AUTO_TEST_CASE(refuses_an_expired_server_certificate) {
   DevSet set;
   TestServer srv(make_server(set.server("expired")));
