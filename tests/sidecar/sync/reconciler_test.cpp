@@ -1,7 +1,13 @@
 // The reconciler against the in-memory FakeVault: drift modes, missing roles, pending and
-// parked pushes, dry runs, paging with concurrent reads, Vault outages, and races with newer
-// tier changes.
+// parked pushes, dry runs, paging with concurrent reads, orphan roles read by several threads,
+// Vault outages, and races with newer tier changes.
 #include <boost/test/unit_test.hpp>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "tests/sidecar/sync/sync_test_support.h"
 
@@ -41,6 +47,19 @@ void edited_role(SyncFixture& f) {
   f.add_agent("a2", 0);
   f.vault->set_role("agent-a1", {"t4-observer", "custom"});
   f.vault->set_role("agent-a2", {"t0-observer"});
+}
+
+// Adds `n` orphan roles "agent-ghostNN" holding a custom and a managed policy; returns them in
+// the mount's listing order.
+std::vector<std::string> add_ghosts(SyncFixture& f, int n) {
+  std::vector<std::string> ghosts;
+  for (int i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "agent-ghost%02d", i);
+    f.vault->set_role(name, {"custom", "t4-observer"});
+    ghosts.push_back(name);
+  }
+  return ghosts;
 }
 
 }  // namespace
@@ -259,6 +278,57 @@ BOOST_AUTO_TEST_CASE(walks_every_agent_once_in_pages_with_concurrent_reads) {
   // Every agent's role read once, and one listing of the mount (orphan roles).
   BOOST_TEST(seen.size() == 201u);
   BOOST_TEST(f.vault->count("list") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(orphan_roles_are_read_by_several_threads_and_reported_in_listing_order) {
+  SyncFixture f;
+  f.add_agent("a", 1);
+  f.vault->set_role("agent-a", {"t1-observer"});
+  const auto ghosts = add_ghosts(f, 40);
+  // The first orphan read waits (at most 10 s) for a second one on another thread.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::thread::id> readers;
+  f.vault->on_request = [&](const std::string& op, const std::string& role) {
+    if (op != "read" || role.rfind("agent-ghost", 0) != 0) return;
+    std::unique_lock<std::mutex> lock(mu);
+    readers.insert(std::this_thread::get_id());
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return readers.size() > 1; });
+  };
+  ReconcileConfig c;
+  c.drift_mode = DriftMode::detect;
+  c.concurrency = 4;
+  auto rep = f.reconciler(c)->run(false);
+  BOOST_REQUIRE(rep.ok());
+  BOOST_TEST(readers.size() > 1u);
+  BOOST_TEST(rep->orphans == ghosts, boost::test_tools::per_element());
+  BOOST_TEST(rep->summary.orphans == 40);
+  BOOST_TEST(rep->summary.orphans_stripped == 40);
+  for (const auto& g : ghosts) BOOST_TEST(*f.vault->role(g) == std::vector<std::string>{"custom"});
+}
+
+BOOST_AUTO_TEST_CASE(a_vault_outage_while_orphans_are_read_stops_the_orphan_reads) {
+  SyncFixture f;
+  f.add_agent("a", 1);
+  f.vault->set_role("agent-a", {"t1-observer"});
+  add_ghosts(f, 40);
+  f.vault->on_request = [&](const std::string& op, const std::string& role) {
+    if (op == "read" && role.rfind("agent-ghost", 0) == 0) {  // sealed from the first orphan read
+      std::lock_guard<std::mutex> lock(f.vault->mu);
+      f.vault->sealed = true;
+    }
+  };
+  ReconcileConfig c;
+  c.drift_mode = DriftMode::detect;
+  c.concurrency = 4;
+  auto rep = f.reconciler(c)->run(false);
+  BOOST_REQUIRE(rep.ok());
+  BOOST_TEST(rep->summary.orphans == 40);  // listed before the outage: all counted
+  BOOST_TEST(rep->summary.orphans_stripped == 0);
+  // Each reading thread stops after its failure: at most one read each.
+  BOOST_TEST(f.vault->count("read agent-ghost") <= 4u);
+  BOOST_TEST(f.vault->count("write") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_ledger_rows_are_counted_not_fatal) {

@@ -5,12 +5,6 @@
 // unjustified-privilege rule to orphan roles.
 #include <boost/test/unit_test.hpp>
 
-#include <condition_variable>
-#include <cstdio>
-#include <mutex>
-#include <set>
-#include <thread>
-
 #include "engine/ledger/revocation.h"
 #include "engine/ledger/revocation_steps.h"
 #include "sidecar/config/settings.h"
@@ -440,74 +434,6 @@ BOOST_AUTO_TEST_CASE(orphan_roles_lose_their_managed_policies_and_are_deleted_on
   BOOST_REQUIRE(f.reconciler(c)->run(false).ok());
   BOOST_TEST(!f.vault->role("agent-ghost").has_value());
   BOOST_TEST(f.vault->role("agent-a").has_value());
-}
-
-namespace {
-
-// Adds `n` orphan roles "agent-ghostNN" holding a custom and a managed policy; returns them in
-// the mount's listing order.
-std::vector<std::string> add_ghosts(RevocationFixture& f, int n) {
-  std::vector<std::string> ghosts;
-  for (int i = 0; i < n; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "agent-ghost%02d", i);
-    f.vault->set_role(name, {"custom", "t4-observer"});
-    ghosts.push_back(name);
-  }
-  return ghosts;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(orphan_roles_are_read_by_several_threads_and_reported_in_listing_order) {
-  RevocationFixture f;
-  f.add_agent("a", 1);
-  f.vault->set_role("agent-a", {"t1-observer"});
-  const auto ghosts = add_ghosts(f, 40);
-  // The first orphan read waits (at most 10 s) for a second one on another thread.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::set<std::thread::id> readers;
-  f.vault->on_request = [&](const std::string& op, const std::string& role) {
-    if (op != "read" || role.rfind("agent-ghost", 0) != 0) return;
-    std::unique_lock<std::mutex> lock(mu);
-    readers.insert(std::this_thread::get_id());
-    cv.notify_all();
-    cv.wait_for(lock, 10s, [&] { return readers.size() > 1; });
-  };
-  ReconcileConfig c;
-  c.drift_mode = DriftMode::detect;
-  c.concurrency = 4;
-  auto rep = f.reconciler(c)->run(false);
-  BOOST_REQUIRE(rep.ok());
-  BOOST_TEST(readers.size() > 1u);
-  BOOST_TEST(rep->orphans == ghosts, boost::test_tools::per_element());
-  BOOST_TEST(rep->summary.orphans == 40);
-  BOOST_TEST(rep->summary.orphans_stripped == 40);
-  for (const auto& g : ghosts) BOOST_TEST(*f.vault->role(g) == std::vector<std::string>{"custom"});
-}
-
-BOOST_AUTO_TEST_CASE(a_vault_outage_while_orphans_are_read_stops_the_orphan_reads) {
-  RevocationFixture f;
-  f.add_agent("a", 1);
-  f.vault->set_role("agent-a", {"t1-observer"});
-  add_ghosts(f, 40);
-  f.vault->on_request = [&](const std::string& op, const std::string& role) {
-    if (op == "read" && role.rfind("agent-ghost", 0) == 0) {  // sealed from the first orphan read
-      std::lock_guard<std::mutex> lock(f.vault->mu);
-      f.vault->sealed = true;
-    }
-  };
-  ReconcileConfig c;
-  c.drift_mode = DriftMode::detect;
-  c.concurrency = 4;
-  auto rep = f.reconciler(c)->run(false);
-  BOOST_REQUIRE(rep.ok());
-  BOOST_TEST(rep->summary.orphans == 40);  // listed before the outage: all counted
-  BOOST_TEST(rep->summary.orphans_stripped == 0);
-  // Each reading thread stops after its failure: at most one read each.
-  BOOST_TEST(f.vault->count("read agent-ghost") <= 4u);
-  BOOST_TEST(f.vault->count("write") == 0u);
 }
 
 // Revocation steps under leases: A's lease runs out while it lists the role's secret
