@@ -26,31 +26,32 @@ Result<std::vector<engine::FinishResult>> PromotionCommitter::finish(
   return std::move(*finish.result);
 }
 
-std::optional<std::chrono::steady_clock::time_point> PromotionCommitter::hold_until(
-    std::chrono::steady_clock::time_point queued_at) const {
-  if (finish_hold_.count() <= 0 || queued_at - last_promotions_ >= finish_hold_) {
+std::optional<std::chrono::milliseconds> PromotionCommitter::hold_for(
+    Clock::SteadyTime queued_at) const {
+  if (finish_hold_.count() <= 0 || !last_promotions_ ||
+      queued_at - *last_promotions_ >= finish_hold_) {
     return std::nullopt;  // no approvals flowing
   }
   for (const Entry* e : queue_) {
     if (!e->finish) return std::nullopt;  // a promotion is queued: lead it now
   }
-  const auto until = queued_at + finish_hold_;
-  if (std::chrono::steady_clock::now() >= until) return std::nullopt;
-  return until;
+  const auto left = queued_at + finish_hold_ - clock_.steady_now();
+  if (left <= Clock::SteadyTime::duration::zero()) return std::nullopt;
+  return std::chrono::ceil<std::chrono::milliseconds>(left);
 }
 
 void PromotionCommitter::run(Entry& mine) {
   ps::MutexLock lock(mu_);
   queue_.push_back(&mine);
-  const auto queued_at = std::chrono::steady_clock::now();
+  const auto queued_at = clock_.steady_now();
   while (!mine.done) {
     if (committing_) {
       done_cv_.wait(lock);
       continue;
     }
     if (mine.finish) {
-      if (const auto until = hold_until(queued_at)) {
-        done_cv_.wait_until(lock, *until);
+      if (const auto left = hold_for(queued_at)) {
+        clock_.wait_for(done_cv_, lock, *left);
         continue;
       }
     }
@@ -65,7 +66,7 @@ void PromotionCommitter::run(Entry& mine) {
       if (e->result && e->result->ok()) ++committed_;
       e->done = true;
     }
-    if (promotions) last_promotions_ = std::chrono::steady_clock::now();
+    if (promotions) last_promotions_ = clock_.steady_now();
     committing_ = false;
     ++batches_;
     done_cv_.notify_all();

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/base/clock.h"
 #include "engine/base/mutex.h"
 #include "engine/ledger/ledger.h"
 #include "engine/ledger/outbox.h"
@@ -36,13 +37,14 @@ class PromotionCommitter {
  public:
   // `on_batch` (optional) is told each committed batch's promotion count and commit time
   // (metrics; batches of finishes alone are not reported). `finish_hold`: while approvals are
-  // flowing (a batch of promotions committed less than finish_hold before), a finish waits up
-  // to finish_hold (real steady time) for the next promotion to ride along with, instead of a
-  // commit of its own; 0 = never waits.
-  explicit PromotionCommitter(LedgerPool& ledgers, std::size_t max_batch = 64,
-                              std::function<void(std::size_t, double)> on_batch = {},
-                              std::chrono::milliseconds finish_hold = {})
+  // flowing (a batch of promotions committed less than finish_hold before, in `clock`'s steady
+  // time), a finish waits up to finish_hold (Clock::wait_for) for the next promotion to ride
+  // along with, instead of a commit of its own; 0 = never waits.
+  PromotionCommitter(LedgerPool& ledgers, Clock& clock, std::size_t max_batch = 64,
+                     std::function<void(std::size_t, double)> on_batch = {},
+                     std::chrono::milliseconds finish_hold = {})
       : ledgers_(ledgers),
+        clock_(clock),
         max_batch_(max_batch),
         on_batch_(std::move(on_batch)),
         finish_hold_(finish_hold) {}
@@ -80,10 +82,10 @@ class PromotionCommitter {
   };
   // Queues `mine` and returns once a batch holding it is committed (leading one if none runs).
   void run(Entry& mine);
-  // For a finish queued at `queued_at`: wait for a promotion to ride along with (see
-  // finish_hold); the end of that wait, or nullopt to lead now.
-  std::optional<std::chrono::steady_clock::time_point> hold_until(
-      std::chrono::steady_clock::time_point queued_at) const REQUIRES(mu_);
+  // For a finish queued at `queued_at`: how much longer to wait for a promotion to ride along
+  // with (see finish_hold), or nullopt to lead now.
+  std::optional<std::chrono::milliseconds> hold_for(Clock::SteadyTime queued_at) const
+      REQUIRES(mu_);
   // The next batch, oldest first: promotions while they share the first one's rules (up to
   // max_batch_), and every queued finish.
   std::vector<Entry*> take_batch() REQUIRES(mu_);
@@ -92,6 +94,7 @@ class PromotionCommitter {
   bool commit_batch(const std::vector<Entry*>& batch);
 
   LedgerPool& ledgers_;
+  Clock& clock_;
   const std::size_t max_batch_;
   const std::function<void(std::size_t, double)> on_batch_;
   const std::chrono::milliseconds finish_hold_;
@@ -99,8 +102,8 @@ class PromotionCommitter {
   ps::CondVar done_cv_;
   std::deque<Entry*> queue_ GUARDED_BY(mu_);
   bool committing_ GUARDED_BY(mu_) = false;
-  // When the last batch with promotions was committed (none yet: the epoch).
-  std::chrono::steady_clock::time_point last_promotions_ GUARDED_BY(mu_);
+  // When the last batch with promotions was committed; nullopt before the first.
+  std::optional<Clock::SteadyTime> last_promotions_ GUARDED_BY(mu_);
   std::size_t batches_ GUARDED_BY(mu_) = 0;
   std::size_t committed_ GUARDED_BY(mu_) = 0;
 };

@@ -24,7 +24,7 @@ bool requirement(const engine::Rules& rules, std::int64_t from_tier, engine::Req
 TierChangeService::TierChangeService(TierChangeServiceDeps deps,
                                      std::shared_ptr<const DesiredState> desired)
     : d_(std::move(deps)),
-      committer_(d_.ledgers, d_.max_batch,
+      committer_(d_.ledgers, d_.clock, d_.max_batch,
                  [events = &d_.events](std::size_t size, double seconds) {
                    events->on_commit_batch({size, seconds});
                  },

@@ -109,7 +109,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callers_each_get_their_own_result) {
   LedgerPool pool({fx.db, 5000, false});
   std::mutex sizes_mu;
   std::vector<std::size_t> sizes;  // each committed batch's size, in commit order
-  PromotionCommitter committer(pool, 8, [&](std::size_t n, double) {
+  PromotionCommitter committer(pool, fx.clock, 8, [&](std::size_t n, double) {
     std::lock_guard<std::mutex> lock(sizes_mu);
     sizes.push_back(n);
   });
@@ -201,15 +201,17 @@ std::vector<ps::engine::PushOutcome> synced(const std::string& agent) {
 
 }  // namespace
 
-// With no approval committed lately a finish commits at once, even with an hour's hold.
+// With no approval committed lately a finish commits at once, even with an hour's hold: it
+// never waits (the simulated clock records every wait).
 BOOST_AUTO_TEST_CASE(a_finish_without_approvals_flowing_commits_at_once) {
   Fixture fx;
   LedgerPool pool({fx.db, 5000, false});
-  PromotionCommitter committer(pool, 8, {}, std::chrono::hours{1});
+  PromotionCommitter committer(pool, fx.clock, 8, {}, std::chrono::hours{1});
   auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
   BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
-  PromotionCommitter fresh(pool, 8, {}, std::chrono::hours{1});  // has seen no promotion
+  PromotionCommitter fresh(pool, fx.clock, 8, {}, std::chrono::hours{1});  // has seen no promotion
   auto done = fresh.finish(synced("a0"), "w1", fx.clock.wall_now());
+  BOOST_TEST(fx.clock.sleeps().empty());
   BOOST_REQUIRE_MESSAGE(done.ok(), done.status().message());
   BOOST_REQUIRE(done->size() == 1u);
   BOOST_TEST(((*done)[0].kind == ps::engine::FinishResult::Kind::applied));
@@ -218,16 +220,33 @@ BOOST_AUTO_TEST_CASE(a_finish_without_approvals_flowing_commits_at_once) {
   BOOST_TEST(fresh.batches() == 1u);
 }
 
+// While approvals flow, a finish waits for the hold (in the injected clock's time), and with no
+// approval arriving commits alone once it is over.
+BOOST_AUTO_TEST_CASE(a_held_finish_commits_alone_when_no_approval_comes_within_the_hold) {
+  Fixture fx;
+  LedgerPool pool({fx.db, 5000, false});
+  PromotionCommitter committer(pool, fx.clock, 8, {}, std::chrono::milliseconds{10});
+  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
+  BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  auto done = committer.finish(synced("a0"), "w1", fx.clock.wall_now());
+  BOOST_REQUIRE_MESSAGE(done.ok(), done.status().message());
+  BOOST_TEST(fx.clock.sleeps() == std::vector<std::chrono::milliseconds>{std::chrono::milliseconds{10}},
+             boost::test_tools::per_element());
+  BOOST_TEST(committer.batches() == 2u);
+  BOOST_TEST(fx.raw->text("SELECT state FROM sidecar_outbox WHERE agent_id = 'a0'") == "synced");
+}
+
 // While approvals flow, a worker's finish waits for the next approval and shares its commit:
 // two batches for two promotions and a finish. (Were it held without a promotion to lead it,
-// the finish would wait an hour and the test time out.)
+// the finish would wait an hour and the test time out.) A real clock: the hold must block.
 BOOST_AUTO_TEST_CASE(a_finish_rides_along_with_the_next_approval_while_approvals_flow) {
   Fixture fx;
   LedgerPool pool({fx.db, 5000, false});
+  ps::RealClock real;
   std::vector<std::size_t> sizes;  // promotions per committed batch (the leader reports)
   std::mutex sizes_mu;
   PromotionCommitter committer(
-      pool, 8,
+      pool, real, 8,
       [&](std::size_t n, double) {
         std::lock_guard<std::mutex> lock(sizes_mu);
         sizes.push_back(n);
