@@ -27,6 +27,11 @@ void RequestWatchdog::arm(Deadline deadline, std::function<void()> fire) {
   if (wake) cv_.notify_all();
 }
 
+std::optional<RequestWatchdog::Deadline> RequestWatchdog::sleeping_until() {
+  ps::MutexLock lock(mu_);
+  return sleeping_until_;
+}
+
 bool RequestWatchdog::disarm() {
   ps::MutexLock lock(mu_);
   deadline_.reset();

@@ -42,6 +42,9 @@ class RequestWatchdog {
   void arm(Deadline deadline, std::function<void()> fire);
   // Ends the watch. True when `fire` ran (the deadline passed during the request).
   bool disarm();
+  // The end of the watchdog thread's current timed sleep; nullopt while it is awake or idle
+  // (tests: to know the thread sleeps towards a deadline).
+  std::optional<Deadline> sleeping_until();
 
  private:
   void loop();

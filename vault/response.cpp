@@ -103,7 +103,6 @@ std::map<std::string, std::string> string_map(const json& obj, const char* key) 
   return out;
 }
 
-// The `data` object of an envelope.
 // The `data` object of a parsed answer; bad_response when there is none.
 Result<json*> data_in(std::optional<json>& top) {
   if (!top) return bad_response("body is not a JSON object");
@@ -112,6 +111,7 @@ Result<json*> data_in(std::optional<json>& top) {
   return &*it;
 }
 
+// The `data` object of an envelope.
 Result<json> data_of(const std::string& body) {
   auto top = parse_object(body);
   auto data = data_in(top);

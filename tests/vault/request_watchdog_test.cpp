@@ -53,8 +53,11 @@ BOOST_AUTO_TEST_CASE(a_disarmed_request_is_never_cut) {
 BOOST_AUTO_TEST_CASE(an_earlier_deadline_wakes_a_thread_sleeping_towards_a_later_one) {
   RequestWatchdog w;
   std::atomic<bool> late{false};
-  w.arm(Steady::now() + 1h, [&] { late = true; });
-  std::this_thread::sleep_for(20ms);  // let the thread start its long sleep
+  const auto far = Steady::now() + 1h;
+  w.arm(far, [&] { late = true; });
+  const auto bound = Steady::now() + 10s;  // until the thread sleeps towards `far`
+  while (w.sleeping_until() != far && Steady::now() < bound) std::this_thread::yield();
+  BOOST_REQUIRE((w.sleeping_until() == far));
   BOOST_TEST(!w.disarm());
   std::atomic<bool> fired{false};
   w.arm(Steady::now() + 20ms, [&] { fired = true; });
