@@ -199,6 +199,13 @@ std::vector<ps::engine::PushOutcome> synced(const std::string& agent) {
   return {o};
 }
 
+// Promotes `agent` through `committer`, writing its outbox row; the promotion must commit.
+void promote_with_row(PromotionCommitter& committer, Fixture& fx, const std::string& agent) {
+  static const auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
+  auto r = committer.promote(fx.request(agent), rules, outbox_hook(fx.clock.wall_now()));
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.status().message());
+}
+
 }  // namespace
 
 // With no approval committed lately a finish commits at once, even with an hour's hold: it
@@ -207,8 +214,7 @@ BOOST_AUTO_TEST_CASE(a_finish_without_approvals_flowing_commits_at_once) {
   Fixture fx;
   LedgerPool pool({fx.db, 5000, false});
   PromotionCommitter committer(pool, fx.clock, 8, {}, std::chrono::hours{1});
-  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
-  BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  promote_with_row(committer, fx, "a0");
   PromotionCommitter fresh(pool, fx.clock, 8, {}, std::chrono::hours{1});  // has seen no promotion
   auto done = fresh.finish(synced("a0"), "w1", fx.clock.wall_now());
   BOOST_TEST(fx.clock.sleeps().empty());
@@ -226,8 +232,7 @@ BOOST_AUTO_TEST_CASE(a_held_finish_commits_alone_when_no_approval_comes_within_t
   Fixture fx;
   LedgerPool pool({fx.db, 5000, false});
   PromotionCommitter committer(pool, fx.clock, 8, {}, std::chrono::milliseconds{10});
-  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
-  BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  promote_with_row(committer, fx, "a0");
   auto done = committer.finish(synced("a0"), "w1", fx.clock.wall_now());
   BOOST_REQUIRE_MESSAGE(done.ok(), done.status().message());
   BOOST_TEST(fx.clock.sleeps() == std::vector<std::chrono::milliseconds>{std::chrono::milliseconds{10}},
@@ -252,8 +257,7 @@ BOOST_AUTO_TEST_CASE(a_finish_rides_along_with_the_next_approval_while_approvals
         sizes.push_back(n);
       },
       std::chrono::hours{1});
-  auto rules = std::make_shared<const ps::engine::Rules>(ps::engine::Rules::defaults());
-  BOOST_REQUIRE(committer.promote(fx.request("a0"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  promote_with_row(committer, fx, "a0");
   Result<std::vector<ps::engine::FinishResult>> done = Status(Code::internal, "not run");
   std::thread worker([&] { done = committer.finish(synced("a0"), "w1", fx.clock.wall_now()); });
   const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds{30};
@@ -262,7 +266,7 @@ BOOST_AUTO_TEST_CASE(a_finish_rides_along_with_the_next_approval_while_approvals
   }
   BOOST_TEST(committer.queued() == 1u);  // held, not committed alone
   BOOST_TEST(committer.batches() == 1u);
-  BOOST_REQUIRE(committer.promote(fx.request("a1"), rules, outbox_hook(fx.clock.wall_now())).ok());
+  promote_with_row(committer, fx, "a1");
   worker.join();
   BOOST_REQUIRE_MESSAGE(done.ok(), done.status().message());
   BOOST_TEST(((*done)[0].kind == ps::engine::FinishResult::Kind::applied));
