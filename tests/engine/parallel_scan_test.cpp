@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <thread>
 
 #include <sqlite3.h>
@@ -17,6 +16,7 @@
 #include "tests/support/engine_printers.h"
 #include "tests/support/facts_text.h"
 #include "tests/support/ledger_gen.h"
+#include "tests/support/poll.h"
 #include "tests/support/test_support.h"
 
 using namespace ps::engine;
@@ -24,6 +24,7 @@ using ps::Status;
 using ps::testing::q;
 using ps::testing::RawLedger;
 using ps::testing::TempDir;
+using ps::testing::try_exec;
 
 namespace {
 
@@ -226,38 +227,34 @@ BOOST_AUTO_TEST_CASE(a_commit_attempted_during_a_parallel_scan_waits_for_it) {
   std::thread committer;
   bool commit_waited = false;
   int committed = -1;  // the COMMIT's result code
-  std::map<std::string, std::int64_t> seen;
-  auto wait_for_pending = [&] {
+  std::int64_t seen_first = -1, seen_last = -1;
+  // True once a new read is refused: the COMMIT holds PENDING and waits for the scan.
+  auto commit_is_waiting = [&] {
     RawLedger probe(path);
     sqlite3_busy_timeout(probe.handle(), 0);
-    const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < bound) {
-      sqlite3_exec(probe.handle(), "BEGIN", nullptr, nullptr, nullptr);
-      const int rc = sqlite3_exec(probe.handle(), "SELECT count(*) FROM sqlite_master", nullptr,
-                                  nullptr, nullptr);
-      sqlite3_exec(probe.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      if (rc == SQLITE_BUSY) return true;
-      std::this_thread::yield();
-    }
-    return false;
+    return ps::testing::poll_until([&] {
+      try_exec(probe.handle(), "BEGIN");
+      const int rc = try_exec(probe.handle(), "SELECT count(*) FROM sqlite_master");
+      try_exec(probe.handle(), "ROLLBACK");
+      return rc == SQLITE_BUSY;
+    });
   };
   Status s = l->scan_agents(kNow, [&](AgentScanItem&& item) {
     if (!item.facts) return;
     if (!committer.joinable()) {
-      committer = std::thread([&] {
-        committed = sqlite3_exec(platform.handle(), "COMMIT", nullptr, nullptr, nullptr);
-      });
-      commit_waited = wait_for_pending();
+      committer = std::thread([&] { committed = try_exec(platform.handle(), "COMMIT"); });
+      commit_waited = commit_is_waiting();
     }
-    seen[item.facts->agent_id] = item.facts->total_actions;
+    if (item.facts->agent_id == first) seen_first = item.facts->total_actions;
+    if (item.facts->agent_id == last) seen_last = item.facts->total_actions;
   });
   if (committer.joinable()) committer.join();
   BOOST_REQUIRE_MESSAGE(s.ok(), s.message());
   BOOST_TEST(l->last_scan_threads() == 2u);
   BOOST_TEST(commit_waited);
   BOOST_TEST(committed == SQLITE_OK);
-  BOOST_TEST(seen[first] == first_total);
-  BOOST_TEST(seen[last] == last_total);
+  BOOST_TEST(seen_first == first_total);
+  BOOST_TEST(seen_last == last_total);
 
   auto after = l->all_agent_facts(kNow);
   BOOST_REQUIRE(after.ok());

@@ -35,6 +35,7 @@ using ps::Code;
 using namespace ps::engine;
 using ps::testing::RawLedger;
 using ps::testing::TempDir;
+using ps::testing::try_exec;
 
 namespace {
 
@@ -79,10 +80,6 @@ class TierUpdateSeam {
   static inline TierUpdateSeam* current_ = nullptr;
 };
 
-int exec(sqlite3* db, const std::string& sql) {
-  return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
-}
-
 // A ledger with "ready" eligible for T0 -> T1 under the default rules, in `journal_mode`.
 struct Fixture {
   TempDir dir;
@@ -121,20 +118,20 @@ void competing_commit_is_locked_out(const std::string& journal_mode) {
   std::vector<std::string> competitor_steps;
   seam.on_tier_update = [&](sqlite3*) {
     sqlite3* c = competitor.handle();
-    if (exec(c, "BEGIN IMMEDIATE") != SQLITE_OK) {
+    if (try_exec(c, "BEGIN IMMEDIATE") != SQLITE_OK) {
       competitor_steps.push_back(std::string("BEGIN IMMEDIATE refused: ") + sqlite3_errmsg(c));
       return;
     }
     competitor_steps.push_back("BEGIN IMMEDIATE ok");
-    const int update = exec(c, "UPDATE agent_metrics SET current_tier = 1 "
-                               "WHERE agent_id = 'ready' AND current_tier = 0");
+    const int update = try_exec(c, "UPDATE agent_metrics SET current_tier = 1 "
+                                   "WHERE agent_id = 'ready' AND current_tier = 0");
     competitor_steps.push_back(std::string("UPDATE ") + (update == SQLITE_OK ? "ok" : sqlite3_errmsg(c)));
-    exec(c, "INSERT INTO promotions (timestamp, agent_id, from_tier, to_tier, approved_by, "
-            "rationale, evidence) VALUES ('2026-11-25T10:15:30+00:00', 'ready', 0, 1, 'dave', "
-            "'competing', '{}')");
-    const int commit = exec(c, "COMMIT");
+    try_exec(c, "INSERT INTO promotions (timestamp, agent_id, from_tier, to_tier, approved_by, "
+                "rationale, evidence) VALUES ('2026-11-25T10:15:30+00:00', 'ready', 0, 1, 'dave', "
+                "'competing', '{}')");
+    const int commit = try_exec(c, "COMMIT");
     competitor_steps.push_back(std::string("COMMIT ") + (commit == SQLITE_OK ? "ok" : sqlite3_errmsg(c)));
-    if (commit != SQLITE_OK) exec(c, "ROLLBACK");
+    if (commit != SQLITE_OK) try_exec(c, "ROLLBACK");
   };
 
   seam.armed = true;
@@ -162,7 +159,8 @@ void changed_tier_is_caught_by_the_conditional_update(const std::string& journal
   // The row as a writer that ignores the lock would leave it: the same step already taken.
   int foreign_write = -1;
   seam.on_tier_update = [&](sqlite3* promoting) {
-    foreign_write = exec(promoting, "UPDATE agent_metrics SET current_tier = 1 WHERE agent_id = 'ready'");
+    foreign_write =
+        try_exec(promoting, "UPDATE agent_metrics SET current_tier = 1 WHERE agent_id = 'ready'");
   };
 
   seam.armed = true;

@@ -151,6 +151,10 @@ RawLedger::RawLedger(const std::string& path, bool create) {
 
 RawLedger::~RawLedger() { sqlite3_close(db_); }
 
+int try_exec(sqlite3* db, const std::string& sql) {
+  return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+}
+
 void RawLedger::exec(const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {

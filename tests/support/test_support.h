@@ -120,6 +120,10 @@ class RawLedger {
   sqlite3* db_ = nullptr;
 };
 
+// Runs `sql` on `db` and returns SQLite's result code instead of throwing: for a statement the
+// test expects SQLite to refuse (SQLITE_BUSY), or whose refusal it records.
+int try_exec(sqlite3* db, const std::string& sql);
+
 // 'text' as an SQL string literal.
 std::string q(const std::string& text);
 

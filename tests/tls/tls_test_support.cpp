@@ -17,6 +17,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "tests/support/poll.h"
+
 namespace ps::tls::testing {
 namespace {
 
@@ -112,10 +114,7 @@ TestServer::TestServer(const std::shared_ptr<ServerTls>& tls) : server_(tls->mak
   if (port_ <= 0) throw std::runtime_error("bind failed");
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   // Readiness by polling, not by a fixed sleep.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
+  ps::testing::poll_until([this] { return server_->is_running(); });
 }
 
 TestServer::~TestServer() {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/support/poll.h"
 #include "vault/request_watchdog.h"
 
 using ps::vault::RequestWatchdog;
@@ -16,11 +17,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Polls `flag` until it is set or `bound` passes; true when it was set.
-bool becomes_true(const std::atomic<bool>& flag, std::chrono::milliseconds bound = 10s) {
-  const auto until = Steady::now() + bound;
-  while (!flag.load() && Steady::now() < until) std::this_thread::sleep_for(1ms);
-  return flag.load();
+// True once `flag` is set (within poll_until's 10 s bound).
+bool becomes_true(const std::atomic<bool>& flag) {
+  return ps::testing::poll_until([&] { return flag.load(); });
 }
 
 }  // namespace
@@ -55,9 +54,7 @@ BOOST_AUTO_TEST_CASE(an_earlier_deadline_wakes_a_thread_sleeping_towards_a_later
   std::atomic<bool> late{false};
   const auto far = Steady::now() + 1h;
   w.arm(far, [&] { late = true; });
-  const auto bound = Steady::now() + 10s;  // until the thread sleeps towards `far`
-  while (w.sleeping_until() != far && Steady::now() < bound) std::this_thread::yield();
-  BOOST_REQUIRE((w.sleeping_until() == far));
+  BOOST_REQUIRE(ps::testing::poll_until([&] { return w.sleeping_until() == far; }));
   BOOST_TEST(!w.disarm());
   std::atomic<bool> fired{false};
   w.arm(Steady::now() + 20ms, [&] { fired = true; });

@@ -23,8 +23,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/poll.h"
 #include "tls/dev_pki.h"
-
 
 extern char** environ;
 
@@ -399,12 +399,7 @@ int ServeEnv::emulator_admin(const std::string& path, const std::string& body) {
 }
 
 bool ServeEnv::eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
+  return ps::testing::poll_until(done, timeout, 100ms);
 }
 
 std::optional<double> ServeEnv::metric(const std::string& series) {

@@ -8,12 +8,14 @@
 
 #include "engine/ledger/ledger.h"
 #include "sidecar/sync/group_commit.h"
+#include "tests/support/poll.h"
 #include "tests/support/simulated_clock.h"
 #include "tests/support/server_test_support.h"
 
 using ps::Code;
 using ps::Result;
 using ps::Status;
+using ps::testing::poll_until;
 
 using namespace ps::sidecar;
 
@@ -137,11 +139,8 @@ BOOST_AUTO_TEST_CASE(concurrent_callers_each_get_their_own_result) {
   BOOST_REQUIRE(gate_entered.get_future().wait_for(std::chrono::seconds{30}) ==
                 std::future_status::ready);
   for (int i = 1; i <= 40; ++i) threads.emplace_back(call, i, logging_hook());
-  const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  while (committer.queued() < 40u && std::chrono::steady_clock::now() < bound) {
-    std::this_thread::yield();
-  }
-  BOOST_TEST(committer.queued() == 40u);  // then the batch sizes below are exact
+  // Then the batch sizes below are exact.
+  BOOST_TEST(poll_until([&] { return committer.queued() == 40u; }, std::chrono::seconds{30}));
   release.set_value();
   for (auto& t : threads) t.join();
 
@@ -248,11 +247,8 @@ BOOST_AUTO_TEST_CASE(a_finish_rides_along_with_the_next_approval_while_approvals
   promote_with_row(committer, fx, "a0");
   Result<std::vector<ps::engine::FinishResult>> done = Status(Code::internal, "not run");
   std::thread worker([&] { done = committer.finish(synced("a0"), "w1", fx.clock.wall_now()); });
-  const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds{30};
-  while (committer.queued() == 0 && std::chrono::steady_clock::now() < bound) {
-    std::this_thread::yield();
-  }
-  BOOST_TEST(committer.queued() == 1u);  // held, not committed alone
+  // Held, not committed alone.
+  BOOST_TEST(poll_until([&] { return committer.queued() == 1u; }, std::chrono::seconds{30}));
   BOOST_TEST(committer.batches() == 1u);
   promote_with_row(committer, fx, "a1");
   worker.join();

@@ -10,6 +10,7 @@
 
 #include "tests/support/emulator_process.h"
 #include "tests/support/files.h"
+#include "tests/support/poll.h"
 #include "tls/dev_pki.h"
 #include "tls/tls.h"
 
@@ -300,7 +301,7 @@ BOOST_AUTO_TEST_CASE(a_write_waiting_for_its_commit_does_not_hold_up_reads) {
     BOOST_TEST(r->status == 204);
     write_done = true;
   });
-  while (received() < before + 2) std::this_thread::yield();  // the write has been read
+  BOOST_TEST(ps::testing::poll_until([&] { return received() >= before + 2; }));  // write read
   auto reader = f.client(emu.port());
   BOOST_TEST(reader->Get("/v1/sys/health")->status == 200);
   BOOST_TEST(reader->Get("/v1/auth/token/lookup-self", root_headers())->status == 200);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/support/poll.h"
 #include "tests/vault/emulator/emulator_fixture.h"
 #include "vault/emulator/latency.h"
 
@@ -87,7 +88,7 @@ BOOST_AUTO_TEST_CASE(writes_arriving_during_a_commit_share_the_next_one) {
   std::thread b([&] { second = pipe.commit(5ms); });
   std::thread c([&] { third = pipe.commit(5ms); });
   // b and c queue behind the running commit; neither sleeps while it runs.
-  while (pipe.queued() < 2) std::this_thread::yield();
+  BOOST_TEST(ps::testing::poll_until([&] { return pipe.queued() >= 2; }));
   gate.release();        // batch 1 ends; one of b, c leads batch 2 for both
   gate.wait_sleeping(1);
   gate.release();
